@@ -1,0 +1,109 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hardware::refresher::RefreshSettings;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A hardware service running in this process on a real socket.
+pub struct RunningHardware {
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn settings(compute_cost: Duration, interval: Duration) -> RefreshSettings {
+    RefreshSettings {
+        workers: 4,
+        interval,
+        compute_cost,
+    }
+}
+
+pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("hardware.db").display())
+}
+
+impl RunningHardware {
+    pub async fn start(database_url: &str, settings: RefreshSettings) -> Self {
+        Self::start_on(
+            "127.0.0.1:0".parse().expect("literal address"),
+            database_url,
+            settings,
+        )
+        .await
+    }
+
+    pub async fn start_on(
+        address: SocketAddr,
+        database_url: &str,
+        settings: RefreshSettings,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .expect("bind test port");
+        let address = listener.local_addr().expect("bound address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let url = database_url.to_owned();
+        let task = tokio::spawn(async move {
+            hardware::serve(listener, &url, settings, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        outcome
+            .expect("hardware stops within 10 s")
+            .expect("task joins")
+            .expect("clean exit");
+    }
+}
+
+/// Polls `probe` until it returns Some, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq, Eq)]
+pub struct LegacyRow {
+    pub provider: String,
+    pub name: String,
+    pub availability: String,
+}
+
+pub async fn legacy_rows(client: &reqwest::Client, url: String) -> Option<Vec<LegacyRow>> {
+    let response = client.get(&url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}

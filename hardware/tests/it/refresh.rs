@@ -1,0 +1,118 @@
+use std::time::Duration;
+
+use hardware::store::Store;
+
+use crate::harness::{RunningHardware, eventually, legacy_rows, settings, sqlite_url};
+
+const VALID: [&str; 3] = ["HIGH", "MEDIUM", "LOW"];
+
+#[tokio::test]
+async fn computes_in_background_and_follows_table_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let hardware = RunningHardware::start(
+        &url,
+        settings(Duration::from_millis(50), Duration::from_millis(200)),
+    )
+    .await;
+    let client = reqwest::Client::new();
+
+    let rows = eventually(Duration::from_secs(10), || {
+        legacy_rows(&client, hardware.url("/hardware/"))
+    })
+    .await;
+    let names: Vec<_> = rows
+        .iter()
+        .map(|row| format!("{} - {}", row.provider, row.name))
+        .collect();
+    assert_eq!(names, ["Amazon - c5", "Azure - H16mr"]);
+    assert!(
+        rows.iter()
+            .all(|row| VALID.contains(&row.availability.as_str())),
+        "{rows:?}"
+    );
+
+    // The same database file, opened beside the service, as an operator would.
+    let store = Store::open(&url).await.expect("open");
+    let added = store.add_profile("Google", "n2").await.expect("add");
+    eventually(Duration::from_secs(10), || async {
+        let rows = legacy_rows(&client, hardware.url("/hardware/")).await?;
+        (rows.len() == 3 && rows[2].name == "n2").then_some(())
+    })
+    .await;
+    store.remove_profile(added).await.expect("remove");
+    eventually(Duration::from_secs(10), || async {
+        let rows = legacy_rows(&client, hardware.url("/hardware/")).await?;
+        (rows.len() == 2).then_some(())
+    })
+    .await;
+
+    let metrics = client
+        .get(hardware.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("hardware_refresh_duration_seconds"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hardware_computations_total"), "{metrics}");
+    hardware.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_service_serves_persisted_values_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let client = reqwest::Client::new();
+    let first = RunningHardware::start(
+        &url,
+        settings(Duration::from_millis(20), Duration::from_secs(60)),
+    )
+    .await;
+    let before = eventually(Duration::from_secs(10), || {
+        legacy_rows(&client, first.url("/hardware/"))
+    })
+    .await;
+    first.stop().await;
+
+    // The restarted service's computation costs an hour: anything it serves now was persisted.
+    let second = RunningHardware::start(
+        &url,
+        settings(Duration::from_secs(3600), Duration::from_secs(3600)),
+    )
+    .await;
+    let ready = client
+        .get(second.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(
+        ready.status(),
+        200,
+        "ready at once from the persisted snapshot"
+    );
+    let after = legacy_rows(&client, second.url("/hardware/"))
+        .await
+        .expect("served at once");
+    assert_eq!(before, after);
+    let detail: serde_json::Value = client
+        .get(second.url("/api/availability"))
+        .send()
+        .await
+        .expect("detail")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        detail["profiles"][0]["computed_at_ms"]
+            .as_i64()
+            .expect("timestamp")
+            > 0
+    );
+    // Stopping must not wait for the hour-long computation still running.
+    second.stop().await;
+}

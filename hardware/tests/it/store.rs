@@ -1,0 +1,71 @@
+use hardware::store::Store;
+
+use crate::harness::sqlite_url;
+
+#[tokio::test]
+async fn an_empty_database_is_seeded_with_the_legacy_profiles() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&sqlite_url(&dir)).await.expect("open");
+    let names: Vec<(String, String)> = store
+        .profiles()
+        .await
+        .expect("profiles")
+        .into_iter()
+        .map(|p| (p.provider, p.name))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Amazon".into(), "c5".into()),
+            ("Azure".into(), "H16mr".into())
+        ]
+    );
+
+    // Reopening runs no seed again, and a deleted profile stays deleted.
+    let first = store.profiles().await.expect("profiles")[0].id;
+    store.remove_profile(first).await.expect("remove");
+    store.close().await;
+    let reopened = Store::open(&sqlite_url(&dir)).await.expect("reopen");
+    assert_eq!(reopened.profiles().await.expect("profiles").len(), 1);
+}
+
+#[tokio::test]
+async fn a_legacy_database_keeps_its_own_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hardware.db");
+    {
+        use sqlx::ConnectOptions;
+        let options: sqlx::sqlite::SqliteConnectOptions =
+            format!("sqlite://{}", path.display()).parse().expect("url");
+        let mut connection = options
+            .create_if_missing(true)
+            .connect()
+            .await
+            .expect("connect");
+        sqlx::query("CREATE TABLE hardware (id integer primary key, provider text not null, name text not null)")
+            .execute(&mut connection)
+            .await
+            .expect("legacy schema");
+        sqlx::query("INSERT INTO hardware (provider, name) VALUES ('Google', 'n2')")
+            .execute(&mut connection)
+            .await
+            .expect("legacy row");
+    }
+    let store = Store::open(&sqlite_url(&dir))
+        .await
+        .expect("open legacy db");
+    let profiles = store.profiles().await.expect("profiles");
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].provider, "Google");
+}
+
+#[tokio::test]
+async fn a_bad_database_url_is_a_clear_error() {
+    let Err(error) = Store::open("postgres-ish://nowhere").await else {
+        panic!("opening a non-sqlite URL must fail");
+    };
+    assert!(
+        error.to_string().contains("postgres-ish://nowhere"),
+        "{error}"
+    );
+}

@@ -1,0 +1,20 @@
+use anyhow::Context;
+use clap::Parser;
+use portal::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    service_kit::init_tracing();
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let address = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%address, hardware_url = %config.hardware_url, "portal listening");
+    portal::serve(
+        listener,
+        config.poller_settings(),
+        service_kit::shutdown_signal(),
+    )
+    .await
+}

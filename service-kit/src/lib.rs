@@ -1,0 +1,16 @@
+//! Plumbing every dashctl service needs, written once: logs, metrics, request ids, health
+//! routes and graceful shutdown. Each service's `main.rs` stays a few lines long because of it.
+
+pub mod clock;
+pub mod health;
+pub mod http_metrics;
+pub mod layers;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use clock::unix_millis;
+pub use health::{Readiness, health_routes};
+pub use http_metrics::{metrics_handle, track_http};
+pub use layers::{REQUEST_ID_HEADER, instrument};
+pub use shutdown::shutdown_signal;
+pub use telemetry::init_tracing;
