@@ -1,1 +1,143 @@
+//! paintshop: the paint-batch optimizer service.
+//!
+//! - [`solver`]: linear-time Horn-satisfiability solver.
+//! - [`api_v1`]: the legacy API, byte-compatible, reachable by unencoded request lines thanks
+//!   to [`request_line`].
+//! - [`api_v2`]: the authenticated JSON API with per-user history and rate limits.
 
+pub mod api_keys;
+pub mod api_v1;
+pub mod api_v2;
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod legacy_cases;
+pub mod legacy_input;
+pub mod problem;
+pub mod request_line;
+pub mod solver;
+pub mod solving;
+pub mod state;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use service_kit::{Readiness, health_routes, instrument, probe_routes};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+
+pub use state::AppState;
+
+/// Server settings beyond what [`AppState`] carries.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+/// The public API surface (port `--port`), for tests to drive in-process.
+pub fn app(state: AppState, settings: &ServerSettings, ready: Readiness) -> Router {
+    let api = Router::new()
+        .route("/v1/", get(api_v1::solve_v1))
+        .route(
+            "/v2/solve",
+            post(api_v2::solve_v2).layer(DefaultBodyLimit::max(settings.max_body_bytes)),
+        )
+        .route("/v2/history", get(api_v2::history))
+        .route("/v2/openapi.json", get(api_v2::openapi_document))
+        .route("/crash", get(crash))
+        .with_state(state)
+        .merge(probe_routes(ready));
+    instrument(api).layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        settings.request_timeout,
+    ))
+}
+
+/// The monitoring surface (port `--monitor`): metrics stay off the public port.
+pub fn monitor_app(ready: Readiness) -> Router {
+    instrument(health_routes(ready))
+}
+
+/// Exits the process on purpose, so operators can watch the platform replace the instance.
+async fn crash(State(state): State<AppState>) -> impl IntoResponse {
+    if !state.enable_crash {
+        return (StatusCode::NOT_FOUND, "not found\n");
+    }
+    tracing::error!("GET /crash: exiting on request (self-healing drill)");
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::process::exit(70);
+    });
+    (StatusCode::OK, "crashing on request\n")
+}
+
+/// Serves the API and the monitor until `shutdown` resolves, then drains both.
+pub async fn serve(
+    api_listener: TcpListener,
+    monitor_listener: TcpListener,
+    state: AppState,
+    settings: ServerSettings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let ready_flag = Arc::new(AtomicBool::new(true));
+    let readiness_flag = ready_flag.clone();
+    let ready: Readiness = Arc::new(move || {
+        if readiness_flag.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err("database unreachable".into())
+        }
+    });
+    // Readiness follows the database: an instance that cannot record history is taken out of
+    // the load balancer instead of failing requests.
+    let health_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let healthy = store.ping().await.is_ok();
+            if healthy != ready_flag.swap(healthy, Ordering::Relaxed) {
+                tracing::warn!(healthy, "database health changed");
+            }
+        }
+    });
+    let limiter = state.rate_limiter.clone();
+    let limiter_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.retain_recent();
+        }
+    });
+
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_sender.send(true);
+    });
+    let wait_for_stop = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let api = axum::serve(
+        request_line::LegacyListener(api_listener),
+        app(state, &settings, ready.clone()),
+    )
+    .with_graceful_shutdown(wait_for_stop(stop.clone()));
+    let monitor = axum::serve(monitor_listener, monitor_app(ready))
+        .with_graceful_shutdown(wait_for_stop(stop));
+    let (api_result, monitor_result) = tokio::join!(api, monitor);
+    health_task.abort();
+    limiter_task.abort();
+    api_result.context("serving the API")?;
+    monitor_result.context("serving the monitor")?;
+    Ok(())
+}

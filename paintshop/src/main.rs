@@ -1,1 +1,148 @@
-fn main() {}
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use paintshop::config::{Cli, Command, ServeArgs, UsersAction};
+use paintshop::legacy_cases::parse_cases;
+use paintshop::legacy_input::Limits;
+use paintshop::problem::legacy_answer;
+use paintshop::store::Store;
+use paintshop::{AppState, ServerSettings, api_keys, solver};
+use service_kit::unix_millis;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    service_kit::init_tracing();
+    let outcome = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Users {
+            action,
+            database_url,
+        }) => users(action, &database_url).await,
+        Some(Command::Solve { file }) => solve_file(&file),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("paintshop: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn limits(args: &ServeArgs) -> Limits {
+    Limits {
+        max_colors: args.max_colors,
+        max_customers: args.max_pairs,
+        max_pairs: args.max_pairs,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(rate) = &args.failure_rate {
+        tracing::warn!(value = %rate, "--failure-rate is accepted for compatibility and ignored");
+    }
+    if args.enable_crash {
+        tracing::warn!("GET /crash is enabled: any client can stop this process");
+    }
+    let store = Store::open(&args.database_url)
+        .await
+        .context("opening the database")?;
+    let api_address = SocketAddr::new(args.host, args.port);
+    let monitor_address = SocketAddr::new(args.host, args.monitor);
+    let api = tokio::net::TcpListener::bind(api_address)
+        .await
+        .with_context(|| format!("cannot listen on {api_address}"))?;
+    let monitor = tokio::net::TcpListener::bind(monitor_address)
+        .await
+        .with_context(|| format!("cannot listen on {monitor_address}"))?;
+    tracing::info!(api = %api.local_addr()?, monitor = %monitor.local_addr()?, "paintshop listening");
+    let state = AppState::new(
+        store,
+        limits(&args),
+        args.rate_limit_per_minute,
+        args.enable_crash,
+    );
+    let settings = ServerSettings {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout),
+    };
+    paintshop::serve(
+        api,
+        monitor,
+        state,
+        settings,
+        service_kit::shutdown_signal(),
+    )
+    .await
+}
+
+async fn users(action: UsersAction, database_url: &str) -> anyhow::Result<()> {
+    let store = Store::open(database_url)
+        .await
+        .context("opening the database")?;
+    match action {
+        UsersAction::Add { name } => {
+            let name = name.trim();
+            anyhow::ensure!(
+                !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control),
+                "a user name is 1 to 64 printable characters"
+            );
+            let key = api_keys::generate_key();
+            store
+                .add_user(name, &api_keys::hash_key(&key), unix_millis())
+                .await?;
+            println!(
+                "created user {name:?}; its API key is shown once, below. Send it as `Authorization: Bearer <key>`."
+            );
+            println!("{key}");
+        }
+        UsersAction::List => {
+            let users = store.users().await?;
+            if users.is_empty() {
+                println!("no users; create one with `paintshop users add NAME`");
+            }
+            for user in users {
+                let status = if user.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{status}", user.name);
+            }
+        }
+        UsersAction::Revoke { name } => {
+            store.revoke_user(&name, unix_millis()).await?;
+            println!("revoked {name:?}: its key no longer works");
+        }
+    }
+    Ok(())
+}
+
+fn solve_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+    } else {
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    let problems =
+        parse_cases(&text, &Limits::default()).with_context(|| format!("in {}", path.display()))?;
+    let mut out = String::new();
+    for (index, problem) in problems.iter().enumerate() {
+        out.push_str(&format!(
+            "Case #{}: {}\n",
+            index + 1,
+            legacy_answer(&solver::solve(problem))
+        ));
+    }
+    print!("{out}");
+    Ok(())
+}

@@ -11,9 +11,14 @@ use crate::http_metrics::metrics_handle;
 /// Tells `/readyz` whether the service can do useful work yet (for example: it has data).
 pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-/// `/healthz` (the process is alive), `/readyz` (it can serve: load balancers route to it only
-/// then) and `/metrics` (Prometheus text format).
+/// `/healthz`, `/readyz` and `/metrics` (Prometheus text format).
 pub fn health_routes(readiness: Readiness) -> Router {
+    probe_routes(readiness).route("/metrics", get(render_metrics))
+}
+
+/// `/healthz` (the process is alive) and `/readyz` (it can serve: load balancers route to it
+/// only then), for a port that must not expose metrics.
+pub fn probe_routes(readiness: Readiness) -> Router {
     // Install the recorder now, not on the first scrape: metrics recorded before that are lost.
     let _ = metrics_handle();
     Router::new()
@@ -33,7 +38,6 @@ pub fn health_routes(readiness: Readiness) -> Router {
                 }
             }),
         )
-        .route("/metrics", get(render_metrics))
 }
 
 async fn render_metrics() -> impl IntoResponse {

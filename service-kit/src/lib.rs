@@ -9,7 +9,7 @@ pub mod shutdown;
 pub mod telemetry;
 
 pub use clock::unix_millis;
-pub use health::{Readiness, health_routes};
+pub use health::{Readiness, health_routes, probe_routes};
 pub use http_metrics::{metrics_handle, track_http};
 pub use layers::{REQUEST_ID_HEADER, instrument};
 pub use shutdown::shutdown_signal;

@@ -1,0 +1,196 @@
+//! The authenticated JSON API: `POST /v2/solve`, `GET /v2/history`, `GET /v2/openapi.json`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use service_kit::{REQUEST_ID_HEADER, unix_millis};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::auth::require_user;
+use crate::errors::{ApiError, ErrorBody};
+use crate::legacy_input::legacy_problem;
+use crate::problem::Finish;
+use crate::solving::solve_measured;
+use crate::state::AppState;
+use crate::store::HistoryEntry;
+
+/// One (color, finish) pair a customer likes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Like {
+    /// Color number, 1..=colors.
+    pub color: i64,
+    pub finish: Finish,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerLikes {
+    /// The customer is satisfied if at least one of these is made; at most one may be matte.
+    pub likes: Vec<Like>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SolveRequest {
+    /// Number of paint colors N; each is made as exactly one batch.
+    pub colors: i64,
+    pub customers: Vec<CustomerLikes>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SolveResponse {
+    /// The id of this request (also in the `x-request-id` header and the server's logs).
+    pub request_id: String,
+    /// False when no choice of finishes satisfies every customer.
+    pub solvable: bool,
+    /// The finish of each color, in color order (absent when not solvable).
+    pub finishes: Option<Vec<Finish>>,
+    /// How many batches are matte: the minimum possible (absent when not solvable).
+    pub matte_count: Option<usize>,
+    /// Time spent in the solver, in microseconds.
+    pub duration_us: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Entries per page, 1..=100 (default 20).
+    pub limit: Option<u32>,
+    /// Only entries older than this id: the `next_before` of the previous page.
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// Solve an instance.
+#[utoipa::path(
+    post, path = "/v2/solve", request_body = SolveRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Solved, or proven impossible", body = SolveResponse),
+        (status = 400, description = "Malformed or inconsistent instance", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or revoked API key", body = ErrorBody),
+        (status = 413, description = "Body larger than the configured limit"),
+        (status = 429, description = "Rate limit exceeded; see Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn solve_v2(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let user = require_user(&state, &headers).await?;
+    let request: SolveRequest = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::BadRequest(format!("body is not a valid solve request: {error}"))
+    })?;
+    // One validation path for both APIs: express the likes as legacy demands.
+    let demands = request
+        .customers
+        .iter()
+        .map(|customer| {
+            let mut demand = Vec::with_capacity(1 + customer.likes.len() * 2);
+            demand.push(customer.likes.len() as i64);
+            for like in &customer.likes {
+                demand.extend([like.color, i64::from(like.finish == Finish::Matte)]);
+            }
+            demand
+        })
+        .collect();
+    let customers = request.customers.len() as i64;
+    let problem =
+        legacy_problem(request.colors, customers, demands, &state.limits).map_err(|error| {
+            metrics::counter!("paintshop_invalid_requests_total", "api" => "v2").increment(1);
+            ApiError::BadRequest(error.0)
+        })?;
+    let at_ms = unix_millis();
+    let solved = solve_measured(problem).await;
+    let request_id = request_id(&headers);
+    state
+        .store
+        .record(user.id, &solved.history_entry("v2", &request_id, at_ms))
+        .await?;
+    Ok(Json(SolveResponse {
+        request_id,
+        solvable: solved.solution.is_some(),
+        matte_count: solved.mattes,
+        duration_us: solved.duration_us,
+        finishes: solved.solution,
+    })
+    .into_response())
+}
+
+/// The caller's own past requests, newest first.
+#[utoipa::path(
+    get, path = "/v2/history", params(HistoryQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "One page of the caller's history", body = HistoryPage),
+        (status = 400, description = "Bad paging parameters", body = ErrorBody),
+        (status = 401, description = "Missing, invalid or revoked API key", body = ErrorBody),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let user = require_user(&state, &headers).await?;
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and 100, got {limit}"
+        )));
+    }
+    let entries = state.store.history(user.id, query.before, limit).await?;
+    let next_before = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|entry| entry.id))
+        .flatten();
+    Ok(Json(HistoryPage {
+        entries,
+        next_before,
+    }))
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paintshop", description = "Paint-batch optimizer. /v1/ is the unchanged legacy API; /v2/ needs an API key."),
+    paths(solve_v2, history),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

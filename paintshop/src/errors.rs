@@ -1,0 +1,100 @@
+use axum::Json;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Every way a request can fail. None of them is a 500: the worst a client can cause is a 4xx,
+/// and a storage outage is a 503 that load balancers and clients know to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(
+        "missing API key: send `Authorization: Bearer <key>` (create one with `paintshop users add NAME`)"
+    )]
+    MissingKey,
+    #[error("invalid or revoked API key")]
+    InvalidKey,
+    #[error("rate limit exceeded for this API key; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("storage unavailable; retry shortly")]
+    Storage(#[from] StoreError),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable kind: `bad_request`, `unauthorized`, `rate_limited`, `unavailable`.
+    pub error: &'static str,
+    /// One line a person can act on.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MissingKey | Self::InvalidKey => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::MissingKey | Self::InvalidKey => "unauthorized",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Storage(_) => "unavailable",
+        }
+    }
+
+    fn extra_headers(&self) -> Vec<(axum::http::HeaderName, HeaderValue)> {
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                vec![(RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
+            }
+            Self::MissingKey | Self::InvalidKey => {
+                vec![(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer"),
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn log(&self) {
+        if let Self::Storage(error) = self {
+            tracing::error!(%error, "storage error while serving a request");
+        }
+    }
+
+    /// The `/v1/` style: a one-line text body, as legacy clients read it.
+    pub fn into_text_response(self) -> Response {
+        self.log();
+        let mut response = (self.status(), format!("{self}\n")).into_response();
+        response.headers_mut().extend(self.extra_headers());
+        response
+    }
+}
+
+/// The `/v2/` style: a JSON body.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let headers = self.extra_headers();
+        let mut response = (
+            self.status(),
+            Json(ErrorBody {
+                error: self.kind(),
+                message: self.to_string(),
+            }),
+        )
+            .into_response();
+        response.headers_mut().extend(headers);
+        response
+    }
+}

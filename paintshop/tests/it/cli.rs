@@ -1,0 +1,140 @@
+use std::process::Command;
+
+use crate::harness::SHARED;
+
+fn paintshop() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paintshop"))
+}
+
+#[test]
+fn solve_prints_the_legacy_answers_for_the_legacy_case_file() {
+    let output = paintshop()
+        .args(["solve", &format!("{SHARED}/paintshop-cases.in.txt")])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected =
+        std::fs::read_to_string(format!("{SHARED}/paintshop-cases.out.txt")).expect("expected");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim_end(),
+        expected.trim_end()
+    );
+}
+
+#[test]
+fn solve_reports_a_bad_file_clearly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("cases.txt");
+    std::fs::write(&path, "1\n2\n1\n1 3 0\n").expect("write");
+    let output = paintshop()
+        .args(["solve", path.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("case #1: customer 1: color 3 is outside 1..2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn users_add_prints_a_key_once_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("users.db");
+    let url = format!("sqlite://{}", db.display());
+    let add = paintshop()
+        .args(["users", "add", "alice", "--database-url", &url])
+        .output()
+        .expect("run");
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&add.stdout);
+    let key = stdout.lines().last().expect("key line").to_owned();
+    assert!(key.starts_with("psk_") && key.len() == 68, "{key}");
+    let raw = std::fs::read(&db).expect("db file");
+    let wal = std::fs::read(dir.path().join("users.db-wal")).unwrap_or_default();
+    let needle = key.as_bytes();
+    for bytes in [&raw, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|window| window == needle),
+            "key stored in clear"
+        );
+    }
+
+    let again = paintshop()
+        .args(["users", "add", "alice", "--database-url", &url])
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let revoke = paintshop()
+        .args(["users", "revoke", "alice", "--database-url", &url])
+        .output()
+        .expect("run");
+    assert!(revoke.status.success());
+    let list = paintshop()
+        .args(["users", "list", "--database-url", &url])
+        .output()
+        .expect("run");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).trim(),
+        "alice\trevoked"
+    );
+}
+
+#[test]
+fn an_enabled_crash_endpoint_stops_the_process() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    };
+    let (port, monitor) = (free_port(), free_port());
+    let mut child = paintshop()
+        .args([
+            "--port",
+            &port.to_string(),
+            "--monitor",
+            &monitor.to_string(),
+            "--database-url",
+            &url,
+            "--enable-crash",
+        ])
+        .args(["--failure-rate", "0.3"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answer = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET /crash HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("send");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "paintshop never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(70));
+}

@@ -1,0 +1,161 @@
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use paintshop::legacy_input::Limits;
+use paintshop::store::Store;
+use paintshop::{AppState, ServerSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/legacy");
+
+/// A paintshop running in this process on real sockets, with its own database.
+pub struct Running {
+    pub api: SocketAddr,
+    pub monitor: SocketAddr,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_minute: 10_000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Running {
+    pub async fn start(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("paintshop.db").display());
+        let store = Store::open(&url).await.expect("open store");
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind api");
+        let monitor = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind monitor");
+        let (api_address, monitor_address) = (
+            api.local_addr().expect("addr"),
+            monitor.local_addr().expect("addr"),
+        );
+        let rate = NonZeroU32::new(options.rate_limit_per_minute).expect("non-zero rate");
+        let state = AppState::new(store.clone(), Limits::default(), rate, false);
+        let settings = ServerSettings {
+            max_body_bytes: options.max_body_bytes,
+            request_timeout: Duration::from_secs(30),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(paintshop::serve(api, monitor, state, settings, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            api: api_address,
+            monitor: monitor_address,
+            store,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    /// Creates a user the way `paintshop users add` does and returns its key.
+    pub async fn add_user(&self, name: &str) -> String {
+        let key = paintshop::api_keys::generate_key();
+        self.store
+            .add_user(name, &paintshop::api_keys::hash_key(&key), 0)
+            .await
+            .expect("add user");
+        key
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let joined = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+        joined
+            .expect("stops in time")
+            .expect("joins")
+            .expect("clean exit");
+    }
+}
+
+/// Sends `request` byte for byte (no client library in between to fix it up) and returns the
+/// status code and body of the answer.
+pub async fn raw_request(address: SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let answer = String::from_utf8(answer).expect("utf-8 answer");
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .expect("header/body separator");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code");
+    (status, body.to_owned())
+}
+
+/// The legacy client's exact request: the JSON pasted into the request line, unencoded.
+pub async fn legacy_get(address: SocketAddr, json: &str) -> (u16, String) {
+    raw_request(
+        address,
+        &format!("GET /v1/?input={json} HTTP/1.1\r\nHost: paintshop\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// The legacy case file as (JSON input, expected answer) pairs.
+pub fn legacy_cases() -> Vec<(String, String)> {
+    let input =
+        std::fs::read_to_string(format!("{SHARED}/paintshop-cases.in.txt")).expect("cases input");
+    let output =
+        std::fs::read_to_string(format!("{SHARED}/paintshop-cases.out.txt")).expect("cases output");
+    let mut lines = input.lines().filter(|line| !line.trim().is_empty());
+    let numbers = |line: &str| {
+        line.split_whitespace()
+            .map(|n| n.parse::<i64>().expect("number"))
+            .collect::<Vec<_>>()
+    };
+    let count = numbers(lines.next().expect("count"))[0];
+    let mut cases = Vec::new();
+    let mut expected = output.lines();
+    for case in 1..=count {
+        let colors = numbers(lines.next().expect("N"))[0];
+        let customers = numbers(lines.next().expect("M"))[0];
+        let demands: Vec<Vec<i64>> = (0..customers)
+            .map(|_| numbers(lines.next().expect("demand")))
+            .collect();
+        let json =
+            serde_json::json!({"colors": colors, "customers": customers, "demands": demands})
+                .to_string();
+        let answer = expected.next().expect("answer line");
+        let answer = answer
+            .strip_prefix(&format!("Case #{case}: "))
+            .expect("Case #k: prefix")
+            .to_owned();
+        cases.push((json, answer));
+    }
+    cases
+}

@@ -1,0 +1,187 @@
+use crate::harness::{Options, Running, legacy_cases, legacy_get, raw_request};
+
+#[tokio::test]
+async fn all_legacy_cases_pass_through_v1_in_every_encoding() {
+    let paintshop = Running::start(Options::default()).await;
+    let cases = legacy_cases();
+    assert_eq!(cases.len(), 15);
+    let client = reqwest::Client::new();
+    for (json, expected) in &cases {
+        // 1. Unencoded, as the legacy batch client sends it.
+        assert_eq!(
+            legacy_get(paintshop.api, json).await,
+            (200, expected.clone()),
+            "raw: {json}"
+        );
+        // 2. Properly percent-encoded, by a client library.
+        let response = client
+            .get(paintshop.url("/v1/"))
+            .query(&[("input", json)])
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            &response.text().await.expect("body"),
+            expected,
+            "encoded: {json}"
+        );
+        // 3. With `+` for spaces.
+        let spaced = json.replace(',', ", ").replace(' ', "+");
+        let (status, body) = legacy_get(paintshop.api, &spaced).await;
+        assert_eq!((status, &body), (200, expected), "plus-for-space: {spaced}");
+    }
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn keep_alive_connections_rewrite_every_request_line() {
+    let paintshop = Running::start(Options::default()).await;
+    let one = r#"GET /v1/?input={"colors":1,"customers":1,"demands":[[1,1,1]]} HTTP/1.1\r\nHost: x\r\n\r\n"#.replace("\\r\\n", "\r\n");
+    let last = r#"GET /v1/?input={"colors":2,"customers":1,"demands":[[1,2,0]]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"#
+        .replace("\\r\\n", "\r\n");
+    let (status, body) = raw_request(paintshop.api, &format!("{one}{one}{last}")).await;
+    assert_eq!(status, 200);
+    // Three answers on one connection; the last body is `0 0`.
+    assert_eq!(body.matches("HTTP/1.1 200 OK").count(), 2, "{body}");
+    assert!(body.ends_with("0 0"), "{body}");
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_input_gets_400_with_one_line_reason_and_the_server_keeps_serving() {
+    let paintshop = Running::start(Options::default()).await;
+    let cases = [
+        (None, "missing query parameter `input`"),
+        (Some("not-json"), "input is not valid JSON"),
+        (
+            Some(r#"{"colors":2,"customers":2,"demands":[[1,1,0]]}"#),
+            "customers is 2 but demands has 1 entries",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[2,1,0]]}"#),
+            "customer 1 says T=2 but has 2 numbers",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[1,3,0]]}"#),
+            "customer 1: color 3 is outside 1..2",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[1,0,0]]}"#),
+            "color 0 is outside",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[1,1,2]]}"#),
+            "finish 2 is not 0 (glossy) or 1 (matte)",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[2,1,1,2,1]]}"#),
+            "likes two matte colors (1 and 2)",
+        ),
+        (
+            Some(r#"{"colors":-1,"customers":1,"demands":[[1,1,0]]}"#),
+            "colors must be between 1 and",
+        ),
+        (
+            Some(r#"{"colors":99999999999,"customers":1,"demands":[[1,1,0]]}"#),
+            "colors must be between 1 and",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[]]}"#),
+            "customer 1 is empty",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[1,1.5,0]]}"#),
+            "input is not valid JSON",
+        ),
+        (
+            Some(r#"{"colors":2,"customers":1,"demands":[[-1]]}"#),
+            "says T=-1",
+        ),
+    ];
+    for (input, reason) in cases {
+        let (status, body) = match input {
+            Some(json) => legacy_get(paintshop.api, json).await,
+            None => {
+                raw_request(
+                    paintshop.api,
+                    "GET /v1/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .await
+            }
+        };
+        assert_eq!(status, 400, "{input:?} -> {body}");
+        assert!(
+            body.contains(reason),
+            "{input:?}: expected {reason:?} in {body:?}"
+        );
+        assert_eq!(body.trim_end().lines().count(), 1, "one line: {body:?}");
+    }
+    // Still serving.
+    let (status, body) = legacy_get(
+        paintshop.api,
+        r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "0"));
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn crash_endpoint_is_gone_by_default_and_metrics_stay_off_the_public_port() {
+    let paintshop = Running::start(Options::default()).await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(paintshop.url("/crash"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        404
+    );
+    assert_eq!(
+        client
+            .get(paintshop.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        404
+    );
+    assert_eq!(
+        client
+            .get(paintshop.url("/readyz"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+    legacy_get(
+        paintshop.api,
+        r#"{"colors":1,"customers":1,"demands":[[1,1,1]]}"#,
+    )
+    .await;
+    let metrics = client
+        .get(format!("http://{}/metrics", paintshop.monitor))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "paintshop_solutions_total",
+        "paintshop_solver_seconds",
+        "paintshop_instance_pairs",
+        "http_requests_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    paintshop.stop().await;
+}

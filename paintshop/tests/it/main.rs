@@ -1,0 +1,7 @@
+//! paintshop integration tests: one binary, one module per concern.
+
+mod cli;
+mod harness;
+mod legacy_v1;
+mod solver_properties;
+mod v2_api;
