@@ -1,0 +1,9 @@
+//! dashctl: reads a YAML spec and runs its services with blue/green rollouts, rollback,
+//! request-count autoscaling and status. `main.rs` only parses arguments and maps errors to
+//! exit codes; everything else lives here so tests can reach it.
+
+pub mod cli;
+pub mod commands;
+pub mod local;
+pub mod rollout;
+pub mod spec;

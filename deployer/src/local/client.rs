@@ -1,0 +1,132 @@
+//! The commands that talk to a running `dashctl up`: status, deploy, rollback, down.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::api::{ActionReport, DeployRequest, RollbackRequest, StatusReport};
+use super::control_file::{self, ControlFile};
+use crate::spec::LoadedSpec;
+
+pub struct Connection {
+    file: ControlFile,
+    http: reqwest::Client,
+}
+
+impl Connection {
+    /// Finds the `up` running this spec through the control file in its state directory.
+    pub fn open(loaded: &LoadedSpec) -> anyhow::Result<Self> {
+        let state_dir = loaded.state_dir_absolute();
+        let file = ControlFile::read(&state_dir)
+            .with_context(|| format!("reading {}", control_file::path(&state_dir).display()))?;
+        let Some(file) = file.filter(|file| control_file::is_alive(file.pid)) else {
+            bail!(
+                "dashctl up is not running for {} ({}); start it with `dashctl up -f {}`",
+                loaded.spec.app,
+                loaded.spec.environment,
+                loaded.path.display()
+            );
+        };
+        let http = reqwest::Client::builder()
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self { file, http })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        timeout: Option<Duration>,
+    ) -> anyhow::Result<T> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.file.url))
+            .bearer_auth(&self.file.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach dashctl up (pid {}) at {}",
+                self.file.pid, self.file.url
+            )
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .context("reading the answer of dashctl up")?;
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(value),
+            Err(_) => bail!(
+                "dashctl up answered {status}: {}",
+                String::from_utf8_lossy(&bytes).trim()
+            ),
+        }
+    }
+
+    pub async fn status(&self) -> anyhow::Result<StatusReport> {
+        self.call(
+            reqwest::Method::GET,
+            "/status",
+            None::<&()>,
+            Some(Duration::from_secs(10)),
+        )
+        .await
+    }
+
+    /// Waits for the whole rollout (health waits and bake included).
+    pub async fn deploy(&self, service: Option<String>) -> anyhow::Result<ActionReport> {
+        self.call(
+            reqwest::Method::POST,
+            "/deploy",
+            Some(&DeployRequest { service }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn rollback(&self, service: String) -> anyhow::Result<ActionReport> {
+        self.call(
+            reqwest::Method::POST,
+            "/rollback",
+            Some(&RollbackRequest { service }),
+            None,
+        )
+        .await
+    }
+
+    /// Asks `up` to stop and waits until its process has exited.
+    pub async fn down(&self, wait: Duration) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(format!("{}/down", self.file.url))
+            .bearer_auth(&self.file.token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .context("cannot reach dashctl up")?;
+        if !response.status().is_success() {
+            bail!("dashctl up refused to stop: {}", response.status());
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while control_file::is_alive(self.file.pid) {
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "dashctl up (pid {}) is still stopping after {}s",
+                    self.file.pid,
+                    wait.as_secs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! The local platform: `dashctl up` runs a spec's services on this machine with the same
+//! semantics as on AWS. Each service gets a proxy (public ones on `local.public_address`,
+//! internal ones on loopback only), supervised instances in two colors, a request-count
+//! autoscaler, and blue/green through the shared rollout engine.
+
+mod api;
+mod autoscaler;
+pub mod client;
+mod control;
+mod control_file;
+mod instance;
+mod platform;
+mod proxy;
+mod release;
+mod service;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+pub use api::{ActionReport, StatusReport};
+pub use service::ServiceStatus;
+
+use control::ControlState;
+use control_file::ControlFile;
+use instance::{HealthSettings, RunContext};
+use platform::LocalPlatform;
+use release::LocalRelease;
+use service::{ServiceRuntime, ServiceSettings};
+
+use crate::rollout::{Color, Platform};
+use crate::spec::LoadedSpec;
+
+pub struct UpOptions {
+    /// Skip the spec's `local.build` command.
+    pub no_build: bool,
+}
+
+/// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything.
+pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
+    let spec = &loaded.spec;
+    let workdir = std::path::absolute(loaded.workdir()).context("resolving local.workdir")?;
+    let state_dir = loaded.state_dir_absolute();
+    let logs_dir = state_dir.join("logs");
+    std::fs::create_dir_all(&logs_dir)
+        .with_context(|| format!("creating {}", logs_dir.display()))?;
+    clean_up_previous_run(&state_dir)?;
+
+    if !spec.local.build.is_empty() && !options.no_build {
+        build(&spec.local.build, &workdir).await?;
+    }
+
+    // Bind every proxy first: services reference each other by proxy URL.
+    let mut listeners = BTreeMap::new();
+    for (name, service) in &spec.services {
+        let local = service.local.as_ref().with_context(|| {
+            format!("service `{name}` has no `local` section, so it cannot run with `dashctl up`")
+        })?;
+        // Internal services are reachable from this machine only, whatever public_address says.
+        let ip = if service.public {
+            spec.local.public_address
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
+        let address = SocketAddr::new(ip, local.listen_port.unwrap_or(0));
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("{name}: cannot listen on {address} (is another `dashctl up` or program using it?)"))?;
+        listeners.insert(name.clone(), listener);
+    }
+
+    let http = reqwest::Client::builder()
+        .build()
+        .context("building the health-check client")?;
+    let context = Arc::new(RunContext {
+        workdir,
+        logs_dir: logs_dir.clone(),
+    });
+    let mut services = BTreeMap::new();
+    for (name, listener) in &listeners {
+        let service = &spec.services[name];
+        let settings = ServiceSettings {
+            name: name.clone(),
+            public: service.public,
+            listen: listener.local_addr()?,
+            scaling: service.scaling.clone(),
+            health: HealthSettings {
+                path: service.health.path.clone(),
+                interval: spec.local.health_interval.0,
+                healthy_threshold: service.health.healthy_threshold,
+                unhealthy_threshold: service.health.unhealthy_threshold,
+            },
+            drain_timeout: spec.local.drain_timeout.0,
+        };
+        services.insert(
+            name.clone(),
+            Arc::new(ServiceRuntime::new(settings, context.clone(), http.clone())),
+        );
+    }
+    let urls: BTreeMap<String, String> = services
+        .iter()
+        .map(|(name, service)| (name.clone(), service.url()))
+        .collect();
+    let platform = Arc::new(LocalPlatform {
+        services: services.clone(),
+    });
+
+    let stop = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, listener) in listeners {
+        let service = services[&name].clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            if let Err(error) = proxy::serve(listener, service, stop).await {
+                tracing::error!(service = %name, "proxy stopped: {error}");
+            }
+        });
+    }
+
+    let control_listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("binding the control API")?;
+    let token = random_token()?;
+    let control_file = ControlFile {
+        pid: std::process::id(),
+        url: format!("http://{}", control_listener.local_addr()?),
+        token: token.clone(),
+        app: spec.app.clone(),
+        environment: spec.environment.clone(),
+        spec: std::path::absolute(&loaded.path).unwrap_or_else(|_| loaded.path.clone()),
+        children: Vec::new(),
+    };
+    control_file
+        .write(&state_dir)
+        .context("writing control.json")?;
+    let control_state = Arc::new(ControlState {
+        platform: platform.clone(),
+        loaded: loaded.clone(),
+        token,
+        stop: stop.clone(),
+        urls: urls.clone(),
+        rollouts: tokio::sync::Mutex::new(()),
+    });
+    {
+        let app = control::router(control_state);
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            if let Err(error) = axum::serve(control_listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+            {
+                tracing::error!("control API stopped: {error}");
+            }
+        });
+    }
+
+    // First start: every service goes live on blue at once. No health wait here: services
+    // start in parallel and the proxies answer 503 until an instance is ready.
+    for (name, service) in &spec.services {
+        let release = LocalRelease::from_spec(service, &urls, &state_dir)
+            .with_context(|| format!("service `{name}` has no `local` section"))?;
+        let runtime = &services[name];
+        let color = runtime.live_color().unwrap_or(Color::Blue);
+        platform
+            .start_release(name, color, &release)
+            .await
+            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+        platform
+            .shift_traffic(name, color)
+            .await
+            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+        let policy = autoscaler::Policy {
+            min: service.scaling.min,
+            max: service.scaling.max,
+            requests_per_target: service.scaling.requests_per_target,
+            scale_out_cooldown: service.scaling.scale_out_cooldown.0,
+            scale_in_cooldown: service.scaling.scale_in_cooldown.0,
+        };
+        tasks.spawn(autoscaler::run(
+            runtime.clone(),
+            policy,
+            spec.local.autoscale_interval.0,
+            spec.local.metric_window.0,
+            stop.clone(),
+        ));
+    }
+    tasks.spawn(track_children(
+        control_file,
+        state_dir.clone(),
+        services.clone(),
+        stop.clone(),
+    ));
+
+    for (name, service) in &services {
+        let scope = if service.public {
+            "public"
+        } else {
+            "internal, this machine only"
+        };
+        eprintln!("  {name:<12} {}  ({scope})", service.url());
+    }
+    eprintln!(
+        "dashctl up: running {} ({}); logs in {}",
+        spec.app,
+        spec.environment,
+        logs_dir.display()
+    );
+    eprintln!(
+        "  `dashctl status -f {}` shows instances; Ctrl-C or `dashctl down` stops everything",
+        loaded.path.display()
+    );
+
+    wait_for_stop(&stop).await;
+    eprintln!("dashctl up: stopping: draining and stopping every instance");
+    stop.cancel();
+    futures_util::future::join_all(services.values().map(|service| service.stop_all())).await;
+    while tasks.join_next().await.is_some() {}
+    let _ = std::fs::remove_file(control_file::path(&state_dir));
+    eprintln!("dashctl up: stopped");
+    Ok(())
+}
+
+async fn wait_for_stop(stop: &CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+        () = stop.cancelled() => {}
+    }
+}
+
+/// A previous `up` that is still running is an error; one that died (SIGKILL, power loss)
+/// may have left instances behind, which are stopped here.
+fn clean_up_previous_run(state_dir: &Path) -> anyhow::Result<()> {
+    let Some(previous) = ControlFile::read(state_dir).context("reading control.json")? else {
+        return Ok(());
+    };
+    if previous.pid != std::process::id() && control_file::is_alive(previous.pid) {
+        bail!(
+            "dashctl up is already running for {} ({}) as pid {}; stop it with `dashctl down -f {}`",
+            previous.app,
+            previous.environment,
+            previous.pid,
+            previous.spec.display()
+        );
+    }
+    let leftovers: Vec<u32> = previous
+        .children
+        .iter()
+        .copied()
+        .filter(|pid| control_file::is_alive(*pid))
+        .collect();
+    if !leftovers.is_empty() {
+        eprintln!(
+            "dashctl up: stopping {} instance(s) left by a previous run that did not stop cleanly",
+            leftovers.len()
+        );
+        leftovers.iter().copied().for_each(control_file::terminate);
+    }
+    let _ = std::fs::remove_file(control_file::path(state_dir));
+    Ok(())
+}
+
+/// Keeps control.json's list of child pids current.
+async fn track_children(
+    mut file: ControlFile,
+    state_dir: std::path::PathBuf,
+    services: BTreeMap<String, Arc<ServiceRuntime>>,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let mut pids: Vec<u32> = services
+            .values()
+            .flat_map(|service| service.pids())
+            .collect();
+        pids.sort_unstable();
+        if pids != file.children {
+            file.children = pids;
+            if let Err(error) = file.write(&state_dir) {
+                tracing::warn!("could not update control.json: {error}");
+            }
+        }
+    }
+}
+
+async fn build(command: &[String], workdir: &Path) -> anyhow::Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        return Ok(());
+    };
+    eprintln!("dashctl up: building: {}", command.join(" "));
+    let status = tokio::process::Command::new(program)
+        .args(args)
+        .current_dir(workdir)
+        .status()
+        .await
+        .with_context(|| format!("running the build command `{}`", command.join(" ")))?;
+    if !status.success() {
+        bail!(
+            "the build command `{}` failed ({status})",
+            command.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// 32 random bytes, hex-encoded.
+fn random_token() -> anyhow::Result<String> {
+    Ok(hex::encode(rand::random::<[u8; 32]>()))
+}

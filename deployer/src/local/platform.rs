@@ -1,0 +1,97 @@
+//! The local platform as the rollout engine sees it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::release::LocalRelease;
+use super::service::ServiceRuntime;
+use crate::rollout::{Color, Platform, PlatformError};
+
+pub struct LocalPlatform {
+    pub services: BTreeMap<String, Arc<ServiceRuntime>>,
+}
+
+impl LocalPlatform {
+    fn service(&self, name: &str) -> Result<&Arc<ServiceRuntime>, PlatformError> {
+        self.services.get(name).ok_or_else(|| {
+            PlatformError(format!(
+                "service `{name}` is not running here; restart `dashctl up` to add services"
+            ))
+        })
+    }
+
+    /// New colors start at the live color's size, never below the scaling minimum.
+    fn starting_size(service: &ServiceRuntime) -> usize {
+        let live = service.live_color().map_or(0, |color| service.count(color));
+        live.max(service.scaling.min.max(1) as usize)
+    }
+}
+
+impl Platform for LocalPlatform {
+    type Release = LocalRelease;
+
+    async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
+        Ok(self.service(service)?.live_color())
+    }
+
+    async fn start_release(
+        &self,
+        service: &str,
+        color: Color,
+        release: &LocalRelease,
+    ) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?;
+        let _guard = runtime.changes.lock().await;
+        // Whatever this color ran before is replaced, not mixed with the new release.
+        runtime.scale(color, 0).await.map_err(PlatformError)?;
+        runtime.set_release(color, release.clone());
+        runtime
+            .scale(color, Self::starting_size(runtime))
+            .await
+            .map_err(PlatformError)
+    }
+
+    async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?;
+        if !runtime.has_release(color) {
+            return Err(PlatformError(format!(
+                "{color} has never run {service}; there is no previous release to roll back to"
+            )));
+        }
+        let _guard = runtime.changes.lock().await;
+        runtime
+            .scale(color, Self::starting_size(runtime))
+            .await
+            .map_err(PlatformError)
+    }
+
+    async fn revert_release(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+        self.service(service)?.revert_release(color);
+        Ok(())
+    }
+
+    async fn is_healthy(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+        Ok(self.service(service)?.is_healthy(color))
+    }
+
+    async fn shift_traffic(&self, service: &str, to: Color) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?;
+        runtime.set_live(to);
+        tracing::info!(service, color = %to, "proxy now sends all traffic to {to}");
+        Ok(())
+    }
+
+    async fn retarget_scaling(&self, service: &str, to: Color) -> Result<(), PlatformError> {
+        // The local autoscaler always scales the live color, so switching traffic already
+        // re-pointed it; this only records the fact.
+        self.service(service)?;
+        tracing::info!(service, color = %to, "autoscaling now tracks {to}");
+        Ok(())
+    }
+
+    async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?;
+        let _guard = runtime.changes.lock().await;
+        runtime.scale(color, 0).await.map_err(PlatformError)
+    }
+}

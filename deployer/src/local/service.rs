@@ -1,0 +1,309 @@
+//! One service on the local platform: its two colors, their instances, which color is live,
+//! and the request counters the autoscaler reads.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
+use super::release::LocalRelease;
+use crate::rollout::Color;
+use crate::spec::Scaling;
+
+#[derive(Default)]
+struct ColorGroup {
+    release: Option<Arc<LocalRelease>>,
+    /// What ran before the last `set_release`, for `revert_release`.
+    previous_release: Option<Arc<LocalRelease>>,
+    instances: Vec<Arc<Instance>>,
+    next_number: u32,
+}
+
+pub struct ServiceRuntime {
+    pub name: String,
+    pub public: bool,
+    /// Where its proxy listens.
+    pub listen: SocketAddr,
+    pub scaling: Scaling,
+    health: HealthSettings,
+    drain_timeout: Duration,
+    context: Arc<RunContext>,
+    http: reqwest::Client,
+    live: Mutex<Option<Color>>,
+    groups: Mutex<HashMap<Color, ColorGroup>>,
+    next: AtomicUsize,
+    /// Requests the proxy has forwarded, for the autoscaler's rate.
+    pub requests_total: AtomicU64,
+    /// Last rate the autoscaler measured, in requests per minute.
+    pub measured_rpm: AtomicU64,
+    /// Serializes scaling and rollout steps on this service.
+    pub changes: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub public: bool,
+    pub live_color: Option<Color>,
+    pub url: String,
+    pub desired: usize,
+    pub running: usize,
+    pub ready: usize,
+    pub requests_per_minute: u64,
+    pub scaling: ScalingStatus,
+    pub instances: Vec<InstanceStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScalingStatus {
+    pub min: u32,
+    pub max: u32,
+    pub requests_per_target: u32,
+}
+
+pub struct ServiceSettings {
+    pub name: String,
+    pub public: bool,
+    pub listen: SocketAddr,
+    pub scaling: Scaling,
+    pub health: HealthSettings,
+    pub drain_timeout: Duration,
+}
+
+impl ServiceRuntime {
+    pub fn new(settings: ServiceSettings, context: Arc<RunContext>, http: reqwest::Client) -> Self {
+        Self {
+            name: settings.name,
+            public: settings.public,
+            listen: settings.listen,
+            scaling: settings.scaling,
+            health: settings.health,
+            drain_timeout: settings.drain_timeout,
+            context,
+            http,
+            live: Mutex::new(None),
+            groups: Mutex::new(HashMap::new()),
+            next: AtomicUsize::new(0),
+            requests_total: AtomicU64::new(0),
+            measured_rpm: AtomicU64::new(0),
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        let host = if self.listen.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            self.listen.ip().to_string()
+        };
+        format!("http://{host}:{}", self.listen.port())
+    }
+
+    pub fn live_color(&self) -> Option<Color> {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn set_live(&self, color: Color) {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(color);
+    }
+
+    fn with_groups<T>(&self, f: impl FnOnce(&mut HashMap<Color, ColorGroup>) -> T) -> T {
+        f(&mut self
+            .groups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Round-robin over the live color's ready, non-draining instances.
+    pub fn pick(&self) -> Option<Arc<Instance>> {
+        let live = self.live_color()?;
+        self.with_groups(|groups| {
+            let group = groups.get(&live)?;
+            let candidates: Vec<&Arc<Instance>> = group
+                .instances
+                .iter()
+                .filter(|instance| instance.is_ready() && !instance.is_draining())
+                .collect();
+            if candidates.is_empty() {
+                return None;
+            }
+            let index = self.next.fetch_add(1, Ordering::Relaxed) % candidates.len();
+            Some(candidates[index].clone())
+        })
+    }
+
+    /// Instances of `color` that are not being drained.
+    pub fn count(&self, color: Color) -> usize {
+        self.with_groups(|groups| {
+            groups.get(&color).map_or(0, |group| {
+                group
+                    .instances
+                    .iter()
+                    .filter(|instance| !instance.is_draining())
+                    .count()
+            })
+        })
+    }
+
+    pub fn has_release(&self, color: Color) -> bool {
+        self.with_groups(|groups| {
+            groups
+                .get(&color)
+                .is_some_and(|group| group.release.is_some())
+        })
+    }
+
+    /// What the live color runs.
+    pub fn live_release(&self) -> Option<Arc<LocalRelease>> {
+        let live = self.live_color()?;
+        self.with_groups(|groups| groups.get(&live).and_then(|group| group.release.clone()))
+    }
+
+    pub fn set_release(&self, color: Color, release: LocalRelease) {
+        self.with_groups(|groups| {
+            let group = groups.entry(color).or_default();
+            group.previous_release = group.release.replace(Arc::new(release));
+        });
+    }
+
+    pub fn revert_release(&self, color: Color) {
+        self.with_groups(|groups| {
+            let group = groups.entry(color).or_default();
+            group.release = group.previous_release.take();
+        });
+    }
+
+    /// Every instance of `color` is up and passing health checks (and there is at least one).
+    pub fn is_healthy(&self, color: Color) -> bool {
+        self.with_groups(|groups| {
+            groups.get(&color).is_some_and(|group| {
+                !group.instances.is_empty()
+                    && group.instances.iter().all(|instance| instance.is_ready())
+            })
+        })
+    }
+
+    /// Adds or drains instances of `color` until it runs `wanted` of them.
+    pub async fn scale(&self, color: Color, wanted: usize) -> Result<(), String> {
+        let (release, to_start, to_stop) = self.with_groups(|groups| {
+            let group = groups.entry(color).or_default();
+            let release = group.release.clone();
+            let current = group.instances.len();
+            let mut to_start = Vec::new();
+            for _ in current..wanted {
+                group.next_number += 1;
+                to_start.push(format!("{}-{color}-{}", self.name, group.next_number));
+            }
+            // Newest first: the longest-running instances are the warmest.
+            let to_stop: Vec<Arc<Instance>> = if wanted < current {
+                group.instances.drain(wanted..).collect()
+            } else {
+                Vec::new()
+            };
+            (release, to_start, to_stop)
+        });
+        if !to_start.is_empty() {
+            let release =
+                release.ok_or_else(|| format!("{} {color} has no release to run", self.name))?;
+            for id in to_start {
+                let port =
+                    free_port().map_err(|error| format!("no free port for {id}: {error}"))?;
+                let instance = Instance::launch(
+                    id,
+                    color,
+                    port,
+                    release.clone(),
+                    self.context.clone(),
+                    self.health.clone(),
+                    self.http.clone(),
+                )
+                .await;
+                self.with_groups(|groups| {
+                    groups.entry(color).or_default().instances.push(instance)
+                });
+            }
+        }
+        let timeout = self.drain_timeout;
+        futures_util::future::join_all(
+            to_stop
+                .iter()
+                .map(|instance| instance.drain_and_stop(timeout)),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub fn status(&self) -> ServiceStatus {
+        let live = self.live_color();
+        let instances: Vec<InstanceStatus> = self.with_groups(|groups| {
+            let mut all: Vec<InstanceStatus> = groups
+                .values()
+                .flat_map(|group| group.instances.iter().map(|instance| instance.status()))
+                .collect();
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            all
+        });
+        let live_instances = instances
+            .iter()
+            .filter(|instance| Some(instance.color) == live);
+        ServiceStatus {
+            name: self.name.clone(),
+            public: self.public,
+            live_color: live,
+            url: self.url(),
+            desired: live.map_or(0, |color| self.count(color)),
+            running: live_instances
+                .clone()
+                .filter(|instance| instance.pid.is_some())
+                .count(),
+            ready: live_instances.filter(|instance| instance.ready).count(),
+            requests_per_minute: self.measured_rpm.load(Ordering::Relaxed),
+            scaling: ScalingStatus {
+                min: self.scaling.min,
+                max: self.scaling.max,
+                requests_per_target: self.scaling.requests_per_target,
+            },
+            instances,
+        }
+    }
+
+    /// Drains and stops every instance of every color.
+    pub async fn stop_all(&self) {
+        let all: Vec<Arc<Instance>> = self.with_groups(|groups| {
+            groups
+                .values_mut()
+                .flat_map(|group| group.instances.drain(..))
+                .collect()
+        });
+        let timeout = self.drain_timeout;
+        futures_util::future::join_all(all.iter().map(|instance| instance.drain_and_stop(timeout)))
+            .await;
+    }
+
+    /// Pids of every running child, for cleanup after an unclean exit.
+    pub fn pids(&self) -> Vec<u32> {
+        self.with_groups(|groups| {
+            groups
+                .values()
+                .flat_map(|group| group.instances.iter().filter_map(|instance| instance.pid()))
+                .collect()
+        })
+    }
+}
+
+/// A port the OS considers free right now; the child binds it a moment later.
+fn free_port() -> std::io::Result<u16> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()
+        .map(|address| address.port())
+}

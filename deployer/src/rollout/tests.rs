@@ -1,0 +1,298 @@
+//! The rollout state machine against a fake platform that records every call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::*;
+
+#[derive(Default)]
+struct FakePlatform {
+    live: Mutex<Option<Color>>,
+    /// Release each color runs (kept after retiring, like a task definition).
+    releases: Mutex<HashMap<Color, String>>,
+    running: Mutex<HashMap<Color, bool>>,
+    previous: Mutex<HashMap<Color, Option<String>>>,
+    /// Releases that never become healthy.
+    broken: Vec<String>,
+    /// Releases that pass the first health checks, then fail (while baking).
+    flaky: Vec<String>,
+    checks: Mutex<u32>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakePlatform {
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("lock").clone()
+    }
+    fn record(&self, call: String) {
+        self.calls.lock().expect("lock").push(call);
+    }
+}
+
+impl Platform for FakePlatform {
+    type Release = String;
+
+    async fn live_color(&self, _: &str) -> Result<Option<Color>, PlatformError> {
+        Ok(*self.live.lock().expect("lock"))
+    }
+    async fn start_release(
+        &self,
+        _: &str,
+        color: Color,
+        release: &String,
+    ) -> Result<(), PlatformError> {
+        self.record(format!("start {color} {release}"));
+        let before = self
+            .releases
+            .lock()
+            .expect("lock")
+            .insert(color, release.clone());
+        self.previous.lock().expect("lock").insert(color, before);
+        self.running.lock().expect("lock").insert(color, true);
+        Ok(())
+    }
+    async fn restore(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+        self.record(format!("restore {color}"));
+        if !self.releases.lock().expect("lock").contains_key(&color) {
+            return Err(PlatformError(format!("{color} never ran")));
+        }
+        self.running.lock().expect("lock").insert(color, true);
+        Ok(())
+    }
+    async fn revert_release(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+        self.record(format!("revert {color}"));
+        let before = self.previous.lock().expect("lock").remove(&color).flatten();
+        let mut releases = self.releases.lock().expect("lock");
+        match before {
+            Some(release) => releases.insert(color, release),
+            None => releases.remove(&color),
+        };
+        Ok(())
+    }
+    async fn is_healthy(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
+        let release = self
+            .releases
+            .lock()
+            .expect("lock")
+            .get(&color)
+            .cloned()
+            .unwrap_or_default();
+        let running = self
+            .running
+            .lock()
+            .expect("lock")
+            .get(&color)
+            .copied()
+            .unwrap_or(false);
+        let mut checks = self.checks.lock().expect("lock");
+        *checks += 1;
+        let flaky_failed = self.flaky.contains(&release) && *checks > 2;
+        Ok(running && !self.broken.contains(&release) && !flaky_failed)
+    }
+    async fn shift_traffic(&self, _: &str, to: Color) -> Result<(), PlatformError> {
+        self.record(format!("shift {to}"));
+        *self.live.lock().expect("lock") = Some(to);
+        Ok(())
+    }
+    async fn retarget_scaling(&self, _: &str, to: Color) -> Result<(), PlatformError> {
+        self.record(format!("scale-on {to}"));
+        Ok(())
+    }
+    async fn retire(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+        self.record(format!("retire {color}"));
+        self.running.lock().expect("lock").insert(color, false);
+        Ok(())
+    }
+}
+
+fn options() -> RolloutOptions {
+    RolloutOptions {
+        health_timeout: Duration::from_millis(50),
+        bake: Duration::from_millis(30),
+        auto_rollback: true,
+        poll_interval: Duration::from_millis(5),
+    }
+}
+
+fn quiet(_: Step) {}
+
+#[tokio::test]
+async fn first_deploy_goes_live_on_blue() {
+    let fake = FakePlatform::default();
+    let outcome = deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("deploy");
+    assert_eq!(
+        outcome,
+        Outcome {
+            service: "portal".into(),
+            from: None,
+            to: Color::Blue
+        }
+    );
+    assert_eq!(
+        fake.calls(),
+        ["start blue v1", "shift blue", "scale-on blue"]
+    );
+}
+
+#[tokio::test]
+async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
+    let outcome = deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
+        .await
+        .expect("v2");
+    assert_eq!(outcome.from, Some(Color::Blue));
+    assert_eq!(outcome.to, Color::Green);
+    assert_eq!(
+        fake.calls()[3..],
+        [
+            "start green v2",
+            "shift green",
+            "scale-on green",
+            "retire blue"
+        ]
+    );
+    assert_eq!(
+        steps.into_inner().expect("lock"),
+        [
+            "starting green",
+            "waiting for green to be healthy",
+            "switching traffic to green",
+            "baking green for 30ms",
+            "draining and retiring blue"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unhealthy_release_never_receives_traffic() {
+    let fake = FakePlatform {
+        broken: vec!["bad".into()],
+        ..Default::default()
+    };
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let error = deploy(&fake, "portal", &"bad".to_owned(), &options(), &quiet)
+        .await
+        .expect_err("must fail");
+    assert!(
+        matches!(
+            error,
+            RolloutError::NeverHealthy {
+                color: Color::Green,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("blue still serves all traffic"),
+        "{error}"
+    );
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(
+        fake.calls()[3..],
+        ["start green bad", "retire green", "revert green"]
+    );
+}
+
+#[tokio::test]
+async fn a_release_that_fails_while_baking_is_rolled_back() {
+    let fake = FakePlatform {
+        flaky: vec!["flaky".into()],
+        ..Default::default()
+    };
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    *fake.checks.lock().expect("lock") = 0;
+    let error = deploy(&fake, "portal", &"flaky".to_owned(), &options(), &quiet)
+        .await
+        .expect_err("rolled back");
+    assert!(
+        matches!(
+            error,
+            RolloutError::RolledBack {
+                live: Color::Blue,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(
+        fake.calls()[3..],
+        [
+            "start green flaky",
+            "shift green",
+            "scale-on green",
+            "shift blue",
+            "scale-on blue",
+            "retire green",
+            "revert green"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rollback_restores_the_previous_color_first() {
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
+        .await
+        .expect("v2");
+    let outcome = rollback(&fake, "portal", &options(), &quiet)
+        .await
+        .expect("rollback");
+    assert_eq!(outcome.to, Color::Blue);
+    assert_eq!(
+        fake.calls()[7..],
+        [
+            "restore blue",
+            "shift blue",
+            "scale-on blue",
+            "retire green"
+        ]
+    );
+    assert_eq!(fake.releases.lock().expect("lock")[&Color::Blue], "v1");
+}
+
+#[tokio::test]
+async fn rollback_before_any_deploy_is_an_error() {
+    let fake = FakePlatform::default();
+    let error = rollback(&fake, "portal", &options(), &quiet)
+        .await
+        .expect_err("nothing to roll back");
+    assert!(matches!(error, RolloutError::NeverDeployed { .. }));
+}
+
+#[tokio::test]
+async fn a_failed_deploy_does_not_replace_the_release_rollback_returns_to() {
+    let fake = FakePlatform {
+        broken: vec!["bad".into()],
+        ..Default::default()
+    };
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1 on blue");
+    deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
+        .await
+        .expect("v2 on green");
+    deploy(&fake, "portal", &"bad".to_owned(), &options(), &quiet)
+        .await
+        .expect_err("bad never healthy");
+    let outcome = rollback(&fake, "portal", &options(), &quiet)
+        .await
+        .expect("rollback");
+    assert_eq!(outcome.to, Color::Blue);
+    assert_eq!(fake.releases.lock().expect("lock")[&Color::Blue], "v1");
+}

@@ -1,0 +1,365 @@
+//! The spec's types: what a YAML file may say, with the defaults it gets when it says nothing.
+//! Field-level checks (formats, ranges) live in the types' deserializers so serde reports them
+//! with a position; checks that span fields live in `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Application name: the first part of every resource name and the `dashctl:app` tag.
+    pub app: String,
+    /// Environment name (`production`, `staging`, ...): the `dashctl:environment` tag.
+    pub environment: String,
+    #[serde(default)]
+    pub aws: AwsSettings,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub local: LocalSettings,
+    /// Extra tags put on every resource dashctl creates.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Region; falls back to the standard AWS configuration (AWS_REGION, profile).
+    pub region: Option<String>,
+    /// ACM certificate for an HTTPS listener on the public load balancer (HTTP then redirects).
+    pub certificate_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(default = "default_cidr")]
+    pub cidr: ipnet::Ipv4Net,
+    #[serde(default = "default_azs")]
+    pub azs: u8,
+    #[serde(default)]
+    pub nat: NatMode,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            cidr: default_cidr(),
+            azs: default_azs(),
+            nat: NatMode::default(),
+        }
+    }
+}
+
+fn default_cidr() -> ipnet::Ipv4Net {
+    ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 20, 0, 0), 16).unwrap_or_default()
+}
+
+fn default_azs() -> u8 {
+    2
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway for all private subnets: cheaper, one AZ's failure cuts egress.
+    #[default]
+    Shared,
+    /// One NAT gateway per AZ: egress survives the loss of an AZ.
+    PerAz,
+}
+
+/// How `dashctl up` runs the spec on this machine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Directory that commands and relative paths resolve against, relative to the spec file.
+    #[serde(default = "default_workdir")]
+    pub workdir: PathBuf,
+    /// Where logs, data and the control file live, relative to `workdir`.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Command run once before anything starts (e.g. `cargo build --release ...`).
+    #[serde(default)]
+    pub build: Vec<String>,
+    /// Address the public proxies bind to. Loopback unless you mean to share the machine.
+    #[serde(default = "default_public_address")]
+    pub public_address: IpAddr,
+    /// How often each instance's health path is checked.
+    #[serde(default = "default_health_interval")]
+    pub health_interval: SpecDuration,
+    /// How often the autoscaler evaluates, and the window it measures request rates over.
+    #[serde(default = "default_autoscale_interval")]
+    pub autoscale_interval: SpecDuration,
+    #[serde(default = "default_metric_window")]
+    pub metric_window: SpecDuration,
+    /// Longest wait for in-flight requests when an instance is drained.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout: SpecDuration,
+}
+
+impl Default for LocalSettings {
+    fn default() -> Self {
+        Self {
+            workdir: default_workdir(),
+            state_dir: default_state_dir(),
+            build: Vec::new(),
+            public_address: default_public_address(),
+            health_interval: default_health_interval(),
+            autoscale_interval: default_autoscale_interval(),
+            metric_window: default_metric_window(),
+            drain_timeout: default_drain_timeout(),
+        }
+    }
+}
+
+fn default_workdir() -> PathBuf {
+    PathBuf::from(".")
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".dashctl")
+}
+fn default_public_address() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+fn default_health_interval() -> SpecDuration {
+    SpecDuration(Duration::from_secs(1))
+}
+fn default_autoscale_interval() -> SpecDuration {
+    SpecDuration(Duration::from_secs(5))
+}
+fn default_metric_window() -> SpecDuration {
+    SpecDuration(Duration::from_secs(60))
+}
+fn default_drain_timeout() -> SpecDuration {
+    SpecDuration(Duration::from_secs(10))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Container image (AWS). Locally, `local.command` runs instead.
+    pub image: Option<String>,
+    /// The port the service listens on inside its container / instance.
+    pub port: u16,
+    /// true: behind the internet-facing load balancer; false: internal load balancer only.
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub health: HealthCheck,
+    /// Environment; values may reference `${services.NAME.url}`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Secrets injected as environment variables: NAME -> SSM parameter or Secrets Manager ARN.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default = "default_cpu")]
+    pub cpu: u32,
+    #[serde(default = "default_memory")]
+    pub memory: u32,
+    #[serde(default)]
+    pub scaling: Scaling,
+    #[serde(default)]
+    pub deploy: DeployPolicy,
+    pub local: Option<LocalService>,
+}
+
+fn default_cpu() -> u32 {
+    256
+}
+fn default_memory() -> u32 {
+    512
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default = "default_health_path")]
+    pub path: String,
+    #[serde(default = "default_check_interval")]
+    pub interval: SpecDuration,
+    #[serde(default = "default_check_timeout")]
+    pub timeout: SpecDuration,
+    #[serde(default = "default_healthy_threshold")]
+    pub healthy_threshold: u8,
+    #[serde(default = "default_unhealthy_threshold")]
+    pub unhealthy_threshold: u8,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            path: default_health_path(),
+            interval: default_check_interval(),
+            timeout: default_check_timeout(),
+            healthy_threshold: default_healthy_threshold(),
+            unhealthy_threshold: default_unhealthy_threshold(),
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/readyz".to_owned()
+}
+fn default_check_interval() -> SpecDuration {
+    SpecDuration(Duration::from_secs(10))
+}
+fn default_check_timeout() -> SpecDuration {
+    SpecDuration(Duration::from_secs(5))
+}
+fn default_healthy_threshold() -> u8 {
+    2
+}
+fn default_unhealthy_threshold() -> u8 {
+    3
+}
+
+/// Target tracking on requests per target per minute (AWS `ALBRequestCountPerTarget`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    #[serde(default = "default_min")]
+    pub min: u32,
+    #[serde(default = "default_max")]
+    pub max: u32,
+    #[serde(default = "default_requests_per_target")]
+    pub requests_per_target: u32,
+    #[serde(default = "default_scale_in_cooldown")]
+    pub scale_in_cooldown: SpecDuration,
+    #[serde(default = "default_scale_out_cooldown")]
+    pub scale_out_cooldown: SpecDuration,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Self {
+            min: default_min(),
+            max: default_max(),
+            requests_per_target: default_requests_per_target(),
+            scale_in_cooldown: default_scale_in_cooldown(),
+            scale_out_cooldown: default_scale_out_cooldown(),
+        }
+    }
+}
+
+fn default_min() -> u32 {
+    1
+}
+fn default_max() -> u32 {
+    1
+}
+fn default_requests_per_target() -> u32 {
+    1000
+}
+fn default_scale_in_cooldown() -> SpecDuration {
+    SpecDuration(Duration::from_secs(300))
+}
+fn default_scale_out_cooldown() -> SpecDuration {
+    SpecDuration(Duration::from_secs(60))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployPolicy {
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// How long the new color must stay healthy while live before the old one is retired.
+    #[serde(default = "default_bake")]
+    pub bake: SpecDuration,
+    /// Switch back to the old color if the new one turns unhealthy while baking.
+    #[serde(default = "default_auto_rollback")]
+    pub auto_rollback: bool,
+    /// Longest wait for the new color to become healthy before the deploy is abandoned.
+    #[serde(default = "default_health_timeout")]
+    pub health_timeout: SpecDuration,
+}
+
+impl Default for DeployPolicy {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::default(),
+            bake: default_bake(),
+            auto_rollback: default_auto_rollback(),
+            health_timeout: default_health_timeout(),
+        }
+    }
+}
+
+fn default_bake() -> SpecDuration {
+    SpecDuration(Duration::from_secs(30))
+}
+fn default_auto_rollback() -> bool {
+    true
+}
+fn default_health_timeout() -> SpecDuration {
+    SpecDuration(Duration::from_secs(300))
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    BlueGreen,
+}
+
+/// How the service runs on the local platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalService {
+    /// Program and arguments; may use `${port}`, `${instance}`, `${color}`, `${state_dir}` and
+    /// `${services.NAME.url}`.
+    pub command: Vec<String>,
+    /// Port of this service's proxy. Public services need one; internal ones get a free
+    /// loopback port when it is left out.
+    pub listen_port: Option<u16>,
+    /// Environment added to `env` when running locally (same placeholders as `command`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A duration written as `300s`, `5m`, `1h 30m` or `250ms` (a bare number means seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SpecDuration(pub Duration);
+
+impl fmt::Display for SpecDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for SpecDuration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)
+            .map_err(|_| serde::de::Error::custom("expected a duration such as `60s` or `5m`"))?
+        {
+            Raw::Seconds(seconds) => Ok(Self(Duration::from_secs(seconds))),
+            Raw::Text(text) => humantime::parse_duration(text.trim())
+                .map(Self)
+                .map_err(|error| {
+                    serde::de::Error::custom(format!(
+                        "invalid duration `{text}` ({error}); expected e.g. `60s`, `5m`, `250ms`"
+                    ))
+                }),
+        }
+    }
+}

@@ -1,0 +1,173 @@
+use std::path::Path;
+
+use super::*;
+
+const VALID: &str = "\
+app: dashboard
+environment: prod
+services:
+  portal:
+    port: 5000
+    public: true
+    env:
+      HARDWARE_URL: ${services.hardware.url}
+    scaling: { min: 2, max: 10 }
+    local:
+      command: [portal, --bind, '127.0.0.1:${port}']
+      listen_port: 8080
+  hardware:
+    port: 5001
+";
+
+fn problems(source: &str) -> Vec<String> {
+    match parse(Path::new("spec.yaml"), source) {
+        Ok(_) => Vec::new(),
+        Err(error) => error.lines(),
+    }
+}
+
+#[test]
+fn valid_spec_gets_defaults() {
+    let spec = parse(Path::new("spec.yaml"), VALID).expect("valid");
+    let hardware = &spec.services["hardware"];
+    assert!(!hardware.public);
+    assert_eq!(hardware.health.path, "/readyz");
+    assert_eq!(hardware.scaling.scale_in_cooldown.0.as_secs(), 300);
+    assert_eq!(hardware.scaling.scale_out_cooldown.0.as_secs(), 60);
+    assert_eq!(spec.network.cidr.to_string(), "10.20.0.0/16");
+    assert_eq!(spec.services["portal"].scaling.min, 2);
+}
+
+#[test]
+fn unknown_key_names_line_and_column() {
+    let source = VALID.replace(
+        "scaling: { min: 2, max: 10 }",
+        "scaling: { min: 2, maks: 10 }",
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("spec.yaml:9:"), "{found:?}");
+    assert!(found[0].contains("unknown field `maks`"), "{found:?}");
+    assert!(found[0].contains("expected one of"), "{found:?}");
+}
+
+#[test]
+fn wrong_type_and_bad_duration_are_reported_where_written() {
+    let found = problems(&VALID.replace("port: 5001", "port: fivethousand"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("spec.yaml:14:11:"), "{found:?}");
+    assert!(found[0].contains("invalid type"), "{found:?}");
+
+    let found = problems(&VALID.replace(
+        "{ min: 2, max: 10 }",
+        "{ min: 2, max: 10, scale_in_cooldown: 5 minutes please }",
+    ));
+    assert!(
+        found[0].contains("invalid duration `5 minutes please`"),
+        "{found:?}"
+    );
+    assert!(found[0].starts_with("spec.yaml:9:"), "{found:?}");
+}
+
+#[test]
+fn semantic_errors_point_at_the_value() {
+    let source = VALID
+        .replace("{ min: 2, max: 10 }", "{ min: 12, max: 10 }")
+        .replace("${services.hardware.url}", "${services.hardwre.url}");
+    let found = problems(&source);
+    assert_eq!(
+        found,
+        vec![
+            "spec.yaml:8:21: `${services.hardwre.url}` refers to a service that does not exist",
+            "spec.yaml:9:21: min (12) is greater than max (10)",
+        ]
+    );
+}
+
+#[test]
+fn names_that_exceed_aws_limits_are_rejected() {
+    let source = VALID.replace("environment: prod", "environment: production-eu-west");
+    let found = problems(&source);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(
+        found,
+        [
+            "spec.yaml:4:3: resource name `dashboard-production-eu-west-portal-green` would be 41 characters; AWS allows 32 for load balancer and target group names",
+            "spec.yaml:13:3: resource name `dashboard-production-eu-west-hardware-green` would be 43 characters; AWS allows 32 for load balancer and target group names",
+        ]
+    );
+}
+
+#[test]
+fn cidr_and_azs_and_fargate_sizes_are_checked() {
+    let source = format!("{VALID}network: {{ cidr: 10.0.0.0/8, azs: 1 }}\n");
+    let found = problems(&source);
+    assert!(
+        found.iter().any(|line| line.contains("/8 VPC")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|line| line.contains("1 availability zones")),
+        "{found:?}"
+    );
+
+    let found = problems(&format!("{VALID}network: {{ cidr: 10.0.0.300/16 }}\n"));
+    assert!(
+        found[0].contains("network.cidr") || found[0].contains("invalid"),
+        "{found:?}"
+    );
+
+    let found =
+        problems(&VALID.replace("port: 5001", "port: 5001\n    cpu: 256\n    memory: 4096"));
+    assert_eq!(
+        found,
+        vec!["spec.yaml:16:13: 4096 MiB is not valid with cpu 256 on Fargate"]
+    );
+}
+
+#[test]
+fn local_settings_are_checked() {
+    let found = problems(&VALID.replace("      listen_port: 8080\n", ""));
+    assert_eq!(
+        found,
+        vec!["spec.yaml:10:5: a public service needs `listen_port` to run locally"]
+    );
+
+    let found = problems(&VALID.replace("'127.0.0.1:${port}'", "'127.0.0.1:${prot}'"));
+    assert_eq!(
+        found,
+        vec!["spec.yaml:11:33: unknown placeholder `${prot}`"]
+    );
+
+    let found = problems(&VALID.replace("${services.hardware.url}", "http://127.0.0.1:${port}"));
+    assert_eq!(
+        found,
+        vec!["spec.yaml:8:21: this placeholder only exists for local instances"]
+    );
+}
+
+#[test]
+fn the_project_specs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut checked = 0;
+    for dir in ["config", "examples"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "yaml") {
+                if let Err(error) = load(&path) {
+                    panic!("{}: {:?}", path.display(), error.lines());
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 3,
+        "expected the config/ and examples/ specs, found {checked}"
+    );
+}

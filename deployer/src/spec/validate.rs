@@ -1,0 +1,399 @@
+//! Checks that need more than one field, or the whole spec: names that must fit AWS limits,
+//! ranges, references between services. Each finding carries the YAML path it is about.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::model::{Service, Spec};
+use super::template::{Placeholder, placeholders};
+
+/// AWS caps load balancer and target group names at 32 characters.
+pub const MAX_AWS_NAME: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Dotted YAML path of what is wrong.
+    pub path: String,
+    /// Point at the key rather than the value (e.g. a name that is too long).
+    pub at_key: bool,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Finding {
+    fn value(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            at_key: false,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    fn key(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            at_key: true,
+            ..Self::value(path, message)
+        }
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Lower-case letters, digits and inner hyphens: safe in every AWS name and DNS label.
+fn is_resource_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_lowercase()
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// The longest name dashctl derives for a service: `{app}-{env}-{service}-green`.
+pub fn longest_resource_name(spec: &Spec, service: &str) -> String {
+    format!("{}-{}-{service}-green", spec.app, spec.environment)
+}
+
+pub fn check(spec: &Spec) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (field, value) in [("app", &spec.app), ("environment", &spec.environment)] {
+        if !is_resource_name(value) {
+            findings.push(
+                Finding::value(field, format!("`{value}` is not a valid name"))
+                    .help("use lower-case letters, digits and single inner hyphens, starting with a letter"),
+            );
+        }
+    }
+    check_network(spec, &mut findings);
+    check_tags(&spec.tags, "tags", &mut findings);
+    if spec.services.is_empty() {
+        findings.push(Finding::value(
+            "services",
+            "the spec defines no services; expected at least one",
+        ));
+    }
+    for (name, service) in &spec.services {
+        check_service(spec, name, service, &mut findings);
+    }
+    check_local_ports(spec, &mut findings);
+    findings
+}
+
+fn check_network(spec: &Spec, findings: &mut Vec<Finding>) {
+    let prefix = spec.network.cidr.prefix_len();
+    if !(16..=24).contains(&prefix) {
+        findings.push(
+            Finding::value(
+                "network.cidr",
+                format!("a /{prefix} VPC is outside what dashctl supports (/16 to /24)"),
+            )
+            .help("AWS allows /16 to /28; dashctl carves one public and one private subnet per AZ out of it"),
+        );
+    }
+    if spec.network.cidr.addr() != spec.network.cidr.network() {
+        findings.push(Finding::value(
+            "network.cidr",
+            format!(
+                "{} has host bits set; did you mean {}?",
+                spec.network.cidr,
+                spec.network.cidr.trunc()
+            ),
+        ));
+    }
+    if !(2..=6).contains(&spec.network.azs) {
+        findings.push(
+            Finding::value(
+                "network.azs",
+                format!("{} availability zones; expected 2 to 6", spec.network.azs),
+            )
+            .help("an application load balancer needs subnets in at least two AZs"),
+        );
+    }
+}
+
+fn check_tags(tags: &BTreeMap<String, String>, path: &str, findings: &mut Vec<Finding>) {
+    for (key, value) in tags {
+        let at = format!("{path}.{key}");
+        if key.starts_with("dashctl:") || key.starts_with("aws:") {
+            findings.push(Finding::key(
+                &at,
+                format!("tag `{key}` uses a reserved prefix (`dashctl:` and `aws:` are set by dashctl and AWS)"),
+            ));
+        }
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            findings.push(Finding::key(
+                &at,
+                "tag keys must be 1-128 characters and values at most 256",
+            ));
+        }
+    }
+}
+
+/// Fargate's valid (cpu units -> memory MiB) combinations.
+fn fargate_memory_ok(cpu: u32, memory: u32) -> Option<bool> {
+    let ok = match cpu {
+        256 => [512, 1024, 2048].contains(&memory),
+        512 => (1024..=4096).contains(&memory) && memory % 1024 == 0,
+        1024 => (2048..=8192).contains(&memory) && memory % 1024 == 0,
+        2048 => (4096..=16384).contains(&memory) && memory % 1024 == 0,
+        4096 => (8192..=30720).contains(&memory) && memory % 1024 == 0,
+        8192 => (16384..=61440).contains(&memory) && memory % 4096 == 0,
+        16384 => (32768..=122880).contains(&memory) && memory % 8192 == 0,
+        _ => return None,
+    };
+    Some(ok)
+}
+
+fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<Finding>) {
+    let at = |field: &str| format!("services.{name}.{field}");
+    if !is_resource_name(name) {
+        findings.push(
+            Finding::key(
+                format!("services.{name}"),
+                format!("`{name}` is not a valid service name"),
+            )
+            .help(
+                "use lower-case letters, digits and single inner hyphens, starting with a letter",
+            ),
+        );
+    }
+    let longest = longest_resource_name(spec, name);
+    if longest.len() > MAX_AWS_NAME {
+        findings.push(
+            Finding::key(
+                format!("services.{name}"),
+                format!(
+                    "resource name `{longest}` would be {} characters; AWS allows {MAX_AWS_NAME} for load balancer and target group names",
+                    longest.len()
+                ),
+            )
+            .help("shorten the app, environment or service name"),
+        );
+    }
+    if service.port == 0 {
+        findings.push(Finding::value(
+            at("port"),
+            "port 0 is not a port; expected 1-65535",
+        ));
+    }
+    if service
+        .image
+        .as_deref()
+        .is_some_and(|image| image.trim().is_empty())
+    {
+        findings.push(Finding::value(
+            at("image"),
+            "image is empty; expected e.g. `ghcr.io/org/portal:1.2.0`",
+        ));
+    }
+
+    let health = &service.health;
+    if !health.path.starts_with('/') {
+        findings.push(Finding::value(
+            at("health.path"),
+            format!("health path `{}` must start with `/`", health.path),
+        ));
+    }
+    let interval = health.interval.0;
+    if !(Duration::from_secs(5)..=Duration::from_secs(300)).contains(&interval) {
+        findings.push(Finding::value(
+            at("health.interval"),
+            format!(
+                "health check interval {} is outside 5s-300s (AWS limits)",
+                health.interval
+            ),
+        ));
+    }
+    if !(Duration::from_secs(2)..=Duration::from_secs(120)).contains(&health.timeout.0)
+        || health.timeout.0 >= interval
+    {
+        findings.push(Finding::value(
+            at("health.timeout"),
+            format!(
+                "health check timeout {} must be 2s-120s and shorter than the interval ({})",
+                health.timeout, health.interval
+            ),
+        ));
+    }
+    for (field, value) in [
+        ("health.healthy_threshold", health.healthy_threshold),
+        ("health.unhealthy_threshold", health.unhealthy_threshold),
+    ] {
+        if !(2..=10).contains(&value) {
+            findings.push(Finding::value(
+                at(field),
+                format!("{value} is outside 2-10 (AWS limits)"),
+            ));
+        }
+    }
+
+    match fargate_memory_ok(service.cpu, service.memory) {
+        None => findings.push(
+            Finding::value(
+                at("cpu"),
+                format!("{} is not a Fargate CPU size", service.cpu),
+            )
+            .help("use 256, 512, 1024, 2048, 4096, 8192 or 16384 (CPU units; 1024 = 1 vCPU)"),
+        ),
+        Some(false) => findings.push(
+            Finding::value(
+                at("memory"),
+                format!(
+                    "{} MiB is not valid with cpu {} on Fargate",
+                    service.memory, service.cpu
+                ),
+            )
+            .help("see the Fargate task size table: e.g. cpu 256 takes 512, 1024 or 2048"),
+        ),
+        Some(true) => {}
+    }
+
+    let scaling = &service.scaling;
+    if scaling.max == 0 {
+        findings.push(Finding::value(
+            at("scaling.max"),
+            "max is 0; expected at least 1",
+        ));
+    }
+    if scaling.min > scaling.max {
+        findings.push(Finding::value(
+            at("scaling.min"),
+            format!(
+                "min ({}) is greater than max ({})",
+                scaling.min, scaling.max
+            ),
+        ));
+    }
+    if scaling.requests_per_target == 0 {
+        findings.push(Finding::value(
+            at("scaling.requests_per_target"),
+            "requests_per_target must be at least 1 (requests per target per minute)",
+        ));
+    }
+    if service.deploy.health_timeout.0.is_zero() {
+        findings.push(Finding::value(
+            at("deploy.health_timeout"),
+            "health_timeout must be longer than 0s",
+        ));
+    }
+
+    for (key, value) in &service.env {
+        check_placeholders(
+            spec,
+            name,
+            &at(&format!("env.{key}")),
+            value,
+            false,
+            findings,
+        );
+    }
+    for (key, value) in &service.secrets {
+        if value.trim().is_empty() {
+            findings.push(Finding::value(
+                at(&format!("secrets.{key}")),
+                "secret reference is empty; expected an SSM parameter or Secrets Manager ARN",
+            ));
+        }
+    }
+    if let Some(local) = &service.local {
+        if local.command.is_empty() {
+            findings.push(Finding::value(
+                at("local.command"),
+                "command is empty; expected a program and its arguments",
+            ));
+        }
+        for (index, part) in local.command.iter().enumerate() {
+            check_placeholders(
+                spec,
+                name,
+                &at(&format!("local.command.{index}")),
+                part,
+                true,
+                findings,
+            );
+        }
+        for (key, value) in &local.env {
+            check_placeholders(
+                spec,
+                name,
+                &at(&format!("local.env.{key}")),
+                value,
+                true,
+                findings,
+            );
+        }
+        if service.public && local.listen_port.is_none() {
+            findings.push(
+                Finding::value(
+                    at("local"),
+                    "a public service needs `listen_port` to run locally",
+                )
+                .help("e.g. `listen_port: 8080`: the port its public proxy listens on"),
+            );
+        }
+        if local.listen_port == Some(0) {
+            findings.push(Finding::value(
+                at("local.listen_port"),
+                "listen_port 0 is not a port; leave it out for a free port",
+            ));
+        }
+    }
+}
+
+fn check_placeholders(
+    spec: &Spec,
+    service: &str,
+    path: &str,
+    text: &str,
+    local: bool,
+    findings: &mut Vec<Finding>,
+) {
+    for placeholder in placeholders(text) {
+        match &placeholder {
+            Placeholder::ServiceUrl(target) if !spec.services.contains_key(target) => {
+                let known: Vec<&str> = spec.services.keys().map(String::as_str).collect();
+                findings.push(
+                    Finding::value(path, format!("`${{services.{target}.url}}` refers to a service that does not exist"))
+                        .help(format!("services in this spec: {}", known.join(", "))),
+                );
+            }
+            Placeholder::ServiceUrl(target) if target == service => {
+                findings.push(Finding::value(path, "a service cannot reference its own URL"));
+            }
+            Placeholder::Unknown(inner) => findings.push(
+                Finding::value(path, format!("unknown placeholder `${{{inner}}}`"))
+                    .help(if local {
+                        "expected ${services.NAME.url}, ${port}, ${instance}, ${color} or ${state_dir}"
+                    } else {
+                        "expected ${services.NAME.url}"
+                    }),
+            ),
+            other if other.is_local_only() && !local => findings.push(
+                Finding::value(path, "this placeholder only exists for local instances")
+                    .help("put it under `local.env` instead of `env`"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn check_local_ports(spec: &Spec, findings: &mut Vec<Finding>) {
+    let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
+    for (name, service) in &spec.services {
+        let Some(port) = service.local.as_ref().and_then(|local| local.listen_port) else {
+            continue;
+        };
+        if let Some(other) = seen.insert(port, name) {
+            findings.push(Finding::value(
+                format!("services.{name}.local.listen_port"),
+                format!("listen_port {port} is already used by service `{other}`"),
+            ));
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Runs `dashctl` and the workspace's service binaries for tests. Everything started here is
+//! stopped when its guard drops, also when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const DASHCTL: &str = env!("CARGO_BIN_EXE_dashctl");
+
+/// target/debug (or wherever cargo put this test binary).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_owned()
+}
+
+/// Path of a workspace service binary. `cargo test --workspace` builds them all before tests
+/// run; when only this crate is tested they are built here.
+pub fn service_binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    if !path.exists() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "hardware", "-p", "portal"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building the service binaries failed");
+    }
+    path
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("free port")
+}
+
+pub fn dashctl(args: &[&str]) -> Output {
+    Command::new(DASHCTL)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running dashctl")
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Knobs for the dashboard spec the tests run.
+pub struct DashboardSpec {
+    pub portal_scaling: &'static str,
+    pub autoscale_interval: &'static str,
+    pub metric_window: &'static str,
+    /// Extra arguments for portal (a deploy changes them to make a new release).
+    pub portal_args: Vec<String>,
+}
+
+impl Default for DashboardSpec {
+    fn default() -> Self {
+        Self {
+            portal_scaling: "{ min: 1, max: 1 }",
+            autoscale_interval: "1s",
+            metric_window: "10s",
+            portal_args: Vec::new(),
+        }
+    }
+}
+
+/// A temporary directory holding a spec that runs the real portal and hardware binaries
+/// (with a 50 ms computation instead of 5 s).
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub spec: PathBuf,
+    pub portal_port: u16,
+}
+
+impl Workspace {
+    pub fn new(spec: &DashboardSpec) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec_path = dir.path().join("dashboard.yaml");
+        let workspace = Self {
+            dir,
+            spec: spec_path,
+            portal_port: free_port(),
+        };
+        workspace.write(spec);
+        workspace
+    }
+
+    pub fn write(&self, spec: &DashboardSpec) {
+        let portal = service_binary("portal");
+        let hardware = service_binary("hardware");
+        let extra: String = spec
+            .portal_args
+            .iter()
+            .map(|arg| format!(", \"{arg}\""))
+            .collect();
+        let yaml = format!(
+            r#"app: dash
+environment: test
+local:
+  health_interval: 200ms
+  autoscale_interval: {autoscale_interval}
+  metric_window: {metric_window}
+  drain_timeout: 2s
+services:
+  portal:
+    port: 5000
+    public: true
+    health: {{ path: /readyz, healthy_threshold: 2, unhealthy_threshold: 2 }}
+    env:
+      HARDWARE_URL: ${{services.hardware.url}}
+    scaling: {scaling}
+    deploy: {{ bake: 1s, health_timeout: 15s }}
+    local:
+      command: ["{portal}", "--bind", "127.0.0.1:${{port}}", "--poll-interval", "1"{extra}]
+      listen_port: {port}
+  hardware:
+    port: 5001
+    health: {{ path: /readyz, healthy_threshold: 2 }}
+    local:
+      command: ["{hardware}", "--bind", "127.0.0.1:${{port}}", "--database-url", "sqlite://${{state_dir}}/hardware.db", "--refresh-interval", "1"]
+      env:
+        HARDWARE_COMPUTE_COST_MS: "50"
+"#,
+            autoscale_interval = spec.autoscale_interval,
+            metric_window = spec.metric_window,
+            scaling = spec.portal_scaling,
+            portal = portal.display(),
+            hardware = hardware.display(),
+            port = self.portal_port,
+        );
+        std::fs::write(&self.spec, yaml).expect("writing spec");
+    }
+
+    pub fn spec_arg(&self) -> String {
+        self.spec.display().to_string()
+    }
+
+    pub fn portal_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.portal_port)
+    }
+
+    /// Runs `dashctl SUBCOMMAND -f SPEC ARGS...`.
+    pub fn dashctl(&self, subcommand: &str, args: &[&str]) -> Output {
+        let spec = self.spec_arg();
+        let mut all = vec![subcommand, "-f", spec.as_str()];
+        all.extend_from_slice(args);
+        dashctl(&all)
+    }
+
+    pub fn status(&self) -> Value {
+        let output = self.dashctl("status", &["--output", "json"]);
+        assert!(output.status.success(), "status failed: {}", text(&output));
+        serde_json::from_slice(&output.stdout).expect("status JSON")
+    }
+
+    /// Starts `dashctl up` and waits until the portal page is served through the proxy.
+    pub async fn up(&self) -> Up {
+        let log = std::fs::File::create(self.dir.path().join("up.log")).expect("log file");
+        let child = Command::new(DASHCTL)
+            .args(["up", "-f", &self.spec_arg()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting dashctl up");
+        let up = Up {
+            child: Some(child),
+            log: self.dir.path().join("up.log"),
+        };
+        let url = self.portal_url();
+        up.wait_until(
+            "the dashboard is served through the proxy",
+            Duration::from_secs(60),
+            || {
+                let url = url.clone();
+                async move {
+                    page(&url)
+                        .await
+                        .is_some_and(|body| body.contains("Amazon - c5:"))
+                }
+            },
+        )
+        .await;
+        up
+    }
+}
+
+pub async fn page(url: &str) -> Option<String> {
+    let response = reqwest::get(url).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.text().await.ok()
+}
+
+/// A running `dashctl up`; dropping it stops it (SIGTERM, which drains and stops instances).
+pub struct Up {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Up {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check().await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}; dashctl up log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for `up` to exit by itself (after `dashctl down`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "dashctl up did not exit:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn process_alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Local addresses of listening TCP sockets on `port`, from /proc/net/tcp and tcp6.
+pub fn listening_addresses(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // fields[1] = local "ADDR:PORT" in hex; fields[3] = state, 0A = LISTEN.
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                continue;
+            };
+            let Some((address, hex_port)) = local.rsplit_once(':') else {
+                continue;
+            };
+            if *state == "0A" && u16::from_str_radix(hex_port, 16) == Ok(port) {
+                found.push(address.to_owned());
+            }
+        }
+    }
+    found
+}
+
+pub fn service<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["services"]
+        .as_array()
+        .and_then(|services| services.iter().find(|service| service["name"] == name))
+        .unwrap_or_else(|| panic!("no service {name} in {status}"))
+}

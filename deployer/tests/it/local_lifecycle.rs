@@ -1,0 +1,121 @@
+//! `dashctl up` → dashboard through the proxy, internal service on loopback only, self-healing,
+//! `dashctl down` leaves nothing running.
+
+use std::time::Duration;
+
+use crate::harness::{
+    DashboardSpec, Workspace, listening_addresses, page, process_alive, service, text,
+};
+
+#[tokio::test]
+async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
+    let workspace = Workspace::new(&DashboardSpec::default());
+    let mut up = workspace.up().await;
+
+    // The legacy line is there for old scrapers, served through the public proxy.
+    let body = page(&workspace.portal_url()).await.expect("dashboard");
+    assert!(body.contains("Azure - H16mr:"), "{body}");
+
+    // hardware is only reachable through its internal proxy, bound to loopback.
+    let status = workspace.status();
+    assert_eq!(status["platform"], "local");
+    let hardware = service(&status, "hardware");
+    assert_eq!(hardware["public"], false);
+    let url = hardware["url"].as_str().expect("url");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("port");
+    let addresses = listening_addresses(port);
+    assert_eq!(
+        addresses,
+        ["0100007F"],
+        "internal proxy must listen on 127.0.0.1 only"
+    );
+    assert!(
+        page(&format!("{url}/hardware/"))
+            .await
+            .is_some_and(|body| body.contains("\"provider\":\"Amazon\""))
+    );
+
+    // Kill an instance: the supervisor restarts it and the proxy keeps serving meanwhile.
+    let portal = service(&status, "portal");
+    assert_eq!(portal["live_color"], "blue");
+    let victim = portal["instances"][0].clone();
+    let old_pid = victim["pid"].as_u64().expect("pid");
+    let id = victim["id"].as_str().expect("id").to_owned();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old_pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    up.wait_until(
+        "the killed instance is back and ready",
+        Duration::from_secs(30),
+        || {
+            let status = workspace.status();
+            let instance = service(&status, "portal")["instances"]
+                .as_array()
+                .and_then(|all| {
+                    all.iter()
+                        .find(|instance| instance["id"] == id.as_str())
+                        .cloned()
+                })
+                .expect("instance still listed");
+            async move {
+                instance["restarts"].as_u64() >= Some(1)
+                    && instance["ready"] == true
+                    && instance["pid"].as_u64().is_some_and(|pid| pid != old_pid)
+            }
+        },
+    )
+    .await;
+    assert!(page(&workspace.portal_url()).await.is_some());
+    assert!(
+        up.log_text()
+            .contains("instance exited; restarting after backoff"),
+        "{}",
+        up.log_text()
+    );
+
+    // The table view names what runs.
+    let table = text(&workspace.dashctl("status", &[]));
+    assert!(
+        table.contains("portal-blue-1") && table.contains("hardware (internal)"),
+        "{table}"
+    );
+
+    // down: everything stops, no orphans.
+    let pids: Vec<u64> = workspace.status()["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .flat_map(|service| service["instances"].as_array().cloned().unwrap_or_default())
+        .filter_map(|instance| instance["pid"].as_u64())
+        .collect();
+    assert_eq!(pids.len(), 2, "one portal and one hardware instance");
+    let down = workspace.dashctl("down", &[]);
+    assert!(down.status.success(), "{}", text(&down));
+    let exit = up.wait_exit(Duration::from_secs(30));
+    assert!(
+        exit.success(),
+        "dashctl up exited with {exit}: {}",
+        up.log_text()
+    );
+    for pid in pids {
+        assert!(!process_alive(pid), "instance {pid} outlived dashctl up");
+    }
+    assert!(listening_addresses(workspace.portal_port).is_empty());
+    assert!(!workspace.dir.path().join(".dashctl/control.json").exists());
+
+    // With nothing running, commands that need `up` say so and fail.
+    let status = workspace.dashctl("status", &[]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        text(&status).contains("dashctl up is not running"),
+        "{}",
+        text(&status)
+    );
+}

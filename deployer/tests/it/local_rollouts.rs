@@ -1,0 +1,96 @@
+//! Local blue/green through the shared rollout engine: deploy, failed deploy, rollback.
+
+use std::time::Duration;
+
+use crate::harness::{DashboardSpec, Workspace, page, service, text};
+
+#[tokio::test]
+async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_returns() {
+    let mut spec = DashboardSpec::default();
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+
+    // Nothing changed: deploying everything is a no-op.
+    let unchanged = workspace.dashctl("deploy", &[]);
+    assert!(unchanged.status.success(), "{}", text(&unchanged));
+    assert!(
+        text(&unchanged).contains("nothing to deploy"),
+        "{}",
+        text(&unchanged)
+    );
+
+    // A new release of portal goes to green, which takes the traffic.
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    let deploy = workspace.dashctl("deploy", &[]);
+    let out = text(&deploy);
+    assert!(deploy.status.success(), "{out}\n{}", up.log_text());
+    for step in [
+        "portal: starting green",
+        "portal: switching traffic to green",
+        "portal: draining and retiring blue",
+        "portal: live on green (was blue)",
+        "hardware: unchanged",
+    ] {
+        assert!(out.contains(step), "missing `{step}` in:\n{out}");
+    }
+    let status = workspace.status();
+    let portal = service(&status, "portal");
+    assert_eq!(portal["live_color"], "green");
+    let instances = portal["instances"].as_array().expect("instances");
+    assert!(
+        instances
+            .iter()
+            .all(|instance| instance["color"] == "green"),
+        "blue was retired: {portal}"
+    );
+    assert!(page(&workspace.portal_url()).await.is_some());
+
+    // A release that cannot start never receives traffic: green stays live.
+    spec.portal_args = vec!["--no-such-flag".into()];
+    workspace.write(&spec);
+    let broken = workspace.dashctl("deploy", &["--service", "portal"]);
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("blue did not become healthy"),
+        "{}",
+        text(&broken)
+    );
+    assert!(
+        text(&broken).contains("green still serves all traffic"),
+        "{}",
+        text(&broken)
+    );
+    assert_eq!(
+        service(&workspace.status(), "portal")["live_color"],
+        "green"
+    );
+    assert!(page(&workspace.portal_url()).await.is_some());
+
+    // Rollback: the previous good release (blue, first version) comes back and goes live.
+    let rollback = workspace.dashctl("rollback", &["--service", "portal"]);
+    assert!(rollback.status.success(), "{}", text(&rollback));
+    assert!(
+        text(&rollback).contains("portal: live on blue (was green)"),
+        "{}",
+        text(&rollback)
+    );
+    up.wait_until("blue serves the dashboard", Duration::from_secs(10), || {
+        let url = workspace.portal_url();
+        async move { page(&url).await.is_some() }
+    })
+    .await;
+    let portal = service(&workspace.status(), "portal").clone();
+    assert_eq!(portal["live_color"], "blue");
+    assert!(
+        portal["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .all(|instance| instance["color"] == "blue")
+    );
+
+    // Usage errors exit 2 without touching anything.
+    let unknown = workspace.dashctl("rollback", &["--service", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+}

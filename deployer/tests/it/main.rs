@@ -1,0 +1,7 @@
+//! dashctl end to end: the binary against real service binaries on loopback.
+
+mod harness;
+mod local_autoscaling;
+mod local_lifecycle;
+mod local_rollouts;
+mod validate;
