@@ -2,7 +2,7 @@
 //!
 //! - [`solver`]: linear-time Horn-satisfiability solver.
 //! - [`api_v1`]: the legacy API, byte-compatible, reachable by unencoded request lines thanks
-//!   to [`request_line`].
+//!   to [`service_kit::request_line`].
 //! - [`api_v2`]: the authenticated JSON API with per-user history and rate limits.
 
 pub mod api_keys;
@@ -14,7 +14,6 @@ pub mod errors;
 pub mod legacy_cases;
 pub mod legacy_input;
 pub mod problem;
-pub mod request_line;
 pub mod solver;
 pub mod solving;
 pub mod state;
@@ -128,7 +127,7 @@ pub async fn serve(
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     let api = axum::serve(
-        request_line::LegacyListener(api_listener),
+        service_kit::LegacyListener(api_listener),
         app(state, &settings, ready.clone()),
     )
     .with_graceful_shutdown(wait_for_stop(stop.clone()));

@@ -44,7 +44,7 @@ pub struct UpOptions {
 /// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything.
 pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     let spec = &loaded.spec;
-    let workdir = std::path::absolute(loaded.workdir()).context("resolving local.workdir")?;
+    let workdir = loaded.workdir_absolute();
     let state_dir = loaded.state_dir_absolute();
     let logs_dir = state_dir.join("logs");
     std::fs::create_dir_all(&logs_dir)

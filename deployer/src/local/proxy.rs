@@ -1,7 +1,6 @@
 //! The local stand-in for a load balancer: one listener per service that forwards each request
 //! to a ready instance of the live color, round robin, and counts requests for the autoscaler.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -33,9 +32,11 @@ pub async fn serve(
     let app = axum::Router::new()
         .fallback(forward)
         .with_state(ProxyState { service, client });
+    // Legacy clients send raw `"`, `{`, `[` in request lines; a load balancer in front of
+    // paintshop must pass them on, so the proxy accepts them like paintshop does.
     axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        service_kit::LegacyListener(listener),
+        app.into_make_service_with_connect_info::<service_kit::ClientAddr>(),
     )
     .with_graceful_shutdown(stop.cancelled_owned())
     .await
@@ -52,7 +53,7 @@ fn unavailable(service: &str) -> Response {
 
 async fn forward(
     State(state): State<ProxyState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(service_kit::ClientAddr(client)): ConnectInfo<service_kit::ClientAddr>,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();

@@ -37,10 +37,17 @@ impl LoadedSpec {
         self.workdir().join(&self.spec.local.state_dir)
     }
 
+    /// The workdir as an absolute path without `..`, for messages and children.
+    pub fn workdir_absolute(&self) -> PathBuf {
+        let dir = self.workdir();
+        std::fs::canonicalize(&dir)
+            .or_else(|_| std::path::absolute(&dir))
+            .unwrap_or(dir)
+    }
+
     /// The state directory as an absolute path, for children that run elsewhere.
     pub fn state_dir_absolute(&self) -> PathBuf {
-        let dir = self.state_dir();
-        std::path::absolute(&dir).unwrap_or(dir)
+        self.workdir_absolute().join(&self.spec.local.state_dir)
     }
 }
 

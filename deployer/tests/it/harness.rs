@@ -24,7 +24,7 @@ pub fn service_binary(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
     if !path.exists() {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "hardware", "-p", "portal"])
+            .args(["build", "-p", "hardware", "-p", "portal", "-p", "paintshop"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
             .expect("running cargo build");
@@ -168,18 +168,7 @@ services:
 
     /// Starts `dashctl up` and waits until the portal page is served through the proxy.
     pub async fn up(&self) -> Up {
-        let log = std::fs::File::create(self.dir.path().join("up.log")).expect("log file");
-        let child = Command::new(DASHCTL)
-            .args(["up", "-f", &self.spec_arg()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("starting dashctl up");
-        let up = Up {
-            child: Some(child),
-            log: self.dir.path().join("up.log"),
-        };
+        let up = self.start();
         let url = self.portal_url();
         up.wait_until(
             "the dashboard is served through the proxy",
@@ -195,6 +184,22 @@ services:
         )
         .await;
         up
+    }
+
+    /// Starts `dashctl up` without waiting for anything.
+    pub fn start(&self) -> Up {
+        let log = std::fs::File::create(self.dir.path().join("up.log")).expect("log file");
+        let child = Command::new(DASHCTL)
+            .args(["up", "-f", &self.spec_arg()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("starting dashctl up");
+        Up {
+            child: Some(child),
+            log: self.dir.path().join("up.log"),
+        }
     }
 }
 
@@ -279,6 +284,34 @@ impl Drop for Up {
 }
 
 /// Whether a process exists (and is not a zombie).
+/// A temporary spec that runs one paintshop instance behind the local proxy.
+pub fn paintshop_workspace() -> Workspace {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("paintshop.yaml");
+    let port = free_port();
+    let yaml = format!(
+        r#"app: paint
+environment: test
+local: {{ health_interval: 200ms }}
+services:
+  api:
+    port: 8080
+    public: true
+    health: {{ path: /readyz, healthy_threshold: 2 }}
+    local:
+      command: ["{binary}", "--port", "${{port}}", "--monitor", "0", "--enable-crash", "--database-url", "sqlite://${{state_dir}}/paintshop.db"]
+      listen_port: {port}
+"#,
+        binary = service_binary("paintshop").display(),
+    );
+    std::fs::write(&spec, yaml).expect("writing spec");
+    Workspace {
+        dir,
+        spec,
+        portal_port: port,
+    }
+}
+
 pub fn process_alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         stat.rsplit_once(')')

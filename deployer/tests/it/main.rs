@@ -3,5 +3,6 @@
 mod harness;
 mod local_autoscaling;
 mod local_lifecycle;
+mod local_paintshop;
 mod local_rollouts;
 mod validate;

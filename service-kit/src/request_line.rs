@@ -237,6 +237,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LegacyRequestLines<S> {
 }
 
 /// A TCP listener for `axum::serve` whose connections accept legacy request lines.
+/// The client's address on a [`LegacyListener`] connection, for `ConnectInfo`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LegacyListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, LegacyListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 pub struct LegacyListener(pub TcpListener);
 
 impl axum::serve::Listener for LegacyListener {

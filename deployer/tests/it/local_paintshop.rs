@@ -1,0 +1,64 @@
+//! paintshop behind the local proxy: legacy raw request lines pass, and a crash heals.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::harness::{page, paintshop_workspace, service};
+
+/// Sends the legacy client's exact bytes (raw JSON in the request line) and returns the answer.
+fn raw_get(port: u16, target: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+}
+
+#[tokio::test]
+async fn legacy_request_lines_pass_the_proxy_and_a_crashed_instance_comes_back() {
+    let workspace = paintshop_workspace();
+    let up = workspace.start();
+    let health = format!("http://127.0.0.1:{}/healthz", workspace.portal_port);
+    up.wait_until(
+        "paintshop answers through the proxy",
+        Duration::from_secs(60),
+        || {
+            let health = health.clone();
+            async move { page(&health).await.is_some() }
+        },
+    )
+    .await;
+
+    let answer = raw_get(
+        workspace.portal_port,
+        r#"/v1/?input={"colors":5,"customers":3,"demands":[[1,1,1],[2,1,0,2,0],[1,5,0]]}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n1 0 0 0 0"), "{answer}");
+
+    // The self-healing drill: /crash kills the instance; the supervisor brings it back.
+    // The answer may or may not arrive before the process exits; the restart count tells.
+    let _ = reqwest::get(format!("{}crash", workspace.portal_url())).await;
+    up.wait_until(
+        "the crashed instance restarted and is ready",
+        Duration::from_secs(30),
+        || {
+            let status = workspace.status();
+            let api = service(&status, "api").clone();
+            async move { api["instances"][0]["restarts"].as_u64() >= Some(1) && api["ready"] == 1 }
+        },
+    )
+    .await;
+    let answer = raw_get(
+        workspace.portal_port,
+        r#"/v1/?input={"colors":1,"customers":2,"demands":[[1,1,1],[1,1,0]]}"#,
+    );
+    assert!(answer.ends_with("IMPOSSIBLE"), "{answer}");
+}
