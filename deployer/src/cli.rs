@@ -4,16 +4,20 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// dashctl: runs the services of a YAML spec, on this machine today (`dashctl up`), with
-/// blue/green rollouts, instant rollback, request-count autoscaling and clear status.
+/// dashctl: runs the services of a YAML spec on this machine (`dashctl up`) or on AWS
+/// (`plan`, `deploy`, `destroy`: VPC, load balancers, ECS Fargate, autoscaling), with
+/// blue/green rollouts, rollback, request-count autoscaling and clear status.
 ///
 /// Start here: `dashctl up` runs config/dashboard.yaml and serves the dashboard at
 /// http://127.0.0.1:8080. In another terminal, `dashctl status` shows what runs.
+/// On AWS: `dashctl plan` shows what `dashctl deploy` would change.
 #[derive(Debug, Parser)]
 #[command(version, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -28,12 +32,25 @@ pub struct SpecArg {
     pub file: PathBuf,
 }
 
-/// Where a command acts. Only the local platform exists so far.
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+/// Where a command acts. Without `--env`: this machine if `dashctl up` runs this spec here,
+/// else AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Environment {
     /// This machine, through a running `dashctl up`.
-    #[default]
     Local,
+    /// The AWS account and region from the spec, flags and standard AWS configuration.
+    Aws,
+}
+
+/// How to reach AWS (the standard AWS_* environment variables and AWS_ENDPOINT_URL also apply).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// AWS region (default: the spec's aws.region, then AWS_REGION / the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
@@ -60,6 +77,20 @@ pub enum Command {
         #[arg(long)]
         no_build: bool,
     },
+    /// AWS: show what `deploy` would create, update and delete (nothing is changed).
+    Plan {
+        #[command(flatten)]
+        spec: SpecArg,
+    },
+    /// AWS: remove everything this app and environment created, in reverse order. Without
+    /// --yes it only lists what it would remove (and exits 2).
+    Destroy {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// Really delete.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Stop a running `dashctl up`: drains and stops every instance, then exits.
     Down {
         #[command(flatten)]
@@ -69,29 +100,44 @@ pub enum Command {
     Status {
         #[command(flatten)]
         spec: SpecArg,
-        #[arg(long, value_enum, default_value_t)]
-        env: Environment,
+        #[arg(long, value_enum)]
+        env: Option<Environment>,
         #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// Blue/green deploy of the spec as it is now: start the idle color, wait until healthy,
-    /// switch traffic, bake, retire the old color. Unchanged services are skipped.
+    /// Deploy the spec as it is now. Locally: blue/green per changed service (start the idle
+    /// color, wait until healthy, switch, bake, retire the old color). On AWS: print the plan,
+    /// apply it in dependency order, wait for healthy targets, print the URLs.
     Deploy {
         #[command(flatten)]
         spec: SpecArg,
-        #[arg(long, value_enum, default_value_t)]
-        env: Environment,
-        /// Deploy one service (always redeployed, even if unchanged).
+        #[arg(long, value_enum)]
+        env: Option<Environment>,
+        /// Deploy one service (locally: redeployed even if unchanged).
         #[arg(long)]
         service: Option<String>,
+        /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
+        #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
+        images: Vec<(String, String)>,
     },
     /// Switch a service back to the color it ran before the last deploy.
     Rollback {
         #[command(flatten)]
         spec: SpecArg,
-        #[arg(long, value_enum, default_value_t)]
-        env: Environment,
+        #[arg(long, value_enum)]
+        env: Option<Environment>,
         #[arg(long)]
         service: String,
     },
+}
+
+fn parse_image(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, image)) if !name.is_empty() && !image.is_empty() => {
+            Ok((name.to_owned(), image.to_owned()))
+        }
+        _ => Err(format!(
+            "expected NAME=IMAGE, e.g. portal=ghcr.io/org/portal:1.2.0; got `{text}`"
+        )),
+    }
 }

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, OutputFormat, SpecArg};
+use crate::aws::{self, Aws};
+use crate::cli::{AwsArgs, Cli, Command, Environment, OutputFormat, SpecArg};
 use crate::local::{self, ActionReport, StatusReport, client::Connection};
 use crate::spec::{self, LoadedSpec, SpecError};
 
@@ -34,8 +35,72 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|error| Failure::Failed(error.into()))
 }
 
+/// `--env` if given; else local when `dashctl up` runs this spec here, else AWS.
+fn resolve(env: Option<Environment>, loaded: &LoadedSpec) -> Environment {
+    env.unwrap_or_else(|| {
+        if Connection::open(loaded).is_ok() {
+            Environment::Local
+        } else {
+            Environment::Aws
+        }
+    })
+}
+
+async fn connect(loaded: &LoadedSpec, args: &AwsArgs) -> anyhow::Result<Aws> {
+    Aws::connect(
+        &loaded.spec,
+        &aws::Connection {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+        },
+    )
+    .await
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|error| Failure::Failed(error.into()))
+}
+
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    let aws_args = cli.aws;
     match cli.command {
+        Command::Plan { spec } => {
+            let loaded = load(&spec)?;
+            let changes = runtime()?.block_on(async {
+                let aws = connect(&loaded, &aws_args).await?;
+                aws::plan(&aws, &loaded.spec).await
+            })?;
+            print!("{}", crate::plan::render(&changes));
+            Ok(())
+        }
+        Command::Destroy { spec, yes } => {
+            let loaded = load(&spec)?;
+            let removed = runtime()?.block_on(async {
+                let aws = connect(&loaded, &aws_args).await?;
+                aws::destroy(&aws, &loaded.spec, yes).await
+            })?;
+            if removed.is_empty() {
+                println!(
+                    "Nothing to remove: no resources are tagged {}/{}.",
+                    loaded.spec.app, loaded.spec.environment
+                );
+                return Ok(());
+            }
+            if !yes {
+                println!("Would remove ({}):", removed.len());
+                for change in &removed {
+                    println!("  {} {}", change.kind, change.name);
+                }
+                return Err(Failure::Usage(
+                    "nothing was removed: pass --yes to remove these resources".to_owned(),
+                ));
+            }
+            println!("Removed ({}):", removed.len());
+            for change in &removed {
+                println!("  {} {}", change.kind, change.name);
+            }
+            Ok(())
+        }
         Command::Validate { spec } => {
             let loaded = load(&spec)?;
             let count = loaded.spec.services.len();
@@ -74,49 +139,93 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             Ok(())
         }
-        Command::Status {
-            spec,
-            env: _,
-            output,
-        } => {
+        Command::Status { spec, env, output } => {
             let loaded = load(&spec)?;
+            if resolve(env, &loaded) == Environment::Aws {
+                let report = runtime()?.block_on(async {
+                    let aws = connect(&loaded, &aws_args).await?;
+                    aws::status(&aws, &loaded.spec).await
+                })?;
+                match output {
+                    OutputFormat::Json => println!("{}", json(&report)?),
+                    OutputFormat::Table => print!("{}", render_aws_status(&report)),
+                }
+                return Ok(());
+            }
             let report =
                 runtime()?.block_on(async { Connection::open(&loaded)?.status().await })?;
             match output {
-                OutputFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report)
-                        .map_err(|error| Failure::Failed(error.into()))?
-                ),
+                OutputFormat::Json => println!("{}", json(&report)?),
                 OutputFormat::Table => print!("{}", render_status(&report)),
             }
             Ok(())
         }
         Command::Deploy {
             spec,
-            env: _,
+            env,
             service,
+            images,
         } => {
-            let loaded = load(&spec)?;
-            if let Some(name) = &service
-                && !loaded.spec.services.contains_key(name)
-            {
-                return Err(Failure::Usage(format!("the spec has no service `{name}`")));
+            let mut loaded = load(&spec)?;
+            for name in service.iter().chain(images.iter().map(|(name, _)| name)) {
+                if !loaded.spec.services.contains_key(name) {
+                    return Err(Failure::Usage(format!("the spec has no service `{name}`")));
+                }
+            }
+            if resolve(env, &loaded) == Environment::Aws {
+                for (name, image) in images {
+                    if let Some(definition) = loaded.spec.services.get_mut(&name) {
+                        definition.image = Some(image);
+                    }
+                }
+                if let Some((name, _)) = loaded
+                    .spec
+                    .services
+                    .iter()
+                    .find(|(_, definition)| definition.image.is_none())
+                {
+                    return Err(Failure::Usage(format!(
+                        "service `{name}` has no image; set services.{name}.image or pass --image {name}=IMAGE"
+                    )));
+                }
+                let timeout = loaded
+                    .spec
+                    .services
+                    .values()
+                    .map(|definition| definition.deploy.health_timeout.0)
+                    .max()
+                    .unwrap_or_default();
+                runtime()?.block_on(async {
+                    let aws = connect(&loaded, &aws_args).await?;
+                    let options = aws::DeployOptions {
+                        gate: aws::health::Gate::from_env(timeout),
+                        only_service: service,
+                    };
+                    aws::deploy(&aws, &loaded, options).await
+                })?;
+                return Ok(());
+            }
+            if !images.is_empty() {
+                return Err(Failure::Usage(
+                    "--image applies to AWS deploys; locally, change the spec's local.command"
+                        .to_owned(),
+                ));
             }
             let report =
                 runtime()?.block_on(async { Connection::open(&loaded)?.deploy(service).await })?;
             finish(report)
         }
-        Command::Rollback {
-            spec,
-            env: _,
-            service,
-        } => {
+        Command::Rollback { spec, env, service } => {
             let loaded = load(&spec)?;
             if !loaded.spec.services.contains_key(&service) {
                 return Err(Failure::Usage(format!(
                     "the spec has no service `{service}`"
                 )));
+            }
+            if resolve(env, &loaded) == Environment::Aws {
+                return Err(Failure::Usage(
+                    "rollback works on the local platform (a running `dashctl up`); AWS blue/green is not built yet".to_owned(),
+                ));
             }
             let report = runtime()?
                 .block_on(async { Connection::open(&loaded)?.rollback(service).await })?;
@@ -210,6 +319,52 @@ pub fn render_status(report: &StatusReport) -> String {
         }
     }
     out.push_str(&instances.to_string());
+    out.push('\n');
+    out
+}
+
+pub fn render_aws_status(report: &aws::AwsStatus) -> String {
+    use comfy_table::{Table, presets::NOTHING};
+    let mut out = format!("{} ({}) on AWS\n\n", report.app, report.environment);
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header([
+        "SERVICE",
+        "LIVE",
+        "IMAGE",
+        "RUNNING/DESIRED",
+        "HEALTHY TARGETS",
+        "SCALING",
+        "URL",
+    ]);
+    for service in &report.services {
+        let scaling = match (
+            service.scaling.min,
+            service.scaling.max,
+            service.scaling.requests_per_target,
+        ) {
+            (Some(min), Some(max), Some(target)) => format!("{min}-{max} @ {target} req/min"),
+            _ => "-".to_owned(),
+        };
+        table.add_row([
+            format!(
+                "{}{}",
+                service.name,
+                if service.public { "" } else { " (internal)" }
+            ),
+            service
+                .live_color
+                .map_or_else(|| "-".to_owned(), |color| color.to_string()),
+            service.image.clone().unwrap_or_else(|| "-".to_owned()),
+            format!("{}/{}", service.running, service.desired),
+            format!("{}/{}", service.healthy_targets, service.registered_targets),
+            scaling,
+            service
+                .url
+                .clone()
+                .unwrap_or_else(|| "(not deployed)".to_owned()),
+        ]);
+    }
+    out.push_str(&table.to_string());
     out.push('\n');
     out
 }

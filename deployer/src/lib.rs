@@ -2,8 +2,10 @@
 //! request-count autoscaling and status. `main.rs` only parses arguments and maps errors to
 //! exit codes; everything else lives here so tests can reach it.
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod local;
+pub mod plan;
 pub mod rollout;
 pub mod spec;

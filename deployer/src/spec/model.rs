@@ -29,13 +29,30 @@ pub struct Spec {
     pub services: BTreeMap<String, Service>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSettings {
     /// Region; falls back to the standard AWS configuration (AWS_REGION, profile).
     pub region: Option<String>,
     /// ACM certificate for an HTTPS listener on the public load balancer (HTTP then redirects).
     pub certificate_arn: Option<String>,
+    /// Days CloudWatch keeps each service's logs.
+    #[serde(default = "default_log_retention_days")]
+    pub log_retention_days: u32,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: None,
+            certificate_arn: None,
+            log_retention_days: default_log_retention_days(),
+        }
+    }
+}
+
+fn default_log_retention_days() -> u32 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -171,3 +171,26 @@ fn the_project_specs_are_valid() {
         "expected the config/ and examples/ specs, found {checked}"
     );
 }
+
+#[test]
+fn load_balancer_layout_is_checked() {
+    let two_public = VALID.replace(
+        "  hardware:\n    port: 5001\n",
+        "  hardware:\n    port: 5001\n    public: true\n",
+    );
+    let found = problems(&two_public);
+    assert!(
+        found
+            .iter()
+            .any(|line| line.contains("both `hardware` and `portal` are public")),
+        "{found:?}"
+    );
+
+    let same_port = format!("{VALID}  other:\n    port: 5001\n");
+    let found = problems(&same_port);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("both use port 5001"), "{found:?}");
+
+    let retention = format!("{VALID}aws: {{ log_retention_days: 31 }}\n");
+    assert!(problems(&retention)[0].contains("31 days is not a CloudWatch Logs retention period"));
+}

@@ -82,7 +82,64 @@ pub fn check(spec: &Spec) -> Vec<Finding> {
         check_service(spec, name, service, &mut findings);
     }
     check_local_ports(spec, &mut findings);
+    check_load_balancer_ports(spec, &mut findings);
+    check_aws(spec, &mut findings);
     findings
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+fn check_aws(spec: &Spec, findings: &mut Vec<Finding>) {
+    if !LOG_RETENTION_DAYS.contains(&spec.aws.log_retention_days) {
+        findings.push(
+            Finding::value(
+                "aws.log_retention_days",
+                format!("{} days is not a CloudWatch Logs retention period", spec.aws.log_retention_days),
+            )
+            .help("use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+        );
+    }
+    if let Some(arn) = &spec.aws.certificate_arn
+        && !arn.starts_with("arn:")
+    {
+        findings.push(Finding::value(
+            "aws.certificate_arn",
+            format!("`{arn}` is not an ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID"),
+        ));
+    }
+}
+
+/// The public load balancer listens on 80 (and 443) for one public service; the internal
+/// one listens on each internal service's own port, so those ports must differ.
+fn check_load_balancer_ports(spec: &Spec, findings: &mut Vec<Finding>) {
+    let public: Vec<&String> = spec
+        .services
+        .iter()
+        .filter(|(_, service)| service.public)
+        .map(|(name, _)| name)
+        .collect();
+    if let [first, second, ..] = public.as_slice() {
+        findings.push(
+            Finding::value(
+                format!("services.{second}.public"),
+                format!("both `{first}` and `{second}` are public; dashctl puts one public service behind the public load balancer"),
+            )
+            .help("make one of them internal, or split them into two specs"),
+        );
+    }
+    let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
+    for (name, service) in spec.services.iter().filter(|(_, service)| !service.public) {
+        if let Some(other) = seen.insert(service.port, name) {
+            findings.push(Finding::value(
+                format!("services.{name}.port"),
+                format!("internal services `{other}` and `{name}` both use port {}; the internal load balancer listens on each internal service's port", service.port),
+            ));
+        }
+    }
 }
 
 fn check_network(spec: &Spec, findings: &mut Vec<Finding>) {

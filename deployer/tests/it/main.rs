@@ -1,8 +1,11 @@
 //! dashctl end to end: the binary against real service binaries on loopback.
 
+mod aws_deploy;
+mod aws_errors;
 mod harness;
 mod local_autoscaling;
 mod local_lifecycle;
 mod local_paintshop;
 mod local_rollouts;
+mod moto;
 mod validate;

@@ -1,0 +1,414 @@
+//! Makes AWS match the desired resources: kind by kind in dependency order, resources of one
+//! kind in parallel, then deletions in reverse order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::join_all;
+
+use super::model::{Ids, Inventory, Kind, Resource};
+use super::names::Names;
+use super::progress::Progress;
+use super::{Aws, balancer, cluster, desired, identity, logs, network, scaling, security};
+use crate::plan::{Action, Change, diff};
+use crate::spec::Spec;
+
+/// What an apply did, for the summary.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    /// Services whose tasks were (re)deployed: their health is worth waiting for.
+    pub rolled: BTreeSet<String>,
+}
+
+struct Step<'a> {
+    resource: &'a Resource,
+    existing: Option<&'a Resource>,
+    changed: Vec<String>,
+}
+
+fn label(change: &Change) -> String {
+    if change.kind == Kind::SecurityGroup {
+        return format!("set rules of security group {}", change.name);
+    }
+    let verb = match change.action {
+        Action::Create => "create",
+        Action::Update(_) => "update",
+        Action::Delete => "delete",
+    };
+    format!("{verb} {} {}", change.kind, change.name)
+}
+
+/// Whether `change` is within `only`: that service's own resources, or shared ones.
+pub fn belongs(inventory: &Inventory, spec: &Spec, change: &Change, only: &str) -> bool {
+    let owner = desired::resources(spec, &[], &inventory.ids.dns)
+        .into_iter()
+        .chain(inventory.resources.iter().cloned())
+        .find(|resource| resource.kind == change.kind && resource.name == change.name)
+        .and_then(|resource| resource.service);
+    owner.is_none_or(|owner| owner == only)
+}
+
+pub async fn apply(
+    aws: &Aws,
+    spec: &Spec,
+    azs: &[String],
+    inventory: Inventory,
+    only_service: Option<&str>,
+    progress: &Progress,
+) -> anyhow::Result<(Applied, Ids)> {
+    let Inventory {
+        resources: existing,
+        mut ids,
+    } = inventory;
+    let existing_by_key: BTreeMap<(Kind, String), &Resource> = existing
+        .iter()
+        .map(|resource| (resource.key(), resource))
+        .collect();
+    let mut applied = Applied::default();
+    let mut new_revisions: BTreeSet<String> = BTreeSet::new();
+
+    for kind in Kind::ALL {
+        // Recomputed per kind: task definitions need the DNS names of load balancers
+        // created a moment ago.
+        let wanted: Vec<Resource> = desired::resources(spec, azs, &ids.dns)
+            .into_iter()
+            .filter(|resource| resource.kind == kind)
+            .collect();
+        let have: Vec<Resource> = existing
+            .iter()
+            .filter(|resource| resource.kind == kind)
+            .cloned()
+            .collect();
+        let mut steps: Vec<(Change, Step<'_>)> = Vec::new();
+        for change in diff(&wanted, &have) {
+            if change.action == Action::Delete {
+                continue;
+            }
+            let resource_owner = wanted
+                .iter()
+                .find(|resource| resource.name == change.name)
+                .and_then(|resource| resource.service.as_deref());
+            if let (Some(only), Some(owner)) = (only_service, resource_owner)
+                && only != owner
+            {
+                continue;
+            }
+            let Some(resource) = wanted.iter().find(|resource| resource.name == change.name) else {
+                continue;
+            };
+            let changed = match &change.action {
+                Action::Update(diffs) => diffs.iter().map(|(attr, _, _)| attr.clone()).collect(),
+                _ => Vec::new(),
+            };
+            let step = Step {
+                resource,
+                existing: existing_by_key.get(&(kind, change.name.clone())).copied(),
+                changed,
+            };
+            steps.push((change, step));
+        }
+        // A new task definition revision must reach its ECS service even when nothing
+        // else about the service changed.
+        if kind == Kind::EcsService {
+            for resource in wanted
+                .iter()
+                .filter(|resource| new_revisions.contains(resource.get("task_definition")))
+            {
+                if steps.iter().all(|(change, _)| change.name != resource.name)
+                    && existing_by_key.contains_key(&resource.key())
+                {
+                    let change = Change {
+                        kind,
+                        name: resource.name.clone(),
+                        action: Action::Update(vec![(
+                            "task_definition".into(),
+                            "previous revision".into(),
+                            "new revision".into(),
+                        )]),
+                    };
+                    steps.push((
+                        change,
+                        Step {
+                            resource,
+                            existing: existing_by_key.get(&resource.key()).copied(),
+                            changed: vec!["task_definition".into()],
+                        },
+                    ));
+                }
+            }
+        }
+        if steps.is_empty() {
+            continue;
+        }
+        if kind == Kind::SecurityGroup {
+            // Groups reference each other: create them all before any rule.
+            let missing: Vec<&Resource> = steps
+                .iter()
+                .filter(|(change, _)| change.action == Action::Create)
+                .map(|(_, step)| step.resource)
+                .collect();
+            let created = join_all(missing.iter().map(|resource| async {
+                let task = progress.start(format!("create security group {}", resource.name));
+                let result = security::create(aws, spec, resource, &ids).await;
+                task.finish(
+                    &result
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|error| anyhow::anyhow!("{error:#}")),
+                );
+                result.map(|id| (resource.name.clone(), id))
+            }))
+            .await;
+            for result in created {
+                let (name, id) = result?;
+                ids.insert(Kind::SecurityGroup, &name, id);
+            }
+        }
+        let results = join_all(steps.iter().map(|(change, step)| {
+            let ids = &ids;
+            async move {
+                let task = progress.start(label(change));
+                let result = apply_one(aws, spec, azs, change, step, ids).await;
+                task.finish(
+                    &result
+                        .as_ref()
+                        .map(|_| ())
+                        .map_err(|error| anyhow::anyhow!("{error:#}")),
+                );
+                result.map(|outcome| (change.clone(), step.resource.service.clone(), outcome))
+            }
+        }))
+        .await;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok((change, service, outcome)) => {
+                    match change.action {
+                        Action::Create => applied.created += 1,
+                        _ => applied.updated += 1,
+                    }
+                    if let Some((id, dns)) = outcome {
+                        ids.insert(kind, &change.name, id);
+                        if let Some(dns) = dns {
+                            ids.dns.insert(change.name.clone(), dns);
+                        }
+                    }
+                    if kind == Kind::TaskDefinition {
+                        new_revisions.insert(change.name.clone());
+                    }
+                    if matches!(kind, Kind::TaskDefinition | Kind::EcsService)
+                        && let Some(service) = service
+                    {
+                        applied.rolled.insert(service);
+                    }
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error.context(format!("deploy stopped at the {kind} step; what was created so far stays and the next deploy continues from there")));
+        }
+    }
+
+    // Deletions, newest kinds first.
+    let all_wanted = desired::resources(spec, azs, &ids.dns);
+    let deletes: Vec<Change> = diff(&all_wanted, &existing)
+        .into_iter()
+        .filter(|change| change.action == Action::Delete)
+        .filter(|change| {
+            only_service.is_none_or(|only| {
+                existing_by_key
+                    .get(&(change.kind, change.name.clone()))
+                    .is_none_or(|resource| {
+                        resource
+                            .service
+                            .as_deref()
+                            .is_none_or(|owner| owner == only)
+                    })
+            })
+        })
+        .collect();
+    applied.deleted += delete_all(aws, spec, &deletes, &existing_by_key, &ids, progress).await?;
+    Ok((applied, ids))
+}
+
+/// Deletes in the order given (reverse dependency order), one kind at a time, in parallel
+/// within a kind. Returns how many were deleted.
+pub async fn delete_all(
+    aws: &Aws,
+    spec: &Spec,
+    deletes: &[Change],
+    existing: &BTreeMap<(Kind, String), &Resource>,
+    ids: &Ids,
+    progress: &Progress,
+) -> anyhow::Result<usize> {
+    let mut count = 0;
+    let mut kinds: Vec<Kind> = deletes.iter().map(|change| change.kind).collect();
+    kinds.dedup();
+    for kind in kinds {
+        let batch: Vec<&Resource> = deletes
+            .iter()
+            .filter(|change| change.kind == kind)
+            .filter_map(|change| existing.get(&(kind, change.name.clone())).copied())
+            .collect();
+        if kind == Kind::SecurityGroup {
+            // Revoke every rule first: groups that reference each other block deletion.
+            for resource in &batch {
+                let empty = Resource::new(Kind::SecurityGroup, &resource.name).attr("rules", "");
+                security::sync_rules(aws, &empty, Some(resource), ids).await?;
+            }
+        }
+        let results = join_all(batch.iter().map(|resource| async {
+            let task = progress.start(format!("delete {kind} {}", resource.name));
+            let result = delete_one(aws, spec, resource, ids).await;
+            task.finish(
+                &result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|error| anyhow::anyhow!("{error:#}")),
+            );
+            result
+        }))
+        .await;
+        for result in results {
+            result?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+type Outcome = Option<(String, Option<String>)>;
+
+fn immutable(change: &Change, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} {}: {what} cannot change on an existing resource ({change}); run `dashctl destroy` first or keep the old value",
+        change.kind,
+        change.name
+    )
+}
+
+async fn apply_one(
+    aws: &Aws,
+    spec: &Spec,
+    azs: &[String],
+    change: &Change,
+    step: &Step<'_>,
+    ids: &Ids,
+) -> anyhow::Result<Outcome> {
+    let resource = step.resource;
+    let create = change.action == Action::Create;
+    let names = Names::new(spec);
+    let id = |id: String| Ok(Some((id, None)));
+    match resource.kind {
+        Kind::Vpc if create => id(network::create_vpc(aws, spec, resource).await?),
+        Kind::InternetGateway if create => {
+            id(network::create_internet_gateway(aws, spec, resource, ids).await?)
+        }
+        Kind::Subnet if create => id(network::create_subnet(aws, spec, resource, ids).await?),
+        Kind::ElasticIp if create => id(network::create_elastic_ip(aws, spec, resource).await?),
+        Kind::NatGateway if create => {
+            id(network::create_nat_gateway(aws, spec, resource, ids).await?)
+        }
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::ElasticIp | Kind::NatGateway => {
+            Err(immutable(change, "its network layout"))
+        }
+        Kind::RouteTable => {
+            id(network::ensure_route_table(aws, spec, resource, step.existing, ids).await?)
+        }
+        Kind::SecurityGroup => {
+            security::sync_rules(aws, resource, step.existing, ids).await?;
+            Ok(None)
+        }
+        Kind::LoadBalancer if create => {
+            let tier = resource.get("subnets");
+            let subnets = (0..azs.len())
+                .filter_map(|index| {
+                    ids.get(Kind::Subnet, &names.subnet(tier, index))
+                        .map(str::to_owned)
+                })
+                .collect();
+            let (arn, dns) =
+                balancer::create_load_balancer(aws, spec, resource, ids, subnets).await?;
+            Ok(Some((arn, Some(dns))))
+        }
+        Kind::LoadBalancer => Err(immutable(change, "its scheme, subnets or security group")),
+        Kind::TargetGroup if create => {
+            id(balancer::create_target_group(aws, spec, resource, ids).await?)
+        }
+        Kind::TargetGroup => {
+            balancer::update_target_group(aws, spec, resource, ids, &step.changed).await?;
+            Ok(None)
+        }
+        Kind::Listener if create => id(balancer::create_listener(aws, resource, ids).await?),
+        Kind::Listener => {
+            balancer::update_listener(aws, resource, ids).await?;
+            Ok(None)
+        }
+        Kind::LogGroup if create => id(logs::create(aws, spec, resource).await?),
+        Kind::LogGroup => {
+            logs::set_retention(aws, resource).await?;
+            Ok(None)
+        }
+        Kind::Role if create => id(identity::create(aws, spec, resource).await?),
+        Kind::Role => {
+            identity::sync(aws, resource, step.existing).await?;
+            Ok(None)
+        }
+        Kind::Cluster => id(cluster::create_cluster(aws, spec, resource).await?),
+        Kind::TaskDefinition => {
+            id(cluster::register_task_definition(aws, spec, resource, ids).await?)
+        }
+        Kind::EcsService if create => id(cluster::create_service(aws, spec, resource, ids).await?),
+        Kind::EcsService => {
+            cluster::update_service(aws, spec, resource, ids).await?;
+            Ok(None)
+        }
+        Kind::ScalableTarget => id(scaling::register_target(aws, resource).await?),
+        Kind::ScalingPolicy => {
+            let service = resource
+                .service
+                .as_deref()
+                .and_then(|name| spec.services.get(name))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("scaling policy {} has no service", resource.name)
+                })?;
+            id(
+                scaling::put_policy(aws, resource, ids, &names.load_balancer(service.public))
+                    .await?,
+            )
+        }
+    }
+}
+
+async fn delete_one(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {
+    match resource.kind {
+        Kind::Vpc
+        | Kind::InternetGateway
+        | Kind::Subnet
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable => network::delete(aws, resource.kind, &resource.name, ids).await,
+        Kind::SecurityGroup => {
+            security::delete(
+                aws,
+                &Resource::new(Kind::SecurityGroup, &resource.name),
+                ids,
+            )
+            .await
+        }
+        Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener => {
+            balancer::delete(aws, resource.kind, &resource.name, ids).await
+        }
+        Kind::LogGroup => logs::delete(aws, &resource.name).await,
+        Kind::Role => identity::delete(aws, resource, ids).await,
+        Kind::Cluster | Kind::TaskDefinition | Kind::EcsService => {
+            cluster::delete(aws, spec, resource.kind, &resource.name, ids).await
+        }
+        Kind::ScalableTarget | Kind::ScalingPolicy => scaling::delete(aws, resource).await,
+    }
+}

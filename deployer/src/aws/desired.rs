@@ -1,0 +1,326 @@
+//! What the spec asks for, as resources.
+
+use std::collections::BTreeMap;
+
+use super::model::{Kind, Resource};
+use super::names::Names;
+use crate::rollout::Color;
+use crate::spec::template::{Placeholder, expand};
+use crate::spec::{NatMode, Spec};
+
+/// Stands in for a load balancer's DNS name in a plan, before the load balancer exists.
+pub const UNKNOWN_DNS: &str = "(known after apply)";
+
+pub const ECS_TASK_EXECUTION_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/// Subnet CIDRs: the VPC split into 16 equal blocks; public subnets take blocks 0.., private
+/// ones blocks 8.. (validation keeps AZs at 6 or fewer).
+fn subnet_cidr(spec: &Spec, index: usize) -> String {
+    let network = spec.network.cidr;
+    let prefix = (network.prefix_len() + 4).min(28);
+    network
+        .subnets(prefix)
+        .ok()
+        .and_then(|mut subnets| subnets.nth(index))
+        .map_or_else(String::new, |subnet| subnet.to_string())
+}
+
+/// The URL a service is reached at: the public load balancer, or the internal one on the
+/// service's port.
+pub fn service_url(spec: &Spec, service: &str, dns: &BTreeMap<String, String>) -> String {
+    let names = Names::new(spec);
+    let Some(definition) = spec.services.get(service) else {
+        return String::new();
+    };
+    let lb = names.load_balancer(definition.public);
+    let host = dns.get(&lb).map_or(UNKNOWN_DNS, String::as_str);
+    if definition.public {
+        let scheme = if spec.aws.certificate_arn.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}")
+    } else {
+        format!("http://{host}:{}", definition.port)
+    }
+}
+
+fn joined<I: IntoIterator<Item = String>>(items: I) -> String {
+    let mut all: Vec<String> = items.into_iter().collect();
+    all.sort();
+    all.join("; ")
+}
+
+/// Every resource the spec asks for. `azs` are the availability zones to use; `dns` the load
+/// balancers' DNS names where they are known.
+pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) -> Vec<Resource> {
+    let names = Names::new(spec);
+    let base = names.base();
+    let mut out = Vec::new();
+
+    out.push(Resource::new(Kind::Vpc, &base).attr("cidr", spec.network.cidr.to_string()));
+    out.push(Resource::new(Kind::InternetGateway, &base).attr("vpc", &base));
+    for (index, az) in azs.iter().enumerate() {
+        for (tier, block) in [("public", index), ("private", 8 + index)] {
+            out.push(
+                Resource::new(Kind::Subnet, names.subnet(tier, index))
+                    .attr("cidr", subnet_cidr(spec, block))
+                    .attr("az", az)
+                    .attr("tier", tier),
+            );
+        }
+    }
+    let nat_count = match spec.network.nat {
+        NatMode::Shared => 1,
+        NatMode::PerAz => azs.len(),
+    };
+    for index in 0..nat_count {
+        out.push(Resource::new(Kind::ElasticIp, names.nat(index)));
+        out.push(
+            Resource::new(Kind::NatGateway, names.nat(index))
+                .attr("subnet", names.subnet("public", index))
+                .attr("eip", names.nat(index)),
+        );
+    }
+    out.push(
+        Resource::new(Kind::RouteTable, names.public_route_table())
+            .attr("route", format!("igw:{base}"))
+            .attr(
+                "subnets",
+                joined((0..azs.len()).map(|index| names.subnet("public", index))),
+            ),
+    );
+    for index in 0..azs.len() {
+        let nat = names.nat(if nat_count == 1 { 0 } else { index });
+        out.push(
+            Resource::new(Kind::RouteTable, names.private_route_table(index))
+                .attr("route", format!("nat:{nat}"))
+                .attr("subnets", names.subnet("private", index)),
+        );
+    }
+
+    let has_public = spec.services.values().any(|service| service.public);
+    let has_internal = spec.services.values().any(|service| !service.public);
+    // Who calls which internal service: from `${services.X.url}` references in env.
+    let mut callers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, service) in &spec.services {
+        for value in service.env.values() {
+            for placeholder in crate::spec::template::placeholders(value) {
+                if let Placeholder::ServiceUrl(target) = placeholder
+                    && let Some((target_name, target)) = spec.services.get_key_value(&target)
+                    && !target.public
+                {
+                    callers
+                        .entry(target_name.as_str())
+                        .or_default()
+                        .push(name.as_str());
+                }
+            }
+        }
+    }
+    if has_public {
+        let mut rules = vec!["tcp/80 from 0.0.0.0/0".to_owned()];
+        if spec.aws.certificate_arn.is_some() {
+            rules.push("tcp/443 from 0.0.0.0/0".to_owned());
+        }
+        out.push(
+            Resource::new(Kind::SecurityGroup, names.load_balancer_group(true))
+                .attr("rules", joined(rules)),
+        );
+        out.push(
+            Resource::new(Kind::LoadBalancer, names.load_balancer(true))
+                .attr("scheme", "internet-facing")
+                .attr("subnets", "public")
+                .attr("security_group", names.load_balancer_group(true)),
+        );
+    }
+    if has_internal {
+        // Only the tasks of services that reference an internal service may reach it.
+        let rules = spec
+            .services
+            .iter()
+            .filter(|(_, service)| !service.public)
+            .flat_map(|(name, service)| {
+                callers
+                    .get(name.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(move |caller| {
+                        format!("tcp/{} from sg:{}", service.port, names.tasks_group(caller))
+                    })
+            });
+        out.push(
+            Resource::new(Kind::SecurityGroup, names.load_balancer_group(false))
+                .attr("rules", joined(rules)),
+        );
+        out.push(
+            Resource::new(Kind::LoadBalancer, names.load_balancer(false))
+                .attr("scheme", "internal")
+                .attr("subnets", "private")
+                .attr("security_group", names.load_balancer_group(false)),
+        );
+    }
+
+    out.push(
+        Resource::new(Kind::Role, names.execution_role())
+            .attr("trust", "ecs-tasks.amazonaws.com")
+            .attr("managed", ECS_TASK_EXECUTION_POLICY)
+            .attr(
+                "secrets",
+                joined(
+                    spec.services
+                        .values()
+                        .flat_map(|service| service.secrets.values().cloned()),
+                ),
+            ),
+    );
+    out.push(Resource::new(Kind::Cluster, &base));
+
+    for (name, service) in &spec.services {
+        let lb = names.load_balancer(service.public);
+        out.push(
+            Resource::new(Kind::SecurityGroup, names.tasks_group(name))
+                .service(name)
+                .attr(
+                    "rules",
+                    format!(
+                        "tcp/{} from sg:{}",
+                        service.port,
+                        names.load_balancer_group(service.public)
+                    ),
+                ),
+        );
+        let health = &service.health;
+        for color in [Color::Blue, Color::Green] {
+            out.push(
+                Resource::new(Kind::TargetGroup, names.colored(name, color))
+                    .service(name)
+                    .attr("port", service.port.to_string())
+                    .attr(
+                        "health",
+                        format!(
+                            "{} every {}s, timeout {}s, healthy {}, unhealthy {}",
+                            health.path,
+                            health.interval.0.as_secs(),
+                            health.timeout.0.as_secs(),
+                            health.healthy_threshold,
+                            health.unhealthy_threshold
+                        ),
+                    ),
+            );
+        }
+        let live_group = names.colored(name, Color::Blue);
+        if service.public {
+            match &spec.aws.certificate_arn {
+                Some(certificate) => {
+                    out.push(
+                        Resource::new(Kind::Listener, format!("{lb}:443"))
+                            .service(name)
+                            .attr("protocol", "HTTPS")
+                            .attr("action", format!("forward:{live_group}"))
+                            .attr("certificate", certificate),
+                    );
+                    out.push(
+                        Resource::new(Kind::Listener, format!("{lb}:80"))
+                            .service(name)
+                            .attr("protocol", "HTTP")
+                            .attr("action", "redirect:https"),
+                    );
+                }
+                None => out.push(
+                    Resource::new(Kind::Listener, format!("{lb}:80"))
+                        .service(name)
+                        .attr("protocol", "HTTP")
+                        .attr("action", format!("forward:{live_group}")),
+                ),
+            }
+        } else {
+            out.push(
+                Resource::new(Kind::Listener, format!("{lb}:{}", service.port))
+                    .service(name)
+                    .attr("protocol", "HTTP")
+                    .attr("action", format!("forward:{live_group}")),
+            );
+        }
+
+        out.push(
+            Resource::new(Kind::LogGroup, names.log_group(name))
+                .service(name)
+                .attr("retention_days", spec.aws.log_retention_days.to_string()),
+        );
+        out.push(
+            Resource::new(Kind::Role, names.task_role(name))
+                .service(name)
+                .attr("trust", "ecs-tasks.amazonaws.com")
+                .attr("managed", "")
+                .attr("secrets", ""),
+        );
+        let resolve = |placeholder: &Placeholder| match placeholder {
+            Placeholder::ServiceUrl(target) => Some(service_url(spec, target, dns)),
+            _ => None,
+        };
+        let env = joined(
+            service
+                .env
+                .iter()
+                .map(|(key, value)| format!("{key}={}", expand(value, &resolve))),
+        );
+        out.push(
+            Resource::new(Kind::TaskDefinition, names.family(name))
+                .service(name)
+                .attr("image", service.image.clone().unwrap_or_default())
+                .attr("cpu", service.cpu.to_string())
+                .attr("memory", service.memory.to_string())
+                .attr("port", service.port.to_string())
+                .attr("env", env)
+                .attr(
+                    "secrets",
+                    joined(
+                        service
+                            .secrets
+                            .iter()
+                            .map(|(key, value)| format!("{key}={value}")),
+                    ),
+                )
+                .attr("execution_role", names.execution_role())
+                .attr("task_role", names.task_role(name))
+                .attr("log_group", names.log_group(name)),
+        );
+        let ecs_service = names.colored(name, Color::Blue);
+        out.push(
+            Resource::new(Kind::EcsService, &ecs_service)
+                .service(name)
+                .attr("task_definition", names.family(name))
+                .attr("target_group", &live_group)
+                .attr("security_group", names.tasks_group(name)),
+        );
+        out.push(
+            Resource::new(Kind::ScalableTarget, names.scalable_resource(&ecs_service))
+                .service(name)
+                .attr("min", service.scaling.min.to_string())
+                .attr("max", service.scaling.max.to_string()),
+        );
+        out.push(
+            Resource::new(Kind::ScalingPolicy, names.scaling_policy(name))
+                .service(name)
+                .attr("scalable_target", names.scalable_resource(&ecs_service))
+                .attr("metric", "ALBRequestCountPerTarget")
+                .attr("target_group", &live_group)
+                .attr(
+                    "requests_per_target",
+                    service.scaling.requests_per_target.to_string(),
+                )
+                .attr(
+                    "scale_in_cooldown",
+                    service.scaling.scale_in_cooldown.0.as_secs().to_string(),
+                )
+                .attr(
+                    "scale_out_cooldown",
+                    service.scaling.scale_out_cooldown.0.as_secs().to_string(),
+                ),
+        );
+    }
+    out
+}

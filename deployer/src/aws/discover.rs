@@ -1,0 +1,667 @@
+//! Finds what exists by the `dashctl:app` and `dashctl:environment` tags (and, where AWS has
+//! no tag filter, by dashctl's deterministic names), in the same shape as the desired state.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::Filter;
+
+use super::Aws;
+use super::errors::explain;
+use super::model::{Inventory, Kind, Resource};
+use super::names::{Names, TAG_APP, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
+use crate::spec::Spec;
+
+fn tag_filters(names: &Names<'_>) -> Vec<Filter> {
+    vec![
+        Filter::builder()
+            .name(format!("tag:{TAG_APP}"))
+            .values(names.app)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{TAG_ENVIRONMENT}"))
+            .values(names.environment)
+            .build(),
+    ]
+}
+
+fn ec2_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|tag| tag.key() == Some(key))
+        .and_then(|tag| tag.value().map(str::to_owned))
+}
+
+fn joined(mut items: Vec<String>) -> String {
+    items.sort();
+    items.join("; ")
+}
+
+pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
+    let names = Names::new(spec);
+    let mut inventory = Inventory::default();
+    network(aws, &names, &mut inventory).await?;
+    security_groups(aws, &names, &mut inventory).await?;
+    balancers(aws, &names, &mut inventory).await?;
+    logs_and_roles(aws, &names, &mut inventory).await?;
+    cluster(aws, &names, &mut inventory).await?;
+    Ok(inventory)
+}
+
+async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeVpcs", e))?;
+    for vpc in vpcs.vpcs() {
+        let (Some(id), Some(name)) = (vpc.vpc_id(), ec2_tag(vpc.tags(), "Name")) else {
+            continue;
+        };
+        inventory.ids.insert(Kind::Vpc, &name, id);
+        inventory.resources.push(
+            Resource::new(Kind::Vpc, name).attr("cidr", vpc.cidr_block().unwrap_or_default()),
+        );
+    }
+    let gateways = aws
+        .ec2
+        .describe_internet_gateways()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeInternetGateways", e))?;
+    for gateway in gateways.internet_gateways() {
+        let (Some(id), Some(name)) = (
+            gateway.internet_gateway_id(),
+            ec2_tag(gateway.tags(), "Name"),
+        ) else {
+            continue;
+        };
+        let vpc = gateway
+            .attachments()
+            .first()
+            .and_then(|attachment| attachment.vpc_id())
+            .and_then(|vpc| inventory.ids.name_of(Kind::Vpc, vpc))
+            .unwrap_or_default();
+        inventory.ids.insert(Kind::InternetGateway, &name, id);
+        inventory
+            .resources
+            .push(Resource::new(Kind::InternetGateway, name).attr("vpc", vpc));
+    }
+    let subnets = aws
+        .ec2
+        .describe_subnets()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeSubnets", e))?;
+    for subnet in subnets.subnets() {
+        let (Some(id), Some(name)) = (subnet.subnet_id(), ec2_tag(subnet.tags(), "Name")) else {
+            continue;
+        };
+        inventory.ids.insert(Kind::Subnet, &name, id);
+        inventory.resources.push(
+            Resource::new(Kind::Subnet, name)
+                .attr("cidr", subnet.cidr_block().unwrap_or_default())
+                .attr("az", subnet.availability_zone().unwrap_or_default())
+                .attr("tier", ec2_tag(subnet.tags(), TAG_TIER).unwrap_or_default()),
+        );
+    }
+    let addresses = aws
+        .ec2
+        .describe_addresses()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeAddresses", e))?;
+    for address in addresses.addresses() {
+        let (Some(id), Some(name)) = (address.allocation_id(), ec2_tag(address.tags(), "Name"))
+        else {
+            continue;
+        };
+        inventory.ids.insert(Kind::ElasticIp, &name, id);
+        inventory
+            .resources
+            .push(Resource::new(Kind::ElasticIp, name));
+    }
+    let nats = aws
+        .ec2
+        .describe_nat_gateways()
+        .set_filter(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeNatGateways", e))?;
+    for nat in nats.nat_gateways() {
+        let state = nat
+            .state()
+            .map(|state| state.as_str().to_owned())
+            .unwrap_or_default();
+        if state == "deleted" || state == "deleting" || state == "failed" {
+            continue;
+        }
+        let (Some(id), Some(name)) = (nat.nat_gateway_id(), ec2_tag(nat.tags(), "Name")) else {
+            continue;
+        };
+        let subnet = nat
+            .subnet_id()
+            .and_then(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
+            .unwrap_or_default();
+        let eip = nat
+            .nat_gateway_addresses()
+            .first()
+            .and_then(|address| address.allocation_id())
+            .and_then(|allocation| inventory.ids.name_of(Kind::ElasticIp, allocation))
+            .unwrap_or_default();
+        inventory.ids.insert(Kind::NatGateway, &name, id);
+        inventory.resources.push(
+            Resource::new(Kind::NatGateway, name)
+                .attr("subnet", subnet)
+                .attr("eip", eip),
+        );
+    }
+    let tables = aws
+        .ec2
+        .describe_route_tables()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeRouteTables", e))?;
+    for table in tables.route_tables() {
+        let (Some(id), Some(name)) = (table.route_table_id(), ec2_tag(table.tags(), "Name")) else {
+            continue;
+        };
+        let default_route = table
+            .routes()
+            .iter()
+            .find(|route| route.destination_cidr_block() == Some("0.0.0.0/0"));
+        let route = match default_route {
+            Some(route) if route.nat_gateway_id().is_some() => {
+                format!(
+                    "nat:{}",
+                    route
+                        .nat_gateway_id()
+                        .and_then(|nat| inventory.ids.name_of(Kind::NatGateway, nat))
+                        .unwrap_or_default()
+                )
+            }
+            Some(route) if route.gateway_id().is_some() => {
+                format!(
+                    "igw:{}",
+                    route
+                        .gateway_id()
+                        .and_then(|gateway| inventory.ids.name_of(Kind::InternetGateway, gateway))
+                        .unwrap_or_default()
+                )
+            }
+            _ => String::new(),
+        };
+        let subnets = table
+            .associations()
+            .iter()
+            .filter_map(|association| association.subnet_id())
+            .filter_map(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
+            .collect();
+        inventory.ids.insert(Kind::RouteTable, &name, id);
+        inventory.resources.push(
+            Resource::new(Kind::RouteTable, name)
+                .attr("route", route)
+                .attr("subnets", joined(subnets)),
+        );
+    }
+    Ok(())
+}
+
+async fn security_groups(
+    aws: &Aws,
+    names: &Names<'_>,
+    inventory: &mut Inventory,
+) -> anyhow::Result<()> {
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .set_filters(Some(tag_filters(names)))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeSecurityGroups", e))?;
+    // Names first: rules refer to other groups by id.
+    for group in groups.security_groups() {
+        if let (Some(id), Some(name)) = (group.group_id(), group.group_name()) {
+            inventory.ids.insert(Kind::SecurityGroup, name, id);
+        }
+    }
+    for group in groups.security_groups() {
+        let Some(name) = group.group_name() else {
+            continue;
+        };
+        let mut rules = Vec::new();
+        for permission in group.ip_permissions() {
+            let protocol = permission.ip_protocol().unwrap_or("-1");
+            let port = permission
+                .from_port()
+                .map_or_else(|| "all".to_owned(), |port| port.to_string());
+            for range in permission.ip_ranges() {
+                rules.push(format!(
+                    "{protocol}/{port} from {}",
+                    range.cidr_ip().unwrap_or_default()
+                ));
+            }
+            for pair in permission.user_id_group_pairs() {
+                let source = pair
+                    .group_id()
+                    .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
+                    .unwrap_or_else(|| pair.group_id().unwrap_or_default().to_owned());
+                rules.push(format!("{protocol}/{port} from sg:{source}"));
+            }
+        }
+        let service = ec2_tag(group.tags(), TAG_SERVICE);
+        let mut resource = Resource::new(Kind::SecurityGroup, name).attr("rules", joined(rules));
+        resource.service = service;
+        inventory.resources.push(resource);
+    }
+    Ok(())
+}
+
+/// ELBv2 has no tag filter on Describe: list, then keep what DescribeTags says is ours.
+async fn elb_tagged(
+    aws: &Aws,
+    names: &Names<'_>,
+    arns: Vec<String>,
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut ours = BTreeMap::new();
+    for chunk in arns.chunks(20) {
+        let described = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| explain("DescribeTags", e))?;
+        for description in described.tag_descriptions() {
+            let tags: BTreeMap<String, String> = description
+                .tags()
+                .iter()
+                .map(|tag| {
+                    (
+                        tag.key().unwrap_or_default().to_owned(),
+                        tag.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            if tags.get(TAG_APP).map(String::as_str) == Some(names.app)
+                && tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(names.environment)
+            {
+                if let Some(arn) = description.resource_arn() {
+                    ours.insert(arn.to_owned(), tags);
+                }
+            }
+        }
+    }
+    Ok(ours)
+}
+
+async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    let mut pages = aws.elb.describe_load_balancers().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        all.extend(
+            page.map_err(|e| explain("DescribeLoadBalancers", e))?
+                .load_balancers()
+                .to_vec(),
+        );
+    }
+    let ours = elb_tagged(
+        aws,
+        names,
+        all.iter()
+            .filter_map(|lb| lb.load_balancer_arn().map(str::to_owned))
+            .collect(),
+    )
+    .await?;
+    for lb in all.iter().filter(|lb| {
+        lb.load_balancer_arn()
+            .is_some_and(|arn| ours.contains_key(arn))
+    }) {
+        let (Some(arn), Some(name)) = (lb.load_balancer_arn(), lb.load_balancer_name()) else {
+            continue;
+        };
+        inventory.ids.insert(Kind::LoadBalancer, name, arn);
+        inventory.ids.dns.insert(
+            name.to_owned(),
+            lb.dns_name().unwrap_or_default().to_owned(),
+        );
+        let group = lb
+            .security_groups()
+            .first()
+            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
+            .unwrap_or_default();
+        let scheme = lb
+            .scheme()
+            .map(|scheme| scheme.as_str().to_owned())
+            .unwrap_or_default();
+        let tier = if scheme == "internal" {
+            "private"
+        } else {
+            "public"
+        };
+        inventory.resources.push(
+            Resource::new(Kind::LoadBalancer, name)
+                .attr("scheme", scheme)
+                .attr("subnets", tier)
+                .attr("security_group", group),
+        );
+    }
+
+    let mut groups = Vec::new();
+    let mut pages = aws.elb.describe_target_groups().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        groups.extend(
+            page.map_err(|e| explain("DescribeTargetGroups", e))?
+                .target_groups()
+                .to_vec(),
+        );
+    }
+    let ours = elb_tagged(
+        aws,
+        names,
+        groups
+            .iter()
+            .filter_map(|group| group.target_group_arn().map(str::to_owned))
+            .collect(),
+    )
+    .await?;
+    for group in groups.iter() {
+        let (Some(arn), Some(name)) = (group.target_group_arn(), group.target_group_name()) else {
+            continue;
+        };
+        let Some(tags) = ours.get(arn) else { continue };
+        inventory.ids.insert(Kind::TargetGroup, name, arn);
+        let mut resource = Resource::new(Kind::TargetGroup, name)
+            .attr("port", group.port().unwrap_or_default().to_string())
+            .attr(
+                "health",
+                format!(
+                    "{} every {}s, timeout {}s, healthy {}, unhealthy {}",
+                    group.health_check_path().unwrap_or_default(),
+                    group.health_check_interval_seconds().unwrap_or_default(),
+                    group.health_check_timeout_seconds().unwrap_or_default(),
+                    group.healthy_threshold_count().unwrap_or_default(),
+                    group.unhealthy_threshold_count().unwrap_or_default()
+                ),
+            );
+        resource.service = tags.get(TAG_SERVICE).cloned();
+        inventory.resources.push(resource);
+    }
+
+    let balancers: Vec<(String, String)> = inventory
+        .resources
+        .iter()
+        .filter(|resource| resource.kind == Kind::LoadBalancer)
+        .filter_map(|resource| {
+            inventory
+                .ids
+                .get(Kind::LoadBalancer, &resource.name)
+                .map(|arn| (resource.name.clone(), arn.to_owned()))
+        })
+        .collect();
+    for (lb_name, lb_arn) in balancers {
+        let listeners = aws
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .map_err(|e| explain("DescribeListeners", e))?;
+        for listener in listeners.listeners() {
+            let (Some(arn), Some(port)) = (listener.listener_arn(), listener.port()) else {
+                continue;
+            };
+            let name = format!("{lb_name}:{port}");
+            let action = listener
+                .default_actions()
+                .first()
+                .map_or_else(String::new, |action| {
+                    if let Some(redirect) = action.redirect_config() {
+                        format!(
+                            "redirect:{}",
+                            redirect.protocol().unwrap_or_default().to_lowercase()
+                        )
+                    } else {
+                        let group = action
+                            .target_group_arn()
+                            .or_else(|| {
+                                action.forward_config().and_then(|forward| {
+                                    forward
+                                        .target_groups()
+                                        .iter()
+                                        .max_by_key(|group| group.weight().unwrap_or(0))
+                                        .and_then(|group| group.target_group_arn())
+                                })
+                            })
+                            .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
+                            .unwrap_or_default();
+                        format!("forward:{group}")
+                    }
+                });
+            let service = action
+                .strip_prefix("forward:")
+                .and_then(|group| {
+                    inventory.resources.iter().find(|resource| {
+                        resource.kind == Kind::TargetGroup && resource.name == group
+                    })
+                })
+                .and_then(|group| group.service.clone());
+            inventory.ids.insert(Kind::Listener, &name, arn);
+            let mut resource = Resource::new(Kind::Listener, name)
+                .attr(
+                    "protocol",
+                    listener
+                        .protocol()
+                        .map(|protocol| protocol.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+                .attr("action", action);
+            if let Some(certificate) = listener
+                .certificates()
+                .first()
+                .and_then(|certificate| certificate.certificate_arn())
+            {
+                resource = resource.attr("certificate", certificate);
+            }
+            resource.service = service;
+            inventory.resources.push(resource);
+        }
+    }
+    Ok(())
+}
+
+async fn logs_and_roles(
+    aws: &Aws,
+    names: &Names<'_>,
+    inventory: &mut Inventory,
+) -> anyhow::Result<()> {
+    let groups = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(names.log_group_prefix())
+        .send()
+        .await
+        .map_err(|e| explain("DescribeLogGroups", e))?;
+    for group in groups.log_groups() {
+        let Some(name) = group.log_group_name() else {
+            continue;
+        };
+        inventory.ids.insert(Kind::LogGroup, name, name);
+        let service = name.rsplit('/').next().map(str::to_owned);
+        let mut resource = Resource::new(Kind::LogGroup, name).attr(
+            "retention_days",
+            group
+                .retention_in_days()
+                .map(|days| days.to_string())
+                .unwrap_or_default(),
+        );
+        resource.service = service;
+        inventory.resources.push(resource);
+    }
+    let roles = aws
+        .iam
+        .list_roles()
+        .path_prefix(names.role_path())
+        .send()
+        .await
+        .map_err(|e| explain("ListRoles", e))?;
+    for role in roles.roles() {
+        let name = role.role_name();
+        inventory.ids.insert(Kind::Role, name, role.arn());
+        let attached = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| explain("ListAttachedRolePolicies", e))?;
+        let managed = joined(
+            attached
+                .attached_policies()
+                .iter()
+                .filter_map(|policy| policy.policy_arn().map(str::to_owned))
+                .collect(),
+        );
+        let secrets = match aws
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name("read-secrets")
+            .send()
+            .await
+        {
+            Ok(policy) => super::identity::secrets_in_policy(policy.policy_document()),
+            Err(_) => String::new(),
+        };
+        let trust = role
+            .assume_role_policy_document()
+            .map(super::identity::decode_policy)
+            .filter(|document| document.contains("ecs-tasks.amazonaws.com"))
+            .map_or_else(String::new, |_| "ecs-tasks.amazonaws.com".to_owned());
+        let service = name
+            .strip_prefix(&format!("{}-", names.base()))
+            .and_then(|rest| rest.strip_suffix("-task"))
+            .map(str::to_owned);
+        let mut resource = Resource::new(Kind::Role, name)
+            .attr("trust", trust)
+            .attr("managed", managed)
+            .attr("secrets", secrets);
+        resource.service = service;
+        inventory.resources.push(resource);
+    }
+    Ok(())
+}
+
+async fn cluster(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
+    let base = names.base();
+    let clusters = aws
+        .ecs
+        .describe_clusters()
+        .clusters(&base)
+        .send()
+        .await
+        .map_err(|e| explain("DescribeClusters", e))?;
+    let Some(cluster) = clusters
+        .clusters()
+        .iter()
+        .find(|cluster| cluster.status() == Some("ACTIVE"))
+    else {
+        return Ok(());
+    };
+    inventory.ids.insert(
+        Kind::Cluster,
+        &base,
+        cluster.cluster_arn().unwrap_or_default(),
+    );
+    inventory
+        .resources
+        .push(Resource::new(Kind::Cluster, &base));
+
+    let mut arns = Vec::new();
+    let mut pages = aws
+        .ecs
+        .list_services()
+        .cluster(&base)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        arns.extend(
+            page.map_err(|e| explain("ListServices", e))?
+                .service_arns()
+                .to_vec(),
+        );
+    }
+    for chunk in arns.chunks(10) {
+        let described = aws
+            .ecs
+            .describe_services()
+            .cluster(&base)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| explain("DescribeServices", e))?;
+        for service in described.services() {
+            if service.status() != Some("ACTIVE") {
+                continue;
+            }
+            let Some(name) = service.service_name() else {
+                continue;
+            };
+            let owner = service
+                .tags()
+                .iter()
+                .find(|tag| tag.key() == Some(TAG_SERVICE))
+                .and_then(|tag| tag.value())
+                .map(str::to_owned);
+            inventory.ids.insert(
+                Kind::EcsService,
+                name,
+                service.service_arn().unwrap_or_default(),
+            );
+            let group = service
+                .load_balancers()
+                .first()
+                .and_then(|lb| lb.target_group_arn())
+                .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
+                .unwrap_or_default();
+            let security_group = service
+                .network_configuration()
+                .and_then(|network| network.awsvpc_configuration())
+                .and_then(|vpc| vpc.security_groups().first())
+                .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
+                .unwrap_or_default();
+            let task_definition = service.task_definition().unwrap_or_default().to_owned();
+            let family =
+                super::cluster::describe_task_definition(aws, &task_definition, inventory).await?;
+            let mut resource = Resource::new(Kind::EcsService, name)
+                .attr(
+                    "task_definition",
+                    family
+                        .as_ref()
+                        .map(|family| family.name.clone())
+                        .unwrap_or_default(),
+                )
+                .attr("target_group", group)
+                .attr("security_group", security_group);
+            resource.service = owner.clone();
+            inventory.resources.push(resource);
+            if let Some(mut family) = family
+                && !inventory.resources.iter().any(|existing| {
+                    existing.kind == Kind::TaskDefinition && existing.name == family.name
+                })
+            {
+                family.service = owner.clone();
+                inventory
+                    .ids
+                    .insert(Kind::TaskDefinition, &family.name, &task_definition);
+                inventory.resources.push(family);
+            }
+            super::scaling::discover(aws, names, name, owner.as_deref(), inventory).await?;
+        }
+    }
+    Ok(())
+}

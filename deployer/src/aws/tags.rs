@@ -1,0 +1,78 @@
+//! The tags every resource gets: dashctl's own (how discovery finds it) and the spec's.
+
+use super::model::{Kind, Resource};
+use super::names::{TAG_APP, TAG_COLOR, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
+use crate::spec::Spec;
+
+pub fn for_resource(spec: &Spec, resource: &Resource) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = spec
+        .tags
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    tags.push(("Name".to_owned(), resource.name.clone()));
+    tags.push((TAG_APP.to_owned(), spec.app.clone()));
+    tags.push((TAG_ENVIRONMENT.to_owned(), spec.environment.clone()));
+    if let Some(service) = &resource.service {
+        tags.push((TAG_SERVICE.to_owned(), service.clone()));
+    }
+    if matches!(resource.kind, Kind::TargetGroup | Kind::EcsService) {
+        for color in ["blue", "green"] {
+            if resource.name.ends_with(&format!("-{color}")) {
+                tags.push((TAG_COLOR.to_owned(), color.to_owned()));
+            }
+        }
+    }
+    if resource.kind == Kind::Subnet {
+        tags.push((TAG_TIER.to_owned(), resource.get("tier").to_owned()));
+    }
+    tags
+}
+
+pub fn ec2(
+    spec: &Spec,
+    resource: &Resource,
+    resource_type: aws_sdk_ec2::types::ResourceType,
+) -> aws_sdk_ec2::types::TagSpecification {
+    let tags = for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_ec2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect();
+    aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(tags))
+        .build()
+}
+
+pub fn elb(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
+    for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect()
+}
+
+pub fn ecs(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_ecs::types::Tag> {
+    for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_ecs::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect()
+}
+
+pub fn map(spec: &Spec, resource: &Resource) -> std::collections::HashMap<String, String> {
+    for_resource(spec, resource).into_iter().collect()
+}

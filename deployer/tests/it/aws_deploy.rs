@@ -1,0 +1,565 @@
+//! dashctl against moto: a full deploy of config/dashboard.yaml checked resource by resource,
+//! an idempotent second deploy, status, and a destroy that leaves nothing tagged.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::types::Filter;
+
+use crate::harness::text;
+use crate::moto::Moto;
+
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dashboard.yaml");
+
+fn tag_filter() -> Vec<Filter> {
+    vec![
+        Filter::builder()
+            .name("tag:dashctl:app")
+            .values("dashboard")
+            .build(),
+        Filter::builder()
+            .name("tag:dashctl:environment")
+            .values("prod")
+            .build(),
+    ]
+}
+
+#[tokio::test]
+async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it() {
+    let moto = Moto::start();
+    let plan = moto.dashctl(&["plan", "-f", SPEC]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("Plan: 37 to create, 0 to update, 0 to delete."),
+        "{}",
+        text(&plan)
+    );
+
+    let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", SPEC]);
+    let out = text(&deploy);
+    assert!(deploy.status.success(), "{out}");
+    assert!(
+        out.contains("warning: DASHCTL_HEALTH_GATE=off"),
+        "the gate warns on every use: {out}"
+    );
+    assert!(
+        out.contains("Deployed dashboard (prod) to us-east-1: 37 created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portal: http://dashboard-prod-public-"),
+        "{out}"
+    );
+
+    let config = moto.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&config);
+    let iam = aws_sdk_iam::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+
+    // Network: one tagged VPC with two public and two private subnets in two AZs.
+    let vpcs = ec2
+        .describe_vpcs()
+        .set_filters(Some(tag_filter()))
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(vpcs.vpcs().len(), 1);
+    let vpc = &vpcs.vpcs()[0];
+    assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
+    let subnets = ec2
+        .describe_subnets()
+        .set_filters(Some(tag_filter()))
+        .send()
+        .await
+        .expect("subnets");
+    assert_eq!(subnets.subnets().len(), 4);
+    let zones: std::collections::BTreeSet<_> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|subnet| subnet.availability_zone())
+        .collect();
+    assert_eq!(zones.len(), 2);
+    let nats = ec2
+        .describe_nat_gateways()
+        .set_filter(Some(tag_filter()))
+        .send()
+        .await
+        .expect("nat");
+    assert_eq!(nats.nat_gateways().len(), 1, "nat: shared");
+
+    // Load balancers: one internet-facing, one internal.
+    let balancers = elb.describe_load_balancers().send().await.expect("lbs");
+    let scheme: HashMap<&str, &str> = balancers
+        .load_balancers()
+        .iter()
+        .map(|lb| {
+            (
+                lb.load_balancer_name().unwrap_or_default(),
+                lb.scheme().map(|s| s.as_str()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        scheme.get("dashboard-prod-public"),
+        Some(&"internet-facing")
+    );
+    assert_eq!(scheme.get("dashboard-prod-internal"), Some(&"internal"));
+    let lb_arn = |name: &str| {
+        balancers
+            .load_balancers()
+            .iter()
+            .find(|lb| lb.load_balancer_name() == Some(name))
+            .and_then(|lb| lb.load_balancer_arn())
+            .expect("lb")
+            .to_owned()
+    };
+
+    // Security groups: who may reach whom.
+    let groups = ec2
+        .describe_security_groups()
+        .set_filters(Some(tag_filter()))
+        .send()
+        .await
+        .expect("sgs");
+    let id_of = |name: &str| {
+        groups
+            .security_groups()
+            .iter()
+            .find(|group| group.group_name() == Some(name))
+            .and_then(|group| group.group_id())
+            .expect(name)
+            .to_owned()
+    };
+    let rules = |name: &str| -> Vec<String> {
+        let group = groups
+            .security_groups()
+            .iter()
+            .find(|group| group.group_name() == Some(name))
+            .expect(name);
+        let mut rules: Vec<String> = group
+            .ip_permissions()
+            .iter()
+            .flat_map(|permission| {
+                let port = permission.from_port().unwrap_or_default();
+                permission
+                    .ip_ranges()
+                    .iter()
+                    .map(move |range| {
+                        format!("{port} from {}", range.cidr_ip().unwrap_or_default())
+                    })
+                    .chain(permission.user_id_group_pairs().iter().map(move |pair| {
+                        format!("{port} from {}", pair.group_id().unwrap_or_default())
+                    }))
+            })
+            .collect();
+        rules.sort();
+        rules
+    };
+    assert_eq!(rules("dashboard-prod-public-alb"), ["80 from 0.0.0.0/0"]);
+    assert_eq!(
+        rules("dashboard-prod-internal-alb"),
+        [format!(
+            "5001 from {}",
+            id_of("dashboard-prod-portal-tasks")
+        )],
+        "only portal's tasks reach the internal ALB"
+    );
+    assert_eq!(
+        rules("dashboard-prod-portal-tasks"),
+        [format!("5000 from {}", id_of("dashboard-prod-public-alb"))]
+    );
+    assert_eq!(
+        rules("dashboard-prod-hardware-tasks"),
+        [format!(
+            "5001 from {}",
+            id_of("dashboard-prod-internal-alb")
+        )]
+    );
+
+    // Target groups: blue and green per service, IP targets, the spec's health check.
+    let target_groups = elb.describe_target_groups().send().await.expect("tgs");
+    let mut names: Vec<&str> = target_groups
+        .target_groups()
+        .iter()
+        .filter_map(|group| group.target_group_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "dashboard-prod-hardware-blue",
+            "dashboard-prod-hardware-green",
+            "dashboard-prod-portal-blue",
+            "dashboard-prod-portal-green"
+        ]
+    );
+    for group in target_groups.target_groups() {
+        assert_eq!(group.target_type().map(|t| t.as_str()), Some("ip"));
+        assert_eq!(group.health_check_path(), Some("/readyz"));
+    }
+    let portal_blue = target_groups
+        .target_groups()
+        .iter()
+        .find(|group| group.target_group_name() == Some("dashboard-prod-portal-blue"))
+        .expect("portal blue");
+    let tags = elb
+        .describe_tags()
+        .resource_arns(portal_blue.target_group_arn().expect("arn"))
+        .send()
+        .await
+        .expect("tags");
+    let tags: HashMap<String, String> = tags.tag_descriptions()[0]
+        .tags()
+        .iter()
+        .map(|tag| {
+            (
+                tag.key().unwrap_or_default().to_owned(),
+                tag.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for (key, value) in [
+        ("dashctl:app", "dashboard"),
+        ("dashctl:environment", "prod"),
+        ("dashctl:service", "portal"),
+        ("dashctl:color", "blue"),
+    ] {
+        assert_eq!(
+            tags.get(key).map(String::as_str),
+            Some(value),
+            "tag {key} in {tags:?}"
+        );
+    }
+
+    // Listener: public :80 forwards to portal blue.
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn("dashboard-prod-public"))
+        .send()
+        .await
+        .expect("listeners");
+    assert_eq!(listeners.listeners().len(), 1);
+    assert_eq!(listeners.listeners()[0].port(), Some(80));
+    assert_eq!(
+        listeners.listeners()[0].default_actions()[0].target_group_arn(),
+        portal_blue.target_group_arn()
+    );
+
+    // ECS: Fargate services in private subnets, no public IPs, circuit breaker on.
+    let services = ecs
+        .describe_services()
+        .cluster("dashboard-prod")
+        .services("dashboard-prod-portal-blue")
+        .services("dashboard-prod-hardware-blue")
+        .send()
+        .await
+        .expect("services");
+    assert_eq!(services.services().len(), 2);
+    let private: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter(|subnet| {
+            subnet
+                .tags()
+                .iter()
+                .any(|tag| tag.key() == Some("dashctl:tier") && tag.value() == Some("private"))
+        })
+        .filter_map(|subnet| subnet.subnet_id().map(str::to_owned))
+        .collect();
+    for service in services.services() {
+        assert_eq!(service.launch_type().map(|t| t.as_str()), Some("FARGATE"));
+        let network = service
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .expect("awsvpc");
+        assert_eq!(
+            network.assign_public_ip().map(|a| a.as_str()),
+            Some("DISABLED")
+        );
+        assert!(
+            network
+                .subnets()
+                .iter()
+                .all(|subnet| private.contains(subnet)),
+            "tasks run in private subnets"
+        );
+        // moto does not keep the deployment circuit breaker; a unit test of the request
+        // (aws::cluster) covers it.
+    }
+    // portal finds hardware through the internal load balancer.
+    let portal = services
+        .services()
+        .iter()
+        .find(|service| service.service_name() == Some("dashboard-prod-portal-blue"))
+        .expect("portal");
+    let definition = ecs
+        .describe_task_definition()
+        .task_definition(portal.task_definition().expect("td"))
+        .send()
+        .await
+        .expect("td");
+    let definition = definition.task_definition().expect("td");
+    assert_eq!(definition.cpu(), Some("256"));
+    let container = &definition.container_definitions()[0];
+    let hardware_url = container
+        .environment()
+        .iter()
+        .find(|pair| pair.name() == Some("HARDWARE_URL"))
+        .and_then(|pair| pair.value())
+        .expect("HARDWARE_URL");
+    let internal_dns = balancers
+        .load_balancers()
+        .iter()
+        .find(|lb| lb.load_balancer_name() == Some("dashboard-prod-internal"))
+        .and_then(|lb| lb.dns_name())
+        .expect("dns");
+    assert_eq!(hardware_url, format!("http://{internal_dns}:5001"));
+    assert_eq!(
+        container
+            .log_configuration()
+            .and_then(|l| l.options())
+            .and_then(|o| o.get("awslogs-group"))
+            .map(String::as_str),
+        Some("/dashctl/dashboard/prod/portal")
+    );
+
+    // IAM: the execution role has the managed ECS policy; task roles have nothing.
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("dashboard-prod-execution")
+        .send()
+        .await
+        .expect("attached");
+    assert_eq!(
+        attached.attached_policies()[0].policy_name(),
+        Some("AmazonECSTaskExecutionRolePolicy")
+    );
+    let task_policies = iam
+        .list_attached_role_policies()
+        .role_name("dashboard-prod-portal-task")
+        .send()
+        .await
+        .expect("attached");
+    assert!(task_policies.attached_policies().is_empty());
+    let inline = iam
+        .list_role_policies()
+        .role_name("dashboard-prod-portal-task")
+        .send()
+        .await
+        .expect("inline");
+    assert!(inline.policy_names().is_empty());
+
+    // Logs with retention.
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("/dashctl/dashboard/prod/")
+        .send()
+        .await
+        .expect("log groups");
+    assert_eq!(groups.log_groups().len(), 2);
+    assert!(
+        groups
+            .log_groups()
+            .iter()
+            .all(|group| group.retention_in_days() == Some(30))
+    );
+
+    // Autoscaling: request count per target on the live (blue) target group.
+    let policies = scaling
+        .describe_scaling_policies()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_id("service/dashboard-prod/dashboard-prod-portal-blue")
+        .send()
+        .await
+        .expect("policies");
+    let policy = &policies.scaling_policies()[0];
+    let configuration = policy
+        .target_tracking_scaling_policy_configuration()
+        .expect("target tracking");
+    let metric = configuration
+        .predefined_metric_specification()
+        .expect("predefined");
+    assert_eq!(
+        metric.predefined_metric_type().as_str(),
+        "ALBRequestCountPerTarget"
+    );
+    let label = metric.resource_label().expect("label");
+    assert!(
+        label.starts_with("app/dashboard-prod-public/")
+            && label.contains("/targetgroup/dashboard-prod-portal-blue/"),
+        "{label}"
+    );
+    assert_eq!(configuration.target_value(), 60000.0);
+    assert_eq!(configuration.scale_out_cooldown(), Some(60));
+    assert_eq!(configuration.scale_in_cooldown(), Some(300));
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .resource_ids("service/dashboard-prod/dashboard-prod-portal-blue")
+        .send()
+        .await
+        .expect("targets");
+    assert_eq!(
+        (
+            targets.scalable_targets()[0].min_capacity(),
+            targets.scalable_targets()[0].max_capacity()
+        ),
+        (2, 6)
+    );
+
+    // Second deploy: nothing to do, nothing duplicated.
+    let again = moto.dashctl(&["deploy", "--env", "aws", "-f", SPEC]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("No changes."), "{}", text(&again));
+    let plan = moto.dashctl(&["plan", "-f", SPEC]);
+    assert_eq!(String::from_utf8_lossy(&plan.stdout), "No changes.\n");
+    assert_eq!(
+        ec2.describe_vpcs()
+            .set_filters(Some(tag_filter()))
+            .send()
+            .await
+            .expect("vpcs")
+            .vpcs()
+            .len(),
+        1
+    );
+    assert_eq!(
+        elb.describe_load_balancers()
+            .send()
+            .await
+            .expect("lbs")
+            .load_balancers()
+            .len(),
+        2
+    );
+
+    // A new image is one task definition revision and one service update.
+    let image = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        SPEC,
+        "--image",
+        "portal=ghcr.io/example/dashctl-portal:1.2.0",
+    ]);
+    let out = text(&image);
+    assert!(image.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "image: ghcr.io/example/dashctl-portal:latest -> ghcr.io/example/dashctl-portal:1.2.0"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("0 created, 2 updated, 0 deleted"), "{out}");
+
+    // Status, as JSON.
+    let status = moto.dashctl(&["status", "--env", "aws", "-f", SPEC, "--output", "json"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(status["app"], "dashboard");
+    assert_eq!(status["environment"], "prod");
+    let portal = status["services"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["name"] == "portal"))
+        .expect("portal");
+    assert_eq!(portal["public"], true);
+    assert_eq!(portal["live_color"], "blue");
+    assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:1.2.0");
+    assert_eq!(portal["desired"], 2);
+    assert_eq!(
+        portal["scaling"],
+        serde_json::json!({"min": 2, "max": 6, "requests_per_target": 60000})
+    );
+    assert!(
+        portal["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("http://dashboard-prod-public-"))
+    );
+    assert!(portal.get("running").is_some());
+
+    // Destroy: without --yes it lists and refuses; with --yes nothing tagged is left.
+    let refused = moto.dashctl(&["destroy", "-f", SPEC]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused).contains("Would remove (37)"),
+        "{}",
+        text(&refused)
+    );
+    let destroy = moto.dashctl(&["destroy", "--yes", "-f", SPEC]);
+    assert!(destroy.status.success(), "{}", text(&destroy));
+    assert!(
+        text(&destroy).contains("Removed (37)"),
+        "{}",
+        text(&destroy)
+    );
+    assert!(
+        ec2.describe_vpcs()
+            .set_filters(Some(tag_filter()))
+            .send()
+            .await
+            .expect("vpcs")
+            .vpcs()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_subnets()
+            .set_filters(Some(tag_filter()))
+            .send()
+            .await
+            .expect("subnets")
+            .subnets()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_security_groups()
+            .set_filters(Some(tag_filter()))
+            .send()
+            .await
+            .expect("sgs")
+            .security_groups()
+            .is_empty()
+    );
+    assert!(
+        elb.describe_load_balancers()
+            .send()
+            .await
+            .expect("lbs")
+            .load_balancers()
+            .is_empty()
+    );
+    assert!(
+        elb.describe_target_groups()
+            .send()
+            .await
+            .expect("tgs")
+            .target_groups()
+            .is_empty()
+    );
+    assert!(
+        iam.list_roles()
+            .path_prefix("/dashctl/dashboard/prod/")
+            .send()
+            .await
+            .expect("roles")
+            .roles()
+            .is_empty()
+    );
+    assert!(
+        logs.describe_log_groups()
+            .log_group_name_prefix("/dashctl/dashboard/prod/")
+            .send()
+            .await
+            .expect("logs")
+            .log_groups()
+            .is_empty()
+    );
+    let plan = moto.dashctl(&["plan", "-f", SPEC]);
+    assert!(
+        text(&plan).contains("Plan: 37 to create, 0 to update, 0 to delete."),
+        "{}",
+        text(&plan)
+    );
+}

@@ -1,0 +1,105 @@
+//! A moto server (the AWS test double) per test, and SDK clients pointed at it. The python
+//! with moto installed comes from DASHCTL_MOTO_PYTHON (scripts/test sets it up with
+//! scripts/moto-venv) or the repository's .venv/moto.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+
+use crate::harness::{DASHCTL, free_port};
+
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+fn python() -> PathBuf {
+    if let Ok(path) = std::env::var("DASHCTL_MOTO_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.venv/moto/bin/python"
+    ));
+    assert!(
+        venv.exists(),
+        "moto is not installed: run scripts/moto-venv (scripts/test does) or set DASHCTL_MOTO_PYTHON"
+    );
+    venv
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            // The ECS execution role attaches an AWS managed policy.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting moto");
+        let moto = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// Runs dashctl against this moto with test credentials and the health gate off.
+    pub fn dashctl(&self, args: &[&str]) -> Output {
+        Command::new(DASHCTL)
+            .args(args)
+            .envs([
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", self.url.as_str()),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_CONFIG_FILE", "/dev/null"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+                ("DASHCTL_HEALTH_GATE", "off"),
+                ("NO_COLOR", "1"),
+            ])
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running dashctl")
+    }
+
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
