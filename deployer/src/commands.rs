@@ -46,6 +46,18 @@ fn resolve(env: Option<Environment>, loaded: &LoadedSpec) -> Environment {
     })
 }
 
+/// Said when a command went to AWS only because no local run was found.
+fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
+    move |error| {
+        match env {
+        Some(_) => Failure::Failed(error),
+        None => Failure::Failed(error.context(
+            "no `dashctl up` runs this spec here, so this command went to AWS (pass --env local or --env aws to choose)",
+        )),
+    }
+    }
+}
+
 async fn connect(loaded: &LoadedSpec, args: &AwsArgs) -> anyhow::Result<Aws> {
     Aws::connect(
         &loaded.spec,
@@ -142,10 +154,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status { spec, env, output } => {
             let loaded = load(&spec)?;
             if resolve(env, &loaded) == Environment::Aws {
-                let report = runtime()?.block_on(async {
-                    let aws = connect(&loaded, &aws_args).await?;
-                    aws::status(&aws, &loaded.spec).await
-                })?;
+                let report = runtime()?
+                    .block_on(async {
+                        let aws = connect(&loaded, &aws_args).await?;
+                        aws::status(&aws, &loaded.spec).await
+                    })
+                    .map_err(implicit_aws(env))?;
                 match output {
                     OutputFormat::Json => println!("{}", json(&report)?),
                     OutputFormat::Table => print!("{}", render_aws_status(&report)),
@@ -195,14 +209,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     .map(|definition| definition.deploy.health_timeout.0)
                     .max()
                     .unwrap_or_default();
-                runtime()?.block_on(async {
-                    let aws = connect(&loaded, &aws_args).await?;
-                    let options = aws::DeployOptions {
-                        gate: aws::health::Gate::from_env(timeout),
-                        only_service: service,
-                    };
-                    aws::deploy(&aws, &loaded, options).await
-                })?;
+                runtime()?
+                    .block_on(async {
+                        let aws = connect(&loaded, &aws_args).await?;
+                        let options = aws::DeployOptions {
+                            gate: aws::health::Gate::from_env(timeout),
+                            only_service: service,
+                        };
+                        aws::deploy(&aws, &loaded, options).await
+                    })
+                    .map_err(implicit_aws(env))?;
                 return Ok(());
             }
             if !images.is_empty() {

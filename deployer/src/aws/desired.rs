@@ -324,3 +324,82 @@ pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) ->
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn spec(yaml: &str) -> Spec {
+        crate::spec::parse(Path::new("spec.yaml"), yaml).expect("valid spec")
+    }
+
+    #[test]
+    fn https_gets_a_443_listener_and_port_80_redirects() {
+        let spec = spec(
+            "app: shop\nenvironment: prod\naws: { certificate_arn: 'arn:aws:acm:eu-west-1:1:certificate/x' }\nservices:\n  web: { port: 3000, public: true }\n",
+        );
+        let resources = resources(
+            &spec,
+            &["eu-west-1a".into(), "eu-west-1b".into()],
+            &BTreeMap::new(),
+        );
+        let listener = |name: &str| {
+            resources
+                .iter()
+                .find(|r| r.kind == Kind::Listener && r.name == name)
+                .expect(name)
+        };
+        let https = listener("shop-prod-public:443");
+        assert_eq!(https.get("protocol"), "HTTPS");
+        assert_eq!(
+            https.get("certificate"),
+            "arn:aws:acm:eu-west-1:1:certificate/x"
+        );
+        assert_eq!(https.get("action"), "forward:shop-prod-web-blue");
+        assert_eq!(
+            listener("shop-prod-public:80").get("action"),
+            "redirect:https"
+        );
+        let group = resources
+            .iter()
+            .find(|r| r.kind == Kind::SecurityGroup && r.name == "shop-prod-public-alb")
+            .expect("alb group");
+        assert_eq!(
+            group.get("rules"),
+            "tcp/443 from 0.0.0.0/0; tcp/80 from 0.0.0.0/0"
+        );
+        assert_eq!(
+            service_url(&spec, "web", &BTreeMap::new()),
+            "https://(known after apply)"
+        );
+    }
+
+    #[test]
+    fn nat_per_az_and_subnet_layout() {
+        let spec = spec(
+            "app: a\nenvironment: b\nnetwork: { cidr: 10.9.0.0/16, azs: 3, nat: per-az }\nservices:\n  web: { port: 80, public: true }\n",
+        );
+        let azs: Vec<String> = ["x1", "x2", "x3"].map(String::from).to_vec();
+        let resources = resources(&spec, &azs, &BTreeMap::new());
+        let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
+        assert_eq!(count(Kind::NatGateway), 3);
+        assert_eq!(count(Kind::Subnet), 6);
+        let subnet = |name: &str| {
+            resources
+                .iter()
+                .find(|r| r.name == name)
+                .expect(name)
+                .get("cidr")
+                .to_owned()
+        };
+        assert_eq!(subnet("a-b-public-a"), "10.9.0.0/20");
+        assert_eq!(subnet("a-b-private-c"), "10.9.160.0/20");
+        let private_c = resources
+            .iter()
+            .find(|r| r.kind == Kind::RouteTable && r.name == "a-b-private-c")
+            .expect("table");
+        assert_eq!(private_c.get("route"), "nat:a-b-nat-c");
+    }
+}

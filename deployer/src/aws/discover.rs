@@ -24,6 +24,13 @@ fn tag_filters(names: &Names<'_>) -> Vec<Filter> {
     ]
 }
 
+/// The tag filter is applied again here: a resource is only ours if its tags say so, whatever
+/// the API's filtering did (some test doubles ignore filters on some calls).
+fn ours(tags: &[aws_sdk_ec2::types::Tag], names: &Names<'_>) -> bool {
+    ec2_tag(tags, TAG_APP).as_deref() == Some(names.app)
+        && ec2_tag(tags, TAG_ENVIRONMENT).as_deref() == Some(names.environment)
+}
+
 fn ec2_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
     tags.iter()
         .find(|tag| tag.key() == Some(key))
@@ -54,7 +61,7 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeVpcs", e))?;
-    for vpc in vpcs.vpcs() {
+    for vpc in vpcs.vpcs().iter().filter(|vpc| ours(vpc.tags(), names)) {
         let (Some(id), Some(name)) = (vpc.vpc_id(), ec2_tag(vpc.tags(), "Name")) else {
             continue;
         };
@@ -70,7 +77,11 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeInternetGateways", e))?;
-    for gateway in gateways.internet_gateways() {
+    for gateway in gateways
+        .internet_gateways()
+        .iter()
+        .filter(|gateway| ours(gateway.tags(), names))
+    {
         let (Some(id), Some(name)) = (
             gateway.internet_gateway_id(),
             ec2_tag(gateway.tags(), "Name"),
@@ -95,7 +106,11 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeSubnets", e))?;
-    for subnet in subnets.subnets() {
+    for subnet in subnets
+        .subnets()
+        .iter()
+        .filter(|subnet| ours(subnet.tags(), names))
+    {
         let (Some(id), Some(name)) = (subnet.subnet_id(), ec2_tag(subnet.tags(), "Name")) else {
             continue;
         };
@@ -114,7 +129,11 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeAddresses", e))?;
-    for address in addresses.addresses() {
+    for address in addresses
+        .addresses()
+        .iter()
+        .filter(|address| ours(address.tags(), names))
+    {
         let (Some(id), Some(name)) = (address.allocation_id(), ec2_tag(address.tags(), "Name"))
         else {
             continue;
@@ -131,7 +150,11 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeNatGateways", e))?;
-    for nat in nats.nat_gateways() {
+    for nat in nats
+        .nat_gateways()
+        .iter()
+        .filter(|nat| ours(nat.tags(), names))
+    {
         let state = nat
             .state()
             .map(|state| state.as_str().to_owned())
@@ -166,7 +189,11 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
         .send()
         .await
         .map_err(|e| explain("DescribeRouteTables", e))?;
-    for table in tables.route_tables() {
+    for table in tables
+        .route_tables()
+        .iter()
+        .filter(|table| ours(table.tags(), names))
+    {
         let (Some(id), Some(name)) = (table.route_table_id(), ec2_tag(table.tags(), "Name")) else {
             continue;
         };
@@ -224,12 +251,20 @@ async fn security_groups(
         .await
         .map_err(|e| explain("DescribeSecurityGroups", e))?;
     // Names first: rules refer to other groups by id.
-    for group in groups.security_groups() {
+    for group in groups
+        .security_groups()
+        .iter()
+        .filter(|group| ours(group.tags(), names))
+    {
         if let (Some(id), Some(name)) = (group.group_id(), group.group_name()) {
             inventory.ids.insert(Kind::SecurityGroup, name, id);
         }
     }
-    for group in groups.security_groups() {
+    for group in groups
+        .security_groups()
+        .iter()
+        .filter(|group| ours(group.tags(), names))
+    {
         let Some(name) = group.group_name() else {
             continue;
         };

@@ -563,3 +563,32 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         text(&plan)
     );
 }
+
+#[tokio::test]
+async fn two_apps_in_one_account_never_touch_each_other() {
+    let moto = Moto::start();
+    let minimal = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/minimal.yaml");
+    for spec in [SPEC, minimal] {
+        let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", spec]);
+        assert!(deploy.status.success(), "{spec}: {}", text(&deploy));
+        assert!(
+            text(&deploy).contains(" 0 deleted"),
+            "{spec}: {}",
+            text(&deploy)
+        );
+    }
+    let destroy = moto.dashctl(&["destroy", "--yes", "-f", minimal]);
+    assert!(destroy.status.success(), "{}", text(&destroy));
+    assert!(
+        !text(&destroy).contains("dashboard-prod"),
+        "{}",
+        text(&destroy)
+    );
+    let plan = moto.dashctl(&["plan", "-f", SPEC]);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout),
+        "No changes.\n",
+        "{}",
+        text(&plan)
+    );
+}

@@ -111,10 +111,18 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
     assert!(!workspace.dir.path().join(".dashctl/control.json").exists());
 
     // With nothing running, commands that need `up` say so and fail.
-    let status = workspace.dashctl("status", &[]);
+    let status = workspace.dashctl("status", &["--env", "local"]);
     assert_eq!(status.status.code(), Some(1));
     assert!(
         text(&status).contains("dashctl up is not running"),
+        "{}",
+        text(&status)
+    );
+    // Without --env, no local run means AWS, and the error says why it went there.
+    let status = workspace.dashctl("status", &[]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(
+        text(&status).contains("no `dashctl up` runs this spec here"),
         "{}",
         text(&status)
     );
