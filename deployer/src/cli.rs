@@ -119,8 +119,18 @@ pub enum Command {
         /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
         #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
         images: Vec<(String, String)>,
+        /// AWS: print the plan and each rollout's steps, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// AWS: bake for this long instead of each service's `deploy.bake` (e.g. 0s, 10m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        bake: Option<std::time::Duration>,
+        /// AWS: remove a rollout lock left by a run that died, then deploy.
+        #[arg(long)]
+        break_lock: bool,
     },
-    /// Switch a service back to the color it ran before the last deploy.
+    /// Switch a service back to the color it ran before the last deploy (scaling it up first
+    /// if it was scaled down). No image pull, no new task definition.
     Rollback {
         #[command(flatten)]
         spec: SpecArg,
@@ -128,6 +138,9 @@ pub enum Command {
         env: Option<Environment>,
         #[arg(long)]
         service: String,
+        /// AWS: remove a rollout lock left by a run that died first.
+        #[arg(long)]
+        break_lock: bool,
     },
 }
 

@@ -179,6 +179,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             env,
             service,
             images,
+            dry_run,
+            bake,
+            break_lock,
         } => {
             let mut loaded = load(&spec)?;
             for name in service.iter().chain(images.iter().map(|(name, _)| name)) {
@@ -215,23 +218,31 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                         let options = aws::DeployOptions {
                             gate: aws::health::Gate::from_env(timeout),
                             only_service: service,
+                            dry_run,
+                            bake,
+                            break_lock,
+                            cancel: cancel_on_ctrl_c(),
                         };
                         aws::deploy(&aws, &loaded, options).await
                     })
                     .map_err(implicit_aws(env))?;
                 return Ok(());
             }
-            if !images.is_empty() {
+            if !images.is_empty() || dry_run || bake.is_some() || break_lock {
                 return Err(Failure::Usage(
-                    "--image applies to AWS deploys; locally, change the spec's local.command"
-                        .to_owned(),
+                    "--image, --dry-run, --bake and --break-lock apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
                 ));
             }
             let report =
                 runtime()?.block_on(async { Connection::open(&loaded)?.deploy(service).await })?;
             finish(report)
         }
-        Command::Rollback { spec, env, service } => {
+        Command::Rollback {
+            spec,
+            env,
+            service,
+            break_lock,
+        } => {
             let loaded = load(&spec)?;
             if !loaded.spec.services.contains_key(&service) {
                 return Err(Failure::Usage(format!(
@@ -239,15 +250,54 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 )));
             }
             if resolve(env, &loaded) == Environment::Aws {
-                return Err(Failure::Usage(
-                    "rollback works on the local platform (a running `dashctl up`); AWS blue/green is not built yet".to_owned(),
-                ));
+                let timeout = loaded
+                    .spec
+                    .services
+                    .get(&service)
+                    .map(|definition| definition.deploy.health_timeout.0)
+                    .unwrap_or_default();
+                let outcome = runtime()?
+                    .block_on(async {
+                        let aws = connect(&loaded, &aws_args).await?;
+                        let options = aws::DeployOptions {
+                            gate: aws::health::Gate::from_env(timeout),
+                            only_service: Some(service.clone()),
+                            dry_run: false,
+                            bake: None,
+                            break_lock,
+                            cancel: cancel_on_ctrl_c(),
+                        };
+                        aws::rollback(&aws, &loaded.spec, &service, &options).await
+                    })
+                    .map_err(implicit_aws(env))?;
+                println!(
+                    "{}: live on {} (was {})",
+                    outcome.service,
+                    outcome.to,
+                    outcome
+                        .from
+                        .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
+                );
+                return Ok(());
             }
             let report = runtime()?
                 .block_on(async { Connection::open(&loaded)?.rollback(service).await })?;
             finish(report)
         }
     }
+}
+
+/// Ctrl-C during a rollout abandons it before its final switch (the live color stays).
+fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: abandoning the rollout (the live color keeps serving)...");
+            cancel.cancel();
+        }
+    });
+    token
 }
 
 fn finish(report: ActionReport) -> Result<(), Failure> {
@@ -381,6 +431,37 @@ pub fn render_aws_status(report: &aws::AwsStatus) -> String {
         ]);
     }
     out.push_str(&table.to_string());
+    out.push_str("\n\n");
+    let mut colors = Table::new();
+    colors.load_preset(NOTHING).set_header([
+        "SERVICE",
+        "COLOR",
+        "TRAFFIC",
+        "TASK DEFINITION",
+        "IMAGE",
+        "RUNNING/DESIRED",
+        "HEALTHY",
+    ]);
+    for service in &report.services {
+        for color in &service.colors {
+            colors.add_row([
+                service.name.clone(),
+                color.color.to_string(),
+                format!("{}%", color.weight),
+                color
+                    .task_definition
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
+                color.image.clone().unwrap_or_else(|| "-".to_owned()),
+                format!("{}/{}", color.running, color.desired),
+                format!("{}/{}", color.healthy_targets, color.registered_targets),
+            ]);
+        }
+    }
+    out.push_str(&colors.to_string());
     out.push('\n');
+    if let Some(holder) = &report.rollout_in_progress {
+        out.push_str(&format!("\nrollout in progress: {holder}\n"));
+    }
     out
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,11 +84,13 @@ pub trait Platform: Sync {
         color: Color,
     ) -> impl Future<Output = Result<bool, PlatformError>> + Send;
 
-    /// Sends all of the service's traffic to `color`.
+    /// Sends `percent` of the service's traffic to `to` and the rest to the other color
+    /// (100: all of it, and `to` becomes the live color).
     fn shift_traffic(
         &self,
         service: &str,
         to: Color,
+        percent: u8,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
     /// Points request-count autoscaling at `color`.
@@ -105,27 +108,52 @@ pub trait Platform: Sync {
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RolloutOptions {
     /// Longest wait for the new color to become healthy.
     pub health_timeout: Duration,
+    /// Canary steps before the full switch: (percent of traffic to the new color, how long
+    /// it must stay healthy at that weight). Empty: all at once.
+    pub canary: Vec<(u8, Duration)>,
     /// How long the new color must stay healthy while live before the old one is retired.
     pub bake: Duration,
     pub auto_rollback: bool,
     /// How often health is polled while waiting and baking.
     pub poll_interval: Duration,
+    /// Cancelling (Ctrl-C) before the full switch abandons the rollout; the live color stays.
+    pub cancel: CancellationToken,
 }
 
 /// A step of a rollout, reported as it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Start { color: Color },
-    WaitHealthy { color: Color },
-    Switch { to: Color },
-    Bake { color: Color, duration: Duration },
-    Retire { color: Color },
-    Abandon { color: Color },
-    RollBack { to: Color },
+    Start {
+        color: Color,
+    },
+    WaitHealthy {
+        color: Color,
+    },
+    Canary {
+        to: Color,
+        percent: u8,
+        duration: Duration,
+    },
+    Switch {
+        to: Color,
+    },
+    Bake {
+        color: Color,
+        duration: Duration,
+    },
+    Retire {
+        color: Color,
+    },
+    Abandon {
+        color: Color,
+    },
+    RollBack {
+        to: Color,
+    },
 }
 
 impl fmt::Display for Step {
@@ -133,6 +161,15 @@ impl fmt::Display for Step {
         match self {
             Self::Start { color } => write!(f, "starting {color}"),
             Self::WaitHealthy { color } => write!(f, "waiting for {color} to be healthy"),
+            Self::Canary {
+                to,
+                percent,
+                duration,
+            } => write!(
+                f,
+                "sending {percent}% of traffic to {to} for {}",
+                humantime::format_duration(*duration)
+            ),
             Self::Switch { to } => write!(f, "switching traffic to {to}"),
             Self::Bake { color, duration } => write!(
                 f,
@@ -162,6 +199,13 @@ pub enum RolloutError {
         live: String,
         timeout: Duration,
     },
+    #[error("{service}: rollout to {color} abandoned ({reason}); {live} still serves all traffic")]
+    Abandoned {
+        service: String,
+        color: Color,
+        live: String,
+        reason: String,
+    },
     #[error("{service}: {color} turned unhealthy while baking; traffic is back on {live}")]
     RolledBack {
         service: String,
@@ -184,27 +228,110 @@ fn platform(service: &str) -> impl Fn(PlatformError) -> RolloutError + '_ {
     }
 }
 
-/// Polls until every instance of `color` is healthy; false on timeout.
+/// Why waiting for health stopped without success.
+enum Stop {
+    TimedOut,
+    Unhealthy,
+    Failed(String),
+    Cancelled,
+}
+
+impl Stop {
+    fn reason(&self) -> String {
+        match self {
+            Self::TimedOut => "health timeout".to_owned(),
+            Self::Unhealthy => "it turned unhealthy".to_owned(),
+            Self::Failed(reason) => reason.clone(),
+            Self::Cancelled => "interrupted".to_owned(),
+        }
+    }
+}
+
+/// Polls until every instance of `color` is healthy.
 async fn wait_healthy<P: Platform>(
     platform_: &P,
     service: &str,
     color: Color,
     options: &RolloutOptions,
-) -> Result<bool, PlatformError> {
+) -> Result<(), Stop> {
     let deadline = Instant::now() + options.health_timeout;
     loop {
-        if platform_.is_healthy(service, color).await? {
-            return Ok(true);
+        match platform_.is_healthy(service, color).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) => return Err(Stop::Failed(error.0)),
         }
         if Instant::now() >= deadline {
-            return Ok(false);
+            return Err(Stop::TimedOut);
         }
-        tokio::time::sleep(options.poll_interval).await;
+        tokio::select! {
+            () = tokio::time::sleep(options.poll_interval) => {}
+            () = options.cancel.cancelled() => return Err(Stop::Cancelled),
+        }
     }
 }
 
-/// Deploys `release` to the idle color, switches traffic to it once healthy, bakes, and
-/// retires the old color.
+/// Watches `color` for `duration`; stops as soon as it is unhealthy (or on cancel, when
+/// `cancellable`).
+async fn watch<P: Platform>(
+    platform_: &P,
+    service: &str,
+    color: Color,
+    duration: Duration,
+    options: &RolloutOptions,
+    cancellable: bool,
+) -> Result<(), Stop> {
+    let deadline = Instant::now() + duration;
+    loop {
+        match platform_.is_healthy(service, color).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Stop::Unhealthy),
+            Err(error) => return Err(Stop::Failed(error.0)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        let pause = options.poll_interval.min(deadline - now);
+        if cancellable {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = options.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+        } else {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Undoes a rollout that has not fully switched: all traffic back to `live`, the new color
+/// scaled down and given back its previous release.
+async fn abandon<P: Platform>(
+    platform_: &P,
+    service: &str,
+    target: Color,
+    live: Option<Color>,
+    shifted: bool,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<(), RolloutError> {
+    let fail = platform(service);
+    progress(Step::Abandon { color: target });
+    if shifted && let Some(live) = live {
+        platform_
+            .shift_traffic(service, live, 100)
+            .await
+            .map_err(&fail)?;
+    }
+    platform_.retire(service, target).await.map_err(&fail)?;
+    platform_
+        .revert_release(service, target)
+        .await
+        .map_err(&fail)?;
+    Ok(())
+}
+
+/// Deploys `release` to the idle color, switches traffic to it once healthy (through the
+/// canary steps, if any), bakes, and retires the old color.
 pub async fn deploy<P: Platform>(
     platform_: &P,
     service: &str,
@@ -215,36 +342,70 @@ pub async fn deploy<P: Platform>(
     let fail = platform(service);
     let live = platform_.live_color(service).await.map_err(&fail)?;
     let target = live.map_or(Color::Blue, Color::other);
+    let live_name = live.map_or_else(|| "nothing".to_owned(), |color| color.to_string());
 
     progress(Step::Start { color: target });
-    platform_
-        .start_release(service, target, release)
-        .await
-        .map_err(&fail)?;
-    progress(Step::WaitHealthy { color: target });
-    if !wait_healthy(platform_, service, target, options)
-        .await
-        .map_err(&fail)?
-    {
-        progress(Step::Abandon { color: target });
-        platform_.retire(service, target).await.map_err(&fail)?;
-        platform_
-            .revert_release(service, target)
-            .await
-            .map_err(&fail)?;
-        return Err(RolloutError::NeverHealthy {
+    if let Err(error) = platform_.start_release(service, target, release).await {
+        abandon(platform_, service, target, live, false, progress).await?;
+        return Err(RolloutError::Abandoned {
             service: service.to_owned(),
             color: target,
-            live: live.map_or_else(|| "nothing".to_owned(), |color| color.to_string()),
-            timeout: options.health_timeout,
+            live: live_name,
+            reason: error.0,
+        });
+    }
+    progress(Step::WaitHealthy { color: target });
+    if let Err(stop) = wait_healthy(platform_, service, target, options).await {
+        abandon(platform_, service, target, live, false, progress).await?;
+        return Err(match stop {
+            Stop::TimedOut => RolloutError::NeverHealthy {
+                service: service.to_owned(),
+                color: target,
+                live: live_name,
+                timeout: options.health_timeout,
+            },
+            other => RolloutError::Abandoned {
+                service: service.to_owned(),
+                color: target,
+                live: live_name,
+                reason: other.reason(),
+            },
         });
     }
 
+    if live.is_some() {
+        for (percent, duration) in &options.canary {
+            progress(Step::Canary {
+                to: target,
+                percent: *percent,
+                duration: *duration,
+            });
+            let shifted = match platform_.shift_traffic(service, target, *percent).await {
+                Ok(()) => watch(platform_, service, target, *duration, options, true).await,
+                Err(error) => Err(Stop::Failed(error.0)),
+            };
+            if let Err(stop) = shifted {
+                abandon(platform_, service, target, live, true, progress).await?;
+                return Err(RolloutError::Abandoned {
+                    service: service.to_owned(),
+                    color: target,
+                    live: live_name,
+                    reason: format!("canary at {percent}%: {}", stop.reason()),
+                });
+            }
+        }
+    }
+
     progress(Step::Switch { to: target });
-    platform_
-        .shift_traffic(service, target)
-        .await
-        .map_err(&fail)?;
+    if let Err(error) = platform_.shift_traffic(service, target, 100).await {
+        abandon(platform_, service, target, live, true, progress).await?;
+        return Err(RolloutError::Abandoned {
+            service: service.to_owned(),
+            color: target,
+            live: live_name,
+            reason: error.0,
+        });
+    }
     platform_
         .retarget_scaling(service, target)
         .await
@@ -255,13 +416,16 @@ pub async fn deploy<P: Platform>(
             color: target,
             duration: options.bake,
         });
-        if !bake(platform_, service, target, options)
+        if watch(platform_, service, target, options.bake, options, false)
             .await
-            .map_err(&fail)?
+            .is_err()
             && options.auto_rollback
         {
             progress(Step::RollBack { to: old });
-            platform_.shift_traffic(service, old).await.map_err(&fail)?;
+            platform_
+                .shift_traffic(service, old, 100)
+                .await
+                .map_err(&fail)?;
             platform_
                 .retarget_scaling(service, old)
                 .await
@@ -287,26 +451,6 @@ pub async fn deploy<P: Platform>(
     })
 }
 
-/// Watches the new live color for the bake period; false as soon as it is unhealthy.
-async fn bake<P: Platform>(
-    platform_: &P,
-    service: &str,
-    color: Color,
-    options: &RolloutOptions,
-) -> Result<bool, PlatformError> {
-    let deadline = Instant::now() + options.bake;
-    loop {
-        if !platform_.is_healthy(service, color).await? {
-            return Ok(false);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(true);
-        }
-        tokio::time::sleep(options.poll_interval.min(deadline - now)).await;
-    }
-}
-
 /// Switches traffic back to the previous color, bringing it back up first if it was retired.
 pub async fn rollback<P: Platform>(
     platform_: &P,
@@ -326,22 +470,27 @@ pub async fn rollback<P: Platform>(
     progress(Step::Start { color: previous });
     platform_.restore(service, previous).await.map_err(&fail)?;
     progress(Step::WaitHealthy { color: previous });
-    if !wait_healthy(platform_, service, previous, options)
-        .await
-        .map_err(&fail)?
-    {
+    if let Err(stop) = wait_healthy(platform_, service, previous, options).await {
         progress(Step::Abandon { color: previous });
         platform_.retire(service, previous).await.map_err(&fail)?;
-        return Err(RolloutError::NeverHealthy {
-            service: service.to_owned(),
-            color: previous,
-            live: live.to_string(),
-            timeout: options.health_timeout,
+        return Err(match stop {
+            Stop::TimedOut => RolloutError::NeverHealthy {
+                service: service.to_owned(),
+                color: previous,
+                live: live.to_string(),
+                timeout: options.health_timeout,
+            },
+            other => RolloutError::Abandoned {
+                service: service.to_owned(),
+                color: previous,
+                live: live.to_string(),
+                reason: other.reason(),
+            },
         });
     }
     progress(Step::RollBack { to: previous });
     platform_
-        .shift_traffic(service, previous)
+        .shift_traffic(service, previous, 100)
         .await
         .map_err(&fail)?;
     platform_

@@ -10,6 +10,7 @@ use super::names::Names;
 use super::progress::Progress;
 use super::{Aws, balancer, cluster, desired, identity, logs, network, scaling, security};
 use crate::plan::{Action, Change, diff};
+use crate::rollout::Color;
 use crate::spec::Spec;
 
 /// What an apply did, for the summary.
@@ -42,7 +43,7 @@ fn label(change: &Change) -> String {
 
 /// Whether `change` is within `only`: that service's own resources, or shared ones.
 pub fn belongs(inventory: &Inventory, spec: &Spec, change: &Change, only: &str) -> bool {
-    let owner = desired::resources(spec, &[], &inventory.ids.dns)
+    let owner = desired::resources(spec, &[], &inventory.ids.dns, &BTreeMap::new())
         .into_iter()
         .chain(inventory.resources.iter().cloned())
         .find(|resource| resource.kind == change.kind && resource.name == change.name)
@@ -50,14 +51,25 @@ pub fn belongs(inventory: &Inventory, spec: &Spec, change: &Change, only: &str) 
     owner.is_none_or(|owner| owner == only)
 }
 
+/// What an apply leaves alone or narrows to.
+pub struct Scope<'a> {
+    /// Change only this service's own resources (and shared ones).
+    pub only_service: Option<&'a str>,
+    /// Services whose new release goes out blue/green afterwards: their task definition
+    /// and ECS service are not touched here.
+    pub rollouts: &'a BTreeSet<String>,
+    pub live: &'a BTreeMap<String, Color>,
+}
+
 pub async fn apply(
     aws: &Aws,
     spec: &Spec,
     azs: &[String],
     inventory: Inventory,
-    only_service: Option<&str>,
+    scope: &Scope<'_>,
     progress: &Progress,
 ) -> anyhow::Result<(Applied, Ids)> {
+    let only_service = scope.only_service;
     let Inventory {
         resources: existing,
         mut ids,
@@ -72,7 +84,7 @@ pub async fn apply(
     for kind in Kind::ALL {
         // Recomputed per kind: task definitions need the DNS names of load balancers
         // created a moment ago.
-        let wanted: Vec<Resource> = desired::resources(spec, azs, &ids.dns)
+        let wanted: Vec<Resource> = desired::wanted(spec, azs, &ids.dns, scope.live, &existing)
             .into_iter()
             .filter(|resource| resource.kind == kind)
             .collect();
@@ -92,6 +104,13 @@ pub async fn apply(
                 .and_then(|resource| resource.service.as_deref());
             if let (Some(only), Some(owner)) = (only_service, resource_owner)
                 && only != owner
+            {
+                continue;
+            }
+            let rolls_out = resource_owner.is_some_and(|owner| scope.rollouts.contains(owner));
+            if rolls_out
+                && matches!(change.action, Action::Update(_))
+                && matches!(kind, Kind::TaskDefinition | Kind::EcsService)
             {
                 continue;
             }
@@ -215,7 +234,7 @@ pub async fn apply(
     }
 
     // Deletions, newest kinds first.
-    let all_wanted = desired::resources(spec, azs, &ids.dns);
+    let all_wanted = desired::wanted(spec, azs, &ids.dns, scope.live, &existing);
     let deletes: Vec<Change> = diff(&all_wanted, &existing)
         .into_iter()
         .filter(|change| change.action == Action::Delete)
@@ -363,7 +382,9 @@ async fn apply_one(
         Kind::TaskDefinition => {
             id(cluster::register_task_definition(aws, spec, resource, ids).await?)
         }
-        Kind::EcsService if create => id(cluster::create_service(aws, spec, resource, ids).await?),
+        Kind::EcsService if create => {
+            id(cluster::create_service(aws, spec, resource, ids, None).await?)
+        }
         Kind::EcsService => {
             cluster::update_service(aws, spec, resource, ids).await?;
             Ok(None)

@@ -231,12 +231,14 @@ fn deployment_configuration() -> DeploymentConfiguration {
         .build()
 }
 
-/// Creates the ECS service at the scaling minimum, on the family's newest revision.
+/// Creates the ECS service (at the scaling minimum unless told otherwise), on the family's
+/// newest revision.
 pub async fn create_service(
     aws: &Aws,
     spec: &Spec,
     resource: &Resource,
     ids: &Ids,
+    desired_count: Option<i32>,
 ) -> anyhow::Result<String> {
     let service = resource.service.as_deref().unwrap_or_default();
     let definition = spec
@@ -250,7 +252,7 @@ pub async fn create_service(
         .cluster(Names::new(spec).base())
         .service_name(&resource.name)
         .task_definition(task_definition)
-        .desired_count(definition.scaling.min as i32)
+        .desired_count(desired_count.unwrap_or(definition.scaling.min as i32))
         .launch_type(LaunchType::Fargate)
         .network_configuration(network(spec, resource, ids)?)
         .load_balancers(

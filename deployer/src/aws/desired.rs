@@ -55,7 +55,12 @@ fn joined<I: IntoIterator<Item = String>>(items: I) -> String {
 
 /// Every resource the spec asks for. `azs` are the availability zones to use; `dns` the load
 /// balancers' DNS names where they are known.
-pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) -> Vec<Resource> {
+pub fn resources(
+    spec: &Spec,
+    azs: &[String],
+    dns: &BTreeMap<String, String>,
+    live: &BTreeMap<String, Color>,
+) -> Vec<Resource> {
     let names = Names::new(spec);
     let base = names.base();
     let mut out = Vec::new();
@@ -211,7 +216,8 @@ pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) ->
                     ),
             );
         }
-        let live_group = names.colored(name, Color::Blue);
+        let live_color = live.get(name).copied().unwrap_or(Color::Blue);
+        let live_group = names.colored(name, live_color);
         if service.public {
             match &spec.aws.certificate_arn {
                 Some(certificate) => {
@@ -288,7 +294,7 @@ pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) ->
                 .attr("task_role", names.task_role(name))
                 .attr("log_group", names.log_group(name)),
         );
-        let ecs_service = names.colored(name, Color::Blue);
+        let ecs_service = names.colored(name, live_color);
         out.push(
             Resource::new(Kind::EcsService, &ecs_service)
                 .service(name)
@@ -325,6 +331,39 @@ pub fn resources(spec: &Spec, azs: &[String], dns: &BTreeMap<String, String>) ->
     out
 }
 
+/// The idle color's ECS service belongs to rollouts, not to the plan: whatever it runs (a
+/// previous release kept for rollback, scaled to zero) is kept as it is.
+pub fn keep_idle(
+    wanted: &mut Vec<Resource>,
+    existing: &[Resource],
+    spec: &Spec,
+    live: &BTreeMap<String, Color>,
+) {
+    let names = Names::new(spec);
+    for (service, color) in live {
+        let idle = names.colored(service, color.other());
+        if let Some(found) = existing
+            .iter()
+            .find(|resource| resource.kind == Kind::EcsService && resource.name == idle)
+        {
+            wanted.push(found.clone());
+        }
+    }
+}
+
+/// Everything the spec wants, plus the idle colors rollouts keep.
+pub fn wanted(
+    spec: &Spec,
+    azs: &[String],
+    dns: &BTreeMap<String, String>,
+    live: &BTreeMap<String, Color>,
+    existing: &[Resource],
+) -> Vec<Resource> {
+    let mut all = resources(spec, azs, dns, live);
+    keep_idle(&mut all, existing, spec, live);
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -343,6 +382,7 @@ mod tests {
         let resources = resources(
             &spec,
             &["eu-west-1a".into(), "eu-west-1b".into()],
+            &BTreeMap::new(),
             &BTreeMap::new(),
         );
         let listener = |name: &str| {
@@ -382,7 +422,7 @@ mod tests {
             "app: a\nenvironment: b\nnetwork: { cidr: 10.9.0.0/16, azs: 3, nat: per-az }\nservices:\n  web: { port: 80, public: true }\n",
         );
         let azs: Vec<String> = ["x1", "x2", "x3"].map(String::from).to_vec();
-        let resources = resources(&spec, &azs, &BTreeMap::new());
+        let resources = resources(&spec, &azs, &BTreeMap::new(), &BTreeMap::new());
         let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
         assert_eq!(count(Kind::NatGateway), 3);
         assert_eq!(count(Kind::Subnet), 6);

@@ -49,7 +49,8 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
     security_groups(aws, &names, &mut inventory).await?;
     balancers(aws, &names, &mut inventory).await?;
     logs_and_roles(aws, &names, &mut inventory).await?;
-    cluster(aws, &names, &mut inventory).await?;
+    let live = super::colors::live_colors(spec, &inventory);
+    cluster(aws, &names, &live, &mut inventory).await?;
     Ok(inventory)
 }
 
@@ -461,24 +462,12 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
                             redirect.protocol().unwrap_or_default().to_lowercase()
                         )
                     } else {
-                        let group = action
-                            .target_group_arn()
-                            .or_else(|| {
-                                action.forward_config().and_then(|forward| {
-                                    forward
-                                        .target_groups()
-                                        .iter()
-                                        .max_by_key(|group| group.weight().unwrap_or(0))
-                                        .and_then(|group| group.target_group_arn())
-                                })
-                            })
-                            .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
-                            .unwrap_or_default();
-                        format!("forward:{group}")
+                        forward_action(action, &inventory.ids)
                     }
                 });
             let service = action
                 .strip_prefix("forward:")
+                .map(|groups| groups.split(['=', ',']).next().unwrap_or_default())
                 .and_then(|group| {
                     inventory.resources.iter().find(|resource| {
                         resource.kind == Kind::TargetGroup && resource.name == group
@@ -507,6 +496,42 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
         }
     }
     Ok(())
+}
+
+/// `forward:GROUP` for a single target group, `forward:A=90,B=10` for weighted ones (a canary).
+fn forward_action(
+    action: &aws_sdk_elasticloadbalancingv2::types::Action,
+    ids: &super::model::Ids,
+) -> String {
+    let name = |arn: &str| ids.name_of(Kind::TargetGroup, arn).unwrap_or_default();
+    let mut weighted: Vec<(String, i32)> = action
+        .forward_config()
+        .map(|forward| {
+            forward
+                .target_groups()
+                .iter()
+                .filter(|group| group.weight().unwrap_or(1) > 0)
+                .filter_map(|group| {
+                    group
+                        .target_group_arn()
+                        .map(|arn| (name(arn), group.weight().unwrap_or(1)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if weighted.len() > 1 {
+        weighted.sort();
+        let parts: Vec<String> = weighted
+            .iter()
+            .map(|(group, weight)| format!("{group}={weight}"))
+            .collect();
+        return format!("forward:{}", parts.join(","));
+    }
+    let single = action
+        .target_group_arn()
+        .map(name)
+        .or_else(|| weighted.pop().map(|(group, _)| group));
+    format!("forward:{}", single.unwrap_or_default())
 }
 
 async fn logs_and_roles(
@@ -591,7 +616,12 @@ async fn logs_and_roles(
     Ok(())
 }
 
-async fn cluster(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
+async fn cluster(
+    aws: &Aws,
+    names: &Names<'_>,
+    live: &BTreeMap<String, crate::rollout::Color>,
+    inventory: &mut Inventory,
+) -> anyhow::Result<()> {
     let base = names.base();
     let clusters = aws
         .ecs
@@ -646,12 +676,11 @@ async fn cluster(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             let Some(name) = service.service_name() else {
                 continue;
             };
-            let owner = service
-                .tags()
-                .iter()
-                .find(|tag| tag.key() == Some(TAG_SERVICE))
-                .and_then(|tag| tag.value())
-                .map(str::to_owned);
+            // dashctl's names say whose it is: `{app}-{env}-{service}-{color}`.
+            let owner = name
+                .strip_prefix(&format!("{}-", names.base()))
+                .and_then(|rest| rest.rsplit_once('-'))
+                .map(|(service, _)| service.to_owned());
             inventory.ids.insert(
                 Kind::EcsService,
                 name,
@@ -684,7 +713,13 @@ async fn cluster(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
                 .attr("security_group", security_group);
             resource.service = owner.clone();
             inventory.resources.push(resource);
+            // The family's current state is what the live color runs.
+            let is_live = owner
+                .as_ref()
+                .and_then(|owner| live.get(owner))
+                .is_some_and(|color| name.ends_with(&format!("-{color}")));
             if let Some(mut family) = family
+                && is_live
                 && !inventory.resources.iter().any(|existing| {
                     existing.kind == Kind::TaskDefinition && existing.name == family.name
                 })

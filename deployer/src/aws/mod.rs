@@ -5,22 +5,25 @@
 mod apply;
 mod balancer;
 mod cluster;
+mod colors;
 mod desired;
 mod discover;
 mod errors;
 pub mod health;
 mod identity;
+mod lock;
 mod logs;
 pub mod model;
 mod names;
 mod network;
+mod platform;
 mod progress;
 mod scaling;
 mod security;
 mod status;
 mod tags;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -29,7 +32,7 @@ use aws_config::{BehaviorVersion, Region};
 pub use status::{AwsStatus, ServiceReport};
 
 use crate::plan;
-use crate::rollout::Color;
+use crate::rollout::{self, Color, RolloutOptions};
 use crate::spec::{LoadedSpec, Spec};
 use model::{Inventory, Kind};
 use names::Names;
@@ -49,6 +52,7 @@ pub struct Aws {
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub region: String,
 }
 
@@ -78,6 +82,7 @@ impl Aws {
             scaling: aws_sdk_applicationautoscaling::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region,
         })
     }
@@ -152,7 +157,8 @@ impl health::TargetHealth for Aws {
 pub async fn plan(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Change>> {
     let inventory = discover::inventory(aws, spec).await?;
     let azs = aws.zones(spec, &inventory).await?;
-    let wanted = desired::resources(spec, &azs, &inventory.ids.dns);
+    let live = colors::live_colors(spec, &inventory);
+    let wanted = desired::wanted(spec, &azs, &inventory.ids.dns, &live, &inventory.resources);
     Ok(plan::diff(&wanted, &inventory.resources))
 }
 
@@ -160,43 +166,202 @@ pub struct DeployOptions {
     pub gate: health::Gate,
     /// Change only this service's own resources (shared ones are still reconciled).
     pub only_service: Option<String>,
+    /// Print what would happen and change nothing.
+    pub dry_run: bool,
+    /// Override every service's `deploy.bake`.
+    pub bake: Option<std::time::Duration>,
+    pub break_lock: bool,
+    /// Ctrl-C: abandons a rollout before its final switch.
+    pub cancel: tokio_util::sync::CancellationToken,
 }
 
-/// Prints the plan, applies it, waits for health, prints a summary with the public URL.
+/// Services whose running release changes: their task definition differs from what the live
+/// color runs. These go out blue/green instead of being updated in place.
+fn rollout_services(
+    changes: &[plan::Change],
+    inventory: &Inventory,
+    spec: &Spec,
+) -> BTreeSet<String> {
+    changes
+        .iter()
+        .filter(|change| {
+            change.kind == Kind::TaskDefinition && matches!(change.action, plan::Action::Update(_))
+        })
+        .filter_map(|change| {
+            spec.services
+                .keys()
+                .find(|service| Names::new(spec).family(service) == change.name)
+                .cloned()
+        })
+        .filter(|service| {
+            let live = colors::live_colors(spec, inventory);
+            let color = live.get(service).copied().unwrap_or(Color::Blue);
+            inventory
+                .ids
+                .get(Kind::EcsService, &Names::new(spec).colored(service, color))
+                .is_some()
+        })
+        .collect()
+}
+
+fn rollout_options(spec: &Spec, service: &str, options: &DeployOptions) -> RolloutOptions {
+    let deploy = spec
+        .services
+        .get(service)
+        .map(|definition| definition.deploy.clone())
+        .unwrap_or_default();
+    RolloutOptions {
+        health_timeout: deploy.health_timeout.0,
+        canary: deploy.canary_steps(),
+        bake: options.bake.unwrap_or(deploy.bake.0),
+        auto_rollback: deploy.auto_rollback,
+        // Often enough to notice a change within a tenth of the timeout, never hammering the API.
+        poll_interval: (deploy.health_timeout.0 / 10).clamp(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(10),
+        ),
+        cancel: options.cancel.clone(),
+    }
+}
+
+/// What a rollout of `service` will do, step by step, for the plan and `--dry-run`.
+fn describe_rollout(
+    spec: &Spec,
+    service: &str,
+    live: Color,
+    image: &str,
+    options: &RolloutOptions,
+) -> Vec<String> {
+    let names = Names::new(spec);
+    let idle = live.other();
+    let mut steps = vec![
+        format!(
+            "start {} with {image} at the live color's task count",
+            names.colored(service, idle)
+        ),
+        format!(
+            "wait until its targets in {} are healthy (up to {})",
+            names.colored(service, idle),
+            humantime::format_duration(options.health_timeout)
+        ),
+    ];
+    for (percent, duration) in &options.canary {
+        steps.push(format!(
+            "send {percent}% of {} to {idle} for {}",
+            colors::listener_name(spec, service),
+            humantime::format_duration(*duration)
+        ));
+    }
+    steps.push(format!(
+        "switch {} to {idle} and move autoscaling to it",
+        colors::listener_name(spec, service)
+    ));
+    steps.push(format!(
+        "bake {}{}",
+        humantime::format_duration(options.bake),
+        if options.auto_rollback {
+            " (switch back if it turns unhealthy)"
+        } else {
+            ""
+        }
+    ));
+    steps.push(format!(
+        "scale {} to 0 (kept for rollback)",
+        names.colored(service, live)
+    ));
+    steps
+}
+
+/// Prints the plan, applies infrastructure changes, rolls changed services out blue/green,
+/// and prints a summary with the URLs.
 pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> anyhow::Result<()> {
     let spec = &loaded.spec;
     let started = Instant::now();
     let inventory = discover::inventory(aws, spec).await?;
     let azs = aws.zones(spec, &inventory).await?;
-    let mut changes = plan::diff(
-        &desired::resources(spec, &azs, &inventory.ids.dns),
-        &inventory.resources,
-    );
+    let live = colors::live_colors(spec, &inventory);
+    let wanted = desired::wanted(spec, &azs, &inventory.ids.dns, &live, &inventory.resources);
+    let mut changes = plan::diff(&wanted, &inventory.resources);
     if let Some(only) = &options.only_service {
         changes.retain(|change| apply::belongs(&inventory, spec, change, only));
     }
+    let rollouts = rollout_services(&changes, &inventory, spec);
     print!("{}", plan::render(&changes));
+    let names = Names::new(spec);
+    for service in &rollouts {
+        let color = live.get(service).copied().unwrap_or(Color::Blue);
+        let image = wanted
+            .iter()
+            .find(|resource| {
+                resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
+            })
+            .map_or("", |resource| resource.get("image"));
+        println!("Rollout of {service} ({color} is live):");
+        for step in describe_rollout(
+            spec,
+            service,
+            color,
+            image,
+            &rollout_options(spec, service, &options),
+        ) {
+            println!("  - {step}");
+        }
+    }
     if changes.is_empty() {
         print_urls(spec, &inventory.ids.dns);
         return Ok(());
     }
+    if options.dry_run {
+        println!("Dry run: nothing was changed.");
+        return Ok(());
+    }
+
+    let lock = lock::Lock::acquire(aws, spec, "deploy", options.break_lock).await?;
+    let result = apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, &options).await;
+    lock.release(aws).await?;
+    let (applied, ids, rolled) = result?;
+    println!(
+        "Deployed {} ({}) to {}: {} created, {} updated, {} deleted, {} rolled out in {:.1}s.",
+        spec.app,
+        spec.environment,
+        aws.region,
+        applied.created,
+        applied.updated,
+        applied.deleted,
+        rolled,
+        started.elapsed().as_secs_f64()
+    );
+    print_urls(spec, &ids.dns);
+    Ok(())
+}
+
+async fn apply_and_roll_out(
+    aws: &Aws,
+    spec: &Spec,
+    azs: &[String],
+    inventory: Inventory,
+    live: &BTreeMap<String, Color>,
+    rollouts: &BTreeSet<String>,
+    options: &DeployOptions,
+) -> anyhow::Result<(apply::Applied, model::Ids, usize)> {
     let progress = Progress::new();
-    let (applied, ids) = apply::apply(
-        aws,
-        spec,
-        &azs,
-        inventory,
-        options.only_service.as_deref(),
-        &progress,
-    )
-    .await?;
+    let scope = apply::Scope {
+        only_service: options.only_service.as_deref(),
+        rollouts,
+        live,
+    };
+    let (applied, ids) = apply::apply(aws, spec, azs, inventory, &scope, &progress).await?;
     let names = Names::new(spec);
+
+    // First deploys and in-place changes: wait for the live color to be healthy.
     let wanted: Vec<health::Wanted> = applied
         .rolled
         .iter()
+        .filter(|service| !rollouts.contains(*service))
         .filter_map(|service| {
             let definition = spec.services.get(service)?;
-            let group = ids.get(Kind::TargetGroup, &names.colored(service, Color::Blue))?;
+            let color = live.get(service).copied().unwrap_or(Color::Blue);
+            let group = ids.get(Kind::TargetGroup, &names.colored(service, color))?;
             Some(health::Wanted {
                 service: service.clone(),
                 target_group_arn: group.to_owned(),
@@ -208,18 +373,56 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
         eprintln!("waiting for new tasks to pass their health checks...");
         health::wait_all(options.gate, aws, &wanted).await?;
     }
-    println!(
-        "Deployed {} ({}) to {}: {} created, {} updated, {} deleted in {:.1}s.",
-        spec.app,
-        spec.environment,
-        aws.region,
-        applied.created,
-        applied.updated,
-        applied.deleted,
-        started.elapsed().as_secs_f64()
-    );
-    print_urls(spec, &ids.dns);
-    Ok(())
+
+    let releases = desired::resources(spec, azs, &ids.dns, live);
+    let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone(), options.gate);
+    for service in rollouts {
+        let release = releases
+            .iter()
+            .find(|resource| {
+                resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
+            })
+            .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))?;
+        let report = |step: rollout::Step| eprintln!("  {service}: {step}");
+        let outcome = rollout::deploy(
+            &platform_,
+            service,
+            release,
+            &rollout_options(spec, service, options),
+            &report,
+        )
+        .await?;
+        println!(
+            "{service}: live on {} (was {})",
+            outcome.to,
+            outcome
+                .from
+                .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
+        );
+    }
+    Ok((applied, ids, rollouts.len()))
+}
+
+/// Switches a service back to its other color (scaling that color up first).
+pub async fn rollback(
+    aws: &Aws,
+    spec: &Spec,
+    service: &str,
+    options: &DeployOptions,
+) -> anyhow::Result<rollout::Outcome> {
+    let inventory = discover::inventory(aws, spec).await?;
+    let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
+    let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone(), options.gate);
+    let report = |step: rollout::Step| eprintln!("  {service}: {step}");
+    let result = rollout::rollback(
+        &platform_,
+        service,
+        &rollout_options(spec, service, options),
+        &report,
+    )
+    .await;
+    lock.release(aws).await?;
+    Ok(result?)
 }
 
 fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {

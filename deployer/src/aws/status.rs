@@ -1,11 +1,13 @@
-//! `dashctl status` on AWS: per service, what runs and how healthy it is.
+//! `dashctl status` on AWS: per service, both colors, which is live and with what weight,
+//! what each runs, counts and target health, scaling, URL, and a rollout in progress.
 
 use serde::Serialize;
 
+use super::colors::{listener_name, live_colors, weights};
 use super::health::TargetHealth;
 use super::model::{Inventory, Kind};
 use super::names::Names;
-use super::{Aws, desired, errors::explain};
+use super::{Aws, desired, errors::explain, lock};
 use crate::rollout::Color;
 use crate::spec::Spec;
 
@@ -13,6 +15,8 @@ use crate::spec::Spec;
 pub struct AwsStatus {
     pub app: String,
     pub environment: String,
+    /// Who holds the rollout lock, when a rollout runs.
+    pub rollout_in_progress: Option<String>,
     pub services: Vec<ServiceReport>,
 }
 
@@ -21,6 +25,7 @@ pub struct ServiceReport {
     pub name: String,
     pub public: bool,
     pub live_color: Option<Color>,
+    /// The live color's image, desired and running counts.
     pub image: Option<String>,
     pub desired: i32,
     pub running: i32,
@@ -28,6 +33,21 @@ pub struct ServiceReport {
     pub registered_targets: usize,
     pub url: Option<String>,
     pub scaling: ScalingReport,
+    pub colors: Vec<ColorReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColorReport {
+    pub color: Color,
+    /// Percent of the listener's traffic.
+    pub weight: u8,
+    pub image: Option<String>,
+    /// `family:revision`.
+    pub task_definition: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub healthy_targets: usize,
+    pub registered_targets: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,8 +57,64 @@ pub struct ScalingReport {
     pub requests_per_target: Option<u32>,
 }
 
+async fn color_report(
+    aws: &Aws,
+    spec: &Spec,
+    inventory: &Inventory,
+    service: &str,
+    color: Color,
+    weight: u8,
+) -> anyhow::Result<ColorReport> {
+    let names = Names::new(spec);
+    let ecs_name = names.colored(service, color);
+    let mut report = ColorReport {
+        color,
+        weight,
+        image: None,
+        task_definition: None,
+        desired: 0,
+        running: 0,
+        healthy_targets: 0,
+        registered_targets: 0,
+    };
+    if inventory.ids.get(Kind::EcsService, &ecs_name).is_some() {
+        let described = aws
+            .ecs
+            .describe_services()
+            .cluster(names.base())
+            .services(&ecs_name)
+            .send()
+            .await
+            .map_err(|e| explain("DescribeServices", e))?;
+        if let Some(found) = described.services().first() {
+            report.desired = found.desired_count();
+            report.running = found.running_count();
+            if let Some(arn) = found.task_definition() {
+                report.task_definition = arn.rsplit('/').next().map(str::to_owned);
+                let definition = aws
+                    .ecs
+                    .describe_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(|e| explain("DescribeTaskDefinition", e))?;
+                report.image = definition
+                    .task_definition()
+                    .and_then(|definition| definition.container_definitions().first())
+                    .and_then(|container| container.image())
+                    .map(str::to_owned);
+            }
+        }
+    }
+    if let Some(arn) = inventory.ids.get(Kind::TargetGroup, &ecs_name) {
+        (report.healthy_targets, report.registered_targets) = aws.count(arn).await?;
+    }
+    Ok(report)
+}
+
 pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::Result<AwsStatus> {
     let names = Names::new(spec);
+    let live = live_colors(spec, inventory);
     let find = |kind: Kind, name: &str| {
         inventory
             .resources
@@ -48,55 +124,41 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
     let mut services = Vec::new();
     for (name, definition) in &spec.services {
         let lb = names.load_balancer(definition.public);
-        let listener_port = if definition.public {
-            if spec.aws.certificate_arn.is_some() {
-                443
-            } else {
-                80
-            }
-        } else {
-            definition.port
-        };
-        let listener = find(Kind::Listener, &format!("{lb}:{listener_port}"));
-        let live_color = listener.and_then(|listener| {
-            let group = listener.get("action").strip_prefix("forward:")?;
-            [Color::Blue, Color::Green]
-                .into_iter()
-                .find(|color| group == names.colored(name, *color))
-        });
-        let ecs_name = names.colored(name, live_color.unwrap_or(Color::Blue));
-        let (mut desired_count, mut running) = (0, 0);
-        if inventory.ids.get(Kind::EcsService, &ecs_name).is_some() {
-            let described = aws
-                .ecs
-                .describe_services()
-                .cluster(names.base())
-                .services(&ecs_name)
-                .send()
-                .await
-                .map_err(|e| explain("DescribeServices", e))?;
-            if let Some(service) = described.services().first() {
-                desired_count = service.desired_count();
-                running = service.running_count();
-            }
+        let action = find(Kind::Listener, &listener_name(spec, name))
+            .map(|listener| listener.get("action").to_owned());
+        let split = action
+            .as_deref()
+            .map(|action| weights(spec, name, action))
+            .unwrap_or_default();
+        let live_color = action
+            .is_some()
+            .then(|| live.get(name).copied().unwrap_or(Color::Blue));
+        let mut colors = Vec::new();
+        for color in [Color::Blue, Color::Green] {
+            let weight = split
+                .iter()
+                .find(|(found, _)| *found == color)
+                .map_or(0, |(_, weight)| *weight);
+            colors.push(color_report(aws, spec, inventory, name, color, weight).await?);
         }
-        let (healthy_targets, registered_targets) =
-            match inventory.ids.get(Kind::TargetGroup, &ecs_name) {
-                Some(arn) => aws.count(arn).await?,
-                None => (0, 0),
-            };
-        let target = find(Kind::ScalableTarget, &names.scalable_resource(&ecs_name));
+        let current = colors
+            .iter()
+            .find(|report| Some(report.color) == live_color)
+            .cloned();
+        let scaled = names.colored(name, live_color.unwrap_or(Color::Blue));
+        let target = find(Kind::ScalableTarget, &names.scalable_resource(&scaled));
         let policy = find(Kind::ScalingPolicy, &names.scaling_policy(name));
         services.push(ServiceReport {
             name: name.clone(),
             public: definition.public,
             live_color,
-            image: find(Kind::TaskDefinition, &names.family(name))
-                .map(|definition| definition.get("image").to_owned()),
-            desired: desired_count,
-            running,
-            healthy_targets,
-            registered_targets,
+            image: current.as_ref().and_then(|report| report.image.clone()),
+            desired: current.as_ref().map_or(0, |report| report.desired),
+            running: current.as_ref().map_or(0, |report| report.running),
+            healthy_targets: current.as_ref().map_or(0, |report| report.healthy_targets),
+            registered_targets: current
+                .as_ref()
+                .map_or(0, |report| report.registered_targets),
             url: inventory
                 .ids
                 .dns
@@ -108,11 +170,13 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
                 requests_per_target: policy
                     .and_then(|policy| policy.get("requests_per_target").parse().ok()),
             },
+            colors,
         });
     }
     Ok(AwsStatus {
         app: spec.app.clone(),
         environment: spec.environment.clone(),
+        rollout_in_progress: lock::holder(aws, spec).await,
         services,
     })
 }

@@ -106,6 +106,8 @@ fn options(loaded: &LoadedSpec, service: &str) -> RolloutOptions {
         .unwrap_or_default();
     RolloutOptions {
         health_timeout: deploy.health_timeout.0,
+        canary: deploy.canary_steps(),
+        cancel: tokio_util::sync::CancellationToken::new(),
         bake: deploy.bake.0,
         auto_rollback: deploy.auto_rollback,
         poll_interval: loaded

@@ -171,7 +171,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
             .await
             .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
         platform
-            .shift_traffic(name, color)
+            .shift_traffic(name, color, 100)
             .await
             .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
         let policy = autoscaler::Policy {

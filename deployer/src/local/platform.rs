@@ -74,10 +74,15 @@ impl Platform for LocalPlatform {
         Ok(self.service(service)?.is_healthy(color))
     }
 
-    async fn shift_traffic(&self, service: &str, to: Color) -> Result<(), PlatformError> {
+    async fn shift_traffic(
+        &self,
+        service: &str,
+        to: Color,
+        percent: u8,
+    ) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
-        runtime.set_live(to);
-        tracing::info!(service, color = %to, "proxy now sends all traffic to {to}");
+        runtime.shift(to, percent);
+        tracing::info!(service, color = %to, percent, "proxy now sends {percent}% of traffic to {to}");
         Ok(())
     }
 

@@ -34,6 +34,8 @@ pub struct ServiceRuntime {
     context: Arc<RunContext>,
     http: reqwest::Client,
     live: Mutex<Option<Color>>,
+    /// A canary step: this color gets this percent of requests.
+    canary: Mutex<Option<(Color, u8)>>,
     groups: Mutex<HashMap<Color, ColorGroup>>,
     next: AtomicUsize,
     /// Requests the proxy has forwarded, for the autoscaler's rate.
@@ -49,6 +51,8 @@ pub struct ServiceStatus {
     pub name: String,
     pub public: bool,
     pub live_color: Option<Color>,
+    /// A canary in progress: its color and share of requests in percent.
+    pub canary: Option<(Color, u8)>,
     pub url: String,
     pub desired: usize,
     pub running: usize,
@@ -86,6 +90,7 @@ impl ServiceRuntime {
             context,
             http,
             live: Mutex::new(None),
+            canary: Mutex::new(None),
             groups: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(0),
             requests_total: AtomicU64::new(0),
@@ -115,6 +120,29 @@ impl ServiceRuntime {
             .live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(color);
+        *self
+            .canary
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    /// `percent` of requests to `to`; at 100 `to` becomes the live color.
+    pub fn shift(&self, to: Color, percent: u8) {
+        if percent >= 100 {
+            self.set_live(to);
+        } else {
+            *self
+                .canary
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((to, percent));
+        }
+    }
+
+    pub fn canary(&self) -> Option<(Color, u8)> {
+        *self
+            .canary
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn with_groups<T>(&self, f: impl FnOnce(&mut HashMap<Color, ColorGroup>) -> T) -> T {
@@ -124,9 +152,16 @@ impl ServiceRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
-    /// Round-robin over the live color's ready, non-draining instances.
+    /// Round-robin over the ready, non-draining instances of the live color (or, for a
+    /// canary's share of requests, of the canary color).
     pub fn pick(&self) -> Option<Arc<Instance>> {
-        let live = self.live_color()?;
+        let mut live = self.live_color()?;
+        if let Some((color, percent)) = self.canary() {
+            let ticket = self.next.load(Ordering::Relaxed) % 100;
+            if ticket < usize::from(percent) {
+                live = color;
+            }
+        }
         self.with_groups(|groups| {
             let group = groups.get(&live)?;
             let candidates: Vec<&Arc<Instance>> = group
@@ -260,6 +295,7 @@ impl ServiceRuntime {
             name: self.name.clone(),
             public: self.public,
             live_color: live,
+            canary: self.canary(),
             url: self.url(),
             desired: live.map_or(0, |color| self.count(color)),
             running: live_instances

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use tokio_util::sync::CancellationToken;
+
 use super::*;
 
 #[derive(Default)]
@@ -18,14 +20,22 @@ struct FakePlatform {
     flaky: Vec<String>,
     checks: Mutex<u32>,
     calls: Mutex<Vec<String>>,
+    /// Calls (by their recorded prefix, e.g. "start green") that fail.
+    failing: Vec<&'static str>,
 }
 
 impl FakePlatform {
     fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("lock").clone()
     }
-    fn record(&self, call: String) {
-        self.calls.lock().expect("lock").push(call);
+    fn record(&self, call: String) -> Result<(), PlatformError> {
+        let failed = self.failing.iter().any(|prefix| call.starts_with(prefix));
+        self.calls.lock().expect("lock").push(call.clone());
+        if failed {
+            Err(PlatformError(format!("{call} failed")))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -41,7 +51,7 @@ impl Platform for FakePlatform {
         color: Color,
         release: &String,
     ) -> Result<(), PlatformError> {
-        self.record(format!("start {color} {release}"));
+        self.record(format!("start {color} {release}"))?;
         let before = self
             .releases
             .lock()
@@ -52,7 +62,7 @@ impl Platform for FakePlatform {
         Ok(())
     }
     async fn restore(&self, _: &str, color: Color) -> Result<(), PlatformError> {
-        self.record(format!("restore {color}"));
+        self.record(format!("restore {color}"))?;
         if !self.releases.lock().expect("lock").contains_key(&color) {
             return Err(PlatformError(format!("{color} never ran")));
         }
@@ -60,7 +70,7 @@ impl Platform for FakePlatform {
         Ok(())
     }
     async fn revert_release(&self, _: &str, color: Color) -> Result<(), PlatformError> {
-        self.record(format!("revert {color}"));
+        self.record(format!("revert {color}"))?;
         let before = self.previous.lock().expect("lock").remove(&color).flatten();
         let mut releases = self.releases.lock().expect("lock");
         match before {
@@ -70,6 +80,9 @@ impl Platform for FakePlatform {
         Ok(())
     }
     async fn is_healthy(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
+        if self.failing.contains(&"health") {
+            return Err(PlatformError("health check API failed".into()));
+        }
         let release = self
             .releases
             .lock()
@@ -89,17 +102,20 @@ impl Platform for FakePlatform {
         let flaky_failed = self.flaky.contains(&release) && *checks > 2;
         Ok(running && !self.broken.contains(&release) && !flaky_failed)
     }
-    async fn shift_traffic(&self, _: &str, to: Color) -> Result<(), PlatformError> {
-        self.record(format!("shift {to}"));
-        *self.live.lock().expect("lock") = Some(to);
+    async fn shift_traffic(&self, _: &str, to: Color, percent: u8) -> Result<(), PlatformError> {
+        if percent == 100 {
+            self.record(format!("shift {to}"))?;
+            *self.live.lock().expect("lock") = Some(to);
+        } else {
+            self.record(format!("shift {percent}% {to}"))?;
+        }
         Ok(())
     }
     async fn retarget_scaling(&self, _: &str, to: Color) -> Result<(), PlatformError> {
-        self.record(format!("scale-on {to}"));
-        Ok(())
+        self.record(format!("scale-on {to}"))
     }
     async fn retire(&self, _: &str, color: Color) -> Result<(), PlatformError> {
-        self.record(format!("retire {color}"));
+        self.record(format!("retire {color}"))?;
         self.running.lock().expect("lock").insert(color, false);
         Ok(())
     }
@@ -108,9 +124,21 @@ impl Platform for FakePlatform {
 fn options() -> RolloutOptions {
     RolloutOptions {
         health_timeout: Duration::from_millis(50),
+        canary: Vec::new(),
         bake: Duration::from_millis(30),
         auto_rollback: true,
         poll_interval: Duration::from_millis(5),
+        cancel: CancellationToken::new(),
+    }
+}
+
+fn canary() -> RolloutOptions {
+    RolloutOptions {
+        canary: vec![
+            (10, Duration::from_millis(10)),
+            (50, Duration::from_millis(10)),
+        ],
+        ..options()
     }
 }
 
@@ -295,4 +323,131 @@ async fn a_failed_deploy_does_not_replace_the_release_rollback_returns_to() {
         .expect("rollback");
     assert_eq!(outcome.to, Color::Blue);
     assert_eq!(fake.releases.lock().expect("lock")[&Color::Blue], "v1");
+}
+
+#[tokio::test]
+async fn canary_steps_shift_weights_before_the_full_switch() {
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
+        .await
+        .expect("v1");
+    deploy(&fake, "portal", &"v2".to_owned(), &canary(), &quiet)
+        .await
+        .expect("v2");
+    assert_eq!(
+        fake.calls()[3..],
+        [
+            "start green v2",
+            "shift 10% green",
+            "shift 50% green",
+            "shift green",
+            "scale-on green",
+            "retire blue"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_canary_that_turns_unhealthy_sends_everything_back() {
+    let fake = FakePlatform {
+        flaky: vec!["flaky".into()],
+        ..Default::default()
+    };
+    deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
+        .await
+        .expect("v1");
+    *fake.checks.lock().expect("lock") = 0;
+    let error = deploy(&fake, "portal", &"flaky".to_owned(), &canary(), &quiet)
+        .await
+        .expect_err("abandoned");
+    assert!(matches!(error, RolloutError::Abandoned { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("canary at 10%: it turned unhealthy"),
+        "{error}"
+    );
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(
+        fake.calls()[3..],
+        [
+            "start green flaky",
+            "shift 10% green",
+            "shift blue",
+            "retire green",
+            "revert green"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_rollout_leaves_the_live_color() {
+    let fake = FakePlatform {
+        broken: vec!["slow".into()],
+        ..Default::default()
+    };
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let interrupted = RolloutOptions {
+        health_timeout: Duration::from_secs(60),
+        ..options()
+    };
+    interrupted.cancel.cancel();
+    let error = deploy(&fake, "portal", &"slow".to_owned(), &interrupted, &quiet)
+        .await
+        .expect_err("interrupted");
+    assert!(
+        error
+            .to_string()
+            .contains("abandoned (interrupted); blue still serves all traffic"),
+        "{error}"
+    );
+    assert_eq!(
+        fake.calls()[3..],
+        ["start green slow", "retire green", "revert green"]
+    );
+}
+
+/// A failure at each step before the final switch leaves blue live; after it, the error is
+/// reported and the state says where it stopped.
+#[tokio::test]
+async fn failure_at_every_step() {
+    for (failing, live_after) in [
+        ("start green", Color::Blue),
+        ("health", Color::Blue),
+        ("shift 10% green", Color::Blue),
+        ("shift green", Color::Blue),
+        ("scale-on green", Color::Green),
+        ("retire blue", Color::Green),
+    ] {
+        let fake = FakePlatform::default();
+        deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
+            .await
+            .expect("v1");
+        let fake = FakePlatform {
+            failing: vec![failing],
+            ..fake
+        };
+        let error = deploy(&fake, "portal", &"v2".to_owned(), &canary(), &quiet)
+            .await
+            .expect_err(failing);
+        assert_eq!(
+            *fake.live.lock().expect("lock"),
+            Some(live_after),
+            "failing {failing}: {error}"
+        );
+        if live_after == Color::Blue {
+            assert!(
+                error.to_string().contains("blue still serves all traffic"),
+                "failing {failing}: {error}"
+            );
+            assert!(
+                fake.calls()
+                    .ends_with(&["retire green".to_owned(), "revert green".to_owned()]),
+                "failing {failing}: {:?}",
+                fake.calls()
+            );
+        }
+    }
 }

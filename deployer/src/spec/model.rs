@@ -288,6 +288,10 @@ fn default_scale_out_cooldown() -> SpecDuration {
 pub struct DeployPolicy {
     #[serde(default)]
     pub strategy: Strategy,
+    /// Canary steps for `strategy: canary`, as percent/duration pairs: `[10%, 5m, 50%, 5m]`
+    /// sends 10% of traffic to the new color for 5 minutes, then 50% for 5 minutes, then all.
+    #[serde(default)]
+    pub canary: Vec<String>,
     /// How long the new color must stay healthy while live before the old one is retired.
     #[serde(default = "default_bake")]
     pub bake: SpecDuration,
@@ -303,6 +307,7 @@ impl Default for DeployPolicy {
     fn default() -> Self {
         Self {
             strategy: Strategy::default(),
+            canary: Vec::new(),
             bake: default_bake(),
             auto_rollback: default_auto_rollback(),
             health_timeout: default_health_timeout(),
@@ -320,11 +325,56 @@ fn default_health_timeout() -> SpecDuration {
     SpecDuration(Duration::from_secs(300))
 }
 
+/// Both strategies are blue/green: the new color is started and checked before it takes
+/// traffic; they differ in how the traffic moves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
+    /// All traffic moves at once.
     #[default]
-    BlueGreen,
+    #[serde(alias = "blue-green")]
+    AllAtOnce,
+    /// Traffic moves in the weighted steps of `canary`.
+    Canary,
+}
+
+impl DeployPolicy {
+    /// The canary steps, or none for `all-at-once` (validation guarantees they parse).
+    pub fn canary_steps(&self) -> Vec<(u8, Duration)> {
+        if self.strategy != Strategy::Canary {
+            return Vec::new();
+        }
+        parse_canary(&self.canary).unwrap_or_default()
+    }
+}
+
+/// `["10%", "5m", "50%", "5m"]` as (percent, duration) pairs, percents rising within 1-99.
+pub fn parse_canary(items: &[String]) -> Result<Vec<(u8, Duration)>, String> {
+    if items.is_empty() || items.len() % 2 != 0 {
+        return Err("expected percent/duration pairs such as [10%, 5m, 50%, 5m]".to_owned());
+    }
+    let mut steps = Vec::new();
+    for pair in items.chunks(2) {
+        let percent: u8 = pair[0]
+            .trim()
+            .strip_suffix('%')
+            .and_then(|number| number.trim().parse().ok())
+            .filter(|percent| (1..=99).contains(percent))
+            .ok_or_else(|| format!("`{}` is not a percentage between 1% and 99%", pair[0]))?;
+        let duration = humantime::parse_duration(pair[1].trim())
+            .map_err(|error| format!("`{}` is not a duration ({error})", pair[1]))?;
+        if steps
+            .last()
+            .is_some_and(|(previous, _)| *previous >= percent)
+        {
+            return Err(format!(
+                "canary percentages must rise: {percent}% follows {}%",
+                steps.last().map_or(0, |(previous, _)| *previous)
+            ));
+        }
+        steps.push((percent, duration));
+    }
+    Ok(steps)
 }
 
 /// How the service runs on the local platform.

@@ -194,3 +194,40 @@ fn load_balancer_layout_is_checked() {
     let retention = format!("{VALID}aws: {{ log_retention_days: 31 }}\n");
     assert!(problems(&retention)[0].contains("31 days is not a CloudWatch Logs retention period"));
 }
+
+#[test]
+fn canary_steps_are_checked() {
+    let with = |deploy: &str| {
+        VALID.replace(
+            "    scaling: { min: 2, max: 10 }\n",
+            &format!("    scaling: {{ min: 2, max: 10 }}\n    deploy: {deploy}\n"),
+        )
+    };
+    let spec = parse(
+        Path::new("spec.yaml"),
+        &with("{ strategy: canary, canary: [10%, 5m, 50%, 30s] }"),
+    )
+    .expect("valid");
+    assert_eq!(
+        spec.services["portal"].deploy.canary_steps(),
+        vec![
+            (10, std::time::Duration::from_secs(300)),
+            (50, std::time::Duration::from_secs(30))
+        ]
+    );
+    let found = problems(&with("{ strategy: canary, canary: [50%, 5m, 10%, 5m] }"));
+    assert!(
+        found[0].contains("canary percentages must rise"),
+        "{found:?}"
+    );
+    let found = problems(&with("{ strategy: canary, canary: [10%] }"));
+    assert!(found[0].contains("percent/duration pairs"), "{found:?}");
+    let found = problems(&with("{ canary: [10%, 5m] }"));
+    assert!(
+        found[0].contains("only used with `strategy: canary`"),
+        "{found:?}"
+    );
+    let spec = parse(Path::new("spec.yaml"), &with("{ strategy: blue-green }"))
+        .expect("old name still accepted");
+    assert!(spec.services["portal"].deploy.canary_steps().is_empty());
+}

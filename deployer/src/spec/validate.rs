@@ -333,6 +333,21 @@ fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<
             "requests_per_target must be at least 1 (requests per target per minute)",
         ));
     }
+    match (service.deploy.strategy, service.deploy.canary.is_empty()) {
+        (crate::spec::Strategy::Canary, _) => {
+            if let Err(problem) = crate::spec::parse_canary(&service.deploy.canary) {
+                findings.push(Finding::value(at("deploy.canary"), problem));
+            }
+        }
+        (crate::spec::Strategy::AllAtOnce, false) => findings.push(
+            Finding::value(
+                at("deploy.canary"),
+                "canary steps are only used with `strategy: canary`",
+            )
+            .help("set `strategy: canary` or remove `canary`"),
+        ),
+        _ => {}
+    }
     if service.deploy.health_timeout.0.is_zero() {
         findings.push(Finding::value(
             at("deploy.health_timeout"),

@@ -435,7 +435,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         2
     );
 
-    // A new image is one task definition revision and one service update.
+    // A new image rolls out blue/green: green gets it, then the traffic.
     let image = moto.dashctl(&[
         "deploy",
         "--env",
@@ -444,6 +444,8 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         SPEC,
         "--image",
         "portal=ghcr.io/example/dashctl-portal:1.2.0",
+        "--bake",
+        "0s",
     ]);
     let out = text(&image);
     assert!(image.status.success(), "{out}");
@@ -453,7 +455,12 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         ),
         "{out}"
     );
-    assert!(out.contains("0 created, 2 updated, 0 deleted"), "{out}");
+    // The running release changes blue/green: nothing is updated in place.
+    assert!(
+        out.contains("0 created, 0 updated, 0 deleted, 1 rolled out"),
+        "{out}"
+    );
+    assert!(out.contains("portal: live on green (was blue)"), "{out}");
 
     // Status, as JSON.
     let status = moto.dashctl(&["status", "--env", "aws", "-f", SPEC, "--output", "json"]);
@@ -466,7 +473,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .and_then(|all| all.iter().find(|s| s["name"] == "portal"))
         .expect("portal");
     assert_eq!(portal["public"], true);
-    assert_eq!(portal["live_color"], "blue");
+    assert_eq!(portal["live_color"], "green");
     assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:1.2.0");
     assert_eq!(portal["desired"], 2);
     assert_eq!(
@@ -484,14 +491,14 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let refused = moto.dashctl(&["destroy", "-f", SPEC]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
-        text(&refused).contains("Would remove (37)"),
+        text(&refused).contains("Would remove (38)"),
         "{}",
         text(&refused)
     );
     let destroy = moto.dashctl(&["destroy", "--yes", "-f", SPEC]);
     assert!(destroy.status.success(), "{}", text(&destroy));
     assert!(
-        text(&destroy).contains("Removed (37)"),
+        text(&destroy).contains("Removed (38)"),
         "{}",
         text(&destroy)
     );

@@ -2,6 +2,7 @@
 
 mod aws_deploy;
 mod aws_errors;
+mod aws_rollouts;
 mod harness;
 mod local_autoscaling;
 mod local_lifecycle;

@@ -66,7 +66,21 @@ impl Moto {
 
     /// Runs dashctl against this moto with test credentials and the health gate off.
     pub fn dashctl(&self, args: &[&str]) -> Output {
-        Command::new(DASHCTL)
+        self.command(args).output().expect("running dashctl")
+    }
+
+    /// Like `dashctl`, with the health gate on: moto never registers targets, so nothing
+    /// becomes healthy.
+    pub fn dashctl_gated(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .env_remove("DASHCTL_HEALTH_GATE")
+            .output()
+            .expect("running dashctl")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(DASHCTL);
+        command
             .args(args)
             .envs([
                 ("AWS_ACCESS_KEY_ID", "test"),
@@ -80,9 +94,8 @@ impl Moto {
                 ("NO_COLOR", "1"),
             ])
             .env_remove("AWS_PROFILE")
-            .stdin(Stdio::null())
-            .output()
-            .expect("running dashctl")
+            .stdin(Stdio::null());
+        command
     }
 
     pub async fn config(&self) -> aws_config::SdkConfig {

@@ -1,0 +1,388 @@
+//! Blue/green on AWS (moto): a new image goes to the idle color and the listener follows;
+//! canary weights step up; rollback; a release that never gets healthy stays off; the lock.
+
+use std::time::Duration;
+
+use crate::harness::text;
+use crate::moto::Moto;
+
+/// config/dashboard.yaml with test-sized waits.
+fn spec(dir: &tempfile::TempDir, portal_deploy: &str) -> String {
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/dashboard.yaml"
+    ))
+    .expect("spec");
+    let yaml = original
+        .replace(
+            "deploy: { strategy: blue-green, bake: 30s, auto_rollback: true, health_timeout: 5m }",
+            portal_deploy,
+        )
+        .replace(
+            "deploy: { bake: 10s, health_timeout: 5m }",
+            "deploy: { bake: 0s, health_timeout: 2s }",
+        );
+    assert_ne!(
+        yaml, original,
+        "config/dashboard.yaml changed shape; update this test"
+    );
+    let path = dir.path().join("dashboard.yaml");
+    std::fs::write(&path, yaml).expect("write spec");
+    path.display().to_string()
+}
+
+const ALL_AT_ONCE: &str =
+    "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 2s }";
+
+struct Aws {
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    ssm: aws_sdk_ssm::Client,
+}
+
+impl Aws {
+    async fn new(moto: &Moto) -> Self {
+        let config = moto.config().await;
+        Self {
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        }
+    }
+
+    /// The public listener's target groups by name, with their weights.
+    async fn listener_weights(&self) -> Vec<(String, i32)> {
+        let balancers = self
+            .elb
+            .describe_load_balancers()
+            .names("dashboard-prod-public")
+            .send()
+            .await
+            .expect("lb");
+        let arn = balancers.load_balancers()[0]
+            .load_balancer_arn()
+            .expect("arn");
+        let listeners = self
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .expect("listeners");
+        let groups = self.elb.describe_target_groups().send().await.expect("tgs");
+        let name = |arn: &str| {
+            groups
+                .target_groups()
+                .iter()
+                .find(|group| group.target_group_arn() == Some(arn))
+                .and_then(|group| group.target_group_name())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let action = &listeners.listeners()[0].default_actions()[0];
+        match action.forward_config() {
+            Some(forward) if forward.target_groups().len() > 1 => {
+                let mut weights: Vec<(String, i32)> = forward
+                    .target_groups()
+                    .iter()
+                    .map(|group| {
+                        (
+                            name(group.target_group_arn().unwrap_or_default()),
+                            group.weight().unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                weights.sort();
+                weights
+            }
+            _ => vec![(
+                name(
+                    action
+                        .target_group_arn()
+                        .or_else(|| {
+                            action
+                                .forward_config()
+                                .and_then(|f| f.target_groups().first())
+                                .and_then(|g| g.target_group_arn())
+                        })
+                        .unwrap_or_default(),
+                ),
+                100,
+            )],
+        }
+    }
+}
+
+fn status(moto: &Moto, spec: &str) -> serde_json::Value {
+    let output = moto.dashctl(&["status", "--env", "aws", "-f", spec, "--output", "json"]);
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).expect("status json")
+}
+
+fn portal(status: &serde_json::Value) -> serde_json::Value {
+    status["services"]
+        .as_array()
+        .and_then(|all| all.iter().find(|service| service["name"] == "portal"))
+        .cloned()
+        .expect("portal")
+}
+
+fn color<'a>(portal: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    portal["colors"]
+        .as_array()
+        .and_then(|all| all.iter().find(|color| color["color"] == name))
+        .expect(name)
+}
+
+#[tokio::test]
+async fn new_images_go_to_the_idle_color_and_rollback_returns() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(&dir, ALL_AT_ONCE);
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+
+    // --dry-run says what would happen and changes nothing.
+    let dry = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v2",
+        "--dry-run",
+    ]);
+    let out = text(&dry);
+    assert!(dry.status.success(), "{out}");
+    for line in [
+        "Rollout of portal (blue is live):",
+        "  - start dashboard-prod-portal-green with example/portal:v2 at the live color's task count",
+        "  - switch dashboard-prod-public:80 to green and move autoscaling to it",
+        "  - scale dashboard-prod-portal-blue to 0 (kept for rollback)",
+        "Dry run: nothing was changed.",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+
+    // v2 goes to green; the listener and autoscaling follow; blue is kept at zero.
+    let v2 = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v2",
+    ]);
+    let out = text(&v2);
+    assert!(v2.status.success(), "{out}");
+    assert!(out.contains("portal: live on green (was blue)"), "{out}");
+    assert!(out.contains("1 rolled out"), "{out}");
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-green".to_owned(), 100)]
+    );
+    let now = portal(&status(&moto, &spec));
+    assert_eq!(now["live_color"], "green");
+    assert_eq!(now["image"], "example/portal:v2");
+    assert_eq!(color(&now, "green")["desired"], 2);
+    assert_eq!(color(&now, "green")["weight"], 100);
+    assert_eq!(color(&now, "blue")["desired"], 0);
+    assert_eq!(
+        color(&now, "blue")["image"],
+        "ghcr.io/example/dashctl-portal:latest"
+    );
+    assert_eq!(now["scaling"]["min"], 2, "autoscaling moved to green");
+    // The plan agrees with what runs: nothing to do.
+    let plan = moto.dashctl(&["plan", "-f", &spec]);
+    assert!(
+        text(&plan).contains("task definition dashboard-prod-portal"),
+        "the spec still says :latest: {}",
+        text(&plan)
+    );
+    let again = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v2",
+        "--dry-run",
+    ]);
+    assert!(text(&again).contains("No changes."), "{}", text(&again));
+
+    // Rollback: blue (the previous release) is scaled up and takes the traffic back.
+    let rollback = moto.dashctl(&[
+        "rollback",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--service",
+        "portal",
+    ]);
+    assert!(rollback.status.success(), "{}", text(&rollback));
+    assert!(
+        text(&rollback).contains("portal: live on blue (was green)"),
+        "{}",
+        text(&rollback)
+    );
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+    let now = portal(&status(&moto, &spec));
+    assert_eq!(now["live_color"], "blue");
+    assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
+    assert_eq!(color(&now, "blue")["desired"], 2);
+    assert_eq!(color(&now, "green")["desired"], 0);
+    let plan = moto.dashctl(&["plan", "-f", &spec]);
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout),
+        "No changes.\n",
+        "{}",
+        text(&plan)
+    );
+
+    // A release that never becomes healthy (the gate is on; moto registers no targets):
+    // blue keeps all traffic and green goes back to zero.
+    let broken = moto.dashctl_gated(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v3",
+    ]);
+    let out = text(&broken);
+    assert_eq!(broken.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("green did not become healthy within 2s; blue still serves all traffic"),
+        "{out}"
+    );
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+    let now = portal(&status(&moto, &spec));
+    assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
+    assert_eq!(color(&now, "green")["desired"], 0);
+    assert_eq!(
+        color(&now, "green")["image"],
+        "example/portal:v2",
+        "green keeps its last good release"
+    );
+
+    // The lock: a held lock stops a second rollout with a clear message.
+    aws.ssm
+        .put_parameter()
+        .name("/dashctl/dashboard/prod/rollout-lock")
+        .value("deploy by someone@elsewhere (pid 42)")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("take the lock");
+    let locked = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v2",
+    ]);
+    assert_eq!(locked.status.code(), Some(1), "{}", text(&locked));
+    assert!(text(&locked).contains("another rollout of dashboard (prod) is in progress: deploy by someone@elsewhere (pid 42)"), "{}", text(&locked));
+    assert!(
+        status(&moto, &spec)["rollout_in_progress"]
+            .as_str()
+            .is_some_and(|holder| holder.contains("someone"))
+    );
+    let broke = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v2",
+        "--break-lock",
+    ]);
+    assert!(broke.status.success(), "{}", text(&broke));
+    assert!(
+        aws.ssm
+            .get_parameter()
+            .name("/dashctl/dashboard/prod/rollout-lock")
+            .send()
+            .await
+            .is_err(),
+        "released after the deploy"
+    );
+}
+
+#[tokio::test]
+async fn canary_weights_step_up_before_the_full_switch() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(
+        &dir,
+        "deploy: { strategy: canary, canary: [10%, 2s, 50%, 2s], bake: 0s, health_timeout: 2s }",
+    );
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+
+    let mut rollout = moto
+        .command(&[
+            "deploy",
+            "--env",
+            "aws",
+            "-f",
+            &spec,
+            "--image",
+            "portal=example/portal:v2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("deploy");
+    let mut seen: Vec<Vec<(String, i32)>> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while rollout.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary rollout did not finish"
+        );
+        let weights = aws.listener_weights().await;
+        if seen.last() != Some(&weights) {
+            seen.push(weights);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = aws.listener_weights().await;
+    if seen.last() != Some(&last) {
+        seen.push(last);
+    }
+    let output = rollout.wait_with_output().expect("output");
+    assert!(output.status.success(), "{}", text(&output));
+    let green = |weight| ("dashboard-prod-portal-green".to_owned(), weight);
+    let blue = |weight| ("dashboard-prod-portal-blue".to_owned(), weight);
+    assert!(seen.contains(&vec![blue(90), green(10)]), "{seen:?}");
+    assert!(seen.contains(&vec![blue(50), green(50)]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&vec![green(100)]), "{seen:?}");
+    assert!(
+        text(&output).contains("sending 10% of traffic to green for 2s"),
+        "{}",
+        text(&output)
+    );
+}
