@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use super::progress::Progress;
-use super::{Aws, balancer, cluster, desired, identity, logs, network, scaling, security};
+use super::{Aws, alarms, balancer, cluster, desired, identity, logs, network, scaling, security};
 use crate::plan::{Action, Change, diff};
 use crate::rollout::Color;
 use crate::spec::Spec;
@@ -368,6 +368,7 @@ async fn apply_one(
             balancer::update_listener(aws, resource, ids).await?;
             Ok(None)
         }
+        Kind::Alarm => id(alarms::put(aws, spec, resource, ids).await?),
         Kind::LogGroup if create => id(logs::create(aws, spec, resource).await?),
         Kind::LogGroup => {
             logs::set_retention(aws, resource).await?;
@@ -426,6 +427,7 @@ async fn delete_one(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> a
             balancer::delete(aws, resource.kind, &resource.name, ids).await
         }
         Kind::LogGroup => logs::delete(aws, &resource.name).await,
+        Kind::Alarm => alarms::delete(aws, &resource.name).await,
         Kind::Role => identity::delete(aws, resource, ids).await,
         Kind::Cluster | Kind::TaskDefinition | Kind::EcsService => {
             cluster::delete(aws, spec, resource.kind, &resource.name, ids).await

@@ -251,6 +251,30 @@ pub fn resources(
             );
         }
 
+        // Watched while a new color takes traffic (canary steps and bake): either in ALARM
+        // sends traffic back when `deploy.auto_rollback` is on.
+        for color in [Color::Blue, Color::Green] {
+            let group = names.colored(name, color);
+            out.push(
+                Resource::new(Kind::Alarm, names.alarm(name, color, "5xx"))
+                    .service(name)
+                    .attr("metric", "HTTPCode_Target_5XX_Count")
+                    .attr(
+                        "threshold",
+                        format!("> {} per minute", service.deploy.max_5xx_per_minute),
+                    )
+                    .attr("target_group", &group)
+                    .attr("load_balancer", &lb),
+            );
+            out.push(
+                Resource::new(Kind::Alarm, names.alarm(name, color, "unhealthy"))
+                    .service(name)
+                    .attr("metric", "UnHealthyHostCount")
+                    .attr("threshold", "> 0 for 2 minutes")
+                    .attr("target_group", &group)
+                    .attr("load_balancer", &lb),
+            );
+        }
         out.push(
             Resource::new(Kind::LogGroup, names.log_group(name))
                 .service(name)

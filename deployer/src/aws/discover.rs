@@ -48,6 +48,7 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
     network(aws, &names, &mut inventory).await?;
     security_groups(aws, &names, &mut inventory).await?;
     balancers(aws, &names, &mut inventory).await?;
+    super::alarms::discover(aws, spec, &mut inventory).await?;
     logs_and_roles(aws, &names, &mut inventory).await?;
     let live = super::colors::live_colors(spec, &inventory);
     cluster(aws, &names, &live, &mut inventory).await?;

@@ -2,6 +2,7 @@
 //! `discover` finds what exists by tags, `desired` says what the spec wants, `plan::diff`
 //! compares them, `apply` makes it so. One file per AWS concern.
 
+mod alarms;
 mod apply;
 mod balancer;
 mod cluster;
@@ -53,6 +54,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
 }
 
@@ -83,6 +85,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             region,
         })
     }

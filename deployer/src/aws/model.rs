@@ -21,6 +21,7 @@ pub enum Kind {
     LoadBalancer,
     TargetGroup,
     Listener,
+    Alarm,
     LogGroup,
     Role,
     Cluster,
@@ -31,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Vpc,
         Kind::InternetGateway,
         Kind::Subnet,
@@ -42,6 +43,7 @@ impl Kind {
         Kind::LoadBalancer,
         Kind::TargetGroup,
         Kind::Listener,
+        Kind::Alarm,
         Kind::LogGroup,
         Kind::Role,
         Kind::Cluster,
@@ -63,6 +65,7 @@ impl Kind {
             Kind::LoadBalancer => "load balancer",
             Kind::TargetGroup => "target group",
             Kind::Listener => "listener",
+            Kind::Alarm => "alarm",
             Kind::LogGroup => "log group",
             Kind::Role => "IAM role",
             Kind::Cluster => "ECS cluster",

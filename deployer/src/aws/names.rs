@@ -83,6 +83,15 @@ impl<'a> Names<'a> {
         format!("/dashctl/{}/{}/", self.app, self.environment)
     }
 
+    /// `kind` is `5xx` or `unhealthy`.
+    pub fn alarm(&self, service: &str, color: Color, kind: &str) -> String {
+        format!("{}-{kind}", self.colored(service, color))
+    }
+
+    pub fn alarm_prefix(&self) -> String {
+        format!("{}-", self.base())
+    }
+
     pub fn scaling_policy(&self, service: &str) -> String {
         format!("{}-{service}-requests", self.base())
     }

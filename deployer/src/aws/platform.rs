@@ -13,7 +13,7 @@ use super::colors::{listener_name, weights};
 use super::health::{Gate, TargetHealth};
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
-use super::{Aws, cluster, errors::explain, scaling};
+use super::{Aws, alarms, cluster, errors::explain, scaling};
 use crate::rollout::{Color, Platform, PlatformError};
 use crate::spec::Spec;
 
@@ -204,6 +204,9 @@ impl Platform for AwsPlatform<'_> {
         release: &Resource,
     ) -> Result<(), PlatformError> {
         let ids = self.ids();
+        alarms::reset(self.aws, self.spec, service, color)
+            .await
+            .map_err(failed)?;
         let arn = cluster::register_task_definition(self.aws, self.spec, release, &ids)
             .await
             .map_err(failed)?;
@@ -322,6 +325,13 @@ impl Platform for AwsPlatform<'_> {
                     .rollout_state_reason()
                     .unwrap_or("tasks keep failing")
             )));
+        }
+        let firing = alarms::firing(self.aws, self.spec, service, color)
+            .await
+            .map_err(failed)?;
+        if !firing.is_empty() {
+            eprintln!("  {service}: alarm {} is firing", firing.join(", "));
+            return Ok(false);
         }
         if self.gate == Gate::Off {
             return Ok(true);

@@ -301,6 +301,13 @@ pub struct DeployPolicy {
     /// Longest wait for the new color to become healthy before the deploy is abandoned.
     #[serde(default = "default_health_timeout")]
     pub health_timeout: SpecDuration,
+    /// AWS: target 5xx responses per minute that count as a failing release while it bakes.
+    #[serde(default = "default_max_5xx_per_minute")]
+    pub max_5xx_per_minute: u32,
+}
+
+fn default_max_5xx_per_minute() -> u32 {
+    10
 }
 
 impl Default for DeployPolicy {
@@ -311,12 +318,13 @@ impl Default for DeployPolicy {
             bake: default_bake(),
             auto_rollback: default_auto_rollback(),
             health_timeout: default_health_timeout(),
+            max_5xx_per_minute: default_max_5xx_per_minute(),
         }
     }
 }
 
 fn default_bake() -> SpecDuration {
-    SpecDuration(Duration::from_secs(30))
+    SpecDuration(Duration::from_secs(300))
 }
 fn default_auto_rollback() -> bool {
     true

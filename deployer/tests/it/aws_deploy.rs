@@ -29,7 +29,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let plan = moto.dashctl(&["plan", "-f", SPEC]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
-        text(&plan).contains("Plan: 37 to create, 0 to update, 0 to delete."),
+        text(&plan).contains("Plan: 45 to create, 0 to update, 0 to delete."),
         "{}",
         text(&plan)
     );
@@ -42,7 +42,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         "the gate warns on every use: {out}"
     );
     assert!(
-        out.contains("Deployed dashboard (prod) to us-east-1: 37 created"),
+        out.contains("Deployed dashboard (prod) to us-east-1: 45 created"),
         "{out}"
     );
     assert!(
@@ -351,6 +351,52 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .expect("inline");
     assert!(inline.policy_names().is_empty());
 
+    // Alarms per color on the ALB metrics the rollouts watch.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
+    let alarms = cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix("dashboard-prod-")
+        .send()
+        .await
+        .expect("alarms");
+    let mut alarm_names: Vec<&str> = alarms
+        .metric_alarms()
+        .iter()
+        .filter_map(|alarm| alarm.alarm_name())
+        .collect();
+    alarm_names.sort();
+    assert_eq!(alarm_names.len(), 8, "{alarm_names:?}");
+    let five_xx = alarms
+        .metric_alarms()
+        .iter()
+        .find(|alarm| alarm.alarm_name() == Some("dashboard-prod-portal-green-5xx"))
+        .expect("5xx alarm");
+    assert_eq!(five_xx.metric_name(), Some("HTTPCode_Target_5XX_Count"));
+    assert_eq!(five_xx.threshold(), Some(10.0));
+    let dimensions: Vec<String> = five_xx
+        .dimensions()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}={}",
+                d.name().unwrap_or_default(),
+                d.value().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(
+        dimensions
+            .iter()
+            .any(|d| d.starts_with("TargetGroup=targetgroup/dashboard-prod-portal-green/")),
+        "{dimensions:?}"
+    );
+    assert!(
+        dimensions
+            .iter()
+            .any(|d| d.starts_with("LoadBalancer=app/dashboard-prod-public/")),
+        "{dimensions:?}"
+    );
+
     // Logs with retention.
     let groups = logs
         .describe_log_groups()
@@ -491,14 +537,14 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let refused = moto.dashctl(&["destroy", "-f", SPEC]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
-        text(&refused).contains("Would remove (38)"),
+        text(&refused).contains("Would remove (46)"),
         "{}",
         text(&refused)
     );
     let destroy = moto.dashctl(&["destroy", "--yes", "-f", SPEC]);
     assert!(destroy.status.success(), "{}", text(&destroy));
     assert!(
-        text(&destroy).contains("Removed (38)"),
+        text(&destroy).contains("Removed (46)"),
         "{}",
         text(&destroy)
     );
@@ -565,7 +611,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     );
     let plan = moto.dashctl(&["plan", "-f", SPEC]);
     assert!(
-        text(&plan).contains("Plan: 37 to create, 0 to update, 0 to delete."),
+        text(&plan).contains("Plan: 45 to create, 0 to update, 0 to delete."),
         "{}",
         text(&plan)
     );

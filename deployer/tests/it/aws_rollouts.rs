@@ -386,3 +386,123 @@ async fn canary_weights_step_up_before_the_full_switch() {
         text(&output)
     );
 }
+
+#[tokio::test]
+async fn a_firing_alarm_while_baking_switches_traffic_back() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config().await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(
+        &dir,
+        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 2s }",
+    );
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+
+    let rollout = moto
+        .command(&[
+            "deploy",
+            "--env",
+            "aws",
+            "-f",
+            &spec,
+            "--image",
+            "portal=example/portal:v2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("deploy");
+    // Once green takes all traffic, it is baking: make its 5xx alarm fire.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while aws.listener_weights().await != [("dashboard-prod-portal-green".to_owned(), 100)] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "green never went live"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cloudwatch
+        .set_alarm_state()
+        .alarm_name("dashboard-prod-portal-green-5xx")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("test: 5xx burst")
+        .send()
+        .await
+        .expect("set alarm");
+    let output = rollout.wait_with_output().expect("output");
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("alarm dashboard-prod-portal-green-5xx is firing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("green turned unhealthy while baking; traffic is back on blue"),
+        "{out}"
+    );
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+    let now = portal(&status(&moto, &spec));
+    assert_eq!(now["live_color"], "blue");
+    assert_eq!(color(&now, "green")["desired"], 0);
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_canary_leaves_the_live_color() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(
+        &dir,
+        "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 2s }",
+    );
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+    let rollout = moto
+        .command(&[
+            "deploy",
+            "--env",
+            "aws",
+            "-f",
+            &spec,
+            "--image",
+            "portal=example/portal:v2",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("deploy");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while aws.listener_weights().await.len() != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary step never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(rollout.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let output = rollout.wait_with_output().expect("output");
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("abandoned (canary at 10%: interrupted); blue still serves all traffic"),
+        "{out}"
+    );
+    assert_eq!(
+        aws.listener_weights().await,
+        [("dashboard-prod-portal-blue".to_owned(), 100)]
+    );
+    assert_eq!(color(&portal(&status(&moto, &spec)), "green")["desired"], 0);
+    let lock = aws
+        .ssm
+        .get_parameter()
+        .name("/dashctl/dashboard/prod/rollout-lock")
+        .send()
+        .await;
+    assert!(lock.is_err(), "the lock is released on Ctrl-C too");
+}

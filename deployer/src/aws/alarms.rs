@@ -1,0 +1,210 @@
+//! CloudWatch alarms per color: target 5xx responses and unhealthy hosts. A rollout resets
+//! the new color's alarms when it starts and treats ALARM as unhealthy while that color takes
+//! traffic.
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+
+use super::Aws;
+use super::errors::explain;
+use super::model::{Ids, Inventory, Kind, Resource};
+use super::names::Names;
+use super::tags;
+use crate::spec::Spec;
+
+/// `app/NAME/ID` and `targetgroup/NAME/ID`, the dimensions ALB metrics use.
+fn dimensions(resource: &Resource, ids: &Ids) -> anyhow::Result<Vec<Dimension>> {
+    let lb = ids
+        .get(Kind::LoadBalancer, resource.get("load_balancer"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "load balancer {} does not exist (yet)",
+                resource.get("load_balancer")
+            )
+        })?;
+    let group = ids
+        .get(Kind::TargetGroup, resource.get("target_group"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "target group {} does not exist (yet)",
+                resource.get("target_group")
+            )
+        })?;
+    let lb = lb
+        .split_once(":loadbalancer/")
+        .map_or(lb, |(_, suffix)| suffix);
+    let group = group.rsplit_once(':').map_or(group, |(_, suffix)| suffix);
+    Ok(vec![
+        Dimension::builder().name("LoadBalancer").value(lb).build(),
+        Dimension::builder()
+            .name("TargetGroup")
+            .value(group)
+            .build(),
+    ])
+}
+
+/// Creates or updates (PutMetricAlarm is an upsert by name).
+pub async fn put(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<String> {
+    let service = resource
+        .service
+        .as_deref()
+        .and_then(|name| spec.services.get(name))
+        .ok_or_else(|| anyhow::anyhow!("alarm {} has no service", resource.name))?;
+    let five_xx = resource.get("metric") == "HTTPCode_Target_5XX_Count";
+    let (statistic, threshold, periods) = if five_xx {
+        (
+            Statistic::Sum,
+            f64::from(service.deploy.max_5xx_per_minute),
+            1,
+        )
+    } else {
+        (Statistic::Maximum, 0.0, 2)
+    };
+    let tags = tags::for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect();
+    aws.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&resource.name)
+        .alarm_description(format!(
+            "dashctl: {} of {} (rollouts switch back while it alarms)",
+            resource.get("metric"),
+            resource.get("target_group")
+        ))
+        .namespace("AWS/ApplicationELB")
+        .metric_name(resource.get("metric"))
+        .set_dimensions(Some(dimensions(resource, ids)?))
+        .statistic(statistic)
+        .period(60)
+        .evaluation_periods(periods)
+        .threshold(threshold)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("notBreaching")
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| explain("PutMetricAlarm", e))?;
+    Ok(resource.name.clone())
+}
+
+pub async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
+    aws.cloudwatch
+        .delete_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .map_err(|e| explain("DeleteAlarms", e))?;
+    Ok(())
+}
+
+pub async fn discover(aws: &Aws, spec: &Spec, inventory: &mut Inventory) -> anyhow::Result<()> {
+    let names = Names::new(spec);
+    let found = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(names.alarm_prefix())
+        .send()
+        .await
+        .map_err(|e| explain("DescribeAlarms", e))?;
+    for alarm in found.metric_alarms() {
+        let Some(name) = alarm.alarm_name() else {
+            continue;
+        };
+        let dimension = |key: &str| {
+            alarm
+                .dimensions()
+                .iter()
+                .find(|dimension| dimension.name() == Some(key))
+                .and_then(|dimension| dimension.value())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let group = dimension("TargetGroup")
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let lb = dimension("LoadBalancer")
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        // Only ours: the target group must be one of this app's.
+        let Some(owner) = inventory
+            .resources
+            .iter()
+            .find(|resource| resource.kind == Kind::TargetGroup && resource.name == group)
+            .map(|group| group.service.clone())
+        else {
+            continue;
+        };
+        let metric = alarm.metric_name().unwrap_or_default().to_owned();
+        let threshold = if metric == "HTTPCode_Target_5XX_Count" {
+            format!(
+                "> {} per minute",
+                alarm.threshold().unwrap_or_default().round() as i64
+            )
+        } else {
+            "> 0 for 2 minutes".to_owned()
+        };
+        inventory.ids.insert(Kind::Alarm, name, name);
+        let mut resource = Resource::new(Kind::Alarm, name)
+            .attr("metric", metric)
+            .attr("threshold", threshold)
+            .attr("target_group", group)
+            .attr("load_balancer", lb);
+        resource.service = owner;
+        inventory.resources.push(resource);
+    }
+    Ok(())
+}
+
+/// Starts a color's alarms from OK, so an alarm from an earlier release does not count.
+pub async fn reset(
+    aws: &Aws,
+    spec: &Spec,
+    service: &str,
+    color: crate::rollout::Color,
+) -> anyhow::Result<()> {
+    let names = Names::new(spec);
+    for kind in ["5xx", "unhealthy"] {
+        aws.cloudwatch
+            .set_alarm_state()
+            .alarm_name(names.alarm(service, color, kind))
+            .state_value(StateValue::Ok)
+            .state_reason("dashctl: a new release starts on this color")
+            .send()
+            .await
+            .map_err(|e| explain("SetAlarmState", e))?;
+    }
+    Ok(())
+}
+
+/// The color's alarms currently in ALARM.
+pub async fn firing(
+    aws: &Aws,
+    spec: &Spec,
+    service: &str,
+    color: crate::rollout::Color,
+) -> anyhow::Result<Vec<String>> {
+    let names = Names::new(spec);
+    let found = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(names.alarm(service, color, "5xx"))
+        .alarm_names(names.alarm(service, color, "unhealthy"))
+        .send()
+        .await
+        .map_err(|e| explain("DescribeAlarms", e))?;
+    Ok(found
+        .metric_alarms()
+        .iter()
+        .filter(|alarm| alarm.state_value() == Some(&StateValue::Alarm))
+        .filter_map(|alarm| alarm.alarm_name().map(str::to_owned))
+        .collect())
+}
