@@ -326,33 +326,45 @@ pub fn resources(
                 .attr("target_group", &live_group)
                 .attr("security_group", names.tasks_group(name)),
         );
-        out.push(
-            Resource::new(Kind::ScalableTarget, names.scalable_resource(&ecs_service))
-                .service(name)
-                .attr("min", service.scaling.min.to_string())
-                .attr("max", service.scaling.max.to_string()),
-        );
-        out.push(
-            Resource::new(Kind::ScalingPolicy, names.scaling_policy(name))
-                .service(name)
-                .attr("scalable_target", names.scalable_resource(&ecs_service))
-                .attr("metric", "ALBRequestCountPerTarget")
-                .attr("target_group", &live_group)
-                .attr(
-                    "requests_per_target",
-                    service.scaling.requests_per_target.to_string(),
-                )
-                .attr(
-                    "scale_in_cooldown",
-                    service.scaling.scale_in_cooldown.0.as_secs().to_string(),
-                )
-                .attr(
-                    "scale_out_cooldown",
-                    service.scaling.scale_out_cooldown.0.as_secs().to_string(),
-                ),
-        );
+        let (target, policy) = scaling(spec, name, live_color);
+        out.push(target);
+        out.push(policy);
     }
     out
+}
+
+/// Request-count autoscaling of `service`'s `color`: its scalable target and target-tracking
+/// policy.
+pub fn scaling(spec: &Spec, service: &str, color: Color) -> (Resource, Resource) {
+    let names = Names::new(spec);
+    let scaling = spec
+        .services
+        .get(service)
+        .map(|definition| definition.scaling.clone())
+        .unwrap_or_default();
+    let resource_id = names.scalable_resource(&names.colored(service, color));
+    let target = Resource::new(Kind::ScalableTarget, &resource_id)
+        .service(service)
+        .attr("min", scaling.min.to_string())
+        .attr("max", scaling.max.to_string());
+    let policy = Resource::new(Kind::ScalingPolicy, names.scaling_policy(service))
+        .service(service)
+        .attr("scalable_target", &resource_id)
+        .attr("metric", "ALBRequestCountPerTarget")
+        .attr("target_group", names.colored(service, color))
+        .attr(
+            "requests_per_target",
+            scaling.requests_per_target.to_string(),
+        )
+        .attr(
+            "scale_in_cooldown",
+            scaling.scale_in_cooldown.0.as_secs().to_string(),
+        )
+        .attr(
+            "scale_out_cooldown",
+            scaling.scale_out_cooldown.0.as_secs().to_string(),
+        );
+    (target, policy)
 }
 
 /// The idle color's ECS service belongs to rollouts, not to the plan: whatever it runs (a

@@ -13,7 +13,7 @@ use super::colors::{listener_name, weights};
 use super::health::{Gate, TargetHealth};
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
-use super::{Aws, alarms, cluster, errors::explain, scaling};
+use super::{Aws, alarms, cluster, desired, errors::explain, scaling};
 use crate::rollout::{Color, Platform, PlatformError};
 use crate::spec::Spec;
 
@@ -116,35 +116,10 @@ impl<'a> AwsPlatform<'a> {
     }
 
     fn scaling_resources(&self, service: &str, color: Color) -> Option<(Resource, Resource)> {
-        let definition = self.spec.services.get(service)?;
-        let names = self.names();
-        let resource_id = names.scalable_resource(&names.colored(service, color));
-        let target = Resource::new(Kind::ScalableTarget, &resource_id)
-            .service(service)
-            .attr("min", definition.scaling.min.to_string())
-            .attr("max", definition.scaling.max.to_string());
-        let policy = Resource::new(Kind::ScalingPolicy, names.scaling_policy(service))
-            .service(service)
-            .attr("scalable_target", &resource_id)
-            .attr("target_group", names.colored(service, color))
-            .attr(
-                "requests_per_target",
-                definition.scaling.requests_per_target.to_string(),
-            )
-            .attr(
-                "scale_in_cooldown",
-                definition.scaling.scale_in_cooldown.0.as_secs().to_string(),
-            )
-            .attr(
-                "scale_out_cooldown",
-                definition
-                    .scaling
-                    .scale_out_cooldown
-                    .0
-                    .as_secs()
-                    .to_string(),
-            );
-        Some((target, policy))
+        self.spec
+            .services
+            .contains_key(service)
+            .then(|| desired::scaling(self.spec, service, color))
     }
 }
 

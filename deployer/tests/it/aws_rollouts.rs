@@ -111,6 +111,23 @@ impl Aws {
     }
 }
 
+/// Starts `deploy --image portal=example/portal:v2` in the background, output captured.
+fn start_v2(moto: &Moto, spec: &str) -> std::process::Child {
+    moto.command(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        spec,
+        "--image",
+        "portal=example/portal:v2",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("deploy")
+}
+
 fn status(moto: &Moto, spec: &str) -> serde_json::Value {
     let output = moto.dashctl(&["status", "--env", "aws", "-f", spec, "--output", "json"]);
     assert!(output.status.success(), "{}", text(&output));
@@ -342,20 +359,7 @@ async fn canary_weights_step_up_before_the_full_switch() {
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
 
-    let mut rollout = moto
-        .command(&[
-            "deploy",
-            "--env",
-            "aws",
-            "-f",
-            &spec,
-            "--image",
-            "portal=example/portal:v2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("deploy");
+    let mut rollout = start_v2(&moto, &spec);
     let mut seen: Vec<Vec<(String, i32)>> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while rollout.try_wait().expect("wait").is_none() {
@@ -400,20 +404,7 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
 
-    let rollout = moto
-        .command(&[
-            "deploy",
-            "--env",
-            "aws",
-            "-f",
-            &spec,
-            "--image",
-            "portal=example/portal:v2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("deploy");
+    let rollout = start_v2(&moto, &spec);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while aws.listener_weights().await != [("dashboard-prod-portal-green".to_owned(), 100)] {
@@ -462,20 +453,7 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
     );
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
-    let rollout = moto
-        .command(&[
-            "deploy",
-            "--env",
-            "aws",
-            "-f",
-            &spec,
-            "--image",
-            "portal=example/portal:v2",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("deploy");
+    let rollout = start_v2(&moto, &spec);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while aws.listener_weights().await.len() != 2 {
         assert!(
