@@ -96,7 +96,8 @@ pub enum Command {
         #[command(flatten)]
         spec: SpecArg,
     },
-    /// Show each service: live color, instances with pids and restarts, request rate, URL.
+    /// Show each service: live color and URL. Locally: instances with pids, restarts and
+    /// request rates. On AWS: both colors with traffic weight, revision, image, counts, health.
     Status {
         #[command(flatten)]
         spec: SpecArg,
@@ -105,9 +106,10 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// Deploy the spec as it is now. Locally: blue/green per changed service (start the idle
-    /// color, wait until healthy, switch, bake, retire the old color). On AWS: print the plan,
-    /// apply it in dependency order, wait for healthy targets, print the URLs.
+    /// Deploy the spec as it is now. Changed services go out blue/green on both platforms:
+    /// start the idle color, wait until healthy, shift traffic (canary steps if configured),
+    /// bake, retire the old color. On AWS it first prints the plan and applies infrastructure
+    /// changes in dependency order; it ends with the URLs.
     Deploy {
         #[command(flatten)]
         spec: SpecArg,
@@ -136,8 +138,9 @@ pub enum Command {
         spec: SpecArg,
         #[arg(long, value_enum)]
         env: Option<Environment>,
+        /// The service to roll back; without it, every service that has an earlier release.
         #[arg(long)]
-        service: String,
+        service: Option<String>,
         /// AWS: remove a rollout lock left by a run that died first.
         #[arg(long)]
         break_lock: bool,

@@ -244,45 +244,73 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             break_lock,
         } => {
             let loaded = load(&spec)?;
-            if !loaded.spec.services.contains_key(&service) {
-                return Err(Failure::Usage(format!(
-                    "the spec has no service `{service}`"
-                )));
-            }
+            let services: Vec<String> = match service {
+                Some(name) if !loaded.spec.services.contains_key(&name) => {
+                    return Err(Failure::Usage(format!("the spec has no service `{name}`")));
+                }
+                Some(name) => vec![name],
+                None => loaded.spec.services.keys().cloned().collect(),
+            };
             if resolve(env, &loaded) == Environment::Aws {
                 let timeout = loaded
                     .spec
                     .services
-                    .get(&service)
+                    .values()
                     .map(|definition| definition.deploy.health_timeout.0)
+                    .max()
                     .unwrap_or_default();
-                let outcome = runtime()?
+                let outcomes = runtime()?
                     .block_on(async {
                         let aws = connect(&loaded, &aws_args).await?;
                         let options = aws::DeployOptions {
                             gate: aws::health::Gate::from_env(timeout),
-                            only_service: Some(service.clone()),
+                            only_service: None,
                             dry_run: false,
                             bake: None,
                             break_lock,
                             cancel: cancel_on_ctrl_c(),
                         };
-                        aws::rollback(&aws, &loaded.spec, &service, &options).await
+                        aws::rollback(&aws, &loaded.spec, &services, &options).await
                     })
                     .map_err(implicit_aws(env))?;
-                println!(
-                    "{}: live on {} (was {})",
-                    outcome.service,
-                    outcome.to,
-                    outcome
-                        .from
-                        .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
-                );
+                for outcome in outcomes {
+                    println!(
+                        "{}: live on {} (was {})",
+                        outcome.service,
+                        outcome.to,
+                        outcome
+                            .from
+                            .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
+                    );
+                }
                 return Ok(());
             }
-            let report = runtime()?
-                .block_on(async { Connection::open(&loaded)?.rollback(service).await })?;
-            finish(report)
+            let all = services.len() > 1;
+            let mut merged = ActionReport::default();
+            runtime()?.block_on(async {
+                let connection = Connection::open(&loaded)?;
+                for service in services {
+                    let report = connection.rollback(service).await?;
+                    merged.steps.extend(report.steps);
+                    merged.outcomes.extend(report.outcomes);
+                    match report.error {
+                        Some(error) if all && error.contains("nothing to roll back") => {
+                            println!("{error}")
+                        }
+                        Some(error) => {
+                            merged.error = Some(error);
+                            break;
+                        }
+                        None => {}
+                    }
+                }
+                Ok::<_, anyhow::Error>(())
+            })?;
+            if merged.outcomes.is_empty() && merged.error.is_none() {
+                println!("nothing to roll back");
+                return Ok(());
+            }
+            finish(merged)
         }
     }
 }
@@ -344,9 +372,11 @@ pub fn render_status(report: &StatusReport) -> String {
                 if service.public { "" } else { " (internal)" }
             ),
             service.url.clone(),
-            service
-                .live_color
-                .map_or_else(|| "-".to_owned(), |color| color.to_string()),
+            match (service.live_color, service.canary) {
+                (Some(live), Some((canary, percent))) => format!("{live} ({canary} {percent}%)"),
+                (Some(live), None) => live.to_string(),
+                (None, _) => "-".to_owned(),
+            },
             format!("{}/{}", service.ready, service.desired),
             service.requests_per_minute.to_string(),
             format!(

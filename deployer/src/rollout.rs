@@ -62,6 +62,13 @@ pub trait Platform: Sync {
         release: &Self::Release,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
+    /// Whether `color` has a release to bring back (it ran before and was kept).
+    fn has_release(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> impl Future<Output = Result<bool, PlatformError>> + Send;
+
     /// Brings `color` back up with the release it last ran (for rollback).
     fn restore(
         &self,
@@ -214,6 +221,8 @@ pub enum RolloutError {
     },
     #[error("{service}: nothing to roll back to (it has never been deployed)")]
     NeverDeployed { service: String },
+    #[error("{service}: nothing to roll back to ({color} has no earlier release)")]
+    NothingToRollBack { service: String, color: Color },
     #[error("{service}: {source}")]
     Platform {
         service: String,
@@ -467,6 +476,16 @@ pub async fn rollback<P: Platform>(
             service: service.to_owned(),
         })?;
     let previous = live.other();
+    if !platform_
+        .has_release(service, previous)
+        .await
+        .map_err(&fail)?
+    {
+        return Err(RolloutError::NothingToRollBack {
+            service: service.to_owned(),
+            color: previous,
+        });
+    }
     progress(Step::Start { color: previous });
     platform_.restore(service, previous).await.map_err(&fail)?;
     progress(Step::WaitHealthy { color: previous });
@@ -508,3 +527,13 @@ pub async fn rollback<P: Platform>(
 
 #[cfg(test)]
 mod tests;
+
+impl RolloutError {
+    /// The service had nothing to roll back to: not a failure when rolling back everything.
+    pub fn is_nothing_to_roll_back(&self) -> bool {
+        matches!(
+            self,
+            Self::NeverDeployed { .. } | Self::NothingToRollBack { .. }
+        )
+    }
+}

@@ -406,26 +406,44 @@ async fn apply_and_roll_out(
     Ok((applied, ids, rollouts.len()))
 }
 
-/// Switches a service back to its other color (scaling that color up first).
+/// Switches services back to their other color (scaling it up first), under the rollout lock.
+/// Services with nothing to roll back to are reported and skipped when several are asked for.
 pub async fn rollback(
     aws: &Aws,
     spec: &Spec,
-    service: &str,
+    services: &[String],
     options: &DeployOptions,
-) -> anyhow::Result<rollout::Outcome> {
+) -> anyhow::Result<Vec<rollout::Outcome>> {
     let inventory = discover::inventory(aws, spec).await?;
     let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
     let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone(), options.gate);
-    let report = |step: rollout::Step| eprintln!("  {service}: {step}");
-    let result = rollout::rollback(
-        &platform_,
-        service,
-        &rollout_options(spec, service, options),
-        &report,
-    )
-    .await;
+    let mut outcomes = Vec::new();
+    let mut failure = None;
+    for service in services {
+        let report = |step: rollout::Step| eprintln!("  {service}: {step}");
+        match rollout::rollback(
+            &platform_,
+            service,
+            &rollout_options(spec, service, options),
+            &report,
+        )
+        .await
+        {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) if services.len() > 1 && error.is_nothing_to_roll_back() => {
+                println!("{error}")
+            }
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
     lock.release(aws).await?;
-    Ok(result?)
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(outcomes),
+    }
 }
 
 fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {

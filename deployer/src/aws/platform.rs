@@ -238,6 +238,13 @@ impl Platform for AwsPlatform<'_> {
         Ok(())
     }
 
+    async fn has_release(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+        Ok(self
+            .ecs_service(service, color)
+            .await?
+            .is_some_and(|found| found.task_definition().is_some()))
+    }
+
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         if self.ecs_service(service, color).await?.is_none() {
             return Err(PlatformError(format!(

@@ -51,6 +51,10 @@ impl Platform for LocalPlatform {
             .map_err(PlatformError)
     }
 
+    async fn has_release(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+        Ok(self.service(service)?.has_release(color))
+    }
+
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
         if !runtime.has_release(color) {

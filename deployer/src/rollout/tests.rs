@@ -61,6 +61,9 @@ impl Platform for FakePlatform {
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
     }
+    async fn has_release(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
+        Ok(self.releases.lock().expect("lock").contains_key(&color))
+    }
     async fn restore(&self, _: &str, color: Color) -> Result<(), PlatformError> {
         self.record(format!("restore {color}"))?;
         if !self.releases.lock().expect("lock").contains_key(&color) {
@@ -450,4 +453,21 @@ async fn failure_at_every_step() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let error = rollback(&fake, "portal", &options(), &quiet)
+        .await
+        .expect_err("nothing on green");
+    assert!(error.is_nothing_to_roll_back(), "{error}");
+    assert_eq!(
+        fake.calls(),
+        ["start blue v1", "shift blue", "scale-on blue"],
+        "nothing was touched"
+    );
 }

@@ -15,7 +15,7 @@ fn spec(dir: &tempfile::TempDir, portal_deploy: &str) -> String {
     .expect("spec");
     let yaml = original
         .replace(
-            "deploy: { strategy: blue-green, bake: 30s, auto_rollback: true, health_timeout: 5m }",
+            "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
             portal_deploy,
         )
         .replace(
@@ -238,16 +238,15 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     assert!(text(&again).contains("No changes."), "{}", text(&again));
 
     // Rollback: blue (the previous release) is scaled up and takes the traffic back.
-    let rollback = moto.dashctl(&[
-        "rollback",
-        "--env",
-        "aws",
-        "-f",
-        &spec,
-        "--service",
-        "portal",
-    ]);
+    // Without --service: every service that has an earlier release (hardware has none).
+    let rollback = moto.dashctl(&["rollback", "--env", "aws", "-f", &spec]);
     assert!(rollback.status.success(), "{}", text(&rollback));
+    assert!(
+        text(&rollback)
+            .contains("hardware: nothing to roll back to (green has no earlier release)"),
+        "{}",
+        text(&rollback)
+    );
     assert!(
         text(&rollback).contains("portal: live on blue (was green)"),
         "{}",
