@@ -26,6 +26,19 @@ fn subnet_cidr(spec: &Spec, index: usize) -> String {
         .map_or_else(String::new, |subnet| subnet.to_string())
 }
 
+/// IAM policies need ARNs; a secret given as an SSM parameter name (which ECS accepts) becomes
+/// the ARN of exactly that parameter, in any region and account the role is used in.
+pub fn secret_arn(value: &str) -> String {
+    if value.starts_with("arn:") {
+        value.to_owned()
+    } else {
+        format!(
+            "arn:aws:ssm:*:*:parameter/{}",
+            value.trim_start_matches('/')
+        )
+    }
+}
+
 /// The URL a service is reached at: the public load balancer, or the internal one on the
 /// service's port.
 pub fn service_url(spec: &Spec, service: &str, dns: &BTreeMap<String, String>) -> String {
@@ -175,9 +188,9 @@ pub fn resources(
             .attr(
                 "secrets",
                 joined(
-                    spec.services
-                        .values()
-                        .flat_map(|service| service.secrets.values().cloned()),
+                    spec.services.values().flat_map(|service| {
+                        service.secrets.values().map(|value| secret_arn(value))
+                    }),
                 ),
             ),
     );
@@ -450,6 +463,32 @@ mod tests {
             service_url(&spec, "web", &BTreeMap::new()),
             "https://(known after apply)"
         );
+    }
+
+    #[test]
+    fn the_execution_role_reads_exactly_the_spec_secrets() {
+        let spec = spec(
+            "app: a\nenvironment: b\nservices:\n  web:\n    port: 80\n    public: true\n    secrets: { DB: /prod/db-password, KEY: 'arn:aws:secretsmanager:eu-west-1:1:secret:k' }\n",
+        );
+        let resources = resources(
+            &spec,
+            &["x".into(), "y".into()],
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let role = resources
+            .iter()
+            .find(|r| r.kind == Kind::Role && r.name == "a-b-execution")
+            .expect("role");
+        assert_eq!(
+            role.get("secrets"),
+            "arn:aws:secretsmanager:eu-west-1:1:secret:k; arn:aws:ssm:*:*:parameter/prod/db-password"
+        );
+        let task = resources
+            .iter()
+            .find(|r| r.kind == Kind::Role && r.name == "a-b-web-task")
+            .expect("task role");
+        assert_eq!((task.get("managed"), task.get("secrets")), ("", ""));
     }
 
     #[test]
