@@ -157,7 +157,9 @@ impl ServiceRuntime {
     pub fn pick(&self) -> Option<Arc<Instance>> {
         let mut live = self.live_color()?;
         if let Some((color, percent)) = self.canary() {
-            let ticket = self.next.load(Ordering::Relaxed) % 100;
+            // A stride coprime with 100 spreads the canary's share evenly: every 100
+            // consecutive requests give it exactly `percent`, without long runs of either color.
+            let ticket = self.next.load(Ordering::Relaxed).wrapping_mul(61) % 100;
             if ticket < usize::from(percent) {
                 live = color;
             }

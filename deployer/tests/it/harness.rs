@@ -62,6 +62,8 @@ pub struct DashboardSpec {
     pub portal_scaling: &'static str,
     pub autoscale_interval: &'static str,
     pub metric_window: &'static str,
+    /// portal's `deploy:` policy.
+    pub portal_deploy: &'static str,
     /// Extra arguments for portal (a deploy changes them to make a new release).
     pub portal_args: Vec<String>,
 }
@@ -72,6 +74,7 @@ impl Default for DashboardSpec {
             portal_scaling: "{ min: 1, max: 1 }",
             autoscale_interval: "1s",
             metric_window: "10s",
+            portal_deploy: "{ bake: 1s, health_timeout: 15s }",
             portal_args: Vec::new(),
         }
     }
@@ -122,7 +125,7 @@ services:
     env:
       HARDWARE_URL: ${{services.hardware.url}}
     scaling: {scaling}
-    deploy: {{ bake: 1s, health_timeout: 15s }}
+    deploy: {portal_deploy}
     local:
       command: ["{portal}", "--bind", "127.0.0.1:${{port}}", "--poll-interval", "1"{extra}]
       listen_port: {port}
@@ -137,6 +140,7 @@ services:
             autoscale_interval = spec.autoscale_interval,
             metric_window = spec.metric_window,
             scaling = spec.portal_scaling,
+            portal_deploy = spec.portal_deploy,
             portal = portal.display(),
             hardware = hardware.display(),
             port = self.portal_port,

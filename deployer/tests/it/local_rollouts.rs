@@ -94,3 +94,56 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     let unknown = workspace.dashctl("rollback", &["--service", "nope"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
 }
+
+#[tokio::test]
+async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
+    let mut spec = DashboardSpec {
+        portal_deploy: "{ strategy: canary, canary: [50%, 4s], bake: 0s, health_timeout: 15s }",
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    let spec_path = workspace.spec_arg();
+    let deploy = tokio::task::spawn_blocking(move || {
+        crate::harness::dashctl(&["deploy", "-f", &spec_path, "--env", "local"])
+    });
+
+    up.wait_until("the canary step starts", Duration::from_secs(30), || {
+        let canary = service(&workspace.status(), "portal")["canary"].clone();
+        async move { canary == serde_json::json!(["green", 50]) }
+    })
+    .await;
+    let before = workspace.status();
+    for _ in 0..40 {
+        assert!(page(&workspace.portal_url()).await.is_some());
+    }
+    let after = workspace.status();
+    let served = |status: &serde_json::Value, color: &str| -> u64 {
+        service(status, "portal")["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .filter(|instance| instance["color"] == color)
+            .filter_map(|instance| instance["requests"].as_u64())
+            .sum()
+    };
+    let blue = served(&after, "blue") - served(&before, "blue");
+    let green = served(&after, "green") - served(&before, "green");
+    assert!(
+        blue >= 10 && green >= 10,
+        "both colors serve during a 50% canary: blue {blue}, green {green}"
+    );
+
+    let output = deploy.await.expect("deploy thread");
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("portal: sending 50% of traffic to green for 4s"),
+        "{}",
+        text(&output)
+    );
+    let portal = service(&workspace.status(), "portal").clone();
+    assert_eq!(portal["live_color"], "green");
+    assert_eq!(portal["canary"], serde_json::Value::Null);
+}
