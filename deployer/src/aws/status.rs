@@ -7,7 +7,7 @@ use super::colors::{listener_name, live_colors, weights};
 use super::health::TargetHealth;
 use super::model::{Inventory, Kind};
 use super::names::Names;
-use super::{Aws, desired, errors::explain, lock};
+use super::{Aws, cluster, desired, errors::explain, lock};
 use crate::rollout::Color;
 use crate::spec::Spec;
 
@@ -91,18 +91,9 @@ async fn color_report(
             report.running = found.running_count();
             if let Some(arn) = found.task_definition() {
                 report.task_definition = arn.rsplit('/').next().map(str::to_owned);
-                let definition = aws
-                    .ecs
-                    .describe_task_definition()
-                    .task_definition(arn)
-                    .send()
-                    .await
-                    .map_err(|e| explain("DescribeTaskDefinition", e))?;
-                report.image = definition
-                    .task_definition()
-                    .and_then(|definition| definition.container_definitions().first())
-                    .and_then(|container| container.image())
-                    .map(str::to_owned);
+                report.image = cluster::describe_task_definition(aws, arn, inventory)
+                    .await?
+                    .map(|definition| definition.get("image").to_owned());
             }
         }
     }
