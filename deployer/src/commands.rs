@@ -315,14 +315,24 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// Ctrl-C during a rollout abandons it before its final switch (the live color stays).
+/// The first Ctrl-C stops the work safely: infrastructure changes stop before the next step,
+/// a rollout is abandoned before its final switch (the live color keeps serving). A second
+/// Ctrl-C exits at once.
 fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
     let token = tokio_util::sync::CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: abandoning the rollout (the live color keeps serving)...");
+            eprintln!(
+                "interrupted: stopping safely (the live color keeps serving); press Ctrl-C again to exit now"
+            );
             cancel.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted twice: exiting without cleaning up; check `dashctl status` and --break-lock"
+            );
+            std::process::exit(130);
         }
     });
     token

@@ -59,6 +59,8 @@ pub struct Scope<'a> {
     /// and ECS service are not touched here.
     pub rollouts: &'a BTreeSet<String>,
     pub live: &'a BTreeMap<String, Color>,
+    /// Ctrl-C: stop before the next kind of resource (calls in flight finish).
+    pub cancel: &'a tokio_util::sync::CancellationToken,
 }
 
 pub async fn apply(
@@ -82,6 +84,11 @@ pub async fn apply(
     let mut new_revisions: BTreeSet<String> = BTreeSet::new();
 
     for kind in Kind::ALL {
+        if scope.cancel.is_cancelled() {
+            anyhow::bail!(
+                "interrupted before the {kind} step; what was created so far stays and the next deploy continues from there"
+            );
+        }
         // Recomputed per kind: task definitions need the DNS names of load balancers
         // created a moment ago.
         let wanted: Vec<Resource> = desired::wanted(spec, azs, &ids.dns, scope.live, &existing)

@@ -352,6 +352,7 @@ async fn apply_and_roll_out(
         only_service: options.only_service.as_deref(),
         rollouts,
         live,
+        cancel: &options.cancel,
     };
     let (applied, ids) = apply::apply(aws, spec, azs, inventory, &scope, &progress).await?;
     let names = Names::new(spec);
