@@ -344,6 +344,37 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
             .is_err(),
         "released after the deploy"
     );
+
+    // --service: only that service changes, whatever else the command line or spec says.
+    let only = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--service",
+        "hardware",
+        "--image",
+        "hardware=example/hardware:v2",
+        "--image",
+        "portal=example/portal:v9",
+    ]);
+    let out = text(&only);
+    assert!(only.status.success(), "{out}");
+    assert!(out.contains("Rollout of hardware (blue is live):"), "{out}");
+    assert!(!out.contains("Rollout of portal"), "{out}");
+    let now = status(&moto, &spec);
+    let hardware = now["services"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["name"] == "hardware"))
+        .expect("hardware");
+    assert_eq!(hardware["image"], "example/hardware:v2");
+    assert_eq!(hardware["live_color"], "green");
+    assert_eq!(
+        portal(&now)["image"],
+        "example/portal:v2",
+        "portal untouched"
+    );
 }
 
 #[tokio::test]

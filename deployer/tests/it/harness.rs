@@ -245,6 +245,14 @@ impl Up {
         }
     }
 
+    /// SIGKILLs `up` itself: it gets no chance to stop its instances.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Waits for `up` to exit by itself (after `dashctl down`).
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let child = self.child.as_mut().expect("running");

@@ -127,3 +127,43 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
         text(&status)
     );
 }
+
+#[tokio::test]
+async fn instances_left_by_a_killed_up_are_stopped_by_the_next_up() {
+    let workspace = Workspace::new(&DashboardSpec::default());
+    let mut first = workspace.up().await;
+    let pids: Vec<u64> = workspace.status()["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .flat_map(|service| service["instances"].as_array().cloned().unwrap_or_default())
+        .filter_map(|instance| instance["pid"].as_u64())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    // Let control.json record the children (it is refreshed every 500 ms).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    first.kill_hard();
+    assert!(
+        pids.iter().all(|pid| process_alive(*pid)),
+        "instances outlive a SIGKILLed up"
+    );
+
+    let second = workspace.up().await;
+    assert!(
+        second
+            .log_text()
+            .contains("stopping 2 instance(s) left by a previous run"),
+        "{}",
+        second.log_text()
+    );
+    second
+        .wait_until(
+            "the leftover instances are gone",
+            std::time::Duration::from_secs(15),
+            || {
+                let gone = pids.iter().all(|pid| !process_alive(*pid));
+                async move { gone }
+            },
+        )
+        .await;
+}
