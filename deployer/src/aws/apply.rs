@@ -41,14 +41,29 @@ fn label(change: &Change) -> String {
     format!("{verb} {} {}", change.kind, change.name)
 }
 
+/// The service each resource belongs to (None: shared), from the desired and existing sides.
+pub fn owners(
+    wanted: &[Resource],
+    existing: &[Resource],
+) -> BTreeMap<(Kind, String), Option<String>> {
+    existing
+        .iter()
+        .chain(wanted)
+        .map(|resource| (resource.key(), resource.service.clone()))
+        .collect()
+}
+
 /// Whether `change` is within `only`: that service's own resources, or shared ones.
-pub fn belongs(inventory: &Inventory, spec: &Spec, change: &Change, only: &str) -> bool {
-    let owner = desired::resources(spec, &[], &inventory.ids.dns, &BTreeMap::new())
-        .into_iter()
-        .chain(inventory.resources.iter().cloned())
-        .find(|resource| resource.kind == change.kind && resource.name == change.name)
-        .and_then(|resource| resource.service);
-    owner.is_none_or(|owner| owner == only)
+pub fn belongs(
+    owners: &BTreeMap<(Kind, String), Option<String>>,
+    change: &Change,
+    only: &str,
+) -> bool {
+    owners
+        .get(&(change.kind, change.name.clone()))
+        .cloned()
+        .flatten()
+        .is_none_or(|owner| owner == only)
 }
 
 /// What an apply leaves alone or narrows to.

@@ -286,7 +286,8 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
     let wanted = desired::wanted(spec, &azs, &inventory.ids.dns, &live, &inventory.resources);
     let mut changes = plan::diff(&wanted, &inventory.resources);
     if let Some(only) = &options.only_service {
-        changes.retain(|change| apply::belongs(&inventory, spec, change, only));
+        let owners = apply::owners(&wanted, &inventory.resources);
+        changes.retain(|change| apply::belongs(&owners, change, only));
     }
     let rollouts = rollout_services(&changes, &inventory, spec);
     print!("{}", plan::render(&changes));

@@ -48,6 +48,18 @@ impl Aws {
         }
     }
 
+    /// Polls the public listener until `done` holds for its weights (30 s at most).
+    async fn wait_for_weights(&self, what: &str, done: impl Fn(&[(String, i32)]) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !done(&self.listener_weights().await) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The public listener's target groups by name, with their weights.
     async fn listener_weights(&self) -> Vec<(String, i32)> {
         let balancers = self
@@ -436,14 +448,10 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
 
     let rollout = start_v2(&moto, &spec);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while aws.listener_weights().await != [("dashboard-prod-portal-green".to_owned(), 100)] {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "green never went live"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    aws.wait_for_weights("green went live", |weights| {
+        weights == [("dashboard-prod-portal-green".to_owned(), 100)]
+    })
+    .await;
     cloudwatch
         .set_alarm_state()
         .alarm_name("dashboard-prod-portal-green-5xx")
@@ -484,14 +492,8 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
     let rollout = start_v2(&moto, &spec);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while aws.listener_weights().await.len() != 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the canary step never started"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    aws.wait_for_weights("the canary step started", |weights| weights.len() == 2)
+        .await;
     let pid = nix::unistd::Pid::from_raw(i32::try_from(rollout.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     let output = rollout.wait_with_output().expect("output");

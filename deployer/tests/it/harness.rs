@@ -164,6 +164,17 @@ services:
         dashctl(&all)
     }
 
+    /// Pids of every running instance of every service.
+    pub fn instance_pids(&self) -> Vec<u64> {
+        self.status()["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .flat_map(|service| service["instances"].as_array().cloned().unwrap_or_default())
+            .filter_map(|instance| instance["pid"].as_u64())
+            .collect()
+    }
+
     pub fn status(&self) -> Value {
         let output = self.dashctl("status", &["--output", "json"]);
         assert!(output.status.success(), "status failed: {}", text(&output));

@@ -88,13 +88,7 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
     );
 
     // down: everything stops, no orphans.
-    let pids: Vec<u64> = workspace.status()["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .flat_map(|service| service["instances"].as_array().cloned().unwrap_or_default())
-        .filter_map(|instance| instance["pid"].as_u64())
-        .collect();
+    let pids = workspace.instance_pids();
     assert_eq!(pids.len(), 2, "one portal and one hardware instance");
     let down = workspace.dashctl("down", &[]);
     assert!(down.status.success(), "{}", text(&down));
@@ -132,13 +126,7 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
 async fn instances_left_by_a_killed_up_are_stopped_by_the_next_up() {
     let workspace = Workspace::new(&DashboardSpec::default());
     let mut first = workspace.up().await;
-    let pids: Vec<u64> = workspace.status()["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .flat_map(|service| service["instances"].as_array().cloned().unwrap_or_default())
-        .filter_map(|instance| instance["pid"].as_u64())
-        .collect();
+    let pids = workspace.instance_pids();
     assert_eq!(pids.len(), 2);
     // Let control.json record the children (it is refreshed every 500 ms).
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
