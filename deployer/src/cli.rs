@@ -87,9 +87,12 @@ pub enum Command {
     Destroy {
         #[command(flatten)]
         spec: SpecArg,
-        /// Really delete.
+        /// Really delete (without it, destroy lists what it would remove and exits 2).
         #[arg(long)]
         yes: bool,
+        /// Remove the rollout lock first (only when the run holding it is known to be gone).
+        #[arg(long)]
+        break_lock: bool,
     },
     /// Stop a running `dashctl up`: drains and stops every instance, then exits.
     Down {

@@ -46,6 +46,30 @@ fn resolve(env: Option<Environment>, loaded: &LoadedSpec) -> Environment {
     })
 }
 
+/// For commands that change things (`deploy`, `rollback`): `--env` if given; else local when
+/// `dashctl up` runs this spec here; else the spec's `default_env`; else a usage error. They
+/// never reach AWS by accident.
+fn resolve_for_change(
+    env: Option<Environment>,
+    loaded: &LoadedSpec,
+    verb: &str,
+) -> Result<Environment, Failure> {
+    if let Some(env) = env {
+        return Ok(env);
+    }
+    if Connection::open(loaded).is_ok() {
+        return Ok(Environment::Local);
+    }
+    match loaded.spec.default_env {
+        Some(spec::Target::Aws) => Ok(Environment::Aws),
+        Some(spec::Target::Local) => Ok(Environment::Local),
+        None => Err(Failure::Usage(format!(
+            "no `dashctl up` runs {} here; pass --env aws to {verb} on AWS (or set `default_env: aws` in the spec), or start it here with `dashctl up`",
+            loaded.path.display()
+        ))),
+    }
+}
+
 /// Said when a command went to AWS only because no local run was found.
 fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
     move |error| {
@@ -85,11 +109,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             print!("{}", crate::plan::render(&changes));
             Ok(())
         }
-        Command::Destroy { spec, yes } => {
+        Command::Destroy {
+            spec,
+            yes,
+            break_lock,
+        } => {
             let loaded = load(&spec)?;
             let removed = runtime()?.block_on(async {
                 let aws = connect(&loaded, &aws_args).await?;
-                aws::destroy(&aws, &loaded.spec, yes).await
+                aws::destroy(&aws, &loaded.spec, yes, break_lock).await
             })?;
             if removed.is_empty() {
                 println!(
@@ -189,7 +217,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                     return Err(Failure::Usage(format!("the spec has no service `{name}`")));
                 }
             }
-            if resolve(env, &loaded) == Environment::Aws {
+            if resolve_for_change(env, &loaded, "deploy")? == Environment::Aws {
                 for (name, image) in images {
                     if let Some(definition) = loaded.spec.services.get_mut(&name) {
                         definition.image = Some(image);
@@ -205,18 +233,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                         "service `{name}` has no image; set services.{name}.image or pass --image {name}=IMAGE"
                     )));
                 }
-                let timeout = loaded
-                    .spec
-                    .services
-                    .values()
-                    .map(|definition| definition.deploy.health_timeout.0)
-                    .max()
-                    .unwrap_or_default();
                 runtime()?
                     .block_on(async {
                         let aws = connect(&loaded, &aws_args).await?;
                         let options = aws::DeployOptions {
-                            gate: aws::health::Gate::from_env(timeout),
                             only_service: service,
                             dry_run,
                             bake,
@@ -251,19 +271,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 Some(name) => vec![name],
                 None => loaded.spec.services.keys().cloned().collect(),
             };
-            if resolve(env, &loaded) == Environment::Aws {
-                let timeout = loaded
-                    .spec
-                    .services
-                    .values()
-                    .map(|definition| definition.deploy.health_timeout.0)
-                    .max()
-                    .unwrap_or_default();
+            if resolve_for_change(env, &loaded, "roll back")? == Environment::Aws {
                 let outcomes = runtime()?
                     .block_on(async {
                         let aws = connect(&loaded, &aws_args).await?;
                         let options = aws::DeployOptions {
-                            gate: aws::health::Gate::from_env(timeout),
                             only_service: None,
                             dry_run: false,
                             bake: None,

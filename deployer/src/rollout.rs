@@ -314,7 +314,8 @@ async fn watch<P: Platform>(
 }
 
 /// Undoes a rollout that has not fully switched: all traffic back to `live`, the new color
-/// scaled down and given back its previous release.
+/// scaled down and given back its previous release. Returns what went wrong while undoing, so
+/// the caller reports it after the reason the rollout stopped (never instead of it).
 async fn abandon<P: Platform>(
     platform_: &P,
     service: &str,
@@ -322,21 +323,33 @@ async fn abandon<P: Platform>(
     live: Option<Color>,
     shifted: bool,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), RolloutError> {
-    let fail = platform(service);
+) -> Option<String> {
     progress(Step::Abandon { color: target });
-    if shifted && let Some(live) = live {
-        platform_
-            .shift_traffic(service, live, 100)
-            .await
-            .map_err(&fail)?;
+    let mut problems = Vec::new();
+    if shifted
+        && let Some(live) = live
+        && let Err(error) = platform_.shift_traffic(service, live, 100).await
+    {
+        // Without this the rest would take capacity from a color still serving traffic.
+        return Some(format!("could not move traffic back to {live}: {error}"));
     }
-    platform_.retire(service, target).await.map_err(&fail)?;
-    platform_
-        .revert_release(service, target)
-        .await
-        .map_err(&fail)?;
-    Ok(())
+    if let Err(error) = platform_.retire(service, target).await {
+        problems.push(format!("could not scale {target} down: {error}"));
+    }
+    if let Err(error) = platform_.revert_release(service, target).await {
+        problems.push(format!(
+            "could not restore {target}'s previous release: {error}"
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// The reason a rollout stopped, with any trouble cleaning up after it.
+fn with_cleanup(reason: String, cleanup: Option<String>) -> String {
+    match cleanup {
+        Some(cleanup) => format!("{reason}; while undoing it: {cleanup}"),
+        None => reason,
+    }
 }
 
 /// Deploys `release` to the idle color, switches traffic to it once healthy (through the
@@ -355,29 +368,29 @@ pub async fn deploy<P: Platform>(
 
     progress(Step::Start { color: target });
     if let Err(error) = platform_.start_release(service, target, release).await {
-        abandon(platform_, service, target, live, false, progress).await?;
+        let cleanup = abandon(platform_, service, target, live, false, progress).await;
         return Err(RolloutError::Abandoned {
             service: service.to_owned(),
             color: target,
             live: live_name,
-            reason: error.0,
+            reason: with_cleanup(error.0, cleanup),
         });
     }
     progress(Step::WaitHealthy { color: target });
     if let Err(stop) = wait_healthy(platform_, service, target, options).await {
-        abandon(platform_, service, target, live, false, progress).await?;
-        return Err(match stop {
-            Stop::TimedOut => RolloutError::NeverHealthy {
+        let cleanup = abandon(platform_, service, target, live, false, progress).await;
+        return Err(match (stop, cleanup) {
+            (Stop::TimedOut, None) => RolloutError::NeverHealthy {
                 service: service.to_owned(),
                 color: target,
                 live: live_name,
                 timeout: options.health_timeout,
             },
-            other => RolloutError::Abandoned {
+            (stop, cleanup) => RolloutError::Abandoned {
                 service: service.to_owned(),
                 color: target,
                 live: live_name,
-                reason: other.reason(),
+                reason: with_cleanup(stop.reason(), cleanup),
             },
         });
     }
@@ -394,12 +407,15 @@ pub async fn deploy<P: Platform>(
                 Err(error) => Err(Stop::Failed(error.0)),
             };
             if let Err(stop) = shifted {
-                abandon(platform_, service, target, live, true, progress).await?;
+                let cleanup = abandon(platform_, service, target, live, true, progress).await;
                 return Err(RolloutError::Abandoned {
                     service: service.to_owned(),
                     color: target,
                     live: live_name,
-                    reason: format!("canary at {percent}%: {}", stop.reason()),
+                    reason: with_cleanup(
+                        format!("canary at {percent}%: {}", stop.reason()),
+                        cleanup,
+                    ),
                 });
             }
         }
@@ -407,12 +423,12 @@ pub async fn deploy<P: Platform>(
 
     progress(Step::Switch { to: target });
     if let Err(error) = platform_.shift_traffic(service, target, 100).await {
-        abandon(platform_, service, target, live, true, progress).await?;
+        let cleanup = abandon(platform_, service, target, live, true, progress).await;
         return Err(RolloutError::Abandoned {
             service: service.to_owned(),
             color: target,
             live: live_name,
-            reason: error.0,
+            reason: with_cleanup(error.0, cleanup),
         });
     }
     platform_

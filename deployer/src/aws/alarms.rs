@@ -11,6 +11,20 @@ use super::names::Names;
 use super::tags;
 use crate::spec::Spec;
 
+/// CloudWatch allows 3 PutMetricAlarm calls a second per account and region (CloudWatch
+/// service quotas). Spacing them out is faster than being throttled and backing off.
+const ALARM_WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(350);
+
+async fn pace_alarm_writes() {
+    static LAST: tokio::sync::Mutex<Option<tokio::time::Instant>> =
+        tokio::sync::Mutex::const_new(None);
+    let mut last = LAST.lock().await;
+    if let Some(previous) = *last {
+        tokio::time::sleep_until(previous + ALARM_WRITE_INTERVAL).await;
+    }
+    *last = Some(tokio::time::Instant::now());
+}
+
 /// `app/NAME/ID` and `targetgroup/NAME/ID`, the dimensions ALB metrics use.
 fn dimensions(resource: &Resource, ids: &Ids) -> anyhow::Result<Vec<Dimension>> {
     let lb = ids
@@ -68,6 +82,7 @@ pub async fn put(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyh
                 .build()
         })
         .collect();
+    pace_alarm_writes().await;
     aws.cloudwatch
         .put_metric_alarm()
         .alarm_name(&resource.name)
@@ -104,14 +119,22 @@ pub async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
 
 pub async fn discover(aws: &Aws, spec: &Spec, inventory: &mut Inventory) -> anyhow::Result<()> {
     let names = Names::new(spec);
-    let found = aws
+    // DescribeAlarms returns 50 alarms a page at most.
+    let mut alarms = Vec::new();
+    let mut pages = aws
         .cloudwatch
         .describe_alarms()
         .alarm_name_prefix(names.alarm_prefix())
-        .send()
-        .await
-        .map_err(|e| explain("DescribeAlarms", e))?;
-    for alarm in found.metric_alarms() {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        alarms.extend(
+            page.map_err(|e| explain("DescribeAlarms", e))?
+                .metric_alarms()
+                .to_vec(),
+        );
+    }
+    for alarm in &alarms {
         let Some(name) = alarm.alarm_name() else {
             continue;
         };

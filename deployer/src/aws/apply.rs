@@ -3,15 +3,28 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
 
 use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use super::progress::Progress;
+use super::retry::{self, Transient};
 use super::{Aws, alarms, balancer, cluster, desired, identity, logs, network, scaling, security};
 use crate::plan::{Action, Change, diff};
 use crate::rollout::Color;
 use crate::spec::Spec;
+
+/// At most this many AWS calls of one step run at once: enough to go quickly, few enough to stay
+/// under the per-account API rate limits (throttled calls are retried by the SDK's adaptive mode).
+const CONCURRENCY: usize = 4;
+
+/// Runs the futures with at most `CONCURRENCY` in flight; results in completion order.
+async fn bounded<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    futures_util::stream::iter(futures)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
 
 /// What an apply did, for the summary.
 #[derive(Debug, Default)]
@@ -81,7 +94,7 @@ pub struct Scope<'a> {
 pub async fn apply(
     aws: &Aws,
     spec: &Spec,
-    azs: &[String],
+    place: &desired::Placement<'_>,
     inventory: Inventory,
     scope: &Scope<'_>,
     progress: &Progress,
@@ -106,7 +119,7 @@ pub async fn apply(
         }
         // Recomputed per kind: task definitions need the DNS names of load balancers
         // created a moment ago.
-        let wanted: Vec<Resource> = desired::wanted(spec, azs, &ids.dns, scope.live, &existing)
+        let wanted: Vec<Resource> = desired::wanted(spec, place, &ids.dns, scope.live, &existing)
             .into_iter()
             .filter(|resource| resource.kind == kind)
             .collect();
@@ -190,7 +203,7 @@ pub async fn apply(
                 .filter(|(change, _)| change.action == Action::Create)
                 .map(|(_, step)| step.resource)
                 .collect();
-            let created = join_all(missing.iter().map(|resource| async {
+            let created = bounded(missing.iter().map(|resource| async {
                 let task = progress.start(format!("create security group {}", resource.name));
                 let result = security::create(aws, spec, resource, &ids).await;
                 task.finish(
@@ -207,11 +220,11 @@ pub async fn apply(
                 ids.insert(Kind::SecurityGroup, &name, id);
             }
         }
-        let results = join_all(steps.iter().map(|(change, step)| {
+        let results = bounded(steps.iter().map(|(change, step)| {
             let ids = &ids;
             async move {
                 let task = progress.start(label(change));
-                let result = apply_one(aws, spec, azs, change, step, ids).await;
+                let result = apply_one(aws, spec, place.azs, change, step, ids).await;
                 task.finish(
                     &result
                         .as_ref()
@@ -256,7 +269,7 @@ pub async fn apply(
     }
 
     // Deletions, newest kinds first.
-    let all_wanted = desired::wanted(spec, azs, &ids.dns, scope.live, &existing);
+    let all_wanted = desired::wanted(spec, place, &ids.dns, scope.live, &existing);
     let deletes: Vec<Change> = diff(&all_wanted, &existing)
         .into_iter()
         .filter(|change| change.action == Action::Delete)
@@ -303,7 +316,7 @@ pub async fn delete_all(
                 security::sync_rules(aws, &empty, Some(resource), ids).await?;
             }
         }
-        let results = join_all(batch.iter().map(|resource| async {
+        let results = bounded(batch.iter().map(|resource| async {
             let task = progress.start(format!("delete {kind} {}", resource.name));
             let result = delete_one(aws, spec, resource, ids).await;
             task.finish(
@@ -333,7 +346,38 @@ fn immutable(change: &Change, what: &str) -> anyhow::Error {
     )
 }
 
+/// Applies one change. A call that only references what an earlier step created is retried
+/// while AWS has not caught up yet (`*.NotFound`, a role not yet assumable); calls that create
+/// something and then configure it retry inside, call by call.
 async fn apply_one(
+    aws: &Aws,
+    spec: &Spec,
+    azs: &[String],
+    change: &Change,
+    step: &Step<'_>,
+    ids: &Ids,
+) -> anyhow::Result<Outcome> {
+    let single_call = matches!(
+        change.kind,
+        Kind::Subnet
+            | Kind::NatGateway
+            | Kind::LoadBalancer
+            | Kind::TargetGroup
+            | Kind::TaskDefinition
+            | Kind::EcsService
+            | Kind::ScalableTarget
+    ) && change.action == Action::Create;
+    if single_call {
+        retry::after_create(&label(change), || {
+            apply_once(aws, spec, azs, change, step, ids)
+        })
+        .await
+    } else {
+        apply_once(aws, spec, azs, change, step, ids).await
+    }
+}
+
+async fn apply_once(
     aws: &Aws,
     spec: &Spec,
     azs: &[String],
@@ -429,7 +473,19 @@ async fn apply_one(
     }
 }
 
+/// Deletes one resource, waiting out what still depends on it (network interfaces that linger
+/// after their load balancer or tasks, tasks still draining from a cluster, an address still
+/// held by a NAT gateway).
 async fn delete_one(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {
+    retry::until_ok(
+        &format!("delete {} {}", resource.kind, resource.name),
+        Transient::Settling,
+        || delete_once(aws, spec, resource, ids),
+    )
+    .await
+}
+
+async fn delete_once(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {
     match resource.kind {
         Kind::Vpc
         | Kind::InternetGateway

@@ -1,18 +1,52 @@
 //! Load balancers (one internet-facing, one internal), target groups (blue and green per
 //! service) and listeners.
 
-use aws_sdk_elasticloadbalancingv2::client::Waiters;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher,
-    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, TargetTypeEnum,
+    Action, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
+    TargetGroupAttribute, TargetTypeEnum,
 };
 
 use super::Aws;
 use super::errors::explain;
+use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::tags;
 use crate::spec::Spec;
+
+/// The target group attribute that holds how long a leaving target may finish its requests.
+pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+
+/// HTTPS listeners accept TLS 1.2 and 1.3 only (AWS's default policy still allows TLS 1.0).
+pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+async fn set_deregistration_delay(
+    aws: &Aws,
+    spec: &Spec,
+    resource: &Resource,
+    arn: &str,
+) -> anyhow::Result<()> {
+    let seconds = resource
+        .service
+        .as_deref()
+        .and_then(|name| spec.services.get(name))
+        .map_or(30, |service| {
+            service.deploy.deregistration_delay.0.as_secs()
+        });
+    aws.elb
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(
+            TargetGroupAttribute::builder()
+                .key(DEREGISTRATION_DELAY)
+                .value(seconds.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| explain("ModifyTargetGroupAttributes", e))?;
+    Ok(())
+}
 
 fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
     ids.get(kind, name)
@@ -89,12 +123,14 @@ pub async fn create_target_group(
         .send()
         .await
         .map_err(|e| explain("CreateTargetGroup", e))?;
-    Ok(created
+    let arn = created
         .target_groups()
         .first()
         .and_then(|group| group.target_group_arn())
         .unwrap_or_default()
-        .to_owned())
+        .to_owned();
+    set_deregistration_delay(aws, spec, resource, &arn).await?;
+    Ok(arn)
 }
 
 pub async fn update_target_group(
@@ -127,30 +163,26 @@ pub async fn update_target_group(
         .send()
         .await
         .map_err(|e| explain("ModifyTargetGroup", e))?;
+    if changed.iter().any(|attr| attr == "deregistration_delay") {
+        set_deregistration_delay(
+            aws,
+            spec,
+            resource,
+            id_of(ids, Kind::TargetGroup, &resource.name)?,
+        )
+        .await?;
+    }
     Ok(())
 }
 
 fn default_action(resource: &Resource, ids: &Ids) -> anyhow::Result<Action> {
-    let action = resource.get("action");
-    if action == "redirect:https" {
-        return Ok(Action::builder()
-            .r#type(ActionTypeEnum::Redirect)
-            .redirect_config(
-                RedirectActionConfig::builder()
-                    .protocol("HTTPS")
-                    .port("443")
-                    .status_code(RedirectActionStatusCodeEnum::Http301)
-                    .build(),
-            )
-            .build());
-    }
-    let group = action
-        .strip_prefix("forward:")
-        .ok_or_else(|| anyhow::anyhow!("listener {}: unknown action `{action}`", resource.name))?;
-    Ok(Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(id_of(ids, Kind::TargetGroup, group)?)
-        .build())
+    let action: ListenerAction = resource
+        .get("action")
+        .parse()
+        .map_err(|error| anyhow::anyhow!("listener {}: {error}", resource.name))?;
+    action
+        .to_aws(ids)
+        .map_err(|error| anyhow::anyhow!("listener {}: {error}", resource.name))
 }
 
 pub async fn create_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyhow::Result<String> {
@@ -172,7 +204,9 @@ pub async fn create_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
         .protocol(protocol)
         .default_actions(default_action(resource, ids)?);
     if let Some(certificate) = resource.attrs.get("certificate") {
-        request = request.certificates(Certificate::builder().certificate_arn(certificate).build());
+        request = request
+            .certificates(Certificate::builder().certificate_arn(certificate).build())
+            .ssl_policy(TLS_POLICY);
     }
     let created = request
         .send()
@@ -194,7 +228,9 @@ pub async fn update_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
         .listener_arn(id_of(ids, Kind::Listener, &resource.name)?)
         .default_actions(default_action(resource, ids)?);
     if let Some(certificate) = resource.attrs.get("certificate") {
-        request = request.certificates(Certificate::builder().certificate_arn(certificate).build());
+        request = request
+            .certificates(Certificate::builder().certificate_arn(certificate).build())
+            .ssl_policy(TLS_POLICY);
     }
     request
         .send()
@@ -214,14 +250,30 @@ pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Res
                 .await
                 .map_err(|e| explain("DeleteLoadBalancer", e))?;
             // Its network interfaces hold the security group and subnets until it is gone.
-            aws.elb
-                .wait_until_load_balancers_deleted()
-                .load_balancer_arns(arn)
-                .wait(std::time::Duration::from_secs(600))
-                .await
-                .map_err(|error| {
-                    anyhow::anyhow!("load balancer {name} was not deleted: {error}")
-                })?;
+            super::retry::poll_until(
+                &format!("load balancer {name} being deleted"),
+                super::retry::SETTLE,
+                || async {
+                    match aws
+                        .elb
+                        .describe_load_balancers()
+                        .load_balancer_arns(arn)
+                        .send()
+                        .await
+                    {
+                        Ok(found) => Ok(found.load_balancers().is_empty()),
+                        Err(error)
+                            if error
+                                .as_service_error()
+                                .is_some_and(|e| e.is_load_balancer_not_found_exception()) =>
+                        {
+                            Ok(true)
+                        }
+                        Err(error) => Err(explain("DescribeLoadBalancers", error)),
+                    }
+                },
+            )
+            .await?;
         }
         Kind::TargetGroup => {
             aws.elb

@@ -13,6 +13,7 @@ use super::Aws;
 use super::errors::explain;
 use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::Names;
+use super::retry;
 use super::tags;
 use crate::spec::Spec;
 
@@ -299,6 +300,42 @@ pub async fn update_service(
     Ok(())
 }
 
+/// An ECS service's status (`ACTIVE`, `DRAINING`, `INACTIVE`), None when ECS has no record.
+pub async fn service_status(
+    aws: &Aws,
+    cluster: &str,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let described = aws
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .send()
+        .await
+        .map_err(|e| explain("DescribeServices", e))?;
+    Ok(described
+        .services()
+        .first()
+        .and_then(|service| service.status())
+        .map(str::to_owned))
+}
+
+/// Waits until a deleted service has drained (ECS reports it INACTIVE, or no longer at all).
+pub async fn wait_inactive(aws: &Aws, cluster: &str, name: &str) -> anyhow::Result<()> {
+    retry::poll_until(
+        &format!("ECS service {name} draining"),
+        retry::SETTLE,
+        || async {
+            Ok(matches!(
+                service_status(aws, cluster, name).await?.as_deref(),
+                None | Some("INACTIVE")
+            ))
+        },
+    )
+    .await
+}
+
 pub async fn delete(
     aws: &Aws,
     spec: &Spec,
@@ -317,6 +354,10 @@ pub async fn delete(
                 .send()
                 .await
                 .map_err(|e| explain("DeleteService", e))?;
+            // A deleted service drains for minutes; the cluster, its subnets and security
+            // groups can only go after it is INACTIVE.
+            eprintln!("  … waiting for ECS service {name} to finish draining");
+            wait_inactive(aws, &cluster, name).await?;
         }
         Kind::TaskDefinition => {
             let mut pages = aws

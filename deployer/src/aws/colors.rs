@@ -1,8 +1,9 @@
 //! Which color of each service is live: the target group its listener forwards to (the one
-//! with the larger weight while a canary runs).
+//! with the larger weight; both are attached, the idle one at weight 0).
 
 use std::collections::BTreeMap;
 
+use super::listener_action::ListenerAction;
 use super::model::{Inventory, Kind};
 use super::names::Names;
 use crate::rollout::Color;
@@ -24,44 +25,34 @@ pub fn listener_name(spec: &Spec, service: &str) -> String {
     format!("{}:{port}", names.load_balancer(public))
 }
 
-/// (color, weight) pairs a `forward:` action sends traffic to.
-pub fn weights(spec: &Spec, service: &str, action: &str) -> Vec<(Color, u8)> {
-    let names = Names::new(spec);
-    let Some(groups) = action.strip_prefix("forward:") else {
-        return Vec::new();
-    };
-    let color_of = |group: &str| {
-        [Color::Blue, Color::Green]
-            .into_iter()
-            .find(|color| group == names.colored(service, *color))
-    };
-    if !groups.contains('=') {
-        return color_of(groups)
-            .map(|color| vec![(color, 100)])
-            .unwrap_or_default();
-    }
-    groups
-        .split(',')
-        .filter_map(|part| part.split_once('='))
-        .filter_map(|(group, weight)| Some((color_of(group)?, weight.parse().ok()?)))
-        .collect()
+/// The listener action recorded on a listener resource (discovered or desired).
+pub fn listener_action(
+    inventory: &Inventory,
+    spec: &Spec,
+    service: &str,
+) -> Option<ListenerAction> {
+    let listener = listener_name(spec, service);
+    inventory
+        .resources
+        .iter()
+        .find(|resource| resource.kind == Kind::Listener && resource.name == listener)
+        .and_then(|resource| resource.get("action").parse().ok())
+}
+
+/// (color, weight) pairs the service's listener sends traffic to.
+pub fn weights(spec: &Spec, service: &str, inventory: &Inventory) -> Vec<(Color, u16)> {
+    listener_action(inventory, spec, service)
+        .map(|action| action.color_weights(&Names::new(spec), service))
+        .unwrap_or_default()
 }
 
 pub fn live_colors(spec: &Spec, inventory: &Inventory) -> BTreeMap<String, Color> {
     spec.services
         .keys()
         .map(|service| {
-            let listener = listener_name(spec, service);
-            let action = inventory
-                .resources
-                .iter()
-                .find(|resource| resource.kind == Kind::Listener && resource.name == listener)
-                .map(|resource| resource.get("action").to_owned())
-                .unwrap_or_default();
-            let live = weights(spec, service, &action)
-                .into_iter()
-                .max_by_key(|(color, weight)| (*weight, *color == Color::Blue))
-                .map_or(Color::Blue, |(color, _)| color);
+            let live = listener_action(inventory, spec, service)
+                .and_then(|action| action.live_color(&Names::new(spec), service))
+                .unwrap_or(Color::Blue);
             (service.clone(), live)
         })
         .collect()

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::listener_action::ListenerAction;
 use super::model::{Kind, Resource};
 use super::names::Names;
 use crate::rollout::Color;
@@ -11,14 +12,12 @@ use crate::spec::{NatMode, Spec};
 /// Stands in for a load balancer's DNS name in a plan, before the load balancer exists.
 pub const UNKNOWN_DNS: &str = "(known after apply)";
 
-pub const ECS_TASK_EXECUTION_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
-
 /// Subnet CIDRs: the VPC split into 16 equal blocks; public subnets take blocks 0.., private
-/// ones blocks 8.. (validation keeps AZs at 6 or fewer).
+/// ones blocks 8.. (validation keeps AZs at 6 or fewer and the VPC at /23 or larger, so every
+/// subnet is /27 or larger).
 fn subnet_cidr(spec: &Spec, index: usize) -> String {
     let network = spec.network.cidr;
-    let prefix = (network.prefix_len() + 4).min(28);
+    let prefix = (network.prefix_len() + 4).min(27);
     network
         .subnets(prefix)
         .ok()
@@ -26,17 +25,36 @@ fn subnet_cidr(spec: &Spec, index: usize) -> String {
         .map_or_else(String::new, |subnet| subnet.to_string())
 }
 
-/// IAM policies need ARNs; a secret given as an SSM parameter name (which ECS accepts) becomes
-/// the ARN of exactly that parameter, in any region and account the role is used in.
-pub fn secret_arn(value: &str) -> String {
-    if value.starts_with("arn:") {
-        value.to_owned()
-    } else {
-        format!(
-            "arn:aws:ssm:*:*:parameter/{}",
+/// The AWS managed policy ECS task execution roles use, in the caller's partition.
+pub fn ecs_task_execution_policy(partition: &str) -> String {
+    format!("arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+}
+
+/// IAM policies need ARNs. A secret given as an SSM parameter name (which ECS accepts) becomes
+/// the ARN of exactly that parameter, in any region and account the role is used in. A Secrets
+/// Manager ARN names the secret only: without its random six-character suffix it matches
+/// nothing, so it gets `-??????`; a JSON key or version after the name is not part of it.
+pub fn secret_arn(value: &str, partition: &str) -> String {
+    if !value.starts_with("arn:") {
+        return format!(
+            "arn:{partition}:ssm:*:*:parameter/{}",
             value.trim_start_matches('/')
-        )
+        );
     }
+    let parts: Vec<&str> = value.split(':').collect();
+    if parts.get(2) != Some(&"secretsmanager") || parts.len() < 7 {
+        return value.to_owned();
+    }
+    let name = parts[6];
+    let has_suffix = name.rsplit_once('-').is_some_and(|(_, suffix)| {
+        suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    let name = if has_suffix {
+        name.to_owned()
+    } else {
+        format!("{name}-??????")
+    };
+    format!("{}:{name}", parts[..6].join(":"))
 }
 
 /// The URL a service is reached at: the public load balancer, or the internal one on the
@@ -66,16 +84,27 @@ fn joined<I: IntoIterator<Item = String>>(items: I) -> String {
     all.join("; ")
 }
 
+/// Where the app goes: its availability zones and the AWS partition (`aws`, `aws-cn`,
+/// `aws-us-gov`) that ARNs are written in.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    pub azs: &'a [String],
+    pub partition: &'a str,
+}
+
 /// Every resource the spec asks for. `azs` are the availability zones to use; `dns` the load
 /// balancers' DNS names where they are known.
 pub fn resources(
     spec: &Spec,
-    azs: &[String],
+    place: &Placement<'_>,
     dns: &BTreeMap<String, String>,
     live: &BTreeMap<String, Color>,
 ) -> Vec<Resource> {
     let names = Names::new(spec);
     let base = names.base();
+    let partition = place.partition;
+    let azs = place.azs;
+    let boundary = spec.aws.permissions_boundary.as_deref().unwrap_or_default();
     let mut out = Vec::new();
 
     out.push(Resource::new(Kind::Vpc, &base).attr("cidr", spec.network.cidr.to_string()));
@@ -184,14 +213,16 @@ pub fn resources(
     out.push(
         Resource::new(Kind::Role, names.execution_role())
             .attr("trust", "ecs-tasks.amazonaws.com")
-            .attr("managed", ECS_TASK_EXECUTION_POLICY)
+            .attr("managed", ecs_task_execution_policy(partition))
+            .attr("boundary", boundary)
             .attr(
                 "secrets",
-                joined(
-                    spec.services.values().flat_map(|service| {
-                        service.secrets.values().map(|value| secret_arn(value))
-                    }),
-                ),
+                joined(spec.services.values().flat_map(|service| {
+                    service
+                        .secrets
+                        .values()
+                        .map(|value| secret_arn(value, partition))
+                })),
             ),
     );
     out.push(Resource::new(Kind::Cluster, &base));
@@ -217,6 +248,10 @@ pub fn resources(
                     .service(name)
                     .attr("port", service.port.to_string())
                     .attr(
+                        "deregistration_delay",
+                        format!("{}s", service.deploy.deregistration_delay.0.as_secs()),
+                    )
+                    .attr(
                         "health",
                         format!(
                             "{} every {}s, timeout {}s, healthy {}, unhealthy {}",
@@ -231,6 +266,7 @@ pub fn resources(
         }
         let live_color = live.get(name).copied().unwrap_or(Color::Blue);
         let live_group = names.colored(name, live_color);
+        let forward = ListenerAction::colors(&names, name, live_color, 100).to_string();
         if service.public {
             match &spec.aws.certificate_arn {
                 Some(certificate) => {
@@ -238,21 +274,22 @@ pub fn resources(
                         Resource::new(Kind::Listener, format!("{lb}:443"))
                             .service(name)
                             .attr("protocol", "HTTPS")
-                            .attr("action", format!("forward:{live_group}"))
-                            .attr("certificate", certificate),
+                            .attr("action", &forward)
+                            .attr("certificate", certificate)
+                            .attr("tls_policy", super::balancer::TLS_POLICY),
                     );
                     out.push(
                         Resource::new(Kind::Listener, format!("{lb}:80"))
                             .service(name)
                             .attr("protocol", "HTTP")
-                            .attr("action", "redirect:https"),
+                            .attr("action", ListenerAction::RedirectToHttps.to_string()),
                     );
                 }
                 None => out.push(
                     Resource::new(Kind::Listener, format!("{lb}:80"))
                         .service(name)
                         .attr("protocol", "HTTP")
-                        .attr("action", format!("forward:{live_group}")),
+                        .attr("action", &forward),
                 ),
             }
         } else {
@@ -260,7 +297,7 @@ pub fn resources(
                 Resource::new(Kind::Listener, format!("{lb}:{}", service.port))
                     .service(name)
                     .attr("protocol", "HTTP")
-                    .attr("action", format!("forward:{live_group}")),
+                    .attr("action", &forward),
             );
         }
 
@@ -298,6 +335,7 @@ pub fn resources(
                 .service(name)
                 .attr("trust", "ecs-tasks.amazonaws.com")
                 .attr("managed", "")
+                .attr("boundary", boundary)
                 .attr("secrets", ""),
         );
         let resolve = |placeholder: &Placeholder| match placeholder {
@@ -403,12 +441,12 @@ pub fn keep_idle(
 /// Everything the spec wants, plus the idle colors rollouts keep.
 pub fn wanted(
     spec: &Spec,
-    azs: &[String],
+    place: &Placement<'_>,
     dns: &BTreeMap<String, String>,
     live: &BTreeMap<String, Color>,
     existing: &[Resource],
 ) -> Vec<Resource> {
-    let mut all = resources(spec, azs, dns, live);
+    let mut all = resources(spec, place, dns, live);
     keep_idle(&mut all, existing, spec, live);
     all
 }
@@ -428,9 +466,13 @@ mod tests {
         let spec = spec(
             "app: shop\nenvironment: prod\naws: { certificate_arn: 'arn:aws:acm:eu-west-1:1:certificate/x' }\nservices:\n  web: { port: 3000, public: true }\n",
         );
+        let azs = ["eu-west-1a".to_owned(), "eu-west-1b".to_owned()];
         let resources = resources(
             &spec,
-            &["eu-west-1a".into(), "eu-west-1b".into()],
+            &Placement {
+                azs: &azs,
+                partition: "aws",
+            },
             &BTreeMap::new(),
             &BTreeMap::new(),
         );
@@ -446,10 +488,13 @@ mod tests {
             https.get("certificate"),
             "arn:aws:acm:eu-west-1:1:certificate/x"
         );
-        assert_eq!(https.get("action"), "forward:shop-prod-web-blue");
+        assert_eq!(
+            https.get("action"),
+            "forward: shop-prod-web-blue=100, shop-prod-web-green=0"
+        );
         assert_eq!(
             listener("shop-prod-public:80").get("action"),
-            "redirect:https"
+            "redirect: https"
         );
         let group = resources
             .iter()
@@ -470,9 +515,13 @@ mod tests {
         let spec = spec(
             "app: a\nenvironment: b\nservices:\n  web:\n    port: 80\n    public: true\n    secrets: { DB: /prod/db-password, KEY: 'arn:aws:secretsmanager:eu-west-1:1:secret:k' }\n",
         );
+        let azs = ["x".to_owned(), "y".to_owned()];
         let resources = resources(
             &spec,
-            &["x".into(), "y".into()],
+            &Placement {
+                azs: &azs,
+                partition: "aws-cn",
+            },
             &BTreeMap::new(),
             &BTreeMap::new(),
         );
@@ -482,7 +531,11 @@ mod tests {
             .expect("role");
         assert_eq!(
             role.get("secrets"),
-            "arn:aws:secretsmanager:eu-west-1:1:secret:k; arn:aws:ssm:*:*:parameter/prod/db-password"
+            "arn:aws-cn:ssm:*:*:parameter/prod/db-password; arn:aws:secretsmanager:eu-west-1:1:secret:k-??????"
+        );
+        assert_eq!(
+            role.get("managed"),
+            "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
         );
         let task = resources
             .iter()
@@ -492,12 +545,38 @@ mod tests {
     }
 
     #[test]
+    fn secrets_manager_arns_match_their_random_suffix() {
+        let full = "arn:aws:secretsmanager:eu-west-1:1:secret:db-AbC123";
+        assert_eq!(secret_arn(full, "aws"), full);
+        assert_eq!(
+            secret_arn("arn:aws:secretsmanager:eu-west-1:1:secret:db", "aws"),
+            "arn:aws:secretsmanager:eu-west-1:1:secret:db-??????"
+        );
+        assert_eq!(
+            secret_arn(
+                "arn:aws:secretsmanager:eu-west-1:1:secret:db-AbC123:password::",
+                "aws"
+            ),
+            full,
+            "a JSON key is not part of the secret's ARN"
+        );
+        assert_eq!(
+            secret_arn("app/token", "aws-us-gov"),
+            "arn:aws-us-gov:ssm:*:*:parameter/app/token"
+        );
+    }
+
+    #[test]
     fn nat_per_az_and_subnet_layout() {
         let spec = spec(
             "app: a\nenvironment: b\nnetwork: { cidr: 10.9.0.0/16, azs: 3, nat: per-az }\nservices:\n  web: { port: 80, public: true }\n",
         );
         let azs: Vec<String> = ["x1", "x2", "x3"].map(String::from).to_vec();
-        let resources = resources(&spec, &azs, &BTreeMap::new(), &BTreeMap::new());
+        let place = Placement {
+            azs: &azs,
+            partition: "aws",
+        };
+        let resources = resources(&spec, &place, &BTreeMap::new(), &BTreeMap::new());
         let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
         assert_eq!(count(Kind::NatGateway), 3);
         assert_eq!(count(Kind::Subnet), 6);

@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::Filter;
+use aws_sdk_ecs::types::{ClusterField, ServiceField};
 
 use super::Aws;
+use super::balancer::DEREGISTRATION_DELAY;
 use super::errors::explain;
+use super::listener_action::ListenerAction;
 use super::model::{Inventory, Kind, Resource};
 use super::names::{Names, TAG_APP, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
 use crate::spec::Spec;
@@ -29,6 +32,15 @@ fn tag_filters(names: &Names<'_>) -> Vec<Filter> {
 fn ours(tags: &[aws_sdk_ec2::types::Tag], names: &Names<'_>) -> bool {
     ec2_tag(tags, TAG_APP).as_deref() == Some(names.app)
         && ec2_tag(tags, TAG_ENVIRONMENT).as_deref() == Some(names.environment)
+}
+
+fn ecs_ours(tags: &[aws_sdk_ecs::types::Tag], names: &Names<'_>) -> bool {
+    let tag = |key: &str| {
+        tags.iter()
+            .find(|tag| tag.key() == Some(key))
+            .and_then(|tag| tag.value())
+    };
+    tag(TAG_APP) == Some(names.app) && tag(TAG_ENVIRONMENT) == Some(names.environment)
 }
 
 fn ec2_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
@@ -56,14 +68,22 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
 }
 
 async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
-    let vpcs = aws
+    // Every EC2 Describe pages; follow the token.
+    let mut vpcs = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_vpcs()
         .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeVpcs", e))?;
-    for vpc in vpcs.vpcs().iter().filter(|vpc| ours(vpc.tags(), names)) {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        vpcs.extend(
+            page.map_err(|e| explain("DescribeVpcs", e))?
+                .vpcs()
+                .to_vec(),
+        );
+    }
+    for vpc in vpcs.iter().filter(|vpc| ours(vpc.tags(), names)) {
         let (Some(id), Some(name)) = (vpc.vpc_id(), ec2_tag(vpc.tags(), "Name")) else {
             continue;
         };
@@ -72,15 +92,21 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             Resource::new(Kind::Vpc, name).attr("cidr", vpc.cidr_block().unwrap_or_default()),
         );
     }
-    let gateways = aws
+    let mut gateways = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_internet_gateways()
         .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeInternetGateways", e))?;
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        gateways.extend(
+            page.map_err(|e| explain("DescribeInternetGateways", e))?
+                .internet_gateways()
+                .to_vec(),
+        );
+    }
     for gateway in gateways
-        .internet_gateways()
         .iter()
         .filter(|gateway| ours(gateway.tags(), names))
     {
@@ -101,18 +127,21 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             .resources
             .push(Resource::new(Kind::InternetGateway, name).attr("vpc", vpc));
     }
-    let subnets = aws
+    let mut subnets = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_subnets()
         .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeSubnets", e))?;
-    for subnet in subnets
-        .subnets()
-        .iter()
-        .filter(|subnet| ours(subnet.tags(), names))
-    {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        subnets.extend(
+            page.map_err(|e| explain("DescribeSubnets", e))?
+                .subnets()
+                .to_vec(),
+        );
+    }
+    for subnet in subnets.iter().filter(|subnet| ours(subnet.tags(), names)) {
         let (Some(id), Some(name)) = (subnet.subnet_id(), ec2_tag(subnet.tags(), "Name")) else {
             continue;
         };
@@ -145,18 +174,21 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             .resources
             .push(Resource::new(Kind::ElasticIp, name));
     }
-    let nats = aws
+    let mut nats = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_nat_gateways()
         .set_filter(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeNatGateways", e))?;
-    for nat in nats
-        .nat_gateways()
-        .iter()
-        .filter(|nat| ours(nat.tags(), names))
-    {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        nats.extend(
+            page.map_err(|e| explain("DescribeNatGateways", e))?
+                .nat_gateways()
+                .to_vec(),
+        );
+    }
+    for nat in nats.iter().filter(|nat| ours(nat.tags(), names)) {
         let state = nat
             .state()
             .map(|state| state.as_str().to_owned())
@@ -184,18 +216,21 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
                 .attr("eip", eip),
         );
     }
-    let tables = aws
+    let mut tables = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_route_tables()
         .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeRouteTables", e))?;
-    for table in tables
-        .route_tables()
-        .iter()
-        .filter(|table| ours(table.tags(), names))
-    {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        tables.extend(
+            page.map_err(|e| explain("DescribeRouteTables", e))?
+                .route_tables()
+                .to_vec(),
+        );
+    }
+    for table in tables.iter().filter(|table| ours(table.tags(), names)) {
         let (Some(id), Some(name)) = (table.route_table_id(), ec2_tag(table.tags(), "Name")) else {
             continue;
         };
@@ -245,28 +280,27 @@ async fn security_groups(
     names: &Names<'_>,
     inventory: &mut Inventory,
 ) -> anyhow::Result<()> {
-    let groups = aws
+    let mut groups = Vec::new();
+    let mut pages = aws
         .ec2
         .describe_security_groups()
         .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeSecurityGroups", e))?;
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        groups.extend(
+            page.map_err(|e| explain("DescribeSecurityGroups", e))?
+                .security_groups()
+                .to_vec(),
+        );
+    }
     // Names first: rules refer to other groups by id.
-    for group in groups
-        .security_groups()
-        .iter()
-        .filter(|group| ours(group.tags(), names))
-    {
+    for group in groups.iter().filter(|group| ours(group.tags(), names)) {
         if let (Some(id), Some(name)) = (group.group_id(), group.group_name()) {
             inventory.ids.insert(Kind::SecurityGroup, name, id);
         }
     }
-    for group in groups
-        .security_groups()
-        .iter()
-        .filter(|group| ours(group.tags(), names))
-    {
+    for group in groups.iter().filter(|group| ours(group.tags(), names)) {
         let Some(name) = group.group_name() else {
             continue;
         };
@@ -412,8 +446,22 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
         };
         let Some(tags) = ours.get(arn) else { continue };
         inventory.ids.insert(Kind::TargetGroup, name, arn);
+        let attributes = aws
+            .elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| explain("DescribeTargetGroupAttributes", e))?;
+        let deregistration_delay = attributes
+            .attributes()
+            .iter()
+            .find(|attribute| attribute.key() == Some(DEREGISTRATION_DELAY))
+            .and_then(|attribute| attribute.value())
+            .unwrap_or("300");
         let mut resource = Resource::new(Kind::TargetGroup, name)
             .attr("port", group.port().unwrap_or_default().to_string())
+            .attr("deregistration_delay", format!("{deregistration_delay}s"))
             .attr(
                 "health",
                 format!(
@@ -453,22 +501,16 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
                 continue;
             };
             let name = format!("{lb_name}:{port}");
+            // A listener changed by hand to something dashctl does not model shows in the plan
+            // as an update back to what the spec says.
             let action = listener
                 .default_actions()
                 .first()
-                .map_or_else(String::new, |action| {
-                    if let Some(redirect) = action.redirect_config() {
-                        format!(
-                            "redirect:{}",
-                            redirect.protocol().unwrap_or_default().to_lowercase()
-                        )
-                    } else {
-                        forward_action(action, &inventory.ids)
-                    }
-                });
+                .map(|action| ListenerAction::from_aws(action, &inventory.ids));
             let service = action
-                .strip_prefix("forward:")
-                .map(|groups| groups.split(['=', ',']).next().unwrap_or_default())
+                .as_ref()
+                .and_then(|action| action.as_ref().ok())
+                .and_then(|action| action.groups().first().map(|group| (*group).to_owned()))
                 .and_then(|group| {
                     inventory.resources.iter().find(|resource| {
                         resource.kind == Kind::TargetGroup && resource.name == group
@@ -484,13 +526,23 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
                         .map(|protocol| protocol.as_str().to_owned())
                         .unwrap_or_default(),
                 )
-                .attr("action", action);
+                .attr(
+                    "action",
+                    match action {
+                        Some(Ok(action)) => action.to_string(),
+                        Some(Err(error)) => format!("({error})"),
+                        None => "(none)".to_owned(),
+                    },
+                );
             if let Some(certificate) = listener
                 .certificates()
                 .first()
                 .and_then(|certificate| certificate.certificate_arn())
             {
                 resource = resource.attr("certificate", certificate);
+            }
+            if let Some(policy) = listener.ssl_policy() {
+                resource = resource.attr("tls_policy", policy);
             }
             resource.service = service;
             inventory.resources.push(resource);
@@ -499,55 +551,26 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
     Ok(())
 }
 
-/// `forward:GROUP` for a single target group, `forward:A=90,B=10` for weighted ones (a canary).
-fn forward_action(
-    action: &aws_sdk_elasticloadbalancingv2::types::Action,
-    ids: &super::model::Ids,
-) -> String {
-    let name = |arn: &str| ids.name_of(Kind::TargetGroup, arn).unwrap_or_default();
-    let mut weighted: Vec<(String, i32)> = action
-        .forward_config()
-        .map(|forward| {
-            forward
-                .target_groups()
-                .iter()
-                .filter(|group| group.weight().unwrap_or(1) > 0)
-                .filter_map(|group| {
-                    group
-                        .target_group_arn()
-                        .map(|arn| (name(arn), group.weight().unwrap_or(1)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if weighted.len() > 1 {
-        weighted.sort();
-        let parts: Vec<String> = weighted
-            .iter()
-            .map(|(group, weight)| format!("{group}={weight}"))
-            .collect();
-        return format!("forward:{}", parts.join(","));
-    }
-    let single = action
-        .target_group_arn()
-        .map(name)
-        .or_else(|| weighted.pop().map(|(group, _)| group));
-    format!("forward:{}", single.unwrap_or_default())
-}
-
 async fn logs_and_roles(
     aws: &Aws,
     names: &Names<'_>,
     inventory: &mut Inventory,
 ) -> anyhow::Result<()> {
-    let groups = aws
+    let mut groups = Vec::new();
+    let mut pages = aws
         .logs
         .describe_log_groups()
         .log_group_name_prefix(names.log_group_prefix())
-        .send()
-        .await
-        .map_err(|e| explain("DescribeLogGroups", e))?;
-    for group in groups.log_groups() {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        groups.extend(
+            page.map_err(|e| explain("DescribeLogGroups", e))?
+                .log_groups()
+                .to_vec(),
+        );
+    }
+    for group in &groups {
         let Some(name) = group.log_group_name() else {
             continue;
         };
@@ -563,30 +586,35 @@ async fn logs_and_roles(
         resource.service = service;
         inventory.resources.push(resource);
     }
-    let roles = aws
+    let mut roles = Vec::new();
+    let mut pages = aws
         .iam
         .list_roles()
         .path_prefix(names.role_path())
-        .send()
-        .await
-        .map_err(|e| explain("ListRoles", e))?;
-    for role in roles.roles() {
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        roles.extend(page.map_err(|e| explain("ListRoles", e))?.roles().to_vec());
+    }
+    for role in &roles {
         let name = role.role_name();
         inventory.ids.insert(Kind::Role, name, role.arn());
-        let attached = aws
+        let mut attached = Vec::new();
+        let mut pages = aws
             .iam
             .list_attached_role_policies()
             .role_name(name)
-            .send()
-            .await
-            .map_err(|e| explain("ListAttachedRolePolicies", e))?;
-        let managed = joined(
-            attached
-                .attached_policies()
-                .iter()
-                .filter_map(|policy| policy.policy_arn().map(str::to_owned))
-                .collect(),
-        );
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            attached.extend(
+                page.map_err(|e| explain("ListAttachedRolePolicies", e))?
+                    .attached_policies()
+                    .iter()
+                    .filter_map(|policy| policy.policy_arn().map(str::to_owned)),
+            );
+        }
+        let managed = joined(attached);
         let secrets = match aws
             .iam
             .get_role_policy()
@@ -607,9 +635,23 @@ async fn logs_and_roles(
             .strip_prefix(&format!("{}-", names.base()))
             .and_then(|rest| rest.strip_suffix("-task"))
             .map(str::to_owned);
+        // ListRoles leaves the permissions boundary out; GetRole has it.
+        let boundary = aws
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| explain("GetRole", e))?
+            .role()
+            .and_then(|role| role.permissions_boundary())
+            .and_then(|boundary| boundary.permissions_boundary_arn())
+            .unwrap_or_default()
+            .to_owned();
         let mut resource = Resource::new(Kind::Role, name)
             .attr("trust", trust)
             .attr("managed", managed)
+            .attr("boundary", boundary)
             .attr("secrets", secrets);
         resource.service = service;
         inventory.resources.push(resource);
@@ -628,6 +670,7 @@ async fn cluster(
         .ecs
         .describe_clusters()
         .clusters(&base)
+        .include(ClusterField::Tags)
         .send()
         .await
         .map_err(|e| explain("DescribeClusters", e))?;
@@ -638,6 +681,14 @@ async fn cluster(
     else {
         return Ok(());
     };
+    // The name alone proves nothing: another app's cluster may carry it.
+    if !ecs_ours(cluster.tags(), names) {
+        anyhow::bail!(
+            "an ECS cluster named {base} exists but is not tagged {TAG_APP}={} / {TAG_ENVIRONMENT}={}; dashctl will not touch it (choose another app or environment name)",
+            names.app,
+            names.environment
+        );
+    }
     inventory.ids.insert(
         Kind::Cluster,
         &base,
@@ -667,11 +718,12 @@ async fn cluster(
             .describe_services()
             .cluster(&base)
             .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
             .send()
             .await
             .map_err(|e| explain("DescribeServices", e))?;
         for service in described.services() {
-            if service.status() != Some("ACTIVE") {
+            if service.status() != Some("ACTIVE") || !ecs_ours(service.tags(), names) {
                 continue;
             }
             let Some(name) = service.service_name() else {

@@ -1,6 +1,37 @@
-//! AWS errors as one line a person can act on, instead of a nested dump.
+//! AWS errors as one line a person can act on, instead of a nested dump. The error code stays
+//! readable (`code_of`) so waits and retries can decide on it.
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A failed AWS call: the operation, AWS's error code (empty when the call never got an answer)
+/// and message, and the one line shown to people.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {line}")]
+pub struct AwsError {
+    pub operation: String,
+    pub code: String,
+    pub message: String,
+    line: String,
+}
+
+#[cfg(test)]
+impl AwsError {
+    pub fn new(operation: &str, code: &str, message: &str) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            line: format!("{code}: {message}"),
+        }
+    }
+}
+
+/// The AWS error code anywhere in `error`'s chain.
+pub fn code_of(error: &anyhow::Error) -> Option<&AwsError> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<AwsError>())
+}
 
 /// `operation: what went wrong (what to do)`.
 pub fn explain<E, R>(operation: &str, error: SdkError<E, R>) -> anyhow::Error
@@ -39,5 +70,10 @@ where
     } else {
         context
     };
-    anyhow::anyhow!("{operation}: {line}")
+    anyhow::Error::new(AwsError {
+        operation: operation.to_owned(),
+        code,
+        message,
+        line,
+    })
 }

@@ -1,6 +1,6 @@
 //! Waiting for new tasks to be healthy behind their load balancer before a deploy reports
-//! success. Pluggable: against a test double that never registers targets (moto), set
-//! `DASHCTL_HEALTH_GATE=off`; dashctl then warns on every use and does not wait.
+//! success. There is no way to switch this off: the tests run against a double that registers
+//! tasks as targets and reports their health as AWS does.
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,38 +23,15 @@ pub trait TargetHealth: Sync {
     ) -> impl Future<Output = anyhow::Result<(usize, usize)>> + Send;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    Wait { timeout: Duration, poll: Duration },
-    Off,
-}
-
-impl Gate {
-    /// `DASHCTL_HEALTH_GATE=off` turns waiting off; anything else waits.
-    pub fn from_env(timeout: Duration) -> Self {
-        match std::env::var("DASHCTL_HEALTH_GATE").as_deref() {
-            Ok("off") => {
-                eprintln!(
-                    "warning: DASHCTL_HEALTH_GATE=off: not waiting for target health. This is for test doubles only; real deploys must wait."
-                );
-                Self::Off
-            }
-            _ => Self::Wait {
-                timeout,
-                poll: Duration::from_secs(5),
-            },
-        }
-    }
-}
+/// How often target health is read while waiting.
+pub const POLL: Duration = Duration::from_secs(2);
 
 pub async fn wait_all<T: TargetHealth>(
-    gate: Gate,
+    timeout: Duration,
+    poll: Duration,
     source: &T,
     wanted: &[Wanted],
 ) -> anyhow::Result<()> {
-    let Gate::Wait { timeout, poll } = gate else {
-        return Ok(());
-    };
     let deadline = Instant::now() + timeout;
     loop {
         let mut waiting = Vec::new();
@@ -112,22 +89,20 @@ mod tests {
         }]
     }
 
-    fn gate(timeout_ms: u64) -> Gate {
-        Gate::Wait {
-            timeout: Duration::from_millis(timeout_ms),
-            poll: Duration::from_millis(5),
-        }
-    }
-
     #[tokio::test]
     async fn waits_until_targets_are_healthy() {
         let fake = Fake {
             polls: Mutex::new(0),
             healthy_after: 3,
         };
-        wait_all(gate(1000), &fake, &wanted())
-            .await
-            .expect("healthy");
+        wait_all(
+            Duration::from_secs(1),
+            Duration::from_millis(5),
+            &fake,
+            &wanted(),
+        )
+        .await
+        .expect("healthy");
         assert_eq!(*fake.polls.lock().expect("lock"), 4);
     }
 
@@ -137,26 +112,19 @@ mod tests {
             polls: Mutex::new(0),
             healthy_after: usize::MAX,
         };
-        let error = wait_all(gate(30), &fake, &wanted())
-            .await
-            .expect_err("never healthy");
+        let error = wait_all(
+            Duration::from_millis(30),
+            Duration::from_millis(5),
+            &fake,
+            &wanted(),
+        )
+        .await
+        .expect_err("never healthy");
         assert!(
             error
                 .to_string()
                 .contains("portal: 0/2 healthy (2 registered)"),
             "{error}"
         );
-    }
-
-    #[tokio::test]
-    async fn off_does_not_ask() {
-        let fake = Fake {
-            polls: Mutex::new(0),
-            healthy_after: usize::MAX,
-        };
-        wait_all(Gate::Off, &fake, &wanted())
-            .await
-            .expect("not waiting");
-        assert_eq!(*fake.polls.lock().expect("lock"), 0);
     }
 }

@@ -72,6 +72,7 @@ pub async fn create(aws: &Aws, spec: &Spec, resource: &Resource) -> anyhow::Resu
         .path(Names::new(spec).role_path())
         .assume_role_policy_document(ECS_TASKS_TRUST)
         .description(format!("dashctl: {}", resource.name))
+        .set_permissions_boundary(spec.aws.permissions_boundary.clone())
         .set_tags(Some(tags))
         .send()
         .await
@@ -91,6 +92,29 @@ pub async fn sync(
     existing: Option<&Resource>,
 ) -> anyhow::Result<()> {
     let name = &resource.name;
+    if let Some(existing) = existing
+        && existing.get("boundary") != resource.get("boundary")
+    {
+        match resource.get("boundary") {
+            "" => aws
+                .iam
+                .delete_role_permissions_boundary()
+                .role_name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| explain("DeleteRolePermissionsBoundary", e))?,
+            boundary => aws
+                .iam
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(boundary)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| explain("PutRolePermissionsBoundary", e))?,
+        }
+    }
     let wanted = list(resource.get("managed"));
     let have = existing
         .map(|existing| list(existing.get("managed")))
@@ -134,6 +158,51 @@ pub async fn sync(
             .map_err(|e| explain("DeleteRolePolicy", e))?;
     }
     Ok(())
+}
+
+/// The roles through which ECS manages tasks and load balancer targets, and Application Auto
+/// Scaling scales ECS services. A fresh account has neither until someone creates them; AWS
+/// creates them on first use only for callers in the console.
+const SERVICE_LINKED_ROLES: [(&str, &str); 2] = [
+    ("ecs.amazonaws.com", "AWSServiceRoleForECS"),
+    (
+        "ecs.application-autoscaling.amazonaws.com",
+        "AWSServiceRoleForApplicationAutoScaling_ECSService",
+    ),
+];
+
+/// Creates the service-linked roles ECS and Application Auto Scaling need, when missing
+/// (needs `iam:CreateServiceLinkedRole`). Returns the names of those it created.
+pub async fn ensure_service_linked_roles(aws: &Aws) -> anyhow::Result<Vec<&'static str>> {
+    let mut created = Vec::new();
+    for (service, role) in SERVICE_LINKED_ROLES {
+        match aws.iam.get_role().role_name(role).send().await {
+            Ok(_) => continue,
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) => {}
+            Err(error) => return Err(explain("GetRole", error)),
+        }
+        match aws
+            .iam
+            .create_service_linked_role()
+            .aws_service_name(service)
+            .send()
+            .await
+        {
+            Ok(_) => created.push(role),
+            // Someone else created it a moment ago.
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.meta()
+                        .message()
+                        .is_some_and(|m| m.contains("has been taken"))
+                }) => {}
+            Err(error) => return Err(explain("CreateServiceLinkedRole", error)),
+        }
+    }
+    Ok(created)
 }
 
 pub async fn delete(aws: &Aws, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod discover;
 mod errors;
 pub mod health;
 mod identity;
+mod listener_action;
 mod lock;
 mod logs;
 pub mod model;
@@ -19,6 +20,7 @@ mod names;
 mod network;
 mod platform;
 mod progress;
+mod retry;
 mod scaling;
 mod security;
 mod status;
@@ -28,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::Context;
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 
 pub use status::{AwsStatus, ServiceReport};
@@ -46,6 +49,7 @@ pub struct Connection {
     pub profile: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
@@ -56,13 +60,18 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
+    /// `aws`, `aws-cn` or `aws-us-gov`: from the caller's own ARN, for the ARNs dashctl writes.
+    pub partition: String,
 }
 
 impl Aws {
     /// Region: `--region`, else the spec's `aws.region`, else the standard AWS configuration.
     /// Credentials, profiles and `AWS_ENDPOINT_URL` come from aws-config as usual.
     pub async fn connect(spec: &Spec, connection: &Connection) -> anyhow::Result<Self> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // Adaptive retries slow down on throttling (PutMetricAlarm, for one, allows a few
+        // calls a second) instead of failing a deploy halfway.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(5));
         if let Some(region) = connection
             .region
             .clone()
@@ -77,7 +86,19 @@ impl Aws {
         let region = config.region().map(ToString::to_string).context(
             "no AWS region: set aws.region in the spec, pass --region, or set AWS_REGION",
         )?;
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| errors::explain("GetCallerIdentity", e))?;
+        let partition = identity
+            .arn()
+            .and_then(|arn| arn.split(':').nth(1))
+            .filter(|partition| !partition.is_empty())
+            .unwrap_or("aws")
+            .to_owned();
         Ok(Self {
+            partition,
             ec2: aws_sdk_ec2::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
@@ -88,6 +109,13 @@ impl Aws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             region,
         })
+    }
+
+    pub fn placement<'a>(&'a self, azs: &'a [String]) -> desired::Placement<'a> {
+        desired::Placement {
+            azs,
+            partition: &self.partition,
+        }
     }
 
     /// The first `network.azs` available zones of the region, or the ones the VPC already uses.
@@ -105,9 +133,16 @@ impl Aws {
             used.truncate(wanted);
             return Ok(used);
         }
+        // Local Zones and Wavelength Zones cannot hold an ALB subnet pair.
         let zones = self
             .ec2
             .describe_availability_zones()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("zone-type")
+                    .values("availability-zone")
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| errors::explain("DescribeAvailabilityZones", e))?;
@@ -117,6 +152,9 @@ impl Aws {
             .filter(|zone| {
                 zone.state()
                     .is_some_and(|state| state.as_str() == "available")
+                    && zone
+                        .zone_type()
+                        .is_none_or(|kind| kind == "availability-zone")
             })
             .filter_map(|zone| zone.zone_name().map(str::to_owned))
             .collect();
@@ -133,8 +171,17 @@ impl Aws {
     }
 }
 
-impl health::TargetHealth for Aws {
-    async fn count(&self, target_group_arn: &str) -> anyhow::Result<(usize, usize)> {
+/// A target group's targets by state, as DescribeTargetHealth reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetCounts {
+    pub healthy: usize,
+    /// Failing their health checks: `unhealthy`, never `initial`, `draining` or `unused`.
+    pub unhealthy: usize,
+    pub total: usize,
+}
+
+impl Aws {
+    pub async fn target_counts(&self, target_group_arn: &str) -> anyhow::Result<TargetCounts> {
         let described = self
             .elb
             .describe_target_health()
@@ -142,17 +189,27 @@ impl health::TargetHealth for Aws {
             .send()
             .await
             .map_err(|e| errors::explain("DescribeTargetHealth", e))?;
-        let targets = described.target_health_descriptions();
-        let healthy = targets
-            .iter()
-            .filter(|target| {
-                target
-                    .target_health()
-                    .and_then(|health| health.state())
-                    .is_some_and(|state| state.as_str() == "healthy")
-            })
-            .count();
-        Ok((healthy, targets.len()))
+        let mut counts = TargetCounts::default();
+        for target in described.target_health_descriptions() {
+            counts.total += 1;
+            match target
+                .target_health()
+                .and_then(|health| health.state())
+                .map(|state| state.as_str())
+            {
+                Some("healthy") => counts.healthy += 1,
+                Some("unhealthy") => counts.unhealthy += 1,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl health::TargetHealth for Aws {
+    async fn count(&self, target_group_arn: &str) -> anyhow::Result<(usize, usize)> {
+        let counts = self.target_counts(target_group_arn).await?;
+        Ok((counts.healthy, counts.total))
     }
 }
 
@@ -161,12 +218,17 @@ pub async fn plan(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Change>> {
     let inventory = discover::inventory(aws, spec).await?;
     let azs = aws.zones(spec, &inventory).await?;
     let live = colors::live_colors(spec, &inventory);
-    let wanted = desired::wanted(spec, &azs, &inventory.ids.dns, &live, &inventory.resources);
+    let wanted = desired::wanted(
+        spec,
+        &aws.placement(&azs),
+        &inventory.ids.dns,
+        &live,
+        &inventory.resources,
+    );
     Ok(plan::diff(&wanted, &inventory.resources))
 }
 
 pub struct DeployOptions {
-    pub gate: health::Gate,
     /// Change only this service's own resources (shared ones are still reconciled).
     pub only_service: Option<String>,
     /// Print what would happen and change nothing.
@@ -279,11 +341,37 @@ fn describe_rollout(
 /// and prints a summary with the URLs.
 pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> anyhow::Result<()> {
     let spec = &loaded.spec;
+    // The lock comes before the plan: a plan computed while another run changes things
+    // would be stale by the time it is applied.
+    let lock = if options.dry_run {
+        None
+    } else {
+        Some(lock::Lock::acquire(aws, spec, "deploy", options.break_lock).await?)
+    };
+    let result = plan_and_deploy(aws, loaded, &options).await;
+    if let Some(lock) = lock {
+        lock.release(aws).await?;
+    }
+    result
+}
+
+async fn plan_and_deploy(
+    aws: &Aws,
+    loaded: &LoadedSpec,
+    options: &DeployOptions,
+) -> anyhow::Result<()> {
+    let spec = &loaded.spec;
     let started = Instant::now();
     let inventory = discover::inventory(aws, spec).await?;
     let azs = aws.zones(spec, &inventory).await?;
     let live = colors::live_colors(spec, &inventory);
-    let wanted = desired::wanted(spec, &azs, &inventory.ids.dns, &live, &inventory.resources);
+    let wanted = desired::wanted(
+        spec,
+        &aws.placement(&azs),
+        &inventory.ids.dns,
+        &live,
+        &inventory.resources,
+    );
     let mut changes = plan::diff(&wanted, &inventory.resources);
     if let Some(only) = &options.only_service {
         let owners = apply::owners(&wanted, &inventory.resources);
@@ -306,7 +394,7 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
             service,
             color,
             image,
-            &rollout_options(spec, service, &options),
+            &rollout_options(spec, service, options),
         ) {
             println!("  - {step}");
         }
@@ -319,11 +407,14 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
         println!("Dry run: nothing was changed.");
         return Ok(());
     }
-
-    let lock = lock::Lock::acquire(aws, spec, "deploy", options.break_lock).await?;
-    let result = apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, &options).await;
-    lock.release(aws).await?;
-    let (applied, ids, rolled) = result?;
+    let created = identity::ensure_service_linked_roles(aws).await?;
+    for role in created {
+        eprintln!(
+            "created the service-linked role {role} (first use of ECS or its autoscaling in this account)"
+        );
+    }
+    let (applied, ids, rolled) =
+        apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, options).await?;
     println!(
         "Deployed {} ({}) to {}: {} created, {} updated, {} deleted, {} rolled out in {:.1}s.",
         spec.app,
@@ -355,7 +446,8 @@ async fn apply_and_roll_out(
         live,
         cancel: &options.cancel,
     };
-    let (applied, ids) = apply::apply(aws, spec, azs, inventory, &scope, &progress).await?;
+    let place = aws.placement(azs);
+    let (applied, ids) = apply::apply(aws, spec, &place, inventory, &scope, &progress).await?;
     let names = Names::new(spec);
 
     // First deploys and in-place changes: wait for the live color to be healthy.
@@ -374,13 +466,19 @@ async fn apply_and_roll_out(
             })
         })
         .collect();
-    if !wanted.is_empty() && options.gate != health::Gate::Off {
+    if !wanted.is_empty() {
         eprintln!("waiting for new tasks to pass their health checks...");
-        health::wait_all(options.gate, aws, &wanted).await?;
+        let timeout = spec
+            .services
+            .values()
+            .map(|definition| definition.deploy.health_timeout.0)
+            .max()
+            .unwrap_or_default();
+        health::wait_all(timeout, health::POLL, aws, &wanted).await?;
     }
 
-    let releases = desired::resources(spec, azs, &ids.dns, live);
-    let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone(), options.gate);
+    let releases = desired::resources(spec, &place, &ids.dns, live);
+    let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone());
     for service in rollouts {
         let release = releases
             .iter()
@@ -416,9 +514,15 @@ pub async fn rollback(
     services: &[String],
     options: &DeployOptions,
 ) -> anyhow::Result<Vec<rollout::Outcome>> {
-    let inventory = discover::inventory(aws, spec).await?;
     let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
-    let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone(), options.gate);
+    let inventory = match discover::inventory(aws, spec).await {
+        Ok(inventory) => inventory,
+        Err(error) => {
+            lock.release(aws).await?;
+            return Err(error);
+        }
+    };
+    let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
     let mut outcomes = Vec::new();
     let mut failure = None;
     for service in services {
@@ -462,10 +566,27 @@ fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {
 
 /// Lists what `destroy` removes (everything tagged with this app and environment), and
 /// removes it when `confirmed`.
-pub async fn destroy(aws: &Aws, spec: &Spec, confirmed: bool) -> anyhow::Result<Vec<plan::Change>> {
+pub async fn destroy(
+    aws: &Aws,
+    spec: &Spec,
+    confirmed: bool,
+    break_lock: bool,
+) -> anyhow::Result<Vec<plan::Change>> {
+    if !confirmed {
+        let inventory = discover::inventory(aws, spec).await?;
+        return Ok(plan::diff(&[], &inventory.resources));
+    }
+    // A destroy during a rollout would pull resources from under it.
+    let lock = lock::Lock::acquire(aws, spec, "destroy", break_lock).await?;
+    let result = destroy_locked(aws, spec).await;
+    lock.release(aws).await?;
+    result
+}
+
+async fn destroy_locked(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Change>> {
     let inventory = discover::inventory(aws, spec).await?;
     let deletes = plan::diff(&[], &inventory.resources);
-    if !confirmed || deletes.is_empty() {
+    if deletes.is_empty() {
         return Ok(deletes);
     }
     let existing: BTreeMap<(Kind, String), &model::Resource> = inventory

@@ -1,11 +1,11 @@
 //! VPC, internet gateway, subnets, NAT gateways with their elastic IPs, and route tables.
 
-use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType};
 
 use super::Aws;
 use super::errors::explain;
 use super::model::{Ids, Kind, Resource};
+use super::retry;
 use super::tags;
 use crate::spec::Spec;
 
@@ -29,13 +29,16 @@ pub async fn create_vpc(aws: &Aws, spec: &Spec, resource: &Resource) -> anyhow::
         .unwrap_or_default()
         .to_owned();
     // Load balancer and ECS service discovery need DNS names inside the VPC.
-    aws.ec2
-        .modify_vpc_attribute()
-        .vpc_id(&id)
-        .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-        .send()
-        .await
-        .map_err(|e| explain("ModifyVpcAttribute", e))?;
+    retry::after_create("enable DNS hostnames in the VPC", || async {
+        aws.ec2
+            .modify_vpc_attribute()
+            .vpc_id(&id)
+            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .map_err(|e| explain("ModifyVpcAttribute", e))
+    })
+    .await?;
     Ok(id)
 }
 
@@ -57,13 +60,16 @@ pub async fn create_internet_gateway(
         .and_then(|gateway| gateway.internet_gateway_id())
         .unwrap_or_default()
         .to_owned();
-    aws.ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(&id)
-        .vpc_id(id_of(ids, Kind::Vpc, resource.get("vpc"))?)
-        .send()
-        .await
-        .map_err(|e| explain("AttachInternetGateway", e))?;
+    retry::after_create("attach the internet gateway", || async {
+        aws.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(id_of(ids, Kind::Vpc, resource.get("vpc"))?)
+            .send()
+            .await
+            .map_err(|e| explain("AttachInternetGateway", e))
+    })
+    .await?;
     Ok(id)
 }
 
@@ -128,17 +134,17 @@ pub async fn create_nat_gateway(
         .unwrap_or_default()
         .to_owned();
     // Private subnets route through it: wait until it carries traffic.
-    aws.ec2
-        .wait_until_nat_gateway_available()
-        .nat_gateway_ids(&id)
-        .wait(std::time::Duration::from_secs(600))
-        .await
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "NAT gateway {} did not become available: {error}",
-                resource.name
-            )
-        })?;
+    retry::poll_until(
+        &format!("NAT gateway {} becoming available", resource.name),
+        std::time::Duration::from_secs(600),
+        || async {
+            match nat_state(aws, &id).await?.as_deref() {
+                Some("failed") => anyhow::bail!("NAT gateway {} failed to start", resource.name),
+                state => Ok(state == Some("available")),
+            }
+        },
+    )
+    .await?;
     Ok(id)
 }
 
@@ -191,10 +197,14 @@ pub async fn ensure_route_table(
             Some(("nat", name)) => request.nat_gateway_id(id_of(ids, Kind::NatGateway, name)?),
             _ => anyhow::bail!("route table {}: unknown route `{route}`", resource.name),
         };
-        request
-            .send()
-            .await
-            .map_err(|e| explain("CreateRoute", e))?;
+        retry::after_create(&format!("route of {}", resource.name), || async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| explain("CreateRoute", e))
+        })
+        .await?;
     }
     let have: Vec<&str> = existing
         .map(|existing| {
@@ -210,15 +220,37 @@ pub async fn ensure_route_table(
         .split("; ")
         .filter(|name| !name.is_empty() && !have.contains(name))
     {
-        aws.ec2
-            .associate_route_table()
-            .route_table_id(&id)
-            .subnet_id(id_of(ids, Kind::Subnet, subnet)?)
-            .send()
-            .await
-            .map_err(|e| explain("AssociateRouteTable", e))?;
+        retry::after_create(
+            &format!("associate route table {}", resource.name),
+            || async {
+                aws.ec2
+                    .associate_route_table()
+                    .route_table_id(&id)
+                    .subnet_id(id_of(ids, Kind::Subnet, subnet)?)
+                    .send()
+                    .await
+                    .map_err(|e| explain("AssociateRouteTable", e))
+            },
+        )
+        .await?;
     }
     Ok(id)
+}
+
+/// A NAT gateway's state (`pending`, `available`, `deleting`, `deleted`, `failed`).
+async fn nat_state(aws: &Aws, id: &str) -> anyhow::Result<Option<String>> {
+    let described = aws
+        .ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(id)
+        .send()
+        .await
+        .map_err(|e| explain("DescribeNatGateways", e))?;
+    Ok(described
+        .nat_gateways()
+        .first()
+        .and_then(|nat| nat.state())
+        .map(|state| state.as_str().to_owned()))
 }
 
 pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Result<()> {
@@ -286,12 +318,17 @@ pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Res
                 .await
                 .map_err(|e| explain("DeleteNatGateway", e))?;
             // Its elastic IP and subnet can only go once it is gone.
-            aws.ec2
-                .wait_until_nat_gateway_deleted()
-                .nat_gateway_ids(id)
-                .wait(std::time::Duration::from_secs(600))
-                .await
-                .map_err(|error| anyhow::anyhow!("NAT gateway {name} was not deleted: {error}"))?;
+            retry::poll_until(
+                &format!("NAT gateway {name} being deleted"),
+                retry::SETTLE,
+                || async {
+                    Ok(matches!(
+                        nat_state(aws, id).await?.as_deref(),
+                        None | Some("deleted")
+                    ))
+                },
+            )
+            .await?;
         }
         Kind::RouteTable => {
             let described = aws

@@ -5,25 +5,34 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
-};
-
-use super::colors::{listener_name, weights};
-use super::health::{Gate, TargetHealth};
+use super::colors::listener_name;
+use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
-use super::{Aws, alarms, cluster, desired, errors::explain, scaling};
+use super::{Aws, alarms, cluster, desired, errors::explain, retry, scaling};
 use crate::rollout::{Color, Platform, PlatformError};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
     pub aws: &'a Aws,
     pub spec: &'a Spec,
-    pub gate: Gate,
     ids: Mutex<Ids>,
     /// Task definition each color ran before this run's `start_release`, for `revert_release`.
     previous: Mutex<HashMap<(String, Color), Option<String>>>,
+    /// Tasks each color was started with in this run: the healthy count a color must reach.
+    started: Mutex<HashMap<(String, Color), i32>>,
+}
+
+/// Marks an ECS service whose only release was abandoned: it is kept at zero (a deleted
+/// service drains for minutes and blocks a new one of the same name), but there is nothing
+/// on it to roll back to.
+const RELEASE_TAG: &str = "dashctl:release";
+const NO_RELEASE: &str = "none";
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn failed(error: anyhow::Error) -> PlatformError {
@@ -31,13 +40,13 @@ fn failed(error: anyhow::Error) -> PlatformError {
 }
 
 impl<'a> AwsPlatform<'a> {
-    pub fn new(aws: &'a Aws, spec: &'a Spec, ids: Ids, gate: Gate) -> Self {
+    pub fn new(aws: &'a Aws, spec: &'a Spec, ids: Ids) -> Self {
         Self {
             aws,
             spec,
-            gate,
             ids: Mutex::new(ids),
             previous: Mutex::new(HashMap::new()),
+            started: Mutex::new(HashMap::new()),
         }
     }
 
@@ -69,20 +78,78 @@ impl<'a> AwsPlatform<'a> {
         service: &str,
         color: Color,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, PlatformError> {
+        Ok(self
+            .described(service, color)
+            .await?
+            .filter(|found| found.status() == Some("ACTIVE")))
+    }
+
+    /// The ECS service of a color in any state (ACTIVE, DRAINING, INACTIVE), with its tags.
+    async fn described(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> Result<Option<aws_sdk_ecs::types::Service>, PlatformError> {
         let described = self
             .aws
             .ecs
             .describe_services()
             .cluster(self.names().base())
             .services(self.names().colored(service, color))
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
             .send()
             .await
             .map_err(|e| failed(explain("DescribeServices", e)))?;
-        Ok(described
-            .services()
-            .iter()
-            .find(|found| found.status() == Some("ACTIVE"))
-            .cloned())
+        Ok(described.services().first().cloned())
+    }
+
+    /// A service deleted by hand drains for minutes; a new one of the same name can only be
+    /// created once it is INACTIVE.
+    async fn wait_until_not_draining(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> Result<(), PlatformError> {
+        let Some(found) = self.described(service, color).await? else {
+            return Ok(());
+        };
+        if found.status() != Some("DRAINING") {
+            return Ok(());
+        }
+        let name = self.names().colored(service, color);
+        eprintln!("  {service}: waiting for the deleted ECS service {name} to finish draining");
+        cluster::wait_inactive(self.aws, &self.names().base(), &name)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn mark_release(&self, arn: &str, abandoned: bool) -> Result<(), PlatformError> {
+        if abandoned {
+            self.aws
+                .ecs
+                .tag_resource()
+                .resource_arn(arn)
+                .tags(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key(RELEASE_TAG)
+                        .value(NO_RELEASE)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| failed(explain("TagResource", e)))?;
+        } else {
+            self.aws
+                .ecs
+                .untag_resource()
+                .resource_arn(arn)
+                .tag_keys(RELEASE_TAG)
+                .send()
+                .await
+                .map_err(|e| failed(explain("UntagResource", e)))?;
+        }
+        Ok(())
     }
 
     /// How many tasks the new color starts with: what the live color runs now, at least the
@@ -123,6 +190,13 @@ impl<'a> AwsPlatform<'a> {
     }
 }
 
+fn has_no_release(service: &aws_sdk_ecs::types::Service) -> bool {
+    service
+        .tags()
+        .iter()
+        .any(|tag| tag.key() == Some(RELEASE_TAG) && tag.value() == Some(NO_RELEASE))
+}
+
 impl Platform for AwsPlatform<'_> {
     /// The new task definition, in the desired-state shape.
     type Release = Resource;
@@ -138,38 +212,20 @@ impl Platform for AwsPlatform<'_> {
             .await
             .map_err(|e| failed(explain("DescribeListeners", e)))?;
         let ids = self.ids();
-        let action = described
+        let Some(action) = described
             .listeners()
             .first()
             .and_then(|found| found.default_actions().first())
-            .map(|action| {
-                let name = |arn: &str| ids.name_of(Kind::TargetGroup, arn).unwrap_or_default();
-                match action.forward_config() {
-                    Some(forward) if forward.target_groups().len() > 1 => {
-                        let parts: Vec<String> = forward
-                            .target_groups()
-                            .iter()
-                            .map(|group| {
-                                format!(
-                                    "{}={}",
-                                    name(group.target_group_arn().unwrap_or_default()),
-                                    group.weight().unwrap_or(1)
-                                )
-                            })
-                            .collect();
-                        format!("forward:{}", parts.join(","))
-                    }
-                    _ => format!(
-                        "forward:{}",
-                        action.target_group_arn().map(name).unwrap_or_default()
-                    ),
-                }
-            })
-            .unwrap_or_default();
-        Ok(weights(self.spec, service, &action)
-            .into_iter()
-            .max_by_key(|(_, weight)| *weight)
-            .map(|(color, _)| color))
+        else {
+            return Ok(None);
+        };
+        let action = ListenerAction::from_aws(action, &ids).map_err(|error| {
+            PlatformError(format!(
+                "listener {}: {error}",
+                listener_name(self.spec, service)
+            ))
+        })?;
+        Ok(action.live_color(&self.names(), service))
     }
 
     async fn start_release(
@@ -182,21 +238,26 @@ impl Platform for AwsPlatform<'_> {
         alarms::reset(self.aws, self.spec, service, color)
             .await
             .map_err(failed)?;
-        let arn = cluster::register_task_definition(self.aws, self.spec, release, &ids)
-            .await
-            .map_err(failed)?;
+        let arn = retry::after_create("register the task definition", || {
+            cluster::register_task_definition(self.aws, self.spec, release, &ids)
+        })
+        .await
+        .map_err(failed)?;
         let count = self.live_count(service, color).await?;
+        lock(&self.started).insert((service.to_owned(), color), count);
         let names = self.names();
         let ecs_name = names.colored(service, color);
+        self.wait_until_not_draining(service, color).await?;
         match self.ecs_service(service, color).await? {
             Some(existing) => {
-                self.previous
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(
-                        (service.to_owned(), color),
-                        existing.task_definition().map(str::to_owned),
-                    );
+                let kept = (!has_no_release(&existing))
+                    .then(|| existing.task_definition().map(str::to_owned))
+                    .flatten();
+                lock(&self.previous).insert((service.to_owned(), color), kept);
+                if has_no_release(&existing) {
+                    self.mark_release(existing.service_arn().unwrap_or_default(), false)
+                        .await?;
+                }
                 self.aws
                     .ecs
                     .update_service()
@@ -209,10 +270,7 @@ impl Platform for AwsPlatform<'_> {
                     .map_err(|e| failed(explain("UpdateService", e)))?;
             }
             None => {
-                self.previous
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert((service.to_owned(), color), None);
+                lock(&self.previous).insert((service.to_owned(), color), None);
                 let mut with_revision = ids.clone();
                 with_revision.insert(Kind::TaskDefinition, &release.name, &arn);
                 let resource = Resource::new(Kind::EcsService, &ecs_name)
@@ -220,19 +278,19 @@ impl Platform for AwsPlatform<'_> {
                     .attr("task_definition", &release.name)
                     .attr("target_group", names.colored(service, color))
                     .attr("security_group", names.tasks_group(service));
-                let created = cluster::create_service(
-                    self.aws,
-                    self.spec,
-                    &resource,
-                    &with_revision,
-                    Some(count),
-                )
-                .await
-                .map_err(failed)?;
-                self.ids
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(Kind::EcsService, &ecs_name, created);
+                let created =
+                    retry::after_create(&format!("create ECS service {ecs_name}"), || {
+                        cluster::create_service(
+                            self.aws,
+                            self.spec,
+                            &resource,
+                            &with_revision,
+                            Some(count),
+                        )
+                    })
+                    .await
+                    .map_err(failed)?;
+                lock(&self.ids).insert(Kind::EcsService, &ecs_name, created);
             }
         }
         Ok(())
@@ -242,7 +300,7 @@ impl Platform for AwsPlatform<'_> {
         Ok(self
             .ecs_service(service, color)
             .await?
-            .is_some_and(|found| found.task_definition().is_some()))
+            .is_some_and(|found| found.task_definition().is_some() && !has_no_release(&found)))
     }
 
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
@@ -252,15 +310,16 @@ impl Platform for AwsPlatform<'_> {
             )));
         }
         let count = self.live_count(service, color).await?;
+        lock(&self.started).insert((service.to_owned(), color), count);
         self.set_desired(service, color, count).await
     }
 
+    /// After a release that never went live for good: the color gets its previous task
+    /// definition back. A service created for this release is kept at zero and marked as having
+    /// no release, rather than deleted (a deleted service drains for minutes and blocks the
+    /// next release of the same name).
     async fn revert_release(&self, service: &str, color: Color) -> Result<(), PlatformError> {
-        let previous = self
-            .previous
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&(service.to_owned(), color));
+        let previous = lock(&self.previous).remove(&(service.to_owned(), color));
         let names = self.names();
         match previous {
             Some(Some(task_definition)) => {
@@ -274,17 +333,12 @@ impl Platform for AwsPlatform<'_> {
                     .await
                     .map_err(|e| failed(explain("UpdateService", e)))?;
             }
-            // Created for this rollout: it has no earlier release to keep.
             Some(None) => {
-                self.aws
-                    .ecs
-                    .delete_service()
-                    .cluster(names.base())
-                    .service(names.colored(service, color))
-                    .force(true)
-                    .send()
-                    .await
-                    .map_err(|e| failed(explain("DeleteService", e)))?;
+                // Created (or first given a release) by this rollout, if it got that far.
+                if let Some(found) = self.ecs_service(service, color).await? {
+                    self.mark_release(found.service_arn().unwrap_or_default(), true)
+                        .await?;
+                }
             }
             None => {}
         }
@@ -315,14 +369,17 @@ impl Platform for AwsPlatform<'_> {
             eprintln!("  {service}: alarm {} is firing", firing.join(", "));
             return Ok(false);
         }
-        if self.gate == Gate::Off {
-            return Ok(true);
-        }
+        // Healthy: nothing failing its checks, and at least as many healthy targets as the
+        // color was started with (or as it wants now, if autoscaling scaled it in). Tasks that
+        // autoscaling adds while the color bakes are still `initial`: not a failure.
         let desired = usize::try_from(ecs.desired_count()).unwrap_or(0);
-        let running = usize::try_from(ecs.running_count()).unwrap_or(0);
+        let started = lock(&self.started)
+            .get(&(service.to_owned(), color))
+            .and_then(|count| usize::try_from(*count).ok())
+            .unwrap_or(desired);
         let group = self.id(Kind::TargetGroup, &self.names().colored(service, color))?;
-        let (healthy, _) = self.aws.count(&group).await.map_err(failed)?;
-        Ok(desired > 0 && running >= desired && healthy >= desired)
+        let counts = self.aws.target_counts(&group).await.map_err(failed)?;
+        Ok(desired > 0 && counts.unhealthy == 0 && counts.healthy >= desired.min(started))
     }
 
     async fn shift_traffic(
@@ -331,35 +388,10 @@ impl Platform for AwsPlatform<'_> {
         to: Color,
         percent: u8,
     ) -> Result<(), PlatformError> {
-        let names = self.names();
         let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
-        let new_group = self.id(Kind::TargetGroup, &names.colored(service, to))?;
-        let action = if percent >= 100 {
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .target_group_arn(new_group)
-                .build()
-        } else {
-            let old_group = self.id(Kind::TargetGroup, &names.colored(service, to.other()))?;
-            let forward = ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(new_group)
-                        .weight(i32::from(percent))
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(old_group)
-                        .weight(100 - i32::from(percent))
-                        .build(),
-                )
-                .build();
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .forward_config(forward)
-                .build()
-        };
+        let action = ListenerAction::colors(&self.names(), service, to, percent)
+            .to_aws(&self.ids())
+            .map_err(|error| PlatformError(error.to_string()))?;
         self.aws
             .elb
             .modify_listener()

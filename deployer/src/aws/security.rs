@@ -7,6 +7,7 @@ use super::Aws;
 use super::errors::explain;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
+use super::retry;
 use super::tags;
 use crate::spec::Spec;
 
@@ -84,23 +85,31 @@ pub async fn sync_rules(
         .filter(|rule| !wanted.contains(rule))
         .filter_map(|rule| permission(rule, ids))
         .collect();
+    // The group (or the one a rule names) may have been created a moment ago.
+    let what = format!("set rules of security group {}", resource.name);
     if !remove.is_empty() {
-        aws.ec2
-            .revoke_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(remove))
-            .send()
-            .await
-            .map_err(|e| explain("RevokeSecurityGroupIngress", e))?;
+        retry::after_create(&what, || async {
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(remove.clone()))
+                .send()
+                .await
+                .map_err(|e| explain("RevokeSecurityGroupIngress", e))
+        })
+        .await?;
     }
     if !add.is_empty() {
-        aws.ec2
-            .authorize_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(add))
-            .send()
-            .await
-            .map_err(|e| explain("AuthorizeSecurityGroupIngress", e))?;
+        retry::after_create(&what, || async {
+            aws.ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(add.clone()))
+                .send()
+                .await
+                .map_err(|e| explain("AuthorizeSecurityGroupIngress", e))
+        })
+        .await?;
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ pub struct ServiceReport {
 pub struct ColorReport {
     pub color: Color,
     /// Percent of the listener's traffic.
-    pub weight: u8,
+    pub weight: u16,
     pub image: Option<String>,
     /// `family:revision`.
     pub task_definition: Option<String>,
@@ -63,7 +63,7 @@ async fn color_report(
     inventory: &Inventory,
     service: &str,
     color: Color,
-    weight: u8,
+    weight: u16,
 ) -> anyhow::Result<ColorReport> {
     let names = Names::new(spec);
     let ecs_name = names.colored(service, color);
@@ -115,15 +115,9 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
     let mut services = Vec::new();
     for (name, definition) in &spec.services {
         let lb = names.load_balancer(definition.public);
-        let action = find(Kind::Listener, &listener_name(spec, name))
-            .map(|listener| listener.get("action").to_owned());
-        let split = action
-            .as_deref()
-            .map(|action| weights(spec, name, action))
-            .unwrap_or_default();
-        let live_color = action
-            .is_some()
-            .then(|| live.get(name).copied().unwrap_or(Color::Blue));
+        let has_listener = find(Kind::Listener, &listener_name(spec, name)).is_some();
+        let split = weights(spec, name, inventory);
+        let live_color = has_listener.then(|| live.get(name).copied().unwrap_or(Color::Blue));
         let mut colors = Vec::new();
         for color in [Color::Blue, Color::Green] {
             let weight = split

@@ -471,3 +471,27 @@ async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
         "nothing was touched"
     );
 }
+
+#[tokio::test]
+async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
+    // On AWS the clean-up finds no service to scale down when CreateService itself failed;
+    // its error must come after the real one, never instead of it.
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let fake = FakePlatform {
+        failing: vec!["start green", "revert green"],
+        ..fake
+    };
+    let error = deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
+        .await
+        .expect_err("cannot start");
+    let text = error.to_string();
+    assert!(
+        text.contains("abandoned (start green v2 failed; while undoing it: could not restore green's previous release: revert green failed)"),
+        "{text}"
+    );
+    assert!(text.ends_with("blue still serves all traffic"), "{text}");
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+}

@@ -26,7 +26,19 @@ pub struct Spec {
     /// Extra tags put on every resource dashctl creates.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Where `deploy` and `rollback` act when `--env` is not given and no `dashctl up` runs
+    /// this spec here. Unset: they refuse rather than guess AWS.
+    #[serde(default)]
+    pub default_env: Option<Target>,
     pub services: BTreeMap<String, Service>,
+}
+
+/// A platform a spec can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Local,
+    Aws,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +51,9 @@ pub struct AwsSettings {
     /// Days CloudWatch keeps each service's logs.
     #[serde(default = "default_log_retention_days")]
     pub log_retention_days: u32,
+    /// IAM policy ARN set as the permissions boundary of every role dashctl creates; the
+    /// deploying principal's policy can then require it (README "AWS permissions").
+    pub permissions_boundary: Option<String>,
 }
 
 impl Default for AwsSettings {
@@ -47,6 +62,7 @@ impl Default for AwsSettings {
             region: None,
             certificate_arn: None,
             log_retention_days: default_log_retention_days(),
+            permissions_boundary: None,
         }
     }
 }
@@ -304,6 +320,14 @@ pub struct DeployPolicy {
     /// AWS: target 5xx responses per minute that count as a failing release while it bakes.
     #[serde(default = "default_max_5xx_per_minute")]
     pub max_5xx_per_minute: u32,
+    /// How long a target that leaves rotation may finish its requests (the target groups'
+    /// deregistration delay; AWS's own default is 300s).
+    #[serde(default = "default_deregistration_delay")]
+    pub deregistration_delay: SpecDuration,
+}
+
+fn default_deregistration_delay() -> SpecDuration {
+    SpecDuration(Duration::from_secs(30))
 }
 
 fn default_max_5xx_per_minute() -> u32 {
@@ -319,6 +343,7 @@ impl Default for DeployPolicy {
             auto_rollback: default_auto_rollback(),
             health_timeout: default_health_timeout(),
             max_5xx_per_minute: default_max_5xx_per_minute(),
+            deregistration_delay: default_deregistration_delay(),
         }
     }
 }

@@ -86,20 +86,54 @@ fn semantic_errors_point_at_the_value() {
 
 #[test]
 fn names_that_exceed_aws_limits_are_rejected() {
-    let source = VALID.replace("environment: prod", "environment: production-eu-west");
+    let source = VALID.replace("environment: prod", "environment: productioneuwest");
     let found = problems(&source);
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(
         found,
         [
-            "spec.yaml:4:3: resource name `dashboard-production-eu-west-portal-green` would be 41 characters; AWS allows 32 for load balancer and target group names",
-            "spec.yaml:13:3: resource name `dashboard-production-eu-west-hardware-green` would be 43 characters; AWS allows 32 for load balancer and target group names",
+            "spec.yaml:4:3: resource name `dashboard-productioneuwest-portal-green` would be 39 characters; AWS allows 32 for load balancer and target group names",
+            "spec.yaml:13:3: resource name `dashboard-productioneuwest-hardware-green` would be 41 characters; AWS allows 32 for load balancer and target group names",
         ]
     );
 }
 
 #[test]
+fn app_and_environment_names_identify_one_app() {
+    // `shop-eu`/`prod` and `shop`/`eu-prod` would share every AWS name.
+    let found = problems(&VALID.replace("app: dashboard", "app: shop-eu"));
+    assert_eq!(found, ["spec.yaml:1:6: `shop-eu` contains a hyphen"]);
+    let found = problems(&VALID.replace("environment: prod", "environment: eu-prod"));
+    assert_eq!(found, ["spec.yaml:2:14: `eu-prod` contains a hyphen"]);
+}
+
+#[test]
+fn names_aws_refuses_are_caught_offline() {
+    let found = problems(&VALID.replace("app: dashboard", "app: internal"));
+    assert_eq!(
+        found,
+        [
+            "spec.yaml:1:6: AWS refuses `internal-prod-...`: load balancer names may not begin with `internal-`"
+        ]
+    );
+    let found = problems(&VALID.replace("app: dashboard", "app: sg"));
+    assert_eq!(
+        found,
+        ["spec.yaml:1:6: AWS refuses `sg-prod-...`: security group names may not begin with `sg-`"]
+    );
+}
+
+#[test]
 fn cidr_and_azs_and_fargate_sizes_are_checked() {
+    // A /24 would give /28 subnets: too small for a load balancer.
+    let found = problems(&format!("{VALID}network: {{ cidr: 10.0.0.0/24 }}\n"));
+    assert!(
+        found
+            .iter()
+            .any(|line| line.contains("/24 VPC is outside what dashctl supports (/16 to /23)")),
+        "{found:?}"
+    );
+    assert!(problems(&format!("{VALID}network: {{ cidr: 10.0.0.0/23 }}\n")).is_empty());
     let source = format!("{VALID}network: {{ cidr: 10.0.0.0/8, azs: 1 }}\n");
     let found = problems(&source);
     assert!(

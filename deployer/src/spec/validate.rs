@@ -66,10 +66,24 @@ pub fn check(spec: &Spec) -> Vec<Finding> {
         if !is_resource_name(value) {
             findings.push(
                 Finding::value(field, format!("`{value}` is not a valid name"))
-                    .help("use lower-case letters, digits and single inner hyphens, starting with a letter"),
+                    .help("use lower-case letters and digits, starting with a letter"),
             );
         }
     }
+    // AWS names are `{app}-{environment}-...` and load balancer and target group names are
+    // unique per account and region: with a hyphen in either part, `shop-eu`/`prod` and
+    // `shop`/`eu-prod` would share every name.
+    for (field, value) in [("app", &spec.app), ("environment", &spec.environment)] {
+        if value.contains('-') && is_resource_name(value) {
+            findings.push(
+                Finding::value(field, format!("`{value}` contains a hyphen")).help(format!(
+                    "{field} names have no hyphens so that `{{app}}-{{environment}}-` names one app and environment (`shop-eu`/`prod` and `shop`/`eu-prod` would collide); try `{}`",
+                    value.replace('-', "")
+                )),
+            );
+        }
+    }
+    check_aws_name_prefixes(spec, &mut findings);
     check_network(spec, &mut findings);
     check_tags(&spec.tags, "tags", &mut findings);
     if spec.services.is_empty() {
@@ -87,6 +101,26 @@ pub fn check(spec: &Spec) -> Vec<Finding> {
     findings
 }
 
+/// Prefixes AWS refuses: load balancer names beginning `internal-`, security group names
+/// beginning `sg-` (CreateLoadBalancer and CreateSecurityGroup API references).
+fn check_aws_name_prefixes(spec: &Spec, findings: &mut Vec<Finding>) {
+    let base = format!("{}-{}", spec.app, spec.environment);
+    for (prefix, what) in [
+        (
+            "internal-",
+            "load balancer names may not begin with `internal-`",
+        ),
+        ("sg-", "security group names may not begin with `sg-`"),
+    ] {
+        if format!("{base}-").starts_with(prefix) {
+            findings.push(
+                Finding::value("app", format!("AWS refuses `{base}-...`: {what}"))
+                    .help("choose another app name"),
+            );
+        }
+    }
+}
+
 /// CloudWatch Logs accepts only these retention periods.
 const LOG_RETENTION_DAYS: [u32; 22] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -102,6 +136,14 @@ fn check_aws(spec: &Spec, findings: &mut Vec<Finding>) {
             )
             .help("use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
         );
+    }
+    if let Some(arn) = &spec.aws.permissions_boundary
+        && !(arn.starts_with("arn:") && arn.contains(":policy/"))
+    {
+        findings.push(Finding::value(
+            "aws.permissions_boundary",
+            format!("`{arn}` is not a policy ARN; expected arn:aws:iam::ACCOUNT:policy/NAME"),
+        ));
     }
     if let Some(arn) = &spec.aws.certificate_arn
         && !arn.starts_with("arn:")
@@ -144,13 +186,13 @@ fn check_load_balancer_ports(spec: &Spec, findings: &mut Vec<Finding>) {
 
 fn check_network(spec: &Spec, findings: &mut Vec<Finding>) {
     let prefix = spec.network.cidr.prefix_len();
-    if !(16..=24).contains(&prefix) {
+    if !(16..=23).contains(&prefix) {
         findings.push(
             Finding::value(
                 "network.cidr",
-                format!("a /{prefix} VPC is outside what dashctl supports (/16 to /24)"),
+                format!("a /{prefix} VPC is outside what dashctl supports (/16 to /23)"),
             )
-            .help("AWS allows /16 to /28; dashctl carves one public and one private subnet per AZ out of it"),
+            .help("dashctl splits the VPC into 16 blocks for one public and one private subnet per AZ; a load balancer needs subnets of /27 or larger, so the VPC must be /23 or larger"),
         );
     }
     if spec.network.cidr.addr() != spec.network.cidr.network() {
@@ -347,6 +389,12 @@ fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<
             .help("set `strategy: canary` or remove `canary`"),
         ),
         _ => {}
+    }
+    if service.deploy.deregistration_delay.0 > std::time::Duration::from_secs(3600) {
+        findings.push(Finding::value(
+            at("deploy.deregistration_delay"),
+            "deregistration_delay must be 0s to 3600s (the target group limit)",
+        ));
     }
     if service.deploy.health_timeout.0.is_zero() {
         findings.push(Finding::value(

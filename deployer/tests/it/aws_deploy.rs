@@ -38,8 +38,12 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let out = text(&deploy);
     assert!(deploy.status.success(), "{out}");
     assert!(
-        out.contains("warning: DASHCTL_HEALTH_GATE=off"),
-        "the gate warns on every use: {out}"
+        out.contains("waiting for new tasks to pass their health checks"),
+        "{out}"
+    );
+    assert!(
+        out.contains("created the service-linked role AWSServiceRoleForECS"),
+        "a fresh account gets the service-linked roles: {out}"
     );
     assert!(
         out.contains("Deployed dashboard (prod) to us-east-1: 45 created"),
@@ -71,12 +75,14 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let subnets = ec2
         .describe_subnets()
         .set_filters(Some(tag_filter()))
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("subnets");
-    assert_eq!(subnets.subnets().len(), 4);
+    assert_eq!(subnets.len(), 4);
     let zones: std::collections::BTreeSet<_> = subnets
-        .subnets()
         .iter()
         .filter_map(|subnet| subnet.availability_zone())
         .collect();
@@ -84,15 +90,24 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let nats = ec2
         .describe_nat_gateways()
         .set_filter(Some(tag_filter()))
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("nat");
-    assert_eq!(nats.nat_gateways().len(), 1, "nat: shared");
+    assert_eq!(nats.len(), 1, "nat: shared");
 
     // Load balancers: one internet-facing, one internal.
-    let balancers = elb.describe_load_balancers().send().await.expect("lbs");
+    let balancers = elb
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("lbs");
     let scheme: HashMap<&str, &str> = balancers
-        .load_balancers()
         .iter()
         .map(|lb| {
             (
@@ -108,7 +123,6 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     assert_eq!(scheme.get("dashboard-prod-internal"), Some(&"internal"));
     let lb_arn = |name: &str| {
         balancers
-            .load_balancers()
             .iter()
             .find(|lb| lb.load_balancer_name() == Some(name))
             .and_then(|lb| lb.load_balancer_arn())
@@ -120,12 +134,14 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let groups = ec2
         .describe_security_groups()
         .set_filters(Some(tag_filter()))
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("sgs");
     let id_of = |name: &str| {
         groups
-            .security_groups()
             .iter()
             .find(|group| group.group_name() == Some(name))
             .and_then(|group| group.group_id())
@@ -134,7 +150,6 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     };
     let rules = |name: &str| -> Vec<String> {
         let group = groups
-            .security_groups()
             .iter()
             .find(|group| group.group_name() == Some(name))
             .expect(name);
@@ -179,9 +194,15 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     );
 
     // Target groups: blue and green per service, IP targets, the spec's health check.
-    let target_groups = elb.describe_target_groups().send().await.expect("tgs");
+    let target_groups = elb
+        .describe_target_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("tgs");
     let mut names: Vec<&str> = target_groups
-        .target_groups()
         .iter()
         .filter_map(|group| group.target_group_name())
         .collect();
@@ -195,15 +216,18 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             "dashboard-prod-portal-green"
         ]
     );
-    for group in target_groups.target_groups() {
+    for group in &target_groups {
         assert_eq!(group.target_type().map(|t| t.as_str()), Some("ip"));
         assert_eq!(group.health_check_path(), Some("/readyz"));
     }
     let portal_blue = target_groups
-        .target_groups()
         .iter()
         .find(|group| group.target_group_name() == Some("dashboard-prod-portal-blue"))
         .expect("portal blue");
+    let portal_green = target_groups
+        .iter()
+        .find(|group| group.target_group_name() == Some("dashboard-prod-portal-green"))
+        .expect("portal green");
     let tags = elb
         .describe_tags()
         .resource_arns(portal_blue.target_group_arn().expect("arn"))
@@ -233,7 +257,8 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         );
     }
 
-    // Listener: public :80 forwards to portal blue.
+    // Listener: public :80 forwards to portal blue; green stays attached at weight 0 (a target
+    // group no listener uses cannot take an ECS service).
     let listeners = elb
         .describe_listeners()
         .load_balancer_arn(lb_arn("dashboard-prod-public"))
@@ -242,9 +267,21 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .expect("listeners");
     assert_eq!(listeners.listeners().len(), 1);
     assert_eq!(listeners.listeners()[0].port(), Some(80));
-    assert_eq!(
-        listeners.listeners()[0].default_actions()[0].target_group_arn(),
-        portal_blue.target_group_arn()
+    let forward: Vec<(Option<&str>, Option<i32>)> = listeners.listeners()[0].default_actions()[0]
+        .forward_config()
+        .expect("forward config")
+        .target_groups()
+        .iter()
+        .map(|group| (group.target_group_arn(), group.weight()))
+        .collect();
+    assert!(
+        forward.contains(&(portal_blue.target_group_arn(), Some(100))),
+        "{forward:?}"
+    );
+    assert_eq!(forward.len(), 2, "{forward:?}");
+    assert!(
+        forward.contains(&(portal_green.target_group_arn(), Some(0))),
+        "{forward:?}"
     );
 
     // ECS: Fargate services in private subnets, no public IPs, circuit breaker on.
@@ -258,7 +295,6 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .expect("services");
     assert_eq!(services.services().len(), 2);
     let private: Vec<String> = subnets
-        .subnets()
         .iter()
         .filter(|subnet| {
             subnet
@@ -310,7 +346,6 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .and_then(|pair| pair.value())
         .expect("HARDWARE_URL");
     let internal_dns = balancers
-        .load_balancers()
         .iter()
         .find(|lb| lb.load_balancer_name() == Some("dashboard-prod-internal"))
         .and_then(|lb| lb.dns_name())
@@ -353,21 +388,24 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
 
     // Alarms per color on the ALB metrics the rollouts watch.
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-    let alarms = cloudwatch
+    let alarms: Vec<_> = cloudwatch
         .describe_alarms()
         .alarm_name_prefix("dashboard-prod-")
+        .into_paginator()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
-        .expect("alarms");
+        .expect("alarms")
+        .iter()
+        .flat_map(|page| page.metric_alarms().to_vec())
+        .collect();
     let mut alarm_names: Vec<&str> = alarms
-        .metric_alarms()
         .iter()
         .filter_map(|alarm| alarm.alarm_name())
         .collect();
     alarm_names.sort();
     assert_eq!(alarm_names.len(), 8, "{alarm_names:?}");
     let five_xx = alarms
-        .metric_alarms()
         .iter()
         .find(|alarm| alarm.alarm_name() == Some("dashboard-prod-portal-green-5xx"))
         .expect("5xx alarm");
@@ -401,13 +439,15 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     let groups = logs
         .describe_log_groups()
         .log_group_name_prefix("/dashctl/dashboard/prod/")
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("log groups");
-    assert_eq!(groups.log_groups().len(), 2);
+    assert_eq!(groups.len(), 2);
     assert!(
         groups
-            .log_groups()
             .iter()
             .all(|group| group.retention_in_days() == Some(30))
     );

@@ -53,6 +53,49 @@ fn an_invalid_spec_never_calls_aws() {
 }
 
 #[test]
+fn deploy_and_rollback_never_fall_back_to_aws_silently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.yaml");
+    let base =
+        "app: demo\nenvironment: dev\nservices:\n  web: { port: 80, public: true, image: x }\n";
+    std::fs::write(&spec, base).expect("write");
+    // Nothing listens here: reaching AWS would show as a connection error, not exit 2.
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let run = |args: &[&str]| {
+        Command::new(DASHCTL)
+            .args(args)
+            .envs([
+                ("AWS_ENDPOINT_URL", endpoint.as_str()),
+                ("AWS_ACCESS_KEY_ID", "x"),
+                ("AWS_SECRET_ACCESS_KEY", "x"),
+                ("AWS_REGION", "us-east-1"),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("dashctl")
+    };
+    let spec_path = spec.to_str().expect("path");
+    for verb in ["deploy", "rollback"] {
+        let output = run(&[verb, "-f", spec_path]);
+        assert_eq!(output.status.code(), Some(2), "{verb}: {}", text(&output));
+        assert!(
+            text(&output).contains("pass --env aws to"),
+            "{verb}: {}",
+            text(&output)
+        );
+    }
+    // An explicit default in the spec is a choice: it goes to AWS (and fails to reach it here).
+    std::fs::write(&spec, format!("default_env: aws\n{base}")).expect("write");
+    let output = run(&["deploy", "-f", spec_path]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("could not reach AWS"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
 fn missing_credentials_are_explained_in_one_line() {
     let moto = Moto::start();
     let empty = tempfile::NamedTempFile::new().expect("empty AWS config");

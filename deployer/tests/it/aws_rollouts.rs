@@ -20,7 +20,7 @@ fn spec(dir: &tempfile::TempDir, portal_deploy: &str) -> String {
         )
         .replace(
             "deploy: { bake: 10s, health_timeout: 5m }",
-            "deploy: { bake: 0s, health_timeout: 2s }",
+            "deploy: { bake: 0s, health_timeout: 8s }",
         );
     assert_ne!(
         yaml, original,
@@ -32,7 +32,7 @@ fn spec(dir: &tempfile::TempDir, portal_deploy: &str) -> String {
 }
 
 const ALL_AT_ONCE: &str =
-    "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 2s }";
+    "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s }";
 
 struct Aws {
     elb: aws_sdk_elasticloadbalancingv2::Client,
@@ -79,48 +79,54 @@ impl Aws {
             .send()
             .await
             .expect("listeners");
-        let groups = self.elb.describe_target_groups().send().await.expect("tgs");
+        let groups = self
+            .elb
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("tgs");
         let name = |arn: &str| {
             groups
-                .target_groups()
                 .iter()
                 .find(|group| group.target_group_arn() == Some(arn))
                 .and_then(|group| group.target_group_name())
                 .unwrap_or_default()
                 .to_owned()
         };
+        // dashctl always sends a ForwardConfig with both colors (the idle one at weight 0).
         let action = &listeners.listeners()[0].default_actions()[0];
-        match action.forward_config() {
-            Some(forward) if forward.target_groups().len() > 1 => {
-                let mut weights: Vec<(String, i32)> = forward
-                    .target_groups()
-                    .iter()
-                    .map(|group| {
-                        (
-                            name(group.target_group_arn().unwrap_or_default()),
-                            group.weight().unwrap_or(0),
-                        )
-                    })
-                    .collect();
-                weights.sort();
-                weights
-            }
-            _ => vec![(
-                name(
-                    action
-                        .target_group_arn()
-                        .or_else(|| {
-                            action
-                                .forward_config()
-                                .and_then(|f| f.target_groups().first())
-                                .and_then(|g| g.target_group_arn())
-                        })
-                        .unwrap_or_default(),
-                ),
-                100,
-            )],
-        }
+        let mut weights: Vec<(String, i32)> = action
+            .forward_config()
+            .expect("a forward config")
+            .target_groups()
+            .iter()
+            .map(|group| {
+                (
+                    name(group.target_group_arn().unwrap_or_default()),
+                    group.weight().unwrap_or(0),
+                )
+            })
+            .collect();
+        weights.sort();
+        weights
     }
+}
+
+fn blue_live() -> Vec<(String, i32)> {
+    vec![
+        ("dashboard-prod-portal-blue".to_owned(), 100),
+        ("dashboard-prod-portal-green".to_owned(), 0),
+    ]
+}
+
+fn green_live() -> Vec<(String, i32)> {
+    vec![
+        ("dashboard-prod-portal-blue".to_owned(), 0),
+        ("dashboard-prod-portal-green".to_owned(), 100),
+    ]
 }
 
 /// Starts `deploy --image portal=example/portal:v2` in the background, output captured.
@@ -169,10 +175,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     let spec = spec(&dir, ALL_AT_ONCE);
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
 
     // --dry-run says what would happen and changes nothing.
     let dry = moto.dashctl(&[
@@ -196,10 +199,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     ] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
 
     // v2 goes to green; the listener and autoscaling follow; blue is kept at zero.
     let v2 = moto.dashctl(&[
@@ -215,10 +215,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     assert!(v2.status.success(), "{out}");
     assert!(out.contains("portal: live on green (was blue)"), "{out}");
     assert!(out.contains("1 rolled out"), "{out}");
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-green".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, green_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["live_color"], "green");
     assert_eq!(now["image"], "example/portal:v2");
@@ -264,10 +261,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "{}",
         text(&rollback)
     );
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["live_color"], "blue");
     assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
@@ -281,27 +275,24 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         text(&plan)
     );
 
-    // A release that never becomes healthy (the gate is on; moto registers no targets):
-    // blue keeps all traffic and green goes back to zero.
-    let broken = moto.dashctl_gated(&[
+    // A release that never becomes healthy (the double fails the health checks of images
+    // named `unhealthy`): blue keeps all traffic and green goes back to zero.
+    let broken = moto.dashctl(&[
         "deploy",
         "--env",
         "aws",
         "-f",
         &spec,
         "--image",
-        "portal=example/portal:v3",
+        "portal=example/portal:v3-unhealthy",
     ]);
     let out = text(&broken);
     assert_eq!(broken.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("green did not become healthy within 2s; blue still serves all traffic"),
+        out.contains("green did not become healthy within 8s; blue still serves all traffic"),
         "{out}"
     );
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
     assert_eq!(color(&now, "green")["desired"], 0);
@@ -330,7 +321,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "portal=example/portal:v2",
     ]);
     assert_eq!(locked.status.code(), Some(1), "{}", text(&locked));
-    assert!(text(&locked).contains("another rollout of dashboard (prod) is in progress: deploy by someone@elsewhere (pid 42)"), "{}", text(&locked));
+    assert!(text(&locked).contains("another deploy, rollback or destroy of dashboard (prod) is in progress: deploy by someone@elsewhere (pid 42)"), "{}", text(&locked));
     assert!(
         status(&moto, &spec)["rollout_in_progress"]
             .as_str()
@@ -396,7 +387,7 @@ async fn canary_weights_step_up_before_the_full_switch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(
         &dir,
-        "deploy: { strategy: canary, canary: [10%, 2s, 50%, 2s], bake: 0s, health_timeout: 2s }",
+        "deploy: { strategy: canary, canary: [10%, 2s, 50%, 2s], bake: 0s, health_timeout: 8s }",
     );
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
@@ -425,7 +416,7 @@ async fn canary_weights_step_up_before_the_full_switch() {
     let blue = |weight| ("dashboard-prod-portal-blue".to_owned(), weight);
     assert!(seen.contains(&vec![blue(90), green(10)]), "{seen:?}");
     assert!(seen.contains(&vec![blue(50), green(50)]), "{seen:?}");
-    assert_eq!(seen.last(), Some(&vec![green(100)]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&vec![blue(0), green(100)]), "{seen:?}");
     assert!(
         text(&output).contains("sending 10% of traffic to green for 2s"),
         "{}",
@@ -441,17 +432,15 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(
         &dir,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 2s }",
+        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 8s }",
     );
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
 
     let rollout = start_v2(&moto, &spec);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
-    aws.wait_for_weights("green went live", |weights| {
-        weights == [("dashboard-prod-portal-green".to_owned(), 100)]
-    })
-    .await;
+    aws.wait_for_weights("green went live", |weights| weights == green_live())
+        .await;
     cloudwatch
         .set_alarm_state()
         .alarm_name("dashboard-prod-portal-green-5xx")
@@ -471,10 +460,7 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
         out.contains("green turned unhealthy while baking; traffic is back on blue"),
         "{out}"
     );
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["live_color"], "blue");
     assert_eq!(color(&now, "green")["desired"], 0);
@@ -487,13 +473,15 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(
         &dir,
-        "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 2s }",
+        "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 8s }",
     );
     let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
     assert!(first.status.success(), "{}", text(&first));
     let rollout = start_v2(&moto, &spec);
-    aws.wait_for_weights("the canary step started", |weights| weights.len() == 2)
-        .await;
+    aws.wait_for_weights("the canary step started", |weights| {
+        weights.iter().any(|(_, weight)| *weight == 10)
+    })
+    .await;
     let pid = nix::unistd::Pid::from_raw(i32::try_from(rollout.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     let output = rollout.wait_with_output().expect("output");
@@ -503,10 +491,7 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
         out.contains("abandoned (canary at 10%: interrupted); blue still serves all traffic"),
         "{out}"
     );
-    assert_eq!(
-        aws.listener_weights().await,
-        [("dashboard-prod-portal-blue".to_owned(), 100)]
-    );
+    assert_eq!(aws.listener_weights().await, blue_live());
     assert_eq!(color(&portal(&status(&moto, &spec)), "green")["desired"], 0);
     let lock = aws
         .ssm

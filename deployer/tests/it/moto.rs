@@ -1,5 +1,7 @@
-//! A moto server (the AWS test double) per test, and SDK clients pointed at it. The python
-//! with moto installed comes from DASHCTL_MOTO_PYTHON (scripts/test sets it up with
+//! The AWS test double per test, and SDK clients pointed at it: moto, made to behave as AWS
+//! does where it matters to dashctl by `tests/aws-double/aws_double.py` (targets that turn
+//! healthy, or not, services that drain, interfaces that linger, roles that propagate, ...).
+//! The python with moto installed comes from DASHCTL_MOTO_PYTHON (scripts/test sets it up with
 //! scripts/moto-venv) or the repository's .venv/moto.
 
 use std::path::PathBuf;
@@ -35,8 +37,10 @@ impl Moto {
         let port = free_port();
         let child = Command::new(python())
             .args([
-                "-m",
-                "moto.server",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/aws-double/aws_double.py"
+                ),
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -57,25 +61,16 @@ impl Moto {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "moto did not start on port {port}"
+                "the AWS double did not start on port {port}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
     }
 
-    /// Runs dashctl against this moto with test credentials and the health gate off.
+    /// Runs dashctl against the double with test credentials.
     pub fn dashctl(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("running dashctl")
-    }
-
-    /// Like `dashctl`, with the health gate on: moto never registers targets, so nothing
-    /// becomes healthy.
-    pub fn dashctl_gated(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .env_remove("DASHCTL_HEALTH_GATE")
-            .output()
-            .expect("running dashctl")
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -90,10 +85,10 @@ impl Moto {
                 ("AWS_EC2_METADATA_DISABLED", "true"),
                 ("AWS_CONFIG_FILE", "/dev/null"),
                 ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-                ("DASHCTL_HEALTH_GATE", "off"),
                 ("NO_COLOR", "1"),
             ])
             .env_remove("AWS_PROFILE")
+            .env_remove("DASHCTL_HEALTH_GATE")
             .stdin(Stdio::null());
         command
     }
