@@ -219,6 +219,24 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     for group in &target_groups {
         assert_eq!(group.target_type().map(|t| t.as_str()), Some("ip"));
         assert_eq!(group.health_check_path(), Some("/readyz"));
+        // Set explicitly: AWS's default keeps a leaving target for 300 s.
+        let attributes = elb
+            .describe_target_group_attributes()
+            .target_group_arn(group.target_group_arn().expect("arn"))
+            .send()
+            .await
+            .expect("attributes");
+        assert!(
+            attributes
+                .attributes()
+                .iter()
+                .any(
+                    |attribute| attribute.key() == Some("deregistration_delay.timeout_seconds")
+                        && attribute.value() == Some("30")
+                ),
+            "{:?}",
+            attributes.attributes()
+        );
     }
     let portal_blue = target_groups
         .iter()
@@ -661,7 +679,19 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
 async fn two_apps_in_one_account_never_touch_each_other() {
     let moto = Moto::start();
     let minimal = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/minimal.yaml");
-    for spec in [SPEC, minimal] {
+    // Look-alike names: `hello`/`dev` and `hello`/`dev2` share every name prefix but the last
+    // character (`shop-eu`/`prod` against `shop`/`eu-prod` is refused by validate).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lookalike = dir.path().join("minimal-dev2.yaml");
+    std::fs::write(
+        &lookalike,
+        std::fs::read_to_string(minimal)
+            .expect("minimal")
+            .replace("environment: dev", "environment: dev2"),
+    )
+    .expect("write");
+    let lookalike = lookalike.to_str().expect("path");
+    for spec in [SPEC, minimal, lookalike] {
         let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", spec]);
         assert!(deploy.status.success(), "{spec}: {}", text(&deploy));
         assert!(
@@ -672,16 +702,53 @@ async fn two_apps_in_one_account_never_touch_each_other() {
     }
     let destroy = moto.dashctl(&["destroy", "--yes", "-f", minimal]);
     assert!(destroy.status.success(), "{}", text(&destroy));
-    assert!(
-        !text(&destroy).contains("dashboard-prod"),
-        "{}",
-        text(&destroy)
-    );
-    let plan = moto.dashctl(&["plan", "-f", SPEC]);
-    assert_eq!(
-        String::from_utf8_lossy(&plan.stdout),
-        "No changes.\n",
-        "{}",
-        text(&plan)
-    );
+    for other in ["dashboard-prod", "hello-dev2"] {
+        assert!(
+            !text(&destroy).contains(other),
+            "{other}: {}",
+            text(&destroy)
+        );
+    }
+    for spec in [SPEC, lookalike] {
+        let plan = moto.dashctl(&["plan", "-f", spec]);
+        assert_eq!(
+            String::from_utf8_lossy(&plan.stdout),
+            "No changes.\n",
+            "{spec}: {}",
+            text(&plan)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_ecs_cluster_by_our_name_but_not_our_tags_is_left_alone() {
+    let moto = Moto::start();
+    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
+    ecs.create_cluster()
+        .cluster_name("hello-dev")
+        .send()
+        .await
+        .expect("someone else's cluster");
+    let minimal = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/minimal.yaml");
+    for args in [
+        &["plan", "-f", minimal][..],
+        &["destroy", "--yes", "-f", minimal][..],
+    ] {
+        let output = moto.dashctl(args);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(
+            text(&output).contains(
+                "an ECS cluster named hello-dev exists but is not tagged dashctl:app=hello"
+            ),
+            "{}",
+            text(&output)
+        );
+    }
+    let cluster = ecs
+        .describe_clusters()
+        .clusters("hello-dev")
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(cluster.clusters()[0].status(), Some("ACTIVE"));
 }

@@ -501,3 +501,135 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
         .await;
     assert!(lock.is_err(), "the lock is released on Ctrl-C too");
 }
+
+#[tokio::test]
+async fn autoscaling_out_while_baking_is_not_a_failure() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(
+        &dir,
+        "deploy: { strategy: all-at-once, bake: 8s, auto_rollback: true, health_timeout: 8s }",
+    );
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+    let rollout = start_v2(&moto, &spec);
+    aws.wait_for_weights("green went live", |weights| weights == green_live())
+        .await;
+    // What target tracking does under load: two more tasks, `initial` for a while.
+    ecs.update_service()
+        .cluster("dashboard-prod")
+        .service("dashboard-prod-portal-green")
+        .desired_count(4)
+        .send()
+        .await
+        .expect("scale out");
+    let output = rollout.wait_with_output().expect("output");
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("portal: live on green (was blue)"), "{out}");
+    assert_eq!(aws.listener_weights().await, green_live());
+}
+
+#[tokio::test]
+async fn a_release_waits_for_a_deleted_idle_service_to_drain() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(&dir, ALL_AT_ONCE);
+    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    assert!(first.status.success(), "{}", text(&first));
+    let v2 = start_v2(&moto, &spec).wait_with_output().expect("v2");
+    assert!(v2.status.success(), "{}", text(&v2));
+    // Someone deletes the idle (blue) service by hand: it drains for a while, and ECS refuses
+    // a new service of that name until it is inactive.
+    ecs.delete_service()
+        .cluster("dashboard-prod")
+        .service("dashboard-prod-portal-blue")
+        .force(true)
+        .send()
+        .await
+        .expect("delete blue");
+    let v3 = moto.dashctl(&[
+        "deploy",
+        "--env",
+        "aws",
+        "-f",
+        &spec,
+        "--image",
+        "portal=example/portal:v3",
+    ]);
+    let out = text(&v3);
+    assert!(v3.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "waiting for the deleted ECS service dashboard-prod-portal-blue to finish draining"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("portal: live on blue (was green)"), "{out}");
+    assert_eq!(aws.listener_weights().await, blue_live());
+}
+
+#[tokio::test]
+async fn a_lock_whose_holder_died_expires() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec(&dir, ALL_AT_ONCE);
+    // A lock left by a run that was killed: its lease ran out a minute ago.
+    let expired = serde_json::json!({
+        "holder": "deploy by ci@runner-7 (pid 99)",
+        "token": "0123",
+        "expires": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            - 60,
+    });
+    aws.ssm
+        .put_parameter()
+        .name("/dashctl/dashboard/prod/rollout-lock")
+        .value(expired.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("stale lock");
+    let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
+    let out = text(&deploy);
+    assert!(deploy.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "taking over the rollout lock: deploy by ci@runner-7 (pid 99) (lease expired)"
+        ),
+        "{out}"
+    );
+    // A live lease is respected, and destroy takes the lock too.
+    let live = serde_json::json!({
+        "holder": "rollback by ops@laptop (pid 7)",
+        "token": "4567",
+        "expires": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 600,
+    });
+    aws.ssm
+        .put_parameter()
+        .name("/dashctl/dashboard/prod/rollout-lock")
+        .value(live.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("live lock");
+    let destroy = moto.dashctl(&["destroy", "--yes", "-f", &spec]);
+    let out = text(&destroy);
+    assert_eq!(destroy.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("is in progress: rollback by ops@laptop (pid 7) (lease renewed, expires in"),
+        "{out}"
+    );
+}
