@@ -489,6 +489,11 @@ mod tests {
             "arn:aws:acm:eu-west-1:1:certificate/x"
         );
         assert_eq!(
+            https.get("tls_policy"),
+            "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "TLS 1.2 and 1.3 only"
+        );
+        assert_eq!(
             https.get("action"),
             "forward: shop-prod-web-blue=100, shop-prod-web-green=0"
         );

@@ -280,10 +280,12 @@ fn rollout_options(spec: &Spec, service: &str, options: &DeployOptions) -> Rollo
         canary: deploy.canary_steps(),
         bake: options.bake.unwrap_or(deploy.bake.0),
         auto_rollback: deploy.auto_rollback,
-        // Often enough to notice a change within a tenth of the timeout, never hammering the API.
+        // Often enough that a release moves on within 2 s of turning healthy (a release or
+        // rollback used to wait up to 10 s past it); two Describe calls per service every 2 s
+        // stay far below ECS's and ELB's API rates.
         poll_interval: (deploy.health_timeout.0 / 10).clamp(
             std::time::Duration::from_millis(200),
-            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(2),
         ),
         cancel: options.cancel.clone(),
     }

@@ -58,16 +58,24 @@ impl Transient {
                     || message.contains("unable to assume")
                     || message.contains("not authorized to perform: iam:passrole"))
             }
-            Self::JustCreated => matches!(
-                code,
-                "InvalidGroup.NotFound"
-                    | "InvalidSubnetID.NotFound"
-                    | "InvalidVpcID.NotFound"
-                    | "InvalidRouteTableID.NotFound"
-                    | "InvalidAllocationID.NotFound"
-                    | "InvalidInternetGatewayID.NotFound"
-                    | "InvalidNatGatewayID.NotFound"
-            ),
+            // ELBv2 and ECS carry EC2's code in their own error (InvalidSecurityGroup,
+            // SubnetNotFound, InvalidParameterException "... (ErrorCode:
+            // InvalidGroup.NotFound)").
+            Self::JustCreated => {
+                matches!(code, "InvalidSecurityGroup" | "SubnetNotFound")
+                    || error.message.contains("InvalidGroup.NotFound")
+                    || error.message.contains("InvalidSubnetID.NotFound")
+                    || matches!(
+                        code,
+                        "InvalidGroup.NotFound"
+                            | "InvalidSubnetID.NotFound"
+                            | "InvalidVpcID.NotFound"
+                            | "InvalidRouteTableID.NotFound"
+                            | "InvalidAllocationID.NotFound"
+                            | "InvalidInternetGatewayID.NotFound"
+                            | "InvalidNatGatewayID.NotFound"
+                    )
+            }
         }
     }
 
@@ -246,6 +254,16 @@ mod tests {
             "AuthorizeSecurityGroupIngress",
             "InvalidGroup.NotFound",
             "no such group"
+        )));
+        assert!(Transient::JustCreated.matches(&AwsError::new(
+            "CreateService",
+            "InvalidParameterException",
+            "Error retrieving security group information for [sg-1]: The security group 'sg-1' does not exist (ErrorCode: InvalidGroup.NotFound)"
+        )));
+        assert!(!Transient::JustCreated.matches(&AwsError::new(
+            "CreateService",
+            "InvalidParameterException",
+            "Invalid cpu"
         )));
     }
 }
