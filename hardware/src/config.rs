@@ -32,6 +32,9 @@ pub struct Config {
     /// Test-only: milliseconds one computation costs. Production keeps the legacy 5000.
     #[arg(long, env = "HARDWARE_COMPUTE_COST_MS", default_value_t = LEGACY_COMPUTE_COST.as_millis() as u64, hide = true)]
     pub compute_cost_ms: u64,
+
+    #[command(flatten)]
+    pub connections: service_kit::server::ConnectionArgs,
 }
 
 impl Config {

@@ -46,6 +46,7 @@ pub async fn serve(
     listener: TcpListener,
     database_url: &str,
     settings: RefreshSettings,
+    limits: service_kit::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = Store::open(database_url)
@@ -61,10 +62,15 @@ pub async fn serve(
     let refresh_task = tokio::spawn(refresher.run());
     let age_task = tokio::spawn(export_snapshot_age(cell.clone()));
 
-    let result = axum::serve(listener, app(AppState { cell }))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let result = service_kit::server::serve(
+        listener,
+        app(AppState { cell }),
+        service_kit::RequestLines::Strict,
+        limits,
+        shutdown,
+    )
+    .await
+    .context("serving HTTP");
     refresh_task.abort();
     age_task.abort();
     store.close().await;

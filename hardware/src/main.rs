@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
         listener,
         &config.database_url,
         settings,
+        config.connections.limits(),
         service_kit::shutdown_signal(),
     )
     .await

@@ -94,4 +94,7 @@ pub struct ServeArgs {
     /// Accepted for compatibility with the legacy command line; it never did anything.
     #[arg(long, hide = true)]
     pub failure_rate: Option<String>,
+
+    #[command(flatten)]
+    pub connections: service_kit::server::ConnectionArgs,
 }

@@ -40,6 +40,8 @@ pub use state::AppState;
 pub struct ServerSettings {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Header-read timeout and connection cap of both listeners.
+    pub connections: service_kit::ConnectionLimits,
 }
 
 /// The public API surface (port `--port`), for tests to drive in-process.
@@ -126,13 +128,20 @@ pub async fn serve(
     let wait_for_stop = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
-    let api = axum::serve(
-        service_kit::LegacyListener(api_listener),
+    let api = service_kit::server::serve(
+        api_listener,
         app(state, &settings, ready.clone()),
-    )
-    .with_graceful_shutdown(wait_for_stop(stop.clone()));
-    let monitor = axum::serve(monitor_listener, monitor_app(ready))
-        .with_graceful_shutdown(wait_for_stop(stop));
+        service_kit::RequestLines::Legacy,
+        settings.connections,
+        wait_for_stop(stop.clone()),
+    );
+    let monitor = service_kit::server::serve(
+        monitor_listener,
+        monitor_app(ready),
+        service_kit::RequestLines::Strict,
+        settings.connections,
+        wait_for_stop(stop),
+    );
     let (api_result, monitor_result) = tokio::join!(api, monitor);
     health_task.abort();
     limiter_task.abort();

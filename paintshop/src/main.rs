@@ -70,6 +70,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = ServerSettings {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout),
+        connections: args.connections.limits(),
     };
     paintshop::serve(
         api,

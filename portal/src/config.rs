@@ -32,6 +32,9 @@ pub struct Config {
     /// Seconds without a successful poll after which the page shows a stale notice.
     #[arg(long, env = "PORTAL_STALE_AFTER", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub stale_after: u64,
+
+    #[command(flatten)]
+    pub connections: service_kit::server::ConnectionArgs,
 }
 
 impl Config {

@@ -48,16 +48,22 @@ pub fn app(cache: DashboardCache) -> Router {
 pub async fn serve(
     listener: TcpListener,
     settings: PollerSettings,
+    limits: service_kit::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let client = HardwareClient::new(&settings.hardware_url, settings.timeout, settings.attempts)
         .context("building the HTTP client for hardware")?;
     let cache = empty_cache(&settings);
     let poller = tokio::spawn(poll_forever(client, cache.clone(), settings));
-    let result = axum::serve(listener, app(cache))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let result = service_kit::server::serve(
+        listener,
+        app(cache),
+        service_kit::RequestLines::Strict,
+        limits,
+        shutdown,
+    )
+    .await
+    .context("serving HTTP");
     poller.abort();
     result
 }

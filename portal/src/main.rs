@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
     portal::serve(
         listener,
         config.poller_settings(),
+        config.connections.limits(),
         service_kit::shutdown_signal(),
     )
     .await

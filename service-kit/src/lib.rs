@@ -6,6 +6,7 @@ pub mod health;
 pub mod http_metrics;
 pub mod layers;
 pub mod request_line;
+pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 
@@ -14,5 +15,6 @@ pub use health::{Readiness, health_routes, probe_routes};
 pub use http_metrics::{metrics_handle, track_http};
 pub use layers::{REQUEST_ID_HEADER, instrument};
 pub use request_line::{ClientAddr, LegacyListener};
+pub use server::{ConnectionLimits, RequestLines};
 pub use shutdown::shutdown_signal;
 pub use telemetry::init_tracing;

@@ -150,9 +150,14 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         let app = control::router(control_state);
         let stop = stop.clone();
         tasks.spawn(async move {
-            if let Err(error) = axum::serve(control_listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
+            if let Err(error) = service_kit::server::serve(
+                control_listener,
+                app,
+                service_kit::RequestLines::Strict,
+                service_kit::ConnectionLimits::default(),
+                stop.cancelled_owned(),
+            )
+            .await
             {
                 tracing::error!("control API stopped: {error}");
             }

@@ -34,11 +34,13 @@ pub async fn serve(
         .with_state(ProxyState { service, client });
     // Legacy clients send raw `"`, `{`, `[` in request lines; a load balancer in front of
     // paintshop must pass them on, so the proxy accepts them like paintshop does.
-    axum::serve(
-        service_kit::LegacyListener(listener),
-        app.into_make_service_with_connect_info::<service_kit::ClientAddr>(),
+    service_kit::server::serve(
+        listener,
+        app,
+        service_kit::RequestLines::Legacy,
+        service_kit::ConnectionLimits::default(),
+        stop.cancelled_owned(),
     )
-    .with_graceful_shutdown(stop.cancelled_owned())
     .await
 }
 

@@ -46,7 +46,7 @@ impl RunningHardware {
         let (stop, stopped) = oneshot::channel::<()>();
         let url = database_url.to_owned();
         let task = tokio::spawn(async move {
-            hardware::serve(listener, &url, settings, async {
+            hardware::serve(listener, &url, settings, Default::default(), async {
                 let _ = stopped.await;
             })
             .await

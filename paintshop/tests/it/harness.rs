@@ -55,6 +55,7 @@ impl Running {
         let settings = ServerSettings {
             max_body_bytes: options.max_body_bytes,
             request_timeout: Duration::from_secs(30),
+            connections: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(paintshop::serve(api, monitor, state, settings, async {

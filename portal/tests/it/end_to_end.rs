@@ -34,9 +34,15 @@ async fn start_hardware(address: SocketAddr, database_url: String) -> Running {
         compute_cost: Duration::from_millis(30),
     };
     let task = tokio::spawn(async move {
-        hardware::serve(listener, &database_url, settings, async {
-            let _ = stopped.await;
-        })
+        hardware::serve(
+            listener,
+            &database_url,
+            settings,
+            Default::default(),
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
     });
     Running {
@@ -60,7 +66,7 @@ async fn start_portal(hardware: SocketAddr) -> Running {
         stale_after: Duration::from_millis(300),
     };
     let task = tokio::spawn(async move {
-        portal::serve(listener, settings, async {
+        portal::serve(listener, settings, Default::default(), async {
             let _ = stopped.await;
         })
         .await

@@ -1,0 +1,3 @@
+//! service-kit end to end: the hardened server against real sockets on loopback.
+
+mod server_limits;
