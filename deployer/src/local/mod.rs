@@ -96,6 +96,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
                 unhealthy_threshold: service.health.unhealthy_threshold,
             },
             drain_timeout: spec.local.drain_timeout.0,
+            upstream_timeout: spec.local.upstream_timeout.0,
         };
         services.insert(
             name.clone(),

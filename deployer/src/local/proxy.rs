@@ -1,13 +1,16 @@
 //! The local stand-in for a load balancer: one listener per service that forwards each request
 //! to a ready instance of the live color, round robin, and counts requests for the autoscaler.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,7 +31,12 @@ pub async fn serve(
     service: Arc<ServiceRuntime>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    let client = Client::builder(TokioExecutor::new()).build_http();
+    // Keep-alive connections to instances, bounded: idle ones are closed after 30 s and at most
+    // 64 are kept per instance.
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build_http();
     let app = axum::Router::new()
         .fallback(forward)
         .with_state(ProxyState { service, client });
@@ -42,6 +50,47 @@ pub async fn serve(
         stop.cancelled_owned(),
     )
     .await
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// Headers that describe one connection, not the message (RFC 9110 section 7.6.1): never
+/// forwarded, in either direction, nor is any header the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// `X-Forwarded-For` with `client` appended to what earlier proxies set.
+fn forwarded_for(existing: Option<&HeaderValue>, client: IpAddr) -> String {
+    match existing
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+    {
+        Some(earlier) => format!("{earlier}, {client}"),
+        None => client.to_string(),
+    }
 }
 
 fn unavailable(service: &str) -> Response {
@@ -64,13 +113,20 @@ async fn forward(
         .path_and_query()
         .map_or("/", |path| path.as_str())
         .to_owned();
-    let forwarded_for = HeaderValue::from_str(&client.ip().to_string()).ok();
-    if let Some(value) = forwarded_for {
-        parts.headers.insert("x-forwarded-for", value);
+    strip_hop_by_hop(&mut parts.headers);
+    // As an ALB does: the client's address appended to what earlier proxies said.
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for(
+        parts.headers.get(X_FORWARDED_FOR),
+        client.ip(),
+    )) {
+        parts.headers.insert(X_FORWARDED_FOR, value);
     }
     parts
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Ok(port) = HeaderValue::from_str(&state.service.listen.port().to_string()) {
+        parts.headers.insert("x-forwarded-port", port);
+    }
     // Requests without a body can be sent again to another instance if the first one turns out
     // to be gone (it crashed since its last health check).
     let retryable = matches!(parts.method, Method::GET | Method::HEAD);
@@ -94,10 +150,34 @@ async fn forward(
         *outgoing.headers_mut() = parts.headers.clone();
         state.service.requests_total.fetch_add(1, Ordering::Relaxed);
         let in_flight = instance.begin_request();
-        match state.client.request(outgoing).await {
+        let answer = tokio::time::timeout(
+            state.service.upstream_timeout,
+            state.client.request(outgoing),
+        )
+        .await;
+        let Ok(answer) = answer else {
+            tracing::warn!(instance = %instance.id, "no response within the upstream timeout");
+            return (
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "{} did not answer within {}\n",
+                    instance.id,
+                    humantime::format_duration(state.service.upstream_timeout)
+                ),
+            )
+                .into_response();
+        };
+        match answer {
             Ok(response) => {
-                drop(in_flight);
-                return response.map(Body::new);
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                // The request is in flight until its response body is done (or the client
+                // went away): draining must not cut a body short.
+                let body = body.map_frame(move |frame| {
+                    let _still_in_flight = &in_flight;
+                    frame
+                });
+                return Response::from_parts(parts, Body::new(body));
             }
             Err(error) if error.is_connect() => {
                 tracing::warn!(instance = %instance.id, "instance refused a connection; taking it out of rotation");
@@ -114,4 +194,44 @@ async fn forward(
         }
     }
     unavailable(&state.service.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_headers_and_the_ones_they_name_are_not_forwarded() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-secret", HeaderValue::from_static("hop"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            header::PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic x"),
+        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(left, ["content-type"]);
+    }
+
+    #[test]
+    fn x_forwarded_for_appends_the_client_as_an_alb_does() {
+        let client: IpAddr = [203, 0, 113, 7].into();
+        assert_eq!(forwarded_for(None, client), "203.0.113.7");
+        let earlier = HeaderValue::from_static("198.51.100.1");
+        assert_eq!(
+            forwarded_for(Some(&earlier), client),
+            "198.51.100.1, 203.0.113.7"
+        );
+    }
 }

@@ -31,6 +31,8 @@ pub struct ServiceRuntime {
     pub scaling: Scaling,
     health: HealthSettings,
     drain_timeout: Duration,
+    /// Longest the proxy waits for an instance's response head.
+    pub upstream_timeout: Duration,
     context: Arc<RunContext>,
     http: reqwest::Client,
     live: Mutex<Option<Color>>,
@@ -76,6 +78,7 @@ pub struct ServiceSettings {
     pub scaling: Scaling,
     pub health: HealthSettings,
     pub drain_timeout: Duration,
+    pub upstream_timeout: Duration,
 }
 
 impl ServiceRuntime {
@@ -87,6 +90,7 @@ impl ServiceRuntime {
             scaling: settings.scaling,
             health: settings.health,
             drain_timeout: settings.drain_timeout,
+            upstream_timeout: settings.upstream_timeout,
             context,
             http,
             live: Mutex::new(None),

@@ -137,6 +137,9 @@ pub struct LocalSettings {
     /// Longest wait for in-flight requests when an instance is drained.
     #[serde(default = "default_drain_timeout")]
     pub drain_timeout: SpecDuration,
+    /// Longest a proxy waits for an instance's response head (an ALB's idle timeout is 60s).
+    #[serde(default = "default_upstream_timeout")]
+    pub upstream_timeout: SpecDuration,
 }
 
 impl Default for LocalSettings {
@@ -150,8 +153,13 @@ impl Default for LocalSettings {
             autoscale_interval: default_autoscale_interval(),
             metric_window: default_metric_window(),
             drain_timeout: default_drain_timeout(),
+            upstream_timeout: default_upstream_timeout(),
         }
     }
+}
+
+fn default_upstream_timeout() -> SpecDuration {
+    SpecDuration(Duration::from_secs(60))
 }
 
 fn default_workdir() -> PathBuf {

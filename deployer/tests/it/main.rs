@@ -7,6 +7,7 @@ mod harness;
 mod local_autoscaling;
 mod local_lifecycle;
 mod local_paintshop;
+mod local_proxy;
 mod local_rollouts;
 mod moto;
 mod validate;

@@ -1,0 +1,118 @@
+//! The local proxy as a load balancer should behave toward a slow or chatty instance: it stops
+//! waiting at `local.upstream_timeout` (504), keeps connection-scoped headers to itself, and
+//! tells the instance who the client is the way an ALB does.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::harness::{Workspace, free_port, page};
+
+/// An instance that answers `/readyz` at once, echoes the headers it received on `/echo`, and
+/// never answers `/slow`.
+const INSTANCE: &str = r#"
+import http.server, sys, time
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(30)
+        body = b"ok\n" if self.path == "/readyz" else "".join(
+            f"{k.lower()}: {v}\n" for k, v in self.headers.items()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "keep-alive, x-internal")
+        self.send_header("X-Internal", "instance detail")
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+fn workspace() -> Workspace {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("slow.yaml");
+    let script = dir.path().join("instance.py");
+    std::fs::write(&script, INSTANCE).expect("script");
+    let port = free_port();
+    let yaml = format!(
+        r#"app: slow
+environment: test
+local: {{ health_interval: 200ms, upstream_timeout: 1s }}
+services:
+  web:
+    port: 8080
+    public: true
+    health: {{ path: /readyz, healthy_threshold: 2 }}
+    local:
+      command: ["python3", "{script}", "${{port}}"]
+      listen_port: {port}
+"#,
+        script = script.display()
+    );
+    std::fs::write(&spec, yaml).expect("spec");
+    Workspace {
+        dir,
+        spec,
+        portal_port: port,
+    }
+}
+
+fn raw(port: u16, request: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+#[tokio::test]
+async fn a_slow_instance_gets_a_504_and_headers_are_forwarded_as_an_alb_does() {
+    let workspace = workspace();
+    let up = workspace.start();
+    let ready = format!("http://127.0.0.1:{}/readyz", workspace.portal_port);
+    up.wait_until(
+        "the instance answers through the proxy",
+        Duration::from_secs(60),
+        || {
+            let ready = ready.clone();
+            async move { page(&ready).await.is_some() }
+        },
+    )
+    .await;
+
+    let slow = raw(
+        workspace.portal_port,
+        "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(slow.starts_with("HTTP/1.1 504"), "{slow}");
+    assert!(slow.contains("did not answer within 1s"), "{slow}");
+
+    let echo = raw(
+        workspace.portal_port,
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.1\r\nConnection: close, x-hop\r\nX-Hop: secret\r\nProxy-Authorization: Basic eA==\r\n\r\n",
+    );
+    assert!(echo.starts_with("HTTP/1.1 200"), "{echo}");
+    let (head, body) = echo.split_once("\r\n\r\n").expect("head and body");
+    // To the instance: the client appended to X-Forwarded-For, no hop-by-hop headers.
+    assert!(
+        body.contains("x-forwarded-for: 198.51.100.1, 127.0.0.1\n"),
+        "{body}"
+    );
+    assert!(body.contains("x-forwarded-proto: http\n"), "{body}");
+    assert!(
+        body.contains(&format!("x-forwarded-port: {}\n", workspace.portal_port)),
+        "{body}"
+    );
+    for hop in ["x-hop", "proxy-authorization"] {
+        assert!(
+            !body.contains(&format!("{hop}:")),
+            "{hop} forwarded: {body}"
+        );
+    }
+    // To the client: the instance's connection-scoped header stays behind.
+    assert!(!head.to_ascii_lowercase().contains("x-internal"), "{head}");
+}
