@@ -52,7 +52,9 @@ struct ApiBody<'a> {
     stale: bool,
     rendered_at_ms: i64,
     last_success_ms: Option<i64>,
-    last_error: Option<&'a str>,
+    /// Whether the last poll of hardware failed. Why stays in portal's log: error text names
+    /// internal addresses and must not reach the public.
+    hardware_unavailable: bool,
     profiles: Vec<ApiProfile<'a>>,
 }
 
@@ -67,7 +69,7 @@ impl Rendered {
             stale: view.stale,
             rendered_at_ms: view.now_ms,
             last_success_ms: view.last_success_ms,
-            last_error: view.last_error,
+            hardware_unavailable: view.last_error.is_some(),
             profiles: view
                 .profiles
                 .unwrap_or_default()

@@ -13,6 +13,11 @@ pub struct Config {
     #[arg(long, env = "PORTAL_BIND", default_value = "127.0.0.1:5000")]
     pub bind: SocketAddr,
 
+    /// Address of the monitor port: `/metrics`, `/healthz`, `/readyz`. Never the public one;
+    /// `127.0.0.1:0` picks a free port.
+    #[arg(long, env = "PORTAL_MONITOR_BIND", default_value = "127.0.0.1:9100")]
+    pub monitor_bind: SocketAddr,
+
     /// Base URL of the hardware service.
     #[arg(long, env = "HARDWARE_URL", default_value = "http://127.0.0.1:5001")]
     pub hardware_url: String,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use service_kit::{Readiness, health_routes, instrument, unix_millis};
+use service_kit::{Readiness, health_routes, instrument, probe_routes, unix_millis};
 use tokio::net::TcpListener;
 
 pub use config::{Config, PollerSettings};
@@ -31,22 +31,33 @@ pub fn empty_cache(settings: &PollerSettings) -> DashboardCache {
     DashboardCache::new(Known::default().render(unix_millis(), settings.stale_after))
 }
 
-/// The whole HTTP surface, for tests to drive in-process.
-pub fn app(cache: DashboardCache) -> Router {
-    let readiness_cache = cache.clone();
-    let readiness: Readiness = Arc::new(move || {
-        if readiness_cache.load().has_data {
+fn readiness(cache: &DashboardCache) -> Readiness {
+    let cache = cache.clone();
+    Arc::new(move || {
+        if cache.load().has_data {
             Ok(())
         } else {
             Err("no data from hardware yet".into())
         }
-    });
-    instrument(routes::routes(cache).merge(health_routes(readiness)))
+    })
+}
+
+/// The public HTTP surface, for tests to drive in-process: the page, its JSON and the probes
+/// a load balancer needs. No metrics here: they go to the monitor port.
+pub fn app(cache: DashboardCache) -> Router {
+    let probes = probe_routes(readiness(&cache));
+    instrument(routes::routes(cache).merge(probes))
+}
+
+/// The monitor port: probes and Prometheus `/metrics`, for operators and scrapers only.
+pub fn monitor_app(cache: &DashboardCache) -> Router {
+    health_routes(readiness(cache))
 }
 
 /// Starts the background poller and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
+    monitor: TcpListener,
     settings: PollerSettings,
     limits: service_kit::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -55,15 +66,32 @@ pub async fn serve(
         .context("building the HTTP client for hardware")?;
     let cache = empty_cache(&settings);
     let poller = tokio::spawn(poll_forever(client, cache.clone(), settings));
-    let result = service_kit::server::serve(
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_sender.send(true);
+    });
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let public = service_kit::server::serve(
         listener,
-        app(cache),
+        app(cache.clone()),
         service_kit::RequestLines::Strict,
         limits,
-        shutdown,
-    )
-    .await
-    .context("serving HTTP");
+        stopped(stop.clone()),
+    );
+    let monitoring = service_kit::server::serve(
+        monitor,
+        monitor_app(&cache),
+        service_kit::RequestLines::Strict,
+        limits,
+        stopped(stop),
+    );
+    let (public, monitoring) = tokio::join!(public, monitoring);
+    let result = public
+        .context("serving HTTP")
+        .and(monitoring.context("serving the monitor port"));
     poller.abort();
     result
 }

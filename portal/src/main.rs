@@ -9,10 +9,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let monitor = tokio::net::TcpListener::bind(config.monitor_bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.monitor_bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(%address, hardware_url = %config.hardware_url, "portal listening");
+    let monitor_address = monitor.local_addr().context("reading the monitor address")?;
+    tracing::info!(%address, monitor = %monitor_address, hardware_url = %config.hardware_url, "portal listening");
     portal::serve(
         listener,
+        monitor,
         config.poller_settings(),
         config.connections.limits(),
         service_kit::shutdown_signal(),

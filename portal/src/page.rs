@@ -72,7 +72,6 @@ pub fn render(view: &View<'_>) -> String {
                             @if let Some(success) = view.last_success_ms {
                                 " for " (age_seconds(view.now_ms, success)) " s"
                             }
-                            @if let Some(error) = view.last_error { " (" (error) ")" }
                             "; retrying in the background."
                         }
                     }
@@ -81,7 +80,6 @@ pub fn render(view: &View<'_>) -> String {
                             div class="notice empty" role="status" {
                                 strong { "Availability is not known yet. " }
                                 "The portal has not received data from the hardware service since it started"
-                                @if let Some(error) = view.last_error { " (" (error) ")" }
                                 ". This page refreshes itself."
                             }
                         }

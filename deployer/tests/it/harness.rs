@@ -127,7 +127,7 @@ services:
     scaling: {scaling}
     deploy: {portal_deploy}
     local:
-      command: ["{portal}", "--bind", "127.0.0.1:${{port}}", "--poll-interval", "1"{extra}]
+      command: ["{portal}", "--bind", "127.0.0.1:${{port}}", "--monitor-bind", "127.0.0.1:0", "--poll-interval", "1"{extra}]
       listen_port: {port}
   hardware:
     port: 5001

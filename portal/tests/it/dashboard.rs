@@ -95,9 +95,12 @@ async fn etag_revalidation_answers_304() {
 async fn old_data_gets_a_visible_stale_notice() {
     let mut known = known_legacy();
     known.last_success_ms = Some(NOW - 60_000);
-    known.last_error = Some("hardware answered HTTP 502".into());
+    known.last_error =
+        Some("error sending request for url (http://10.20.8.7:5001/hardware/): HTTP 502".into());
     let cache = DashboardCache::new(known.render(NOW, Duration::from_secs(10)));
     let (status, _, body) = get(&cache, "/", None).await;
+    // Internal addresses and error text stay in the log, never on the public page or API.
+    assert!(!body.contains("10.20.8.7") && !body.contains("502"), "{body}");
     assert_eq!(status, StatusCode::OK, "last known values are still served");
     assert!(body.contains("Showing last known values"), "{body}");
     assert!(body.contains("has not answered for 60 s"), "{body}");
@@ -105,6 +108,8 @@ async fn old_data_gets_a_visible_stale_notice() {
     let (_, _, api) = get(&cache, "/api/hardware", None).await;
     let api: serde_json::Value = serde_json::from_str(&api).expect("json");
     assert_eq!(api["stale"], true);
+    assert_eq!(api["hardware_unavailable"], true);
+    assert!(!api.to_string().contains("10.20.8.7"), "{api}");
     assert_eq!(api["profiles"][0]["age_seconds"], 3.0);
 }
 

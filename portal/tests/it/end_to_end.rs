@@ -9,6 +9,8 @@ use tokio::task::JoinHandle;
 /// A server of either kind running in this process on a real socket.
 struct Running {
     address: SocketAddr,
+    /// portal's monitor port (hardware has none).
+    monitor: Option<SocketAddr>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -47,6 +49,7 @@ async fn start_hardware(address: SocketAddr, database_url: String) -> Running {
     });
     Running {
         address,
+        monitor: None,
         stop,
         task,
     }
@@ -65,14 +68,19 @@ async fn start_portal(hardware: SocketAddr) -> Running {
         attempts: 2,
         stale_after: Duration::from_millis(300),
     };
+    let monitor = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind monitor");
+    let monitor_address = monitor.local_addr().expect("monitor address");
     let task = tokio::spawn(async move {
-        portal::serve(listener, settings, Default::default(), async {
+        portal::serve(listener, monitor, settings, Default::default(), async {
             let _ = stopped.await;
         })
         .await
     });
     Running {
         address,
+        monitor: Some(monitor_address),
         stop,
         task,
     }
@@ -185,9 +193,51 @@ async fn a_portal_that_never_reached_hardware_answers_503() {
         &client,
         portal.address,
         "the no-data page",
-        |status, body| status == 503 && body.contains("hardware unreachable"),
+        |status, body| status == 503 && body.contains("Availability is not known yet"),
     )
     .await;
-    assert!(body.contains("Availability is not known yet"));
+    // Why it failed (with hardware's internal address) is in portal's log, not on the page.
+    assert!(!body.contains(&unused.to_string()), "{body}");
+    assert!(!body.contains("unreachable"), "{body}");
+    portal.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_on_the_monitor_port_only() {
+    let client = reqwest::Client::new();
+    // No hardware at all: the monitor answers anyway.
+    let portal = start_portal("127.0.0.1:9".parse().expect("addr")).await;
+    let monitor = portal.monitor.expect("portal has a monitor port");
+    let public = client
+        .get(format!("http://{}/metrics", portal.address))
+        .send()
+        .await
+        .expect("public port");
+    assert_eq!(public.status().as_u16(), 404, "metrics on the public port");
+    // The first failed poll of hardware shows in the monitor's metrics.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let scraped = client
+            .get(format!("http://{monitor}/metrics"))
+            .send()
+            .await
+            .expect("monitor port");
+        assert_eq!(scraped.status().as_u16(), 200);
+        let text = scraped.text().await.unwrap_or_default();
+        if text.contains("portal_hardware_polls_total") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no poll metrics on the monitor port: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let healthz = client
+        .get(format!("http://{}/healthz", portal.address))
+        .send()
+        .await
+        .expect("probe");
+    assert_eq!(healthz.status().as_u16(), 200, "probes stay on the public port");
     portal.stop().await;
 }
