@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{ActionReport, DeployRequest, RollbackRequest, StatusReport};
@@ -47,12 +48,11 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let expected = format!("Bearer {}", state.token);
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    if presented != Some(expected.as_str()) {
+        .map(|value| value.as_bytes());
+    if !presented.is_some_and(|presented| bearer_matches(presented, &state.token)) {
         return (
             StatusCode::UNAUTHORIZED,
             "missing or wrong control token (see control.json)\n",
@@ -60,6 +60,13 @@ async fn require_token(
             .into_response();
     }
     next.run(request).await
+}
+
+/// `Bearer TOKEN`, compared in constant time so response timing tells nothing about how much of
+/// a guess was right.
+fn bearer_matches(presented: &[u8], token: &str) -> bool {
+    let expected = format!("Bearer {token}");
+    presented.ct_eq(expected.as_bytes()).into()
 }
 
 pub fn status_report(state: &ControlState) -> StatusReport {
@@ -230,4 +237,23 @@ async fn rollback(
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     (StatusCode::OK, Json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_matches;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        assert!(bearer_matches(b"Bearer abc123", "abc123"));
+        for wrong in [
+            &b"Bearer abc124"[..],
+            b"Bearer abc12",
+            b"abc123",
+            b"",
+            b"Bearer abc1234",
+        ] {
+            assert!(!bearer_matches(wrong, "abc123"), "{wrong:?}");
+        }
+    }
 }
