@@ -13,7 +13,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.monitor_bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    let monitor_address = monitor.local_addr().context("reading the monitor address")?;
+    let monitor_address = monitor
+        .local_addr()
+        .context("reading the monitor address")?;
     tracing::info!(%address, monitor = %monitor_address, hardware_url = %config.hardware_url, "portal listening");
     portal::serve(
         listener,

@@ -100,7 +100,10 @@ async fn old_data_gets_a_visible_stale_notice() {
     let cache = DashboardCache::new(known.render(NOW, Duration::from_secs(10)));
     let (status, _, body) = get(&cache, "/", None).await;
     // Internal addresses and error text stay in the log, never on the public page or API.
-    assert!(!body.contains("10.20.8.7") && !body.contains("502"), "{body}");
+    assert!(
+        !body.contains("10.20.8.7") && !body.contains("502"),
+        "{body}"
+    );
     assert_eq!(status, StatusCode::OK, "last known values are still served");
     assert!(body.contains("Showing last known values"), "{body}");
     assert!(body.contains("has not answered for 60 s"), "{body}");

@@ -238,6 +238,10 @@ async fn metrics_are_on_the_monitor_port_only() {
         .send()
         .await
         .expect("probe");
-    assert_eq!(healthz.status().as_u16(), 200, "probes stay on the public port");
+    assert_eq!(
+        healthz.status().as_u16(),
+        200,
+        "probes stay on the public port"
+    );
     portal.stop().await;
 }
