@@ -52,6 +52,43 @@ async fn keep_alive_connections_rewrite_every_request_line() {
     paintshop.stop().await;
 }
 
+/// Issue 12 over a real socket: a request whose framing is ambiguous (here two lengths, the
+/// second one's "body" being a smuggled legacy request) is answered 400 with its reason after
+/// the earlier requests on the connection, and nothing after it is served.
+#[tokio::test]
+async fn ambiguous_framing_is_refused_after_the_earlier_answers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let paintshop = Running::start(Options::default()).await;
+    let one = r#"GET /v1/?input={"colors":1,"customers":1,"demands":[[1,1,1]]} HTTP/1.1\r\nHost: x\r\n\r\n"#.replace("\\r\\n", "\r\n");
+    let smuggled = format!(
+        "POST /v1/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{one}",
+        one.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(paintshop.api)
+        .await
+        .expect("connect");
+    stream
+        .write_all(format!("{one}{smuggled}{one}").as_bytes())
+        .await
+        .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert_eq!(answer.matches("HTTP/1.1 ").count(), 2, "{answer}");
+    let (first, refusal) = answer
+        .split_once("HTTP/1.1 400 Bad Request")
+        .expect("a 400 after the first answer");
+    assert!(
+        first.starts_with("HTTP/1.1 200 OK") && first.ends_with("\r\n\r\n1"),
+        "{first}"
+    );
+    assert!(refusal.contains("connection: close"), "{refusal}");
+    assert!(
+        refusal.ends_with("\r\n\r\nmore than one Content-Length header\n"),
+        "{refusal}"
+    );
+    paintshop.stop().await;
+}
+
 #[tokio::test]
 async fn malformed_input_gets_400_with_one_line_reason_and_the_server_keeps_serving() {
     let paintshop = Running::start(Options::default()).await;
