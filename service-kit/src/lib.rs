@@ -14,7 +14,7 @@ pub use clock::unix_millis;
 pub use health::{Readiness, health_routes, probe_routes};
 pub use http_metrics::{metrics_handle, track_http};
 pub use layers::{REQUEST_ID_HEADER, instrument};
-pub use request_line::{ClientAddr, LegacyListener};
+pub use request_line::ClientAddr;
 pub use server::{ConnectionLimits, RequestLines};
 pub use shutdown::shutdown_signal;
 pub use telemetry::init_tracing;

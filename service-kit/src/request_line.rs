@@ -49,7 +49,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Longest request head accepted, counted on the bytes the client sends: leading empty lines,
 /// request line, header lines and the empty line ending the head. Room for the longest target
@@ -651,45 +650,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for LegacyRequestLines<S> {
     }
 }
 
-/// The client's address on a [`LegacyListener`] connection, for `ConnectInfo`.
+/// The client's address, which `service_kit::server` puts in each request's `ConnectInfo`.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub std::net::SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LegacyListener>>
-    for ClientAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, LegacyListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-/// A TCP listener for `axum::serve` whose connections accept legacy request lines.
-pub struct LegacyListener(pub TcpListener);
-
-impl axum::serve::Listener for LegacyListener {
-    type Io = LegacyRequestLines<TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, address)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (LegacyRequestLines::new(stream), address);
-                }
-                Err(error) => {
-                    // Usually too many open files: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
 
 #[cfg(test)]
 mod tests {
