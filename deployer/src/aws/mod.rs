@@ -215,17 +215,37 @@ impl health::TargetHealth for Aws {
 
 /// The plan: discovered state against the spec.
 pub async fn plan(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Change>> {
-    let inventory = discover::inventory(aws, spec).await?;
-    let azs = aws.zones(spec, &inventory).await?;
-    let live = colors::live_colors(spec, &inventory);
-    let wanted = desired::wanted(
-        spec,
-        &aws.placement(&azs),
-        &inventory.ids.dns,
-        &live,
-        &inventory.resources,
-    );
-    Ok(plan::diff(&wanted, &inventory.resources))
+    let state = State::read(aws, spec).await?;
+    Ok(plan::diff(&state.wanted, &state.inventory.resources))
+}
+
+/// What exists and what the spec wants of it, read once per command.
+struct State {
+    inventory: Inventory,
+    azs: Vec<String>,
+    live: BTreeMap<String, Color>,
+    wanted: Vec<model::Resource>,
+}
+
+impl State {
+    async fn read(aws: &Aws, spec: &Spec) -> anyhow::Result<Self> {
+        let inventory = discover::inventory(aws, spec).await?;
+        let azs = aws.zones(spec, &inventory).await?;
+        let live = colors::live_colors(spec, &inventory);
+        let wanted = desired::wanted(
+            spec,
+            &aws.placement(&azs),
+            &inventory.ids.dns,
+            &live,
+            &inventory.resources,
+        );
+        Ok(Self {
+            inventory,
+            azs,
+            live,
+            wanted,
+        })
+    }
 }
 
 pub struct DeployOptions {
@@ -364,16 +384,12 @@ async fn plan_and_deploy(
 ) -> anyhow::Result<()> {
     let spec = &loaded.spec;
     let started = Instant::now();
-    let inventory = discover::inventory(aws, spec).await?;
-    let azs = aws.zones(spec, &inventory).await?;
-    let live = colors::live_colors(spec, &inventory);
-    let wanted = desired::wanted(
-        spec,
-        &aws.placement(&azs),
-        &inventory.ids.dns,
-        &live,
-        &inventory.resources,
-    );
+    let State {
+        inventory,
+        azs,
+        live,
+        wanted,
+    } = State::read(aws, spec).await?;
     let mut changes = plan::diff(&wanted, &inventory.resources);
     if let Some(only) = &options.only_service {
         let owners = apply::owners(&wanted, &inventory.resources);
