@@ -13,7 +13,7 @@ pub mod telemetry;
 pub use clock::unix_millis;
 pub use health::{Readiness, health_routes, probe_routes};
 pub use http_metrics::{metrics_handle, track_http};
-pub use layers::{REQUEST_ID_HEADER, instrument};
+pub use layers::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER, instrument};
 pub use request_line::ClientAddr;
 pub use server::{ConnectionLimits, RequestLines};
 pub use shutdown::shutdown_signal;

@@ -1,3 +1,4 @@
 //! service-kit end to end: the hardened server against real sockets on loopback.
 
+mod instrumentation;
 mod server_limits;
