@@ -2,13 +2,15 @@
 //! as `0`/`1` separated by spaces. Anonymous by default; a request carrying a valid key is also
 //! recorded in that user's history.
 
+use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use service_kit::{REQUEST_ID_HEADER, unix_millis};
 
-use crate::auth::authenticate;
+use crate::auth::{admit_anonymous, authenticate};
+use crate::client_ip::ClientIp;
 use crate::errors::ApiError;
 use crate::legacy_input::parse_legacy_json;
 use crate::problem::legacy_answer;
@@ -20,10 +22,11 @@ const LEGACY_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 
 pub async fn solve_v1(
     State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match answer(&state, &headers, query.as_deref()).await {
+    match answer(&state, &headers, client, query.as_deref()).await {
         Ok(body) => ([(CONTENT_TYPE, LEGACY_CONTENT_TYPE)], body).into_response(),
         Err(error) => error.into_text_response(),
     }
@@ -44,16 +47,20 @@ pub fn input_parameter(query: Option<&str>) -> Result<String, ApiError> {
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
     query: Option<&str>,
 ) -> Result<String, ApiError> {
-    let user = authenticate(state, headers).await?;
+    let user = authenticate(state, headers, client).await?;
+    if user.is_none() {
+        admit_anonymous(state, client)?;
+    }
     let input = input_parameter(query)?;
     let problem = parse_legacy_json(&input, &state.limits).map_err(|error| {
         metrics::counter!("paintshop_invalid_requests_total", "api" => "v1").increment(1);
         ApiError::BadRequest(error.0)
     })?;
     let at_ms = unix_millis();
-    let solved = solve_measured(problem).await;
+    let solved = solve_measured(problem, &state.solve_slots).await?;
     if let Some(user) = user {
         let request_id = headers
             .get(REQUEST_ID_HEADER)

@@ -1,15 +1,18 @@
 //! The authenticated JSON API: `POST /v2/solve`, `GET /v2/history`, `GET /v2/openapi.json`.
 
-use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use service_kit::{REQUEST_ID_HEADER, unix_millis};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::auth::require_user;
+use crate::client_ip::ClientIp;
 use crate::errors::{ApiError, ErrorBody};
 use crate::legacy_input::legacy_problem;
 use crate::problem::Finish;
@@ -88,16 +91,21 @@ fn request_id(headers: &HeaderMap) -> String {
         (status = 200, description = "Solved, or proven impossible", body = SolveResponse),
         (status = 400, description = "Malformed or inconsistent instance", body = ErrorBody),
         (status = 401, description = "Missing, invalid or revoked API key", body = ErrorBody),
-        (status = 413, description = "Body larger than the configured limit"),
+        (status = 413, description = "Body larger than the configured limit", body = ErrorBody),
         (status = 429, description = "Rate limit exceeded; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Server saturated or storage unavailable; see Retry-After", body = ErrorBody),
     )
 )]
 pub async fn solve_v2(
     State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let user = require_user(&state, &headers).await?;
+    // The key is checked before a byte of the body is read: an anonymous client cannot make
+    // the server buffer anything.
+    let user = require_user(&state, &headers, client).await?;
+    let body = read_body(&headers, body, state.max_body_bytes).await?;
     let request: SolveRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiError::BadRequest(format!("body is not a valid solve request: {error}"))
     })?;
@@ -106,22 +114,22 @@ pub async fn solve_v2(
         .customers
         .iter()
         .map(|customer| {
-            let mut demand = Vec::with_capacity(1 + customer.likes.len() * 2);
-            demand.push(customer.likes.len() as i64);
+            let mut demand = Vec::with_capacity(customer.likes.len().saturating_mul(2) + 1);
+            demand.push(i64::try_from(customer.likes.len()).unwrap_or(i64::MAX));
             for like in &customer.likes {
                 demand.extend([like.color, i64::from(like.finish == Finish::Matte)]);
             }
             demand
         })
         .collect();
-    let customers = request.customers.len() as i64;
+    let customers = i64::try_from(request.customers.len()).unwrap_or(i64::MAX);
     let problem =
         legacy_problem(request.colors, customers, demands, &state.limits).map_err(|error| {
             metrics::counter!("paintshop_invalid_requests_total", "api" => "v2").increment(1);
             ApiError::BadRequest(error.0)
         })?;
     let at_ms = unix_millis();
-    let solved = solve_measured(problem).await;
+    let solved = solve_measured(problem, &state.solve_slots).await?;
     let request_id = request_id(&headers);
     state
         .store
@@ -137,6 +145,31 @@ pub async fn solve_v2(
     .into_response())
 }
 
+/// The whole body, refused with 413 as soon as it is known to be larger than `limit` (by its
+/// declared length, or while it arrives).
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "the request body could not be read: {error}"
+        ))),
+    }
+}
+
 /// The caller's own past requests, newest first.
 #[utoipa::path(
     get, path = "/v2/history", params(HistoryQuery),
@@ -149,10 +182,11 @@ pub async fn solve_v2(
 )]
 pub async fn history(
     State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let user = require_user(&state, &headers).await?;
+    let user = require_user(&state, &headers, client).await?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {

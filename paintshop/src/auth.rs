@@ -1,3 +1,6 @@
+use std::net::IpAddr;
+use std::time::Instant;
+
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use governor::clock::{Clock, DefaultClock};
@@ -11,32 +14,71 @@ use crate::store::User;
 ///
 /// `Ok(None)`: no `Authorization` header (anonymous, allowed on `/v1/` only). A header that is
 /// present but wrong is always an error, so a typo in a key is never silently anonymous.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+/// A client address with too many recent failures is refused before any lookup.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Option<User>, ApiError> {
     let Some(header) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(bearer_token)
-        .ok_or(ApiError::InvalidKey)?;
-    let user = state
-        .store
-        .user_by_key_hash(&hash_key(token))
-        .await?
-        .ok_or(ApiError::InvalidKey)?;
-    if let Err(not_until) = state.rate_limiter.check_key(&user.id) {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        metrics::counter!("paintshop_rate_limited_total").increment(1);
-        return Err(ApiError::RateLimited {
+    if let Some(wait) =
+        client.and_then(|client| state.failed_keys.blocked_for(client, Instant::now()))
+    {
+        metrics::counter!("paintshop_rate_limited_total", "scope" => "failed_keys").increment(1);
+        return Err(ApiError::FailedKeysThrottled {
             retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let user = match header.to_str().ok().and_then(bearer_token) {
+        Some(token) => state.store.user_by_key_hash(&hash_key(token)).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        metrics::counter!("paintshop_invalid_keys_total").increment(1);
+        if let Some(client) = client {
+            state.failed_keys.record_failure(client, Instant::now());
+        }
+        return Err(ApiError::InvalidKey);
+    };
+    if let Err(not_until) = state.rate_limiter.check_key(&user.id) {
+        metrics::counter!("paintshop_rate_limited_total", "scope" => "key").increment(1);
+        return Err(ApiError::RateLimited {
+            scope: "API key",
+            retry_after_secs: retry_after(not_until),
         });
     }
     Ok(Some(user))
 }
 
-pub async fn require_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    authenticate(state, headers)
+pub async fn require_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<User, ApiError> {
+    authenticate(state, headers, client)
         .await?
         .ok_or(ApiError::MissingKey)
+}
+
+/// Counts an anonymous request against its client address's limit, when one is set.
+pub fn admit_anonymous(state: &AppState, client: Option<IpAddr>) -> Result<(), ApiError> {
+    let (Some(limiter), Some(client)) = (&state.anonymous_limiter, client) else {
+        return Ok(());
+    };
+    limiter.check_key(&client).map_err(|not_until| {
+        metrics::counter!("paintshop_rate_limited_total", "scope" => "address").increment(1);
+        ApiError::RateLimited {
+            scope: "client address",
+            retry_after_secs: retry_after(not_until),
+        }
+    })
+}
+
+fn retry_after(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    not_until
+        .wait_time_from(DefaultClock::default().now())
+        .as_secs()
+        .max(1)
 }

@@ -67,21 +67,56 @@ pub struct ServeArgs {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://paintshop.db")]
     pub database_url: String,
 
-    /// Largest accepted /v2/solve body, in bytes.
-    #[arg(long, env = "PAINTSHOP_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
-    pub max_body_bytes: usize,
+    /// Largest accepted /v2/solve body, in bytes. Default: what the largest accepted instance
+    /// needs (64 bytes per pair, plus 64 KiB), so a body can never be bigger than any instance
+    /// the server would solve.
+    #[arg(long, env = "PAINTSHOP_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
 
-    /// Largest instance accepted: colors.
-    #[arg(long, env = "PAINTSHOP_MAX_COLORS", default_value_t = 2_000_000)]
+    /// Largest instance accepted: colors. Every color costs memory and answer bytes even when
+    /// no customer names it, so this bounds what a tiny request can make the server do.
+    #[arg(long, env = "PAINTSHOP_MAX_COLORS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_colors: u32,
 
-    /// Largest instance accepted: total (color, finish) pairs.
-    #[arg(long, env = "PAINTSHOP_MAX_PAIRS", default_value_t = 5_000_000)]
-    pub max_pairs: usize,
+    /// Largest instance accepted: total (color, finish) pairs; also the most customers.
+    #[arg(long, env = "PAINTSHOP_MAX_PAIRS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_pairs: u64,
 
-    /// Requests per minute allowed per API key (anonymous /v1/ calls are not limited).
+    /// Requests per minute allowed per API key.
     #[arg(long, env = "PAINTSHOP_RATE_LIMIT", default_value = "600")]
     pub rate_limit_per_minute: NonZeroU32,
+
+    /// Anonymous /v1/ requests per minute allowed per client IP address. Off by default
+    /// (legacy clients were never limited); see --trusted-proxy when behind a load balancer.
+    #[arg(long, env = "PAINTSHOP_ANONYMOUS_RATE_LIMIT")]
+    pub anonymous_rate_limit_per_minute: Option<NonZeroU32>,
+
+    /// Failed API-key attempts per minute allowed per client IP address; beyond that every
+    /// keyed request from that address gets 429 until the minute is over.
+    #[arg(long, env = "PAINTSHOP_BAD_KEY_LIMIT", default_value = "10")]
+    pub bad_key_limit_per_minute: NonZeroU32,
+
+    /// Networks of load balancers whose `X-Forwarded-For` is believed (comma-separated CIDRs,
+    /// e.g. the VPC's 10.0.0.0/16). Requests from anywhere else are keyed by their own address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PAINTSHOP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Requests handled at once on the API port; more are answered 503 with Retry-After.
+    #[arg(long, env = "PAINTSHOP_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_concurrent_requests: u64,
+
+    /// Large solves run at once (small ones run inline and are not counted); more are answered
+    /// 503 with Retry-After. Default: the number of CPUs.
+    #[arg(long, env = "PAINTSHOP_MAX_CONCURRENT_SOLVES", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_concurrent_solves: Option<u64>,
+
+    /// Days each history entry is kept; older entries are deleted hourly.
+    #[arg(long, env = "PAINTSHOP_HISTORY_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub history_retention_days: u32,
 
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "PAINTSHOP_REQUEST_TIMEOUT", default_value_t = 30)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::store::StoreError;
 
 /// Every way a request can fail. None of them is a 500: the worst a client can cause is a 4xx,
-/// and a storage outage is a 503 that load balancers and clients know to retry.
+/// and a storage outage or a full server is a 503 that load balancers and clients know to retry.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -18,15 +18,28 @@ pub enum ApiError {
     MissingKey,
     #[error("invalid or revoked API key")]
     InvalidKey,
-    #[error("rate limit exceeded for this API key; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    #[error("rate limit exceeded for this {scope}; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Who is limited: `API key` or `client address`.
+        scope: &'static str,
+        retry_after_secs: u64,
+    },
+    #[error(
+        "too many invalid API keys from this address; every keyed request is refused for {retry_after_secs} s"
+    )]
+    FailedKeysThrottled { retry_after_secs: u64 },
+    #[error("body is larger than this server accepts ({limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    #[error("the server is busy with other {what}; retry in a second")]
+    Busy { what: &'static str },
     #[error("storage unavailable; retry shortly")]
     Storage(#[from] StoreError),
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `bad_request`, `unauthorized`, `rate_limited`, `unavailable`.
+    /// Machine-readable kind: `bad_request`, `unauthorized`, `rate_limited`, `too_large`,
+    /// `unavailable`, `overloaded`.
     pub error: &'static str,
     /// One line a person can act on.
     pub message: String,
@@ -37,8 +50,11 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MissingKey | Self::InvalidKey => StatusCode::UNAUTHORIZED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } | Self::FailedKeysThrottled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Storage(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -46,16 +62,22 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::MissingKey | Self::InvalidKey => "unauthorized",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::FailedKeysThrottled { .. } => "rate_limited",
+            Self::PayloadTooLarge { .. } => "too_large",
             Self::Storage(_) => "unavailable",
+            Self::Busy { .. } => "overloaded",
         }
     }
 
     fn extra_headers(&self) -> Vec<(axum::http::HeaderName, HeaderValue)> {
         match self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::FailedKeysThrottled { retry_after_secs } => {
                 vec![(RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
             }
+            Self::Busy { .. } => vec![(RETRY_AFTER, HeaderValue::from_static("1"))],
             Self::MissingKey | Self::InvalidKey => {
                 vec![(
                     axum::http::header::WWW_AUTHENTICATE,
@@ -78,6 +100,17 @@ impl ApiError {
         let mut response = (self.status(), format!("{self}\n")).into_response();
         response.headers_mut().extend(self.extra_headers());
         response
+    }
+}
+
+impl ApiError {
+    /// The style the API at `path` answers in: text under `/v1/`, JSON elsewhere.
+    pub fn into_response_for(self, path: &str) -> Response {
+        if path.starts_with("/v1/") {
+            self.into_text_response()
+        } else {
+            self.into_response()
+        }
     }
 }
 

@@ -40,7 +40,7 @@ pub fn parse_cases(text: &str, limits: &Limits) -> Result<Vec<Problem>, InvalidI
         let colors = single(next_numbers("N")?, "N")?;
         let customers = single(next_numbers("M")?, "M")?;
         let mut demands = Vec::new();
-        for _ in 0..customers.clamp(0, limits.max_customers as i64) {
+        for _ in 0..customers.clamp(0, i64::try_from(limits.max_customers).unwrap_or(i64::MAX)) {
             demands.push(next_numbers("a demand line")?.1);
         }
         let problem = legacy_problem(colors, customers, demands, limits)

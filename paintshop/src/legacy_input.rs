@@ -18,7 +18,7 @@ impl Default for Limits {
         Self {
             max_colors: 1_000_000,
             max_customers: 1_000_000,
-            max_pairs: 5_000_000,
+            max_pairs: 1_000_000,
         }
     }
 }
@@ -58,13 +58,13 @@ pub fn legacy_problem(
             limits.max_colors
         )));
     }
-    if customers < 1 || customers > limits.max_customers as i64 {
+    if customers < 1 || customers > i64::try_from(limits.max_customers).unwrap_or(i64::MAX) {
         return Err(invalid(format!(
             "customers must be between 1 and {}, got {customers}",
             limits.max_customers
         )));
     }
-    if demands.len() as i64 != customers {
+    if i64::try_from(demands.len()) != Ok(customers) {
         return Err(invalid(format!(
             "customers is {customers} but demands has {} entries",
             demands.len()
@@ -79,14 +79,16 @@ pub fn legacy_problem(
                 "customer {number} is empty; expected [T, X1, Y1, ...]"
             )));
         };
-        if count < 0 || pairs.len() as i64 != count * 2 {
+        // Checked: T comes from the client and `T * 2` overflows for T > i64::MAX / 2.
+        let expected = count.checked_mul(2).filter(|expected| *expected >= 0);
+        if expected.is_none() || i64::try_from(pairs.len()).ok() != expected {
             return Err(invalid(format!(
                 "customer {number} says T={count} but has {} numbers after it (expected {})",
                 pairs.len(),
                 count.saturating_mul(2).max(0)
             )));
         }
-        pairs_total += pairs.len() / 2;
+        pairs_total = pairs_total.saturating_add(pairs.len() / 2);
         if pairs_total > limits.max_pairs {
             return Err(invalid(format!(
                 "more than {} (color, finish) pairs in total",
@@ -127,4 +129,38 @@ pub fn legacy_problem(
         colors: colors as u32,
         customers: parsed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn number() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            -2i64..6,
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(i64::MAX / 2 + 1),
+            any::<i64>()
+        ]
+    }
+
+    proptest! {
+        /// Debug builds check every arithmetic operation, so any overflow on client numbers
+        /// would panic here.
+        #[test]
+        fn any_numbers_are_validated_without_overflow(
+            colors in number(),
+            customers in prop::option::of(number()),
+            demands in vec(vec(number(), 0..7), 0..4),
+        ) {
+            let customers = customers.unwrap_or(demands.len() as i64);
+            let limits = Limits { max_colors: u32::MAX, max_customers: usize::MAX, max_pairs: usize::MAX };
+            let _ = legacy_problem(colors, customers, demands.clone(), &limits);
+            let _ = legacy_problem(colors, customers, demands, &Limits::default());
+        }
+    }
 }

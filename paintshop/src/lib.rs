@@ -5,12 +5,16 @@
 //!   to [`service_kit::request_line`].
 //! - [`api_v2`]: the authenticated JSON API with per-user history and rate limits.
 
+pub mod admission;
 pub mod api_keys;
 pub mod api_v1;
 pub mod api_v2;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod errors;
+pub mod failed_keys;
+pub mod history_retention;
 pub mod legacy_cases;
 pub mod legacy_input;
 pub mod problem;
@@ -25,7 +29,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -38,24 +42,46 @@ pub use state::AppState;
 /// Server settings beyond what [`AppState`] carries.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
-    pub max_body_bytes: usize,
     pub request_timeout: Duration,
     /// Header-read timeout and connection cap of both listeners.
     pub connections: service_kit::ConnectionLimits,
+    /// Requests handled at once on the API port; more get 503.
+    pub max_concurrent_requests: usize,
+    /// How long history entries are kept.
+    pub history_retention: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            connections: service_kit::ConnectionLimits::default(),
+            max_concurrent_requests: 1024,
+            history_retention: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
 }
 
 /// The public API surface (port `--port`), for tests to drive in-process.
 pub fn app(state: AppState, settings: &ServerSettings, ready: Readiness) -> Router {
+    let trusted_proxies = state.trusted_proxies.clone();
+    let slots = admission::RequestSlots::new(settings.max_concurrent_requests);
     let api = Router::new()
         .route("/v1/", get(api_v1::solve_v1))
-        .route(
-            "/v2/solve",
-            post(api_v2::solve_v2).layer(DefaultBodyLimit::max(settings.max_body_bytes)),
-        )
+        .route("/v2/solve", post(api_v2::solve_v2))
         .route("/v2/history", get(api_v2::history))
         .route("/v2/openapi.json", get(api_v2::openapi_document))
         .route("/crash", get(crash))
         .with_state(state)
+        // Health checks stay outside the cap: a saturated instance is busy, not broken.
+        .route_layer(axum::middleware::from_fn_with_state(
+            slots,
+            admission::admit,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            client_ip::resolve,
+        ))
         .merge(probe_routes(ready));
     instrument(api).layer(TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
@@ -111,14 +137,26 @@ pub async fn serve(
             }
         }
     });
-    let limiter = state.rate_limiter.clone();
+    let (limiter, anonymous_limiter, failed_keys) = (
+        state.rate_limiter.clone(),
+        state.anonymous_limiter.clone(),
+        state.failed_keys.clone(),
+    );
     let limiter_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             limiter.retain_recent();
+            if let Some(anonymous) = &anonymous_limiter {
+                anonymous.retain_recent();
+            }
+            failed_keys.forget_expired(std::time::Instant::now());
         }
     });
+    let retention_task = tokio::spawn(history_retention::run(
+        state.store.clone(),
+        settings.history_retention,
+    ));
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -145,6 +183,7 @@ pub async fn serve(
     let (api_result, monitor_result) = tokio::join!(api, monitor);
     health_task.abort();
     limiter_task.abort();
+    retention_task.abort();
     api_result.context("serving the API")?;
     monitor_result.context("serving the monitor")?;
     Ok(())

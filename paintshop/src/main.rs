@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use paintshop::client_ip::TrustedProxies;
 use paintshop::config::{Cli, Command, ServeArgs, UsersAction};
 use paintshop::legacy_cases::parse_cases;
 use paintshop::legacy_input::Limits;
 use paintshop::problem::legacy_answer;
+use paintshop::state::Protections;
 use paintshop::store::Store;
 use paintshop::{AppState, ServerSettings, api_keys, solver};
 use service_kit::unix_millis;
@@ -35,10 +37,26 @@ async fn main() -> ExitCode {
 }
 
 fn limits(args: &ServeArgs) -> Limits {
+    let max_pairs = usize::try_from(args.max_pairs).unwrap_or(usize::MAX);
     Limits {
         max_colors: args.max_colors,
-        max_customers: args.max_pairs,
-        max_pairs: args.max_pairs,
+        max_customers: max_pairs,
+        max_pairs,
+    }
+}
+
+fn protections(args: &ServeArgs, limits: &Limits) -> Protections {
+    Protections {
+        requests_per_minute_per_key: args.rate_limit_per_minute,
+        anonymous_requests_per_minute: args.anonymous_rate_limit_per_minute,
+        failed_keys_per_minute: args.bad_key_limit_per_minute,
+        max_concurrent_solves: args
+            .max_concurrent_solves
+            .and_then(|solves| usize::try_from(solves).ok())
+            .unwrap_or_else(|| Protections::default().max_concurrent_solves),
+        max_body_bytes: args
+            .max_body_bytes
+            .unwrap_or_else(|| Protections::body_limit_for(limits)),
     }
 }
 
@@ -61,16 +79,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {monitor_address}"))?;
     tracing::info!(api = %api.local_addr()?, monitor = %monitor.local_addr()?, "paintshop listening");
+    let limits = limits(&args);
+    let protections = protections(&args, &limits);
+    tracing::info!(
+        max_colors = limits.max_colors,
+        max_pairs = limits.max_pairs,
+        max_body_bytes = protections.max_body_bytes,
+        max_concurrent_solves = protections.max_concurrent_solves,
+        trusted_proxies = args.trusted_proxies.len(),
+        "limits"
+    );
     let state = AppState::new(
         store,
-        limits(&args),
-        args.rate_limit_per_minute,
+        limits,
+        protections,
+        TrustedProxies::new(args.trusted_proxies.clone()),
         args.enable_crash,
     );
     let settings = ServerSettings {
-        max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout),
         connections: args.connections.limits(),
+        max_concurrent_requests: usize::try_from(args.max_concurrent_requests)
+            .unwrap_or(usize::MAX),
+        history_retention: Duration::from_secs(u64::from(args.history_retention_days) * 86_400),
     };
     paintshop::serve(
         api,

@@ -1,11 +1,15 @@
 use std::time::Instant;
 
+use crate::admission::SolveSlots;
+use crate::errors::ApiError;
 use crate::problem::{Finish, Problem, Solution};
 use crate::solver::solve;
 use crate::store::HistoryEntry;
 
-/// Instances with more likes than this are solved on the blocking pool, so one large request
-/// never stalls the async workers serving everyone else.
+/// Instances larger than this (colors plus likes: the solver's time and memory, and the answer's
+/// length, grow with both) are solved on the blocking pool under a [`SolveSlots`] permit, so
+/// one large request never stalls the async workers serving everyone else, and large requests
+/// beyond the CPUs are turned away rather than queued.
 const INLINE_LIMIT: usize = 50_000;
 
 /// A solved request, with what metrics and history need to know about it.
@@ -18,8 +22,14 @@ pub struct Solved {
     pub pairs: usize,
 }
 
-pub async fn solve_measured(problem: Problem) -> Solved {
+/// Whether an instance of this size is solved inline on the async worker.
+pub fn runs_inline(colors: u32, pairs: usize) -> bool {
+    pairs.saturating_add(colors as usize) <= INLINE_LIMIT
+}
+
+pub async fn solve_measured(problem: Problem, slots: &SolveSlots) -> Result<Solved, ApiError> {
     let pairs = problem.pairs();
+    let inline = runs_inline(problem.colors, pairs);
     let run = move || {
         let started = Instant::now();
         let solution = solve(&problem);
@@ -30,18 +40,22 @@ pub async fn solve_measured(problem: Problem) -> Solved {
             problem.customers.len(),
         )
     };
-    let (solution, elapsed, colors, customers) = if pairs > INLINE_LIMIT {
+    let (solution, elapsed, colors, customers) = if inline {
+        run()
+    } else {
+        let _slot = slots.try_take()?;
         match tokio::task::spawn_blocking(run).await {
             Ok(result) => result,
-            // The solver does not panic on validated input; if it ever did, the task is lost
-            // but the service is not. Treat it as no solution found, loudly.
-            Err(error) => {
-                tracing::error!(%error, "solver task failed");
-                (None, std::time::Duration::ZERO, 0, 0)
-            }
+            // The solver does not panic on validated input; if it ever did, the panic goes on
+            // to the handler's catch-panic layer: a 500 for this request, never a wrong answer.
+            Err(error) => match error.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(error) => {
+                    tracing::error!(%error, "solver task cancelled");
+                    return Err(ApiError::Busy { what: "solves" });
+                }
+            },
         }
-    } else {
-        run()
     };
     let mattes = solution
         .as_ref()
@@ -54,14 +68,14 @@ pub async fn solve_measured(problem: Problem) -> Solved {
         "impossible"
     };
     metrics::counter!("paintshop_solutions_total", "outcome" => outcome).increment(1);
-    Solved {
+    Ok(Solved {
         solution,
         mattes,
         duration_us: i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX),
         colors,
         customers,
         pairs,
-    }
+    })
 }
 
 impl Solved {
@@ -71,17 +85,21 @@ impl Solved {
             at_ms,
             api: api.to_owned(),
             request_id: request_id.to_owned(),
-            colors: self.colors as i64,
-            customers: self.customers as i64,
-            pairs: self.pairs as i64,
+            colors: saturating_i64(self.colors),
+            customers: saturating_i64(self.customers),
+            pairs: saturating_i64(self.pairs),
             outcome: if self.solution.is_some() {
                 "solved"
             } else {
                 "impossible"
             }
             .to_owned(),
-            mattes: self.mattes.map(|count| count as i64),
+            mattes: self.mattes.map(saturating_i64),
             duration_us: self.duration_us,
         }
     }
+}
+
+fn saturating_i64(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }

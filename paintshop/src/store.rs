@@ -205,6 +205,15 @@ impl Store {
             .collect()
     }
 
+    /// Deletes every history entry that arrived before `cutoff_ms`; returns how many.
+    pub async fn delete_history_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM history WHERE at_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

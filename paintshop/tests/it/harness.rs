@@ -2,7 +2,10 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use paintshop::admission::SolveSlots;
+use paintshop::client_ip::TrustedProxies;
 use paintshop::legacy_input::Limits;
+use paintshop::state::Protections;
 use paintshop::store::Store;
 use paintshop::{AppState, ServerSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +19,8 @@ pub struct Running {
     pub api: SocketAddr,
     pub monitor: SocketAddr,
     pub store: Store,
+    /// The server's large-solve slots: a test that takes them all sees the server saturated.
+    pub solve_slots: SolveSlots,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
     _dir: tempfile::TempDir,
@@ -24,6 +29,13 @@ pub struct Running {
 pub struct Options {
     pub rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
+    pub limits: Limits,
+    pub anonymous_rate_limit_per_minute: Option<u32>,
+    pub failed_keys_per_minute: u32,
+    pub trusted_proxies: Vec<&'static str>,
+    pub max_concurrent_requests: usize,
+    pub max_concurrent_solves: usize,
+    pub history_retention: Duration,
 }
 
 impl Default for Options {
@@ -31,6 +43,13 @@ impl Default for Options {
         Self {
             rate_limit_per_minute: 10_000,
             max_body_bytes: 1024 * 1024,
+            limits: Limits::default(),
+            anonymous_rate_limit_per_minute: None,
+            failed_keys_per_minute: 10_000,
+            trusted_proxies: Vec::new(),
+            max_concurrent_requests: 1024,
+            max_concurrent_solves: 2,
+            history_retention: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -40,6 +59,11 @@ impl Running {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("paintshop.db").display());
         let store = Store::open(&url).await.expect("open store");
+        Self::start_with_store(options, store, dir).await
+    }
+
+    /// Starts on a store the test has already filled (the temp dir holds its file).
+    pub async fn start_with_store(options: Options, store: Store, dir: tempfile::TempDir) -> Self {
         let api = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind api");
@@ -50,12 +74,27 @@ impl Running {
             api.local_addr().expect("addr"),
             monitor.local_addr().expect("addr"),
         );
-        let rate = NonZeroU32::new(options.rate_limit_per_minute).expect("non-zero rate");
-        let state = AppState::new(store.clone(), Limits::default(), rate, false);
-        let settings = ServerSettings {
+        let rate = |per_minute: u32| NonZeroU32::new(per_minute).expect("non-zero rate");
+        let protections = Protections {
+            requests_per_minute_per_key: rate(options.rate_limit_per_minute),
+            anonymous_requests_per_minute: options.anonymous_rate_limit_per_minute.map(rate),
+            failed_keys_per_minute: rate(options.failed_keys_per_minute),
+            max_concurrent_solves: options.max_concurrent_solves,
             max_body_bytes: options.max_body_bytes,
-            request_timeout: Duration::from_secs(30),
-            connections: Default::default(),
+        };
+        let trusted = TrustedProxies::new(
+            options
+                .trusted_proxies
+                .iter()
+                .map(|network| network.parse().expect("CIDR"))
+                .collect(),
+        );
+        let state = AppState::new(store.clone(), options.limits, protections, trusted, false);
+        let solve_slots = state.solve_slots.clone();
+        let settings = ServerSettings {
+            max_concurrent_requests: options.max_concurrent_requests,
+            history_retention: options.history_retention,
+            ..ServerSettings::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(paintshop::serve(api, monitor, state, settings, async {
@@ -65,6 +104,7 @@ impl Running {
             api: api_address,
             monitor: monitor_address,
             store,
+            solve_slots,
             stop: Some(stop),
             task,
             _dir: dir,

@@ -2,6 +2,7 @@
 
 mod cli;
 mod harness;
+mod hostile_clients;
 mod legacy_v1;
 mod solver_properties;
 mod v2_api;

@@ -1,0 +1,389 @@
+//! What a client can make the server do, and what it cannot: buffer bodies it is not entitled
+//! to, pile up work past the CPUs, hammer keys or the anonymous API, or store unbounded ids.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{Options, Running, raw_request};
+
+fn small_request() -> Value {
+    json!({"colors": 2, "customers": [{"likes": [{"color": 1, "finish": "matte"}]}]})
+}
+
+/// A /v1/ instance that is tiny on the wire but large to solve: a million colors.
+const MANY_COLORS_V1: &str = r#"{"colors":1000000,"customers":1,"demands":[[1,1,0]]}"#;
+
+async fn v1(paintshop: &Running, json: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .get(paintshop.url("/v1/"))
+        .query(&[("input", json)]);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("send")
+}
+
+async fn solve(paintshop: &Running, key: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(paintshop.url("/v2/solve"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("send")
+}
+
+/// Sends `head` and reads the answer's status line without sending any body.
+async fn status_before_body(paintshop: &Running, head: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(paintshop.api)
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("send head");
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("the server answers without waiting for the body")
+        .expect("read");
+    String::from_utf8_lossy(&answer[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_anonymous_body_is_refused_before_a_byte_of_it_is_read() {
+    let paintshop = Running::start(Options::default()).await;
+    let line = status_before_body(
+        &paintshop,
+        "POST /v2/solve HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
+    )
+    .await;
+    assert!(line.starts_with("HTTP/1.1 401"), "{line}");
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() {
+    let paintshop = Running::start(Options {
+        max_body_bytes: 4096,
+        ..Options::default()
+    })
+    .await;
+    let key = paintshop.add_user("alice").await;
+    let line = status_before_body(
+        &paintshop,
+        &format!("POST /v2/solve HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer {key}\r\nContent-Length: 4097\r\n\r\n"),
+    )
+    .await;
+    assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+    // No length announced: the body is cut off as it arrives.
+    let chunk = "x".repeat(3000);
+    let chunked = format!(
+        "POST /v2/solve HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer {key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{len:x}\r\n{chunk}\r\n{len:x}\r\n{chunk}\r\n0\r\n\r\n",
+        len = chunk.len()
+    );
+    let (status, body) = raw_request(paintshop.api, &chunked).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("4096 bytes"), "{body}");
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_run() {
+    let paintshop = Running::start(Options {
+        max_concurrent_solves: 1,
+        ..Options::default()
+    })
+    .await;
+    let key = paintshop.add_user("alice").await;
+    // Another large solve holds the only slot.
+    let held = paintshop.solve_slots.try_take().expect("a free slot");
+    // Few likes but a million colors: counted as large.
+    let busy = v1(&paintshop, MANY_COLORS_V1, &[]).await;
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(busy.text().await.expect("body").contains("busy"));
+    let likes: Vec<Value> = (1..=20_000)
+        .map(|color| json!({"color": color, "finish": "glossy"}))
+        .collect();
+    let large_v2 = json!({"colors": 60_000, "customers": [{"likes": likes}]});
+    let busy = solve(&paintshop, &key, &large_v2).await;
+    assert_eq!(busy.status(), 503);
+    let error: Value = busy.json().await.expect("json");
+    assert_eq!(error["error"], "overloaded");
+    // Small instances are solved inline and never wait for a slot.
+    assert_eq!(
+        solve(&paintshop, &key, &small_request()).await.status(),
+        200
+    );
+    drop(held);
+    let solved = v1(&paintshop, MANY_COLORS_V1, &[]).await;
+    assert_eq!(solved.status(), 200);
+    assert_eq!(solved.text().await.expect("body").len(), 2 * 1_000_000 - 1);
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn requests_past_the_concurrency_cap_get_503_and_health_checks_still_answer() {
+    let paintshop = Running::start(Options {
+        max_concurrent_requests: 1,
+        ..Options::default()
+    })
+    .await;
+    let key = paintshop.add_user("alice").await;
+    // A keyed upload that never finishes holds the only request slot.
+    let mut slow = tokio::net::TcpStream::connect(paintshop.api)
+        .await
+        .expect("connect");
+    slow.write_all(
+        format!("POST /v2/solve HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer {key}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{")
+            .as_bytes(),
+    )
+    .await
+    .expect("send");
+    let mut shed = None;
+    for _ in 0..200 {
+        let response = v1(
+            &paintshop,
+            r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
+            &[],
+        )
+        .await;
+        if response.status() == 503 {
+            shed = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let shed = shed.expect("a request past the cap is shed");
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let ready = reqwest::get(paintshop.url("/readyz"))
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    drop(slow);
+    let mut served = false;
+    for _ in 0..200 {
+        let response = v1(
+            &paintshop,
+            r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
+            &[],
+        )
+        .await;
+        if response.status() == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served, "the slot is given back when the slow client leaves");
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_v1_is_limited_per_client_address_believing_only_trusted_proxies() {
+    let untrusted = Running::start(Options {
+        anonymous_rate_limit_per_minute: Some(1),
+        ..Options::default()
+    })
+    .await;
+    let simple = r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#;
+    let first = v1(&untrusted, simple, &[("x-forwarded-for", "192.0.2.1")]).await;
+    assert_eq!(first.status(), 200);
+    // A made-up X-Forwarded-For from an untrusted peer changes nothing.
+    let second = v1(&untrusted, simple, &[("x-forwarded-for", "192.0.2.2")]).await;
+    assert_eq!(second.status(), 429);
+    assert!(second.headers().contains_key("retry-after"));
+    assert!(
+        second
+            .text()
+            .await
+            .expect("body")
+            .contains("client address")
+    );
+    // A keyed client is limited by its key, not its address.
+    let key = untrusted.add_user("alice").await;
+    let keyed = v1(
+        &untrusted,
+        simple,
+        &[("authorization", &format!("Bearer {key}"))],
+    )
+    .await;
+    assert_eq!(keyed.status(), 200);
+    untrusted.stop().await;
+
+    let behind_proxy = Running::start(Options {
+        anonymous_rate_limit_per_minute: Some(1),
+        trusted_proxies: vec!["127.0.0.0/8"],
+        ..Options::default()
+    })
+    .await;
+    for client in ["192.0.2.1", "192.0.2.2"] {
+        let forwarded = format!("6.6.6.6, {client}");
+        let response = v1(&behind_proxy, simple, &[("x-forwarded-for", &forwarded)]).await;
+        assert_eq!(response.status(), 200, "{client} has its own quota");
+    }
+    let again = v1(&behind_proxy, simple, &[("x-forwarded-for", "192.0.2.1")]).await;
+    assert_eq!(again.status(), 429);
+    behind_proxy.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_bad_keys_lock_the_address_out_of_keyed_requests_for_the_minute() {
+    let paintshop = Running::start(Options {
+        failed_keys_per_minute: 3,
+        ..Options::default()
+    })
+    .await;
+    let key = paintshop.add_user("alice").await;
+    for attempt in 0..3 {
+        let response = solve(&paintshop, &format!("psk_guess{attempt}"), &small_request()).await;
+        assert_eq!(response.status(), 401);
+    }
+    // Even the right key is refused now: nothing is looked up for this address.
+    let refused = solve(&paintshop, &key, &small_request()).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: Value = refused.json().await.expect("json");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too many invalid API keys"),
+        "{error}"
+    );
+    // Anonymous /v1/ is not affected.
+    let anonymous = v1(
+        &paintshop,
+        r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(anonymous.status(), 200);
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored() {
+    let paintshop = Running::start(Options::default()).await;
+    let key = paintshop.add_user("alice").await;
+    let send = |id: String| {
+        let key = key.clone();
+        let url = paintshop.url("/v2/solve");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .header("x-request-id", id)
+                .json(&small_request())
+                .send()
+                .await
+                .expect("send");
+            let echoed = response.headers()["x-request-id"]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            let body: Value = response.json().await.expect("json");
+            (
+                echoed,
+                body["request_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let (echoed, recorded) = send("trace-42".into()).await;
+    assert_eq!(
+        (echoed.as_str(), recorded.as_str()),
+        ("trace-42", "trace-42")
+    );
+    let long = "a".repeat(service_kit::MAX_REQUEST_ID_LEN + 1);
+    let (echoed, recorded) = send(long.clone()).await;
+    assert_ne!(echoed, long);
+    assert_eq!(echoed, recorded);
+    assert!(echoed.len() <= service_kit::MAX_REQUEST_ID_LEN);
+    let (echoed, _) = send("has space".into()).await;
+    assert_ne!(echoed, "has space");
+    let history = paintshop.store.history(1, None, 10).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .all(|entry| entry.request_id.len() <= service_kit::MAX_REQUEST_ID_LEN),
+        "{history:?}"
+    );
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn history_past_its_retention_is_deleted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("paintshop.db").display());
+    let store = paintshop::store::Store::open(&url).await.expect("store");
+    let key = paintshop::api_keys::generate_key();
+    let user = store
+        .add_user("alice", &paintshop::api_keys::hash_key(&key), 0)
+        .await
+        .expect("user");
+    let entry = |at_ms| paintshop::store::HistoryEntry {
+        id: 0,
+        at_ms,
+        api: "v2".into(),
+        request_id: "old".into(),
+        colors: 1,
+        customers: 1,
+        pairs: 1,
+        outcome: "solved".into(),
+        mattes: Some(0),
+        duration_us: 1,
+    };
+    let day_ms = 86_400_000;
+    let now = service_kit::unix_millis();
+    store
+        .record(user.id, &entry(now - 3 * day_ms))
+        .await
+        .expect("old");
+    store
+        .record(user.id, &entry(now - day_ms / 2))
+        .await
+        .expect("recent");
+    let paintshop = Running::start_with_store(
+        Options {
+            history_retention: Duration::from_secs(86_400),
+            ..Options::default()
+        },
+        store,
+        dir,
+    )
+    .await;
+    let mut remaining = Vec::new();
+    for _ in 0..200 {
+        remaining = paintshop
+            .store
+            .history(user.id, None, 10)
+            .await
+            .expect("history");
+        if remaining.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+    assert!(remaining[0].at_ms > now - day_ms);
+    paintshop.stop().await;
+}
+
+#[tokio::test]
+async fn counts_that_would_overflow_are_a_400_not_a_crash() {
+    let paintshop = Running::start(Options::default()).await;
+    for json in [
+        r#"{"colors":1,"customers":1,"demands":[[9223372036854775807,1,0]]}"#,
+        r#"{"colors":1,"customers":1,"demands":[[-9223372036854775808]]}"#,
+        r#"{"colors":9223372036854775807,"customers":-9223372036854775808,"demands":[]}"#,
+        r#"{"colors":1,"customers":1,"demands":[[1,-9223372036854775808,1]]}"#,
+    ] {
+        let response = v1(&paintshop, json, &[]).await;
+        assert_eq!(response.status(), 400, "{json}");
+    }
+    paintshop.stop().await;
+}
