@@ -23,7 +23,8 @@
 //!
 //! Cases: proptest's default (256), or `PROPTEST_CASES`; `DASHCTL_DIFFERENTIAL_CASES`
 //! overrides both for long runs, e.g.
-//! `DASHCTL_DIFFERENTIAL_CASES=20000 cargo test --release -p service-kit --test differential`.
+//! `DASHCTL_DIFFERENTIAL_CASES=20000 cargo test --release -p service-kit --test it differential`,
+//! or `DASHCTL_LONG=1 scripts/test`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
