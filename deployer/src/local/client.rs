@@ -8,10 +8,13 @@ use serde::de::DeserializeOwned;
 
 use super::api::{ActionReport, DeployRequest, RollbackRequest, StatusReport};
 use super::control_file::{self, ControlFile};
+use super::process::ProcessIdentity;
 use crate::spec::LoadedSpec;
 
 pub struct Connection {
     file: ControlFile,
+    /// The `up` process itself, verified by start time: a pid reused since is not it.
+    up: ProcessIdentity,
     http: reqwest::Client,
 }
 
@@ -21,7 +24,7 @@ impl Connection {
         let state_dir = loaded.state_dir_absolute();
         let file = ControlFile::read(&state_dir)
             .with_context(|| format!("reading {}", control_file::path(&state_dir).display()))?;
-        let Some(file) = file.filter(|file| control_file::is_alive(file.pid)) else {
+        let Some((file, up)) = file.and_then(|file| file.running_up().map(|up| (file, up))) else {
             bail!(
                 "dashctl up is not running for {} ({}); start it with `dashctl up -f {}`",
                 loaded.spec.app,
@@ -32,7 +35,7 @@ impl Connection {
         let http = reqwest::Client::builder()
             .build()
             .context("building the HTTP client")?;
-        Ok(Self { file, http })
+        Ok(Self { file, up, http })
     }
 
     async fn call<T: DeserializeOwned>(
@@ -117,7 +120,7 @@ impl Connection {
             bail!("dashctl up refused to stop: {}", response.status());
         }
         let deadline = tokio::time::Instant::now() + wait;
-        while control_file::is_alive(self.file.pid) {
+        while self.up.is_same_process() {
             if tokio::time::Instant::now() >= deadline {
                 bail!(
                     "dashctl up (pid {}) is still stopping after {}s",

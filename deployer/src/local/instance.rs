@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::port;
+use super::process::{self, ProcessIdentity};
 use super::release::LocalRelease;
 use crate::rollout::Color;
 
@@ -22,6 +24,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A child that ran this long before exiting restarts without waiting (its backoff resets).
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 const TERMINATE_GRACE: Duration = Duration::from_secs(10);
+/// How long after its group got SIGKILL the instance's own process is waited for.
+const LEADER_MARGIN: Duration = Duration::from_secs(1);
 
 /// How instances are checked: path, cadence and AWS-style thresholds.
 #[derive(Debug, Clone)]
@@ -43,8 +47,11 @@ pub struct RunContext {
 pub struct Instance {
     pub id: String,
     pub color: Color,
-    pub port: u16,
+    /// Changes only when another program took it (see port.rs).
+    port: AtomicU16,
     pid: AtomicU32,
+    /// The running child with its start time, for control.json; `None` between runs.
+    process: std::sync::Mutex<Option<ProcessIdentity>>,
     restarts: AtomicU32,
     ready: AtomicBool,
     draining: AtomicBool,
@@ -89,8 +96,9 @@ impl Instance {
         let instance = Arc::new(Self {
             id,
             color,
-            port,
+            port: AtomicU16::new(port),
             pid: AtomicU32::new(0),
+            process: std::sync::Mutex::new(None),
             restarts: AtomicU32::new(0),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -117,6 +125,28 @@ impl Instance {
         Some(self.pid.load(Ordering::Acquire)).filter(|pid| *pid != 0)
     }
 
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::Acquire)
+    }
+
+    /// The running child, identified so a later reader of control.json can tell it from a
+    /// process that reused its pid.
+    pub fn process(&self) -> Option<ProcessIdentity> {
+        *self
+            .process
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_process(&self, pid: Option<u32>) {
+        let identity = pid.and_then(ProcessIdentity::current);
+        *self
+            .process
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = identity;
+        self.pid.store(pid.unwrap_or(0), Ordering::Release);
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -138,7 +168,7 @@ impl Instance {
         InstanceStatus {
             id: self.id.clone(),
             color: self.color,
-            port: self.port,
+            port: self.port(),
             pid: self.pid(),
             ready: self.is_ready(),
             draining: self.is_draining(),
@@ -148,7 +178,8 @@ impl Instance {
     }
 
     /// Stops taking new requests, waits for in-flight ones (up to `timeout`), then stops
-    /// the process (SIGTERM, then SIGKILL after a grace period).
+    /// the process group (SIGTERM, then SIGKILL after a grace period). Returns once the
+    /// processes are gone.
     pub async fn drain_and_stop(&self, timeout: Duration) {
         self.draining.store(true, Ordering::Release);
         let deadline = Instant::now() + timeout;
@@ -169,7 +200,8 @@ fn spawn_child(
     release: &LocalRelease,
     context: &RunContext,
 ) -> std::io::Result<Child> {
-    let (command, env) = release.for_instance(instance.port, &instance.id, instance.color.as_str());
+    let (command, env) =
+        release.for_instance(instance.port(), &instance.id, instance.color.as_str());
     let Some((program, args)) = command.split_first() else {
         return Err(std::io::Error::other("empty command"));
     };
@@ -188,7 +220,8 @@ fn spawn_child(
         .stdout(log.try_clone()?)
         .stderr(log)
         // Its own process group: a Ctrl-C in the terminal reaches dashctl only, which then
-        // drains and stops instances in order instead of racing their restart.
+        // drains and stops instances in order instead of racing their restart; and stopping
+        // the group stops whatever the instance started itself.
         .process_group(0)
         .kill_on_drop(true);
     child.spawn()
@@ -206,18 +239,24 @@ fn resolve_program(program: &str, workdir: &Path) -> PathBuf {
 async fn supervise(instance: Arc<Instance>, release: Arc<LocalRelease>, context: Arc<RunContext>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
+        move_off_a_taken_port(&instance);
         let started = Instant::now();
         let outcome = match spawn_child(&instance, &release, &context) {
             Ok(mut child) => {
-                instance
-                    .pid
-                    .store(child.id().unwrap_or(0), Ordering::Release);
-                tracing::info!(instance = %instance.id, pid = child.id(), port = instance.port, "instance started");
+                let pid = child.id();
+                instance.set_process(pid);
+                tracing::info!(instance = %instance.id, pid, port = instance.port(), "instance started");
                 tokio::select! {
-                    status = child.wait() => status.map(|status| status.to_string()).unwrap_or_else(|error| error.to_string()),
+                    status = child.wait() => {
+                        let outcome = status.map(|status| status.to_string()).unwrap_or_else(|error| error.to_string());
+                        if let Some(pgid) = pid {
+                            stop_leftovers(&instance, pgid).await;
+                        }
+                        outcome
+                    }
                     () = instance.stop.cancelled() => {
                         terminate(&mut child).await;
-                        instance.pid.store(0, Ordering::Release);
+                        instance.set_process(None);
                         tracing::info!(instance = %instance.id, "instance stopped");
                         return;
                     }
@@ -225,7 +264,7 @@ async fn supervise(instance: Arc<Instance>, release: Arc<LocalRelease>, context:
             }
             Err(error) => format!("could not start: {error}"),
         };
-        instance.pid.store(0, Ordering::Release);
+        instance.set_process(None);
         instance.ready.store(false, Ordering::Release);
         if started.elapsed() >= STABLE_AFTER {
             backoff = FIRST_BACKOFF;
@@ -247,26 +286,60 @@ async fn supervise(instance: Arc<Instance>, release: Arc<LocalRelease>, context:
     }
 }
 
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        if tokio::time::timeout(TERMINATE_GRACE, child.wait())
-            .await
-            .is_ok()
-        {
-            return;
+/// Another program may have taken the instance's port since it was picked (or while the
+/// instance was down): the child could never bind it and would exit on every restart.
+fn move_off_a_taken_port(instance: &Instance) {
+    let current = instance.port();
+    match port::for_next_start(current) {
+        Ok(next) if next != current => {
+            tracing::warn!(
+                instance = %instance.id,
+                taken = current,
+                port = next,
+                "port {current} is taken by another program; the instance moves to port {next}"
+            );
+            instance.port.store(next, Ordering::Release);
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(instance = %instance.id, "could not pick a new port: {error}");
         }
     }
-    let _ = child.kill().await;
+}
+
+/// The instance's own process exited by itself; what it started in its group (a shell's
+/// background job, a worker) would outlive it and could hold its port or data. The group's
+/// members keep the number `pgid` reserved, so it still names this group while any are found.
+async fn stop_leftovers(instance: &Instance, pgid: u32) {
+    if process::group_is_running(pgid) {
+        tracing::warn!(instance = %instance.id, pgid, "the instance exited but left processes in its group; stopping them");
+        process::stop_child_group(pgid, TERMINATE_GRACE).await;
+    }
+}
+
+/// Stops the instance's whole process group: SIGTERM, then SIGKILL to whatever is left after
+/// the grace period. Returns once the group is gone and the child is reaped.
+async fn terminate(child: &mut Child) {
+    // `None` once reaped: then nothing guarantees the number still names our group.
+    let Some(pgid) = child.id() else {
+        return;
+    };
+    let group = process::stop_child_group(pgid, TERMINATE_GRACE);
+    let leader = async {
+        if tokio::time::timeout(TERMINATE_GRACE + LEADER_MARGIN, child.wait())
+            .await
+            .is_err()
+        {
+            // Still running after the group got SIGKILL: it moved itself to another group.
+            let _ = child.kill().await;
+        }
+    };
+    tokio::join!(group, leader);
 }
 
 /// Polls the health path like a load balancer: `healthy_threshold` consecutive successes make
 /// the instance ready, `unhealthy_threshold` consecutive failures take it out.
 async fn check_health(instance: Arc<Instance>, health: HealthSettings, http: reqwest::Client) {
-    let url = format!("http://127.0.0.1:{}{}", instance.port, health.path);
     let (mut successes, mut failures) = (0u8, 0u8);
     let mut ticker = tokio::time::interval(health.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -275,6 +348,8 @@ async fn check_health(instance: Arc<Instance>, health: HealthSettings, http: req
             _ = ticker.tick() => {}
             () = instance.stop.cancelled() => return,
         }
+        // Built on every check: the port changes if another program took it.
+        let url = format!("http://127.0.0.1:{}{}", instance.port(), health.path);
         let healthy = instance.pid().is_some()
             && http
                 .get(&url)

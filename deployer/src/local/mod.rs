@@ -10,6 +10,8 @@ mod control;
 mod control_file;
 mod instance;
 mod platform;
+mod port;
+mod process;
 mod proxy;
 mod release;
 mod service;
@@ -27,9 +29,10 @@ pub use api::{ActionReport, StatusReport};
 pub use service::ServiceStatus;
 
 use control::ControlState;
-use control_file::ControlFile;
+use control_file::{ControlFile, RecordedChild};
 use instance::{HealthSettings, RunContext};
 use platform::LocalPlatform;
+use process::ProcessIdentity;
 use release::LocalRelease;
 use service::{ServiceRuntime, ServiceSettings};
 
@@ -49,7 +52,13 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     let logs_dir = state_dir.join("logs");
     std::fs::create_dir_all(&logs_dir)
         .with_context(|| format!("creating {}", logs_dir.display()))?;
-    clean_up_previous_run(&state_dir)?;
+    // Recorded in control.json so other commands can tell this process from a later one
+    // that reuses its pid; without it nobody could trust the file, so `up` does not start.
+    let me = ProcessIdentity::current(std::process::id()).context(
+        "cannot read this process's start time from /proc/self/stat; \
+         dashctl up needs /proc to tell its processes from others",
+    )?;
+    clean_up_previous_run(&state_dir, me).await?;
 
     if !spec.local.build.is_empty() && !options.no_build {
         build(&spec.local.build, &workdir).await?;
@@ -128,7 +137,8 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         .context("binding the control API")?;
     let token = random_token()?;
     let control_file = ControlFile {
-        pid: std::process::id(),
+        pid: me.pid,
+        start_ticks: Some(me.start_ticks),
         url: format!("http://{}", control_listener.local_addr()?),
         token: token.clone(),
         app: spec.app.clone(),
@@ -248,38 +258,46 @@ async fn wait_for_stop(stop: &CancellationToken) {
 }
 
 /// A previous `up` that is still running is an error; one that died (SIGKILL, power loss)
-/// may have left instances behind, which are stopped here.
-fn clean_up_previous_run(state_dir: &Path) -> anyhow::Result<()> {
+/// may have left instances behind, whose process groups are stopped here. Only processes that
+/// are provably the recorded ones (same pid and start time) are signalled: a pid reused since
+/// belongs to someone else.
+async fn clean_up_previous_run(state_dir: &Path, me: ProcessIdentity) -> anyhow::Result<()> {
     let Some(previous) = ControlFile::read(state_dir).context("reading control.json")? else {
         return Ok(());
     };
-    if previous.pid != std::process::id() && control_file::is_alive(previous.pid) {
+    if let Some(running) = previous.running_up().filter(|running| *running != me) {
         bail!(
             "dashctl up is already running for {} ({}) as pid {}; stop it with `dashctl down -f {}`",
             previous.app,
             previous.environment,
-            previous.pid,
+            running.pid,
             previous.spec.display()
         );
     }
-    let leftovers: Vec<u32> = previous
-        .children
-        .iter()
-        .copied()
-        .filter(|pid| control_file::is_alive(*pid))
+    let leftovers: Vec<ProcessIdentity> = previous
+        .identified_children()
+        .filter(ProcessIdentity::is_same_process)
         .collect();
     if !leftovers.is_empty() {
         eprintln!(
             "dashctl up: stopping {} instance(s) left by a previous run that did not stop cleanly",
             leftovers.len()
         );
-        leftovers.iter().copied().for_each(control_file::terminate);
+        futures_util::future::join_all(
+            leftovers
+                .iter()
+                .map(|leftover| leftover.stop_group(LEFTOVER_GRACE)),
+        )
+        .await;
     }
     let _ = std::fs::remove_file(control_file::path(state_dir));
     Ok(())
 }
 
-/// Keeps control.json's list of child pids current.
+/// How long leftover instances get to exit on SIGTERM before their groups get SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
+
+/// Keeps control.json's list of child processes current.
 async fn track_children(
     mut file: ControlFile,
     state_dir: std::path::PathBuf,
@@ -292,13 +310,14 @@ async fn track_children(
             _ = ticker.tick() => {}
             () = stop.cancelled() => return,
         }
-        let mut pids: Vec<u32> = services
+        let mut children: Vec<RecordedChild> = services
             .values()
-            .flat_map(|service| service.pids())
+            .flat_map(|service| service.processes())
+            .map(RecordedChild::Identified)
             .collect();
-        pids.sort_unstable();
-        if pids != file.children {
-            file.children = pids;
+        children.sort_unstable();
+        if children != file.children {
+            file.children = children;
             if let Err(error) = file.write(&state_dir) {
                 tracing::warn!("could not update control.json: {error}");
             }

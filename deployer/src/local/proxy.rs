@@ -136,7 +136,7 @@ async fn forward(
         let Some(instance) = state.service.pick() else {
             return unavailable(&state.service.name);
         };
-        let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{}{path}", instance.port)) else {
+        let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{}{path}", instance.port())) else {
             return (
                 StatusCode::BAD_REQUEST,
                 "request target cannot be forwarded\n",

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
+use super::port;
+use super::process::ProcessIdentity;
 use super::release::LocalRelease;
 use crate::rollout::Color;
 use crate::spec::Scaling;
@@ -20,6 +22,10 @@ struct ColorGroup {
     /// What ran before the last `set_release`, for `revert_release`.
     previous_release: Option<Arc<LocalRelease>>,
     instances: Vec<Arc<Instance>>,
+    /// Taken out of `instances` (no longer counted or routed to) but still draining or
+    /// stopping: kept here, in the same lock, so control.json keeps recording their processes
+    /// until they have exited.
+    retiring: Vec<Arc<Instance>>,
     next_number: u32,
 }
 
@@ -251,6 +257,7 @@ impl ServiceRuntime {
             } else {
                 Vec::new()
             };
+            group.retiring.extend(to_stop.iter().cloned());
             (release, to_start, to_stop)
         });
         if !to_start.is_empty() {
@@ -258,7 +265,7 @@ impl ServiceRuntime {
                 release.ok_or_else(|| format!("{} {color} has no release to run", self.name))?;
             for id in to_start {
                 let port =
-                    free_port().map_err(|error| format!("no free port for {id}: {error}"))?;
+                    port::pick().map_err(|error| format!("no free port for {id}: {error}"))?;
                 let instance = Instance::launch(
                     id,
                     color,
@@ -274,14 +281,26 @@ impl ServiceRuntime {
                 });
             }
         }
+        self.retire(to_stop).await;
+        Ok(())
+    }
+
+    /// Drains and stops `instances` (already in `retiring`), then forgets them.
+    async fn retire(&self, instances: Vec<Arc<Instance>>) {
         let timeout = self.drain_timeout;
         futures_util::future::join_all(
-            to_stop
+            instances
                 .iter()
                 .map(|instance| instance.drain_and_stop(timeout)),
         )
         .await;
-        Ok(())
+        self.with_groups(|groups| {
+            for group in groups.values_mut() {
+                group
+                    .retiring
+                    .retain(|kept| !instances.iter().any(|done| Arc::ptr_eq(kept, done)));
+            }
+        });
     }
 
     pub fn status(&self) -> ServiceStatus {
@@ -324,28 +343,24 @@ impl ServiceRuntime {
         let all: Vec<Arc<Instance>> = self.with_groups(|groups| {
             groups
                 .values_mut()
-                .flat_map(|group| group.instances.drain(..))
+                .flat_map(|group| {
+                    let taken: Vec<Arc<Instance>> = group.instances.drain(..).collect();
+                    group.retiring.extend(taken.iter().cloned());
+                    taken
+                })
                 .collect()
         });
-        let timeout = self.drain_timeout;
-        futures_util::future::join_all(all.iter().map(|instance| instance.drain_and_stop(timeout)))
-            .await;
+        self.retire(all).await;
     }
 
-    /// Pids of every running child, for cleanup after an unclean exit.
-    pub fn pids(&self) -> Vec<u32> {
+    /// Every child process, running or draining, for cleanup after an unclean exit.
+    pub fn processes(&self) -> Vec<ProcessIdentity> {
         self.with_groups(|groups| {
             groups
                 .values()
-                .flat_map(|group| group.instances.iter().filter_map(|instance| instance.pid()))
+                .flat_map(|group| group.instances.iter().chain(&group.retiring))
+                .filter_map(|instance| instance.process())
                 .collect()
         })
     }
-}
-
-/// A port the OS considers free right now; the child binds it a moment later.
-fn free_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()
-        .map(|address| address.port())
 }

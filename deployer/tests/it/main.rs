@@ -9,5 +9,6 @@ mod local_lifecycle;
 mod local_paintshop;
 mod local_proxy;
 mod local_rollouts;
+mod local_supervisor;
 mod moto;
 mod validate;
