@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition,
     DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair, LaunchType, LoadBalancer,
     LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, PropagateTags,
-    Secret, TransportProtocol,
+    Secret, Service, ServiceField, TransportProtocol,
 };
 
 use super::Aws;
@@ -300,25 +300,51 @@ pub async fn update_service(
     Ok(())
 }
 
+/// ECS services of `cluster`, by name or ARN, with their tags, in whatever state ECS reports
+/// (`ACTIVE`, `DRAINING`, `INACTIVE`); those ECS has no record of are left out. DescribeServices
+/// takes ten at a time.
+pub async fn describe_services(
+    aws: &Aws,
+    cluster: &str,
+    services: &[String],
+) -> anyhow::Result<Vec<Service>> {
+    let mut found = Vec::new();
+    for chunk in services.chunks(10) {
+        let described = aws
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| explain("DescribeServices", e))?;
+        found.extend(described.services().iter().cloned());
+    }
+    Ok(found)
+}
+
+/// One ECS service of `cluster` (see `describe_services`), None when ECS has no record of it.
+pub async fn describe_service(
+    aws: &Aws,
+    cluster: &str,
+    name: &str,
+) -> anyhow::Result<Option<Service>> {
+    Ok(describe_services(aws, cluster, &[name.to_owned()])
+        .await?
+        .into_iter()
+        .next())
+}
+
 /// An ECS service's status (`ACTIVE`, `DRAINING`, `INACTIVE`), None when ECS has no record.
 pub async fn service_status(
     aws: &Aws,
     cluster: &str,
     name: &str,
 ) -> anyhow::Result<Option<String>> {
-    let described = aws
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .send()
-        .await
-        .map_err(|e| explain("DescribeServices", e))?;
-    Ok(described
-        .services()
-        .first()
-        .and_then(|service| service.status())
-        .map(str::to_owned))
+    Ok(describe_service(aws, cluster, name)
+        .await?
+        .and_then(|service| service.status().map(str::to_owned)))
 }
 
 /// Waits until a deleted service has drained (ECS reports it INACTIVE, or no longer at all).

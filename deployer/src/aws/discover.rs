@@ -2,9 +2,14 @@
 //! no tag filter, by dashctl's deterministic names), in the same shape as the desired state.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
 
-use aws_sdk_ec2::types::Filter;
-use aws_sdk_ecs::types::{ClusterField, ServiceField};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{
+    Address, InternetGateway, NatGateway, RouteTable, SecurityGroup, Subnet, Tag, Vpc,
+};
+use aws_sdk_ecs::types::ClusterField;
 
 use super::Aws;
 use super::balancer::DEREGISTRATION_DELAY;
@@ -12,24 +17,12 @@ use super::errors::explain;
 use super::listener_action::ListenerAction;
 use super::model::{Inventory, Kind, Resource};
 use super::names::{Names, TAG_APP, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
+use super::tags::ec2_filters;
 use crate::spec::Spec;
-
-fn tag_filters(names: &Names<'_>) -> Vec<Filter> {
-    vec![
-        Filter::builder()
-            .name(format!("tag:{TAG_APP}"))
-            .values(names.app)
-            .build(),
-        Filter::builder()
-            .name(format!("tag:{TAG_ENVIRONMENT}"))
-            .values(names.environment)
-            .build(),
-    ]
-}
 
 /// The tag filter is applied again here: a resource is only ours if its tags say so, whatever
 /// the API's filtering did (some test doubles ignore filters on some calls).
-fn ours(tags: &[aws_sdk_ec2::types::Tag], names: &Names<'_>) -> bool {
+fn ours(tags: &[Tag], names: &Names<'_>) -> bool {
     ec2_tag(tags, TAG_APP).as_deref() == Some(names.app)
         && ec2_tag(tags, TAG_ENVIRONMENT).as_deref() == Some(names.environment)
 }
@@ -43,7 +36,7 @@ fn ecs_ours(tags: &[aws_sdk_ecs::types::Tag], names: &Names<'_>) -> bool {
     tag(TAG_APP) == Some(names.app) && tag(TAG_ENVIRONMENT) == Some(names.environment)
 }
 
-fn ec2_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
+fn ec2_tag(tags: &[Tag], key: &str) -> Option<String> {
     tags.iter()
         .find(|tag| tag.key() == Some(key))
         .and_then(|tag| tag.value().map(str::to_owned))
@@ -52,6 +45,100 @@ fn ec2_tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
 fn joined(mut items: Vec<String>) -> String {
     items.sort();
     items.join("; ")
+}
+
+/// An EC2 resource kind discovery lists: its tags, its id and the name dashctl gave it.
+trait Ec2Resource {
+    fn tags(&self) -> &[Tag];
+    fn id(&self) -> Option<&str>;
+    /// The `Name` tag (a security group has a name of its own).
+    fn name(&self) -> Option<String> {
+        ec2_tag(self.tags(), "Name")
+    }
+}
+
+macro_rules! ec2_resource {
+    ($($kind:ty => $id:ident),* $(,)?) => {$(
+        impl Ec2Resource for $kind {
+            fn tags(&self) -> &[Tag] {
+                <$kind>::tags(self)
+            }
+            fn id(&self) -> Option<&str> {
+                self.$id()
+            }
+        }
+    )*};
+}
+
+ec2_resource!(
+    Vpc => vpc_id,
+    InternetGateway => internet_gateway_id,
+    Subnet => subnet_id,
+    Address => allocation_id,
+    NatGateway => nat_gateway_id,
+    RouteTable => route_table_id,
+);
+
+impl Ec2Resource for SecurityGroup {
+    fn tags(&self) -> &[Tag] {
+        SecurityGroup::tags(self)
+    }
+    fn id(&self) -> Option<&str> {
+        self.group_id()
+    }
+    fn name(&self) -> Option<String> {
+        self.group_name().map(str::to_owned)
+    }
+}
+
+/// The resources of one EC2 kind that carry our tags, by name, their ids recorded in the
+/// inventory; `listed` is the Describe call `operation` (filtered with `ec2_filters`). One
+/// without an id or a name is skipped.
+async fn ec2_ours<T, E, R>(
+    kind: Kind,
+    operation: &str,
+    listed: impl Future<Output = Result<Vec<T>, SdkError<E, R>>>,
+    names: &Names<'_>,
+    inventory: &mut Inventory,
+) -> anyhow::Result<Vec<(String, T)>>
+where
+    T: Ec2Resource,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let mut found = Vec::new();
+    for item in listed.await.map_err(|e| explain(operation, e))? {
+        if !ours(item.tags(), names) {
+            continue;
+        }
+        let (Some(id), Some(name)) = (item.id(), item.name()) else {
+            continue;
+        };
+        inventory.ids.insert(kind, &name, id);
+        found.push((name, item));
+    }
+    Ok(found)
+}
+
+/// ELBv2 has no tag filter on Describe: of `all`, what DescribeTags says is ours, with its tags.
+async fn elb_ours<T>(
+    aws: &Aws,
+    names: &Names<'_>,
+    all: Vec<T>,
+    arn: impl Fn(&T) -> Option<&str>,
+) -> anyhow::Result<Vec<(T, BTreeMap<String, String>)>> {
+    let arns: Vec<String> = all
+        .iter()
+        .filter_map(|item| arn(item).map(str::to_owned))
+        .collect();
+    let mut tagged = elb_tagged(aws, names, arns).await?;
+    Ok(all
+        .into_iter()
+        .filter_map(|item| {
+            let tags = tagged.remove(arn(&item)?)?;
+            Some((item, tags))
+        })
+        .collect())
 }
 
 pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
@@ -68,84 +155,59 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
 }
 
 async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
-    // Every EC2 Describe pages; follow the token.
-    let mut vpcs = Vec::new();
-    let mut pages = aws
-        .ec2
-        .describe_vpcs()
-        .set_filters(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        vpcs.extend(
-            page.map_err(|e| explain("DescribeVpcs", e))?
-                .vpcs()
-                .to_vec(),
-        );
-    }
-    for vpc in vpcs.iter().filter(|vpc| ours(vpc.tags(), names)) {
-        let (Some(id), Some(name)) = (vpc.vpc_id(), ec2_tag(vpc.tags(), "Name")) else {
-            continue;
-        };
-        inventory.ids.insert(Kind::Vpc, &name, id);
+    // Every EC2 Describe pages; the paginators follow the token.
+    let filters = || Some(ec2_filters(names.app, names.environment));
+    let ec2 = &aws.ec2;
+    let vpcs = ec2.describe_vpcs().set_filters(filters()).into_paginator();
+    for (name, vpc) in ec2_ours(
+        Kind::Vpc,
+        "DescribeVpcs",
+        vpcs.items().send().try_collect(),
+        names,
+        inventory,
+    )
+    .await?
+    {
         inventory.resources.push(
             Resource::new(Kind::Vpc, name).attr("cidr", vpc.cidr_block().unwrap_or_default()),
         );
     }
-    let mut gateways = Vec::new();
-    let mut pages = aws
-        .ec2
+    let gateways = ec2
         .describe_internet_gateways()
-        .set_filters(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        gateways.extend(
-            page.map_err(|e| explain("DescribeInternetGateways", e))?
-                .internet_gateways()
-                .to_vec(),
-        );
-    }
-    for gateway in gateways
-        .iter()
-        .filter(|gateway| ours(gateway.tags(), names))
+        .set_filters(filters())
+        .into_paginator();
+    for (name, gateway) in ec2_ours(
+        Kind::InternetGateway,
+        "DescribeInternetGateways",
+        gateways.items().send().try_collect(),
+        names,
+        inventory,
+    )
+    .await?
     {
-        let (Some(id), Some(name)) = (
-            gateway.internet_gateway_id(),
-            ec2_tag(gateway.tags(), "Name"),
-        ) else {
-            continue;
-        };
         let vpc = gateway
             .attachments()
             .first()
             .and_then(|attachment| attachment.vpc_id())
             .and_then(|vpc| inventory.ids.name_of(Kind::Vpc, vpc))
             .unwrap_or_default();
-        inventory.ids.insert(Kind::InternetGateway, &name, id);
         inventory
             .resources
             .push(Resource::new(Kind::InternetGateway, name).attr("vpc", vpc));
     }
-    let mut subnets = Vec::new();
-    let mut pages = aws
-        .ec2
+    let subnets = ec2
         .describe_subnets()
-        .set_filters(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        subnets.extend(
-            page.map_err(|e| explain("DescribeSubnets", e))?
-                .subnets()
-                .to_vec(),
-        );
-    }
-    for subnet in subnets.iter().filter(|subnet| ours(subnet.tags(), names)) {
-        let (Some(id), Some(name)) = (subnet.subnet_id(), ec2_tag(subnet.tags(), "Name")) else {
-            continue;
-        };
-        inventory.ids.insert(Kind::Subnet, &name, id);
+        .set_filters(filters())
+        .into_paginator();
+    for (name, subnet) in ec2_ours(
+        Kind::Subnet,
+        "DescribeSubnets",
+        subnets.items().send().try_collect(),
+        names,
+        inventory,
+    )
+    .await?
+    {
         inventory.resources.push(
             Resource::new(Kind::Subnet, name)
                 .attr("cidr", subnet.cidr_block().unwrap_or_default())
@@ -153,52 +215,47 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
                 .attr("tier", ec2_tag(subnet.tags(), TAG_TIER).unwrap_or_default()),
         );
     }
-    let addresses = aws
-        .ec2
-        .describe_addresses()
-        .set_filters(Some(tag_filters(names)))
-        .send()
-        .await
-        .map_err(|e| explain("DescribeAddresses", e))?;
-    for address in addresses
-        .addresses()
-        .iter()
-        .filter(|address| ours(address.tags(), names))
+    // DescribeAddresses does not page.
+    let addresses = ec2.describe_addresses().set_filters(filters()).send();
+    for (name, _) in ec2_ours(
+        Kind::ElasticIp,
+        "DescribeAddresses",
+        async { addresses.await.map(|out| out.addresses().to_vec()) },
+        names,
+        inventory,
+    )
+    .await?
     {
-        let (Some(id), Some(name)) = (address.allocation_id(), ec2_tag(address.tags(), "Name"))
-        else {
-            continue;
-        };
-        inventory.ids.insert(Kind::ElasticIp, &name, id);
         inventory
             .resources
             .push(Resource::new(Kind::ElasticIp, name));
     }
-    let mut nats = Vec::new();
-    let mut pages = aws
-        .ec2
+    // A deleted NAT gateway stays listed for an hour.
+    let nats = ec2
         .describe_nat_gateways()
-        .set_filter(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        nats.extend(
-            page.map_err(|e| explain("DescribeNatGateways", e))?
-                .nat_gateways()
-                .to_vec(),
-        );
-    }
-    for nat in nats.iter().filter(|nat| ours(nat.tags(), names)) {
-        let state = nat
-            .state()
-            .map(|state| state.as_str().to_owned())
-            .unwrap_or_default();
-        if state == "deleted" || state == "deleting" || state == "failed" {
-            continue;
-        }
-        let (Some(id), Some(name)) = (nat.nat_gateway_id(), ec2_tag(nat.tags(), "Name")) else {
-            continue;
-        };
+        .set_filter(filters())
+        .into_paginator();
+    let nats = async {
+        let nats: Vec<NatGateway> = nats.items().send().try_collect().await?;
+        Ok(nats
+            .into_iter()
+            .filter(|nat| {
+                !matches!(
+                    nat.state().map(|state| state.as_str()),
+                    Some("deleted" | "deleting" | "failed")
+                )
+            })
+            .collect())
+    };
+    for (name, nat) in ec2_ours(
+        Kind::NatGateway,
+        "DescribeNatGateways",
+        nats,
+        names,
+        inventory,
+    )
+    .await?
+    {
         let subnet = nat
             .subnet_id()
             .and_then(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
@@ -209,31 +266,25 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             .and_then(|address| address.allocation_id())
             .and_then(|allocation| inventory.ids.name_of(Kind::ElasticIp, allocation))
             .unwrap_or_default();
-        inventory.ids.insert(Kind::NatGateway, &name, id);
         inventory.resources.push(
             Resource::new(Kind::NatGateway, name)
                 .attr("subnet", subnet)
                 .attr("eip", eip),
         );
     }
-    let mut tables = Vec::new();
-    let mut pages = aws
-        .ec2
+    let tables = ec2
         .describe_route_tables()
-        .set_filters(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        tables.extend(
-            page.map_err(|e| explain("DescribeRouteTables", e))?
-                .route_tables()
-                .to_vec(),
-        );
-    }
-    for table in tables.iter().filter(|table| ours(table.tags(), names)) {
-        let (Some(id), Some(name)) = (table.route_table_id(), ec2_tag(table.tags(), "Name")) else {
-            continue;
-        };
+        .set_filters(filters())
+        .into_paginator();
+    for (name, table) in ec2_ours(
+        Kind::RouteTable,
+        "DescribeRouteTables",
+        tables.items().send().try_collect(),
+        names,
+        inventory,
+    )
+    .await?
+    {
         let default_route = table
             .routes()
             .iter()
@@ -265,7 +316,6 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             .filter_map(|association| association.subnet_id())
             .filter_map(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
             .collect();
-        inventory.ids.insert(Kind::RouteTable, &name, id);
         inventory.resources.push(
             Resource::new(Kind::RouteTable, name)
                 .attr("route", route)
@@ -280,30 +330,21 @@ async fn security_groups(
     names: &Names<'_>,
     inventory: &mut Inventory,
 ) -> anyhow::Result<()> {
-    let mut groups = Vec::new();
-    let mut pages = aws
+    let groups = aws
         .ec2
         .describe_security_groups()
-        .set_filters(Some(tag_filters(names)))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        groups.extend(
-            page.map_err(|e| explain("DescribeSecurityGroups", e))?
-                .security_groups()
-                .to_vec(),
-        );
-    }
-    // Names first: rules refer to other groups by id.
-    for group in groups.iter().filter(|group| ours(group.tags(), names)) {
-        if let (Some(id), Some(name)) = (group.group_id(), group.group_name()) {
-            inventory.ids.insert(Kind::SecurityGroup, name, id);
-        }
-    }
-    for group in groups.iter().filter(|group| ours(group.tags(), names)) {
-        let Some(name) = group.group_name() else {
-            continue;
-        };
+        .set_filters(Some(ec2_filters(names.app, names.environment)))
+        .into_paginator();
+    // Every group's name is recorded first: rules refer to other groups by id.
+    let groups = ec2_ours(
+        Kind::SecurityGroup,
+        "DescribeSecurityGroups",
+        groups.items().send().try_collect(),
+        names,
+        inventory,
+    )
+    .await?;
+    for (name, group) in &groups {
         let mut rules = Vec::new();
         for permission in group.ip_permissions() {
             let protocol = permission.ip_protocol().unwrap_or("-1");
@@ -371,27 +412,16 @@ async fn elb_tagged(
 }
 
 async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
-    let mut all = Vec::new();
-    let mut pages = aws.elb.describe_load_balancers().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        all.extend(
-            page.map_err(|e| explain("DescribeLoadBalancers", e))?
-                .load_balancers()
-                .to_vec(),
-        );
-    }
-    let ours = elb_tagged(
-        aws,
-        names,
-        all.iter()
-            .filter_map(|lb| lb.load_balancer_arn().map(str::to_owned))
-            .collect(),
-    )
-    .await?;
-    for lb in all.iter().filter(|lb| {
-        lb.load_balancer_arn()
-            .is_some_and(|arn| ours.contains_key(arn))
-    }) {
+    let all = aws
+        .elb
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| explain("DescribeLoadBalancers", e))?;
+    for (lb, _) in elb_ours(aws, names, all, |lb| lb.load_balancer_arn()).await? {
         let (Some(arn), Some(name)) = (lb.load_balancer_arn(), lb.load_balancer_name()) else {
             continue;
         };
@@ -422,29 +452,19 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
         );
     }
 
-    let mut groups = Vec::new();
-    let mut pages = aws.elb.describe_target_groups().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        groups.extend(
-            page.map_err(|e| explain("DescribeTargetGroups", e))?
-                .target_groups()
-                .to_vec(),
-        );
-    }
-    let ours = elb_tagged(
-        aws,
-        names,
-        groups
-            .iter()
-            .filter_map(|group| group.target_group_arn().map(str::to_owned))
-            .collect(),
-    )
-    .await?;
-    for group in groups.iter() {
+    let groups = aws
+        .elb
+        .describe_target_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| explain("DescribeTargetGroups", e))?;
+    for (group, tags) in elb_ours(aws, names, groups, |group| group.target_group_arn()).await? {
         let (Some(arn), Some(name)) = (group.target_group_arn(), group.target_group_name()) else {
             continue;
         };
-        let Some(tags) = ours.get(arn) else { continue };
         inventory.ids.insert(Kind::TargetGroup, name, arn);
         let attributes = aws
             .elb
@@ -556,20 +576,16 @@ async fn logs_and_roles(
     names: &Names<'_>,
     inventory: &mut Inventory,
 ) -> anyhow::Result<()> {
-    let mut groups = Vec::new();
-    let mut pages = aws
+    let groups = aws
         .logs
         .describe_log_groups()
         .log_group_name_prefix(names.log_group_prefix())
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        groups.extend(
-            page.map_err(|e| explain("DescribeLogGroups", e))?
-                .log_groups()
-                .to_vec(),
-        );
-    }
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| explain("DescribeLogGroups", e))?;
     for group in &groups {
         let Some(name) = group.log_group_name() else {
             continue;
@@ -586,35 +602,35 @@ async fn logs_and_roles(
         resource.service = service;
         inventory.resources.push(resource);
     }
-    let mut roles = Vec::new();
-    let mut pages = aws
+    let roles = aws
         .iam
         .list_roles()
         .path_prefix(names.role_path())
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        roles.extend(page.map_err(|e| explain("ListRoles", e))?.roles().to_vec());
-    }
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| explain("ListRoles", e))?;
     for role in &roles {
         let name = role.role_name();
         inventory.ids.insert(Kind::Role, name, role.arn());
-        let mut attached = Vec::new();
-        let mut pages = aws
+        let attached: Vec<_> = aws
             .iam
             .list_attached_role_policies()
             .role_name(name)
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            attached.extend(
-                page.map_err(|e| explain("ListAttachedRolePolicies", e))?
-                    .attached_policies()
-                    .iter()
-                    .filter_map(|policy| policy.policy_arn().map(str::to_owned)),
-            );
-        }
-        let managed = joined(attached);
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| explain("ListAttachedRolePolicies", e))?;
+        let managed = joined(
+            attached
+                .iter()
+                .filter_map(|policy| policy.policy_arn().map(str::to_owned))
+                .collect(),
+        );
         let secrets = match aws
             .iam
             .get_role_policy()
@@ -698,93 +714,78 @@ async fn cluster(
         .resources
         .push(Resource::new(Kind::Cluster, &base));
 
-    let mut arns = Vec::new();
-    let mut pages = aws
+    let arns: Vec<String> = aws
         .ecs
         .list_services()
         .cluster(&base)
         .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        arns.extend(
-            page.map_err(|e| explain("ListServices", e))?
-                .service_arns()
-                .to_vec(),
-        );
-    }
-    for chunk in arns.chunks(10) {
-        let described = aws
-            .ecs
-            .describe_services()
-            .cluster(&base)
-            .set_services(Some(chunk.to_vec()))
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| explain("DescribeServices", e))?;
-        for service in described.services() {
-            if service.status() != Some("ACTIVE") || !ecs_ours(service.tags(), names) {
-                continue;
-            }
-            let Some(name) = service.service_name() else {
-                continue;
-            };
-            // dashctl's names say whose it is: `{app}-{env}-{service}-{color}`.
-            let owner = name
-                .strip_prefix(&format!("{}-", names.base()))
-                .and_then(|rest| rest.rsplit_once('-'))
-                .map(|(service, _)| service.to_owned());
-            inventory.ids.insert(
-                Kind::EcsService,
-                name,
-                service.service_arn().unwrap_or_default(),
-            );
-            let group = service
-                .load_balancers()
-                .first()
-                .and_then(|lb| lb.target_group_arn())
-                .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
-                .unwrap_or_default();
-            let security_group = service
-                .network_configuration()
-                .and_then(|network| network.awsvpc_configuration())
-                .and_then(|vpc| vpc.security_groups().first())
-                .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-                .unwrap_or_default();
-            let task_definition = service.task_definition().unwrap_or_default().to_owned();
-            let family =
-                super::cluster::describe_task_definition(aws, &task_definition, inventory).await?;
-            let mut resource = Resource::new(Kind::EcsService, name)
-                .attr(
-                    "task_definition",
-                    family
-                        .as_ref()
-                        .map(|family| family.name.clone())
-                        .unwrap_or_default(),
-                )
-                .attr("target_group", group)
-                .attr("security_group", security_group);
-            resource.service = owner.clone();
-            inventory.resources.push(resource);
-            // The family's current state is what the live color runs.
-            let is_live = owner
-                .as_ref()
-                .and_then(|owner| live.get(owner))
-                .is_some_and(|color| name.ends_with(&format!("-{color}")));
-            if let Some(mut family) = family
-                && is_live
-                && !inventory.resources.iter().any(|existing| {
-                    existing.kind == Kind::TaskDefinition && existing.name == family.name
-                })
-            {
-                family.service = owner.clone();
-                inventory
-                    .ids
-                    .insert(Kind::TaskDefinition, &family.name, &task_definition);
-                inventory.resources.push(family);
-            }
-            super::scaling::discover(aws, names, name, owner.as_deref(), inventory).await?;
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| explain("ListServices", e))?;
+    for service in super::cluster::describe_services(aws, &base, &arns).await? {
+        if service.status() != Some("ACTIVE") || !ecs_ours(service.tags(), names) {
+            continue;
         }
+        let Some(name) = service.service_name() else {
+            continue;
+        };
+        // dashctl's names say whose it is: `{app}-{env}-{service}-{color}`.
+        let owner = name
+            .strip_prefix(&format!("{}-", names.base()))
+            .and_then(|rest| rest.rsplit_once('-'))
+            .map(|(service, _)| service.to_owned());
+        inventory.ids.insert(
+            Kind::EcsService,
+            name,
+            service.service_arn().unwrap_or_default(),
+        );
+        let group = service
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.target_group_arn())
+            .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
+            .unwrap_or_default();
+        let security_group = service
+            .network_configuration()
+            .and_then(|network| network.awsvpc_configuration())
+            .and_then(|vpc| vpc.security_groups().first())
+            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
+            .unwrap_or_default();
+        let task_definition = service.task_definition().unwrap_or_default().to_owned();
+        let family =
+            super::cluster::describe_task_definition(aws, &task_definition, inventory).await?;
+        let mut resource = Resource::new(Kind::EcsService, name)
+            .attr(
+                "task_definition",
+                family
+                    .as_ref()
+                    .map(|family| family.name.clone())
+                    .unwrap_or_default(),
+            )
+            .attr("target_group", group)
+            .attr("security_group", security_group);
+        resource.service = owner.clone();
+        inventory.resources.push(resource);
+        // The family's current state is what the live color runs.
+        let is_live = owner
+            .as_ref()
+            .and_then(|owner| live.get(owner))
+            .is_some_and(|color| name.ends_with(&format!("-{color}")));
+        if let Some(mut family) = family
+            && is_live
+            && !inventory.resources.iter().any(|existing| {
+                existing.kind == Kind::TaskDefinition && existing.name == family.name
+            })
+        {
+            family.service = owner.clone();
+            inventory
+                .ids
+                .insert(Kind::TaskDefinition, &family.name, &task_definition);
+            inventory.resources.push(family);
+        }
+        super::scaling::discover(aws, names, name, owner.as_deref(), inventory).await?;
     }
     Ok(())
 }

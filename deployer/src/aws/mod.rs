@@ -24,7 +24,7 @@ mod retry;
 mod scaling;
 mod security;
 mod status;
-mod tags;
+pub mod tags;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

@@ -90,17 +90,13 @@ impl<'a> AwsPlatform<'a> {
         service: &str,
         color: Color,
     ) -> Result<Option<aws_sdk_ecs::types::Service>, PlatformError> {
-        let described = self
-            .aws
-            .ecs
-            .describe_services()
-            .cluster(self.names().base())
-            .services(self.names().colored(service, color))
-            .include(aws_sdk_ecs::types::ServiceField::Tags)
-            .send()
-            .await
-            .map_err(|e| failed(explain("DescribeServices", e)))?;
-        Ok(described.services().first().cloned())
+        cluster::describe_service(
+            self.aws,
+            &self.names().base(),
+            &self.names().colored(service, color),
+        )
+        .await
+        .map_err(failed)
     }
 
     /// A service deleted by hand drains for minutes; a new one of the same name can only be

@@ -7,7 +7,7 @@ use super::colors::{listener_name, live_colors, weights};
 use super::health::TargetHealth;
 use super::model::{Inventory, Kind};
 use super::names::Names;
-use super::{Aws, cluster, desired, errors::explain, lock};
+use super::{Aws, cluster, desired, lock};
 use crate::rollout::Color;
 use crate::spec::Spec;
 
@@ -78,15 +78,7 @@ async fn color_report(
         registered_targets: 0,
     };
     if inventory.ids.get(Kind::EcsService, &ecs_name).is_some() {
-        let described = aws
-            .ecs
-            .describe_services()
-            .cluster(names.base())
-            .services(&ecs_name)
-            .send()
-            .await
-            .map_err(|e| explain("DescribeServices", e))?;
-        if let Some(found) = described.services().first() {
+        if let Some(found) = cluster::describe_service(aws, &names.base(), &ecs_name).await? {
             report.desired = found.desired_count();
             report.running = found.running_count();
             if let Some(arn) = found.task_definition() {

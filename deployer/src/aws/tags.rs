@@ -49,6 +49,19 @@ pub fn ec2(
         .build()
 }
 
+/// The EC2 Describe filter for what dashctl created for `app` in `environment`.
+pub fn ec2_filters(app: &str, environment: &str) -> Vec<aws_sdk_ec2::types::Filter> {
+    [(TAG_APP, app), (TAG_ENVIRONMENT, environment)]
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build()
+        })
+        .collect()
+}
+
 pub fn elb(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
     for_resource(spec, resource)
         .into_iter()

@@ -10,17 +10,9 @@ use crate::moto::Moto;
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dashboard.yaml");
 
+/// What the spec's resources are tagged with, as discovery filters on it.
 fn tag_filter() -> Vec<Filter> {
-    vec![
-        Filter::builder()
-            .name("tag:dashctl:app")
-            .values("dashboard")
-            .build(),
-        Filter::builder()
-            .name("tag:dashctl:environment")
-            .values("prod")
-            .build(),
-    ]
+    dashctl::aws::tags::ec2_filters("dashboard", "prod")
 }
 
 #[tokio::test]
