@@ -125,8 +125,17 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     for (name, listener) in listeners {
         let service = services[&name].clone();
         let stop = stop.clone();
+        let raw_lines = spec.services[&name]
+            .local
+            .as_ref()
+            .is_some_and(|local| local.raw_request_lines);
+        let lines = if raw_lines {
+            service_kit::RequestLines::Legacy
+        } else {
+            service_kit::RequestLines::Strict
+        };
         tasks.spawn(async move {
-            if let Err(error) = proxy::serve(listener, service, stop).await {
+            if let Err(error) = proxy::serve(listener, service, lines, stop).await {
                 tracing::error!(service = %name, "proxy stopped: {error}");
             }
         });

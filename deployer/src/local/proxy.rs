@@ -24,11 +24,17 @@ type HttpClient = Client<HttpConnector, Body>;
 struct ProxyState {
     service: Arc<ServiceRuntime>,
     client: HttpClient,
+    /// `X-Forwarded-Port`, the same on every request.
+    forwarded_port: HeaderValue,
 }
 
+/// Serves the proxy of `service` until `stop`. `lines`: `Legacy` for a service whose clients
+/// send raw `"`, `{`, `[` in request lines (spec `local.raw_request_lines`), which the proxy then
+/// passes on percent-encoded, as paintshop itself accepts them; `Strict` otherwise.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<ServiceRuntime>,
+    lines: service_kit::RequestLines,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     // Keep-alive connections to instances, bounded: idle ones are closed after 30 s and at most
@@ -37,15 +43,16 @@ pub async fn serve(
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
         .build_http();
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state(ProxyState { service, client });
-    // Legacy clients send raw `"`, `{`, `[` in request lines; a load balancer in front of
-    // paintshop must pass them on, so the proxy accepts them like paintshop does.
+    let forwarded_port = HeaderValue::from(service.listen.port());
+    let app = axum::Router::new().fallback(forward).with_state(ProxyState {
+        service,
+        client,
+        forwarded_port,
+    });
     service_kit::server::serve(
         listener,
         app,
-        service_kit::RequestLines::Legacy,
+        lines,
         service_kit::ConnectionLimits::default(),
         stop.cancelled_owned(),
     )
@@ -124,9 +131,9 @@ async fn forward(
     parts
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    if let Ok(port) = HeaderValue::from_str(&state.service.listen.port().to_string()) {
-        parts.headers.insert("x-forwarded-port", port);
-    }
+    parts
+        .headers
+        .insert("x-forwarded-port", state.forwarded_port.clone());
     // Requests without a body can be sent again to another instance if the first one turns out
     // to be gone (it crashed since its last health check).
     let retryable = matches!(parts.method, Method::GET | Method::HEAD);

@@ -431,6 +431,11 @@ pub struct LocalService {
     /// Environment added to `env` when running locally (same placeholders as `command`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Whether the proxy accepts legacy clients' unencoded request targets (raw `"`, `{`, `[`
+    /// in the request line, as paintshop's `/v1/` clients send them) and passes them on
+    /// percent-encoded. Off by default: the extra parsing costs every request.
+    #[serde(default)]
+    pub raw_request_lines: bool,
 }
 
 /// A duration written as `300s`, `5m`, `1h 30m` or `250ms` (a bare number means seconds).

@@ -324,6 +324,7 @@ services:
     local:
       command: ["{binary}", "--port", "${{port}}", "--monitor", "0", "--enable-crash", "--database-url", "sqlite://${{state_dir}}/paintshop.db"]
       listen_port: {port}
+      raw_request_lines: true
 "#,
         binary = service_binary("paintshop").display(),
     );

@@ -115,4 +115,12 @@ async fn a_slow_instance_gets_a_504_and_headers_are_forwarded_as_an_alb_does() {
     }
     // To the client: the instance's connection-scoped header stays behind.
     assert!(!head.to_ascii_lowercase().contains("x-internal"), "{head}");
+
+    // This service did not ask for raw request lines (`local.raw_request_lines`): the proxy
+    // parses strictly, as hyper does, and refuses them before any instance sees them.
+    let raw_json = raw(
+        workspace.portal_port,
+        "GET /echo?input={\"a\":[1]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(raw_json.starts_with("HTTP/1.1 400"), "{raw_json}");
 }
