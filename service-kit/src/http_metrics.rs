@@ -1,9 +1,13 @@
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -44,21 +48,60 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The counter and histogram of one (route, method, status).
+#[derive(Clone)]
+struct RouteHandles {
+    requests: Counter,
+    duration: Histogram,
+}
+
+/// Per route template, the handles of each (method, status) seen on it.
+type HandlesByRoute = HashMap<Box<str>, HashMap<(Method, u16), RouteHandles>>;
+
+thread_local! {
+    /// Handles already looked up by this worker thread, by route then (method, status). The
+    /// recorder's own registry hashes the full label set behind a lock on every call; a
+    /// service has a handful of routes, so each thread resolves each combination once and
+    /// then records without allocating or sharing anything but the atomic metric itself.
+    static HANDLES: RefCell<HandlesByRoute> = RefCell::new(HashMap::new());
+}
+
+fn handles(route: &str, method: &Method, status: u16) -> RouteHandles {
+    HANDLES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(found) = cache
+            .get(route)
+            .and_then(|by_status| by_status.get(&(method.clone(), status)))
+        {
+            return found.clone();
+        }
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let created = RouteHandles {
+            requests: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels),
+        };
+        cache
+            .entry(route.into())
+            .or_default()
+            .insert((method.clone(), status), created.clone());
+        created
+    })
+}
+
 /// Axum middleware: counts requests and records latency by route template (never the raw
 /// path, which would give every distinct URL its own time series) and status code.
 pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let handles = handles(route, &method, response.status().as_u16());
+    handles.requests.increment(1);
+    handles.duration.record(started.elapsed().as_secs_f64());
     response
 }
