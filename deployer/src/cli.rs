@@ -60,94 +60,119 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Each subcommand's arguments; `commands/<name>.rs` runs it.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a spec without running anything: unknown keys, types, ranges, names, references.
     /// Exits 2 and names file:line:column for each problem.
-    Validate {
-        #[command(flatten)]
-        spec: SpecArg,
-    },
+    Validate(ValidateArgs),
     /// Run the spec on this machine until Ctrl-C or `dashctl down`: each service behind its
     /// own proxy (internal ones on loopback only), supervised and autoscaled.
-    Up {
-        #[command(flatten)]
-        spec: SpecArg,
-        /// Skip the spec's `local.build` command (use binaries already built).
-        #[arg(long)]
-        no_build: bool,
-    },
+    Up(UpArgs),
     /// AWS: show what `deploy` would create, update and delete (nothing is changed).
-    Plan {
-        #[command(flatten)]
-        spec: SpecArg,
-    },
+    Plan(PlanArgs),
     /// AWS: remove everything this app and environment created, in reverse order. Without
     /// --yes it only lists what it would remove (and exits 2).
-    Destroy {
-        #[command(flatten)]
-        spec: SpecArg,
-        /// Really delete (without it, destroy lists what it would remove and exits 2).
-        #[arg(long)]
-        yes: bool,
-        /// Remove the rollout lock first (only when the run holding it is known to be gone).
-        #[arg(long)]
-        break_lock: bool,
-    },
+    Destroy(DestroyArgs),
     /// Stop a running `dashctl up`: drains and stops every instance, then exits.
-    Down {
-        #[command(flatten)]
-        spec: SpecArg,
-    },
+    Down(DownArgs),
     /// Show each service: live color and URL. Locally: instances with pids, restarts and
     /// request rates. On AWS: both colors with traffic weight, revision, image, counts, health.
-    Status {
-        #[command(flatten)]
-        spec: SpecArg,
-        #[arg(long, value_enum)]
-        env: Option<Environment>,
-        #[arg(short, long, value_enum, default_value_t)]
-        output: OutputFormat,
-    },
+    Status(StatusArgs),
     /// Deploy the spec as it is now. Changed services go out blue/green on both platforms:
     /// start the idle color, wait until healthy, shift traffic (canary steps if configured),
     /// bake, retire the old color. On AWS it first prints the plan and applies infrastructure
     /// changes in dependency order; it ends with the URLs.
-    Deploy {
-        #[command(flatten)]
-        spec: SpecArg,
-        #[arg(long, value_enum)]
-        env: Option<Environment>,
-        /// Deploy one service (locally: redeployed even if unchanged).
-        #[arg(long)]
-        service: Option<String>,
-        /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
-        #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
-        images: Vec<(String, String)>,
-        /// AWS: print the plan and each rollout's steps, change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// AWS: bake for this long instead of each service's `deploy.bake` (e.g. 0s, 10m).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        bake: Option<std::time::Duration>,
-        /// AWS: remove a rollout lock left by a run that died, then deploy.
-        #[arg(long)]
-        break_lock: bool,
-    },
+    Deploy(DeployArgs),
     /// Switch a service back to the color it ran before the last deploy (scaling it up first
     /// if it was scaled down). No image pull, no new task definition.
-    Rollback {
-        #[command(flatten)]
-        spec: SpecArg,
-        #[arg(long, value_enum)]
-        env: Option<Environment>,
-        /// The service to roll back; without it, every service that has an earlier release.
-        #[arg(long)]
-        service: Option<String>,
-        /// AWS: remove a rollout lock left by a run that died first.
-        #[arg(long)]
-        break_lock: bool,
-    },
+    Rollback(RollbackArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// Skip the spec's `local.build` command (use binaries already built).
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    /// Really delete (without it, destroy lists what it would remove and exits 2).
+    #[arg(long)]
+    pub yes: bool,
+    /// Remove the rollout lock first (only when the run holding it is known to be gone).
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    #[arg(long, value_enum)]
+    pub env: Option<Environment>,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    #[arg(long, value_enum)]
+    pub env: Option<Environment>,
+    /// Deploy one service (locally: redeployed even if unchanged).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
+    #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
+    pub images: Vec<(String, String)>,
+    /// AWS: print the plan and each rollout's steps, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// AWS: bake for this long instead of each service's `deploy.bake` (e.g. 0s, 10m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub bake: Option<std::time::Duration>,
+    /// AWS: remove a rollout lock left by a run that died, then deploy.
+    #[arg(long)]
+    pub break_lock: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    #[arg(long, value_enum)]
+    pub env: Option<Environment>,
+    /// The service to roll back; without it, every service that has an earlier release.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// AWS: remove a rollout lock left by a run that died first.
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 fn parse_image(text: &str) -> Result<(String, String), String> {

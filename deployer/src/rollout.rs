@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::spec::Spec;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
@@ -129,6 +131,34 @@ pub struct RolloutOptions {
     pub poll_interval: Duration,
     /// Cancelling (Ctrl-C) before the full switch abandons the rollout; the live color stays.
     pub cancel: CancellationToken,
+}
+
+impl RolloutOptions {
+    /// `service`'s `deploy:` section (the defaults for a service the spec does not have),
+    /// polled every second; platforms adjust the poll interval to their speed.
+    pub fn for_service(spec: &Spec, service: &str, cancel: CancellationToken) -> Self {
+        let deploy = spec
+            .services
+            .get(service)
+            .map(|definition| definition.deploy.clone())
+            .unwrap_or_default();
+        Self {
+            health_timeout: deploy.health_timeout.0,
+            canary: deploy.canary_steps(),
+            bake: deploy.bake.0,
+            auto_rollback: deploy.auto_rollback,
+            poll_interval: Duration::from_secs(1),
+            cancel,
+        }
+    }
+}
+
+/// What rolling several services back came to.
+#[derive(Debug, Default)]
+pub struct Rollbacks {
+    pub outcomes: Vec<Outcome>,
+    /// Why each skipped service had nothing to roll back to.
+    pub nothing_to_roll_back: Vec<String>,
 }
 
 /// A step of a rollout, reported as it starts.

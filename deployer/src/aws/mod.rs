@@ -289,25 +289,24 @@ fn rollout_services(
         .collect()
 }
 
-fn rollout_options(spec: &Spec, service: &str, options: &DeployOptions) -> RolloutOptions {
-    let deploy = spec
-        .services
-        .get(service)
-        .map(|definition| definition.deploy.clone())
-        .unwrap_or_default();
+/// `service`'s rollout options on AWS: its `deploy:` section, `--bake` over its bake.
+fn rollout_options(
+    spec: &Spec,
+    service: &str,
+    bake: Option<std::time::Duration>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> RolloutOptions {
+    let options = RolloutOptions::for_service(spec, service, cancel.clone());
     RolloutOptions {
-        health_timeout: deploy.health_timeout.0,
-        canary: deploy.canary_steps(),
-        bake: options.bake.unwrap_or(deploy.bake.0),
-        auto_rollback: deploy.auto_rollback,
+        bake: bake.unwrap_or(options.bake),
         // Often enough that a release moves on within 2 s of turning healthy (a release or
         // rollback used to wait up to 10 s past it); two Describe calls per service every 2 s
         // stay far below ECS's and ELB's API rates.
-        poll_interval: (deploy.health_timeout.0 / 10).clamp(
+        poll_interval: (options.health_timeout / 10).clamp(
             std::time::Duration::from_millis(200),
             std::time::Duration::from_secs(2),
         ),
-        cancel: options.cancel.clone(),
+        ..options
     }
 }
 
@@ -412,7 +411,7 @@ async fn plan_and_deploy(
             service,
             color,
             image,
-            &rollout_options(spec, service, options),
+            &rollout_options(spec, service, options.bake, &options.cancel),
         ) {
             println!("  - {step}");
         }
@@ -509,7 +508,7 @@ async fn apply_and_roll_out(
             &platform_,
             service,
             release,
-            &rollout_options(spec, service, options),
+            &rollout_options(spec, service, options.bake, &options.cancel),
             &report,
         )
         .await?;
@@ -524,14 +523,20 @@ async fn apply_and_roll_out(
     Ok((applied, ids, rollouts.len()))
 }
 
+pub struct RollbackOptions {
+    pub break_lock: bool,
+    /// Ctrl-C: abandons a rollback before its switch.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
 /// Switches services back to their other color (scaling it up first), under the rollout lock.
-/// Services with nothing to roll back to are reported and skipped when several are asked for.
+/// Services with nothing to roll back to are skipped when several are asked for.
 pub async fn rollback(
     aws: &Aws,
     spec: &Spec,
     services: &[String],
-    options: &DeployOptions,
-) -> anyhow::Result<Vec<rollout::Outcome>> {
+    options: &RollbackOptions,
+) -> anyhow::Result<rollout::Rollbacks> {
     let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
     let inventory = match discover::inventory(aws, spec).await {
         Ok(inventory) => inventory,
@@ -541,21 +546,21 @@ pub async fn rollback(
         }
     };
     let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
-    let mut outcomes = Vec::new();
+    let mut rolled = rollout::Rollbacks::default();
     let mut failure = None;
     for service in services {
         let report = |step: rollout::Step| eprintln!("  {service}: {step}");
         match rollout::rollback(
             &platform_,
             service,
-            &rollout_options(spec, service, options),
+            &rollout_options(spec, service, None, &options.cancel),
             &report,
         )
         .await
         {
-            Ok(outcome) => outcomes.push(outcome),
+            Ok(outcome) => rolled.outcomes.push(outcome),
             Err(error) if services.len() > 1 && error.is_nothing_to_roll_back() => {
-                println!("{error}")
+                rolled.nothing_to_roll_back.push(error.to_string())
             }
             Err(error) => {
                 failure = Some(error);
@@ -566,7 +571,7 @@ pub async fn rollback(
     lock.release(aws).await?;
     match failure {
         Some(error) => Err(error.into()),
-        None => Ok(outcomes),
+        None => Ok(rolled),
     }
 }
 

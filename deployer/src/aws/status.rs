@@ -20,6 +20,86 @@ pub struct AwsStatus {
     pub services: Vec<ServiceReport>,
 }
 
+impl AwsStatus {
+    /// The `dashctl status --env aws` tables.
+    pub fn table(&self) -> String {
+        use comfy_table::{Table, presets::NOTHING};
+        let mut out = format!("{} ({}) on AWS\n\n", self.app, self.environment);
+        let mut table = Table::new();
+        table.load_preset(NOTHING).set_header([
+            "SERVICE",
+            "LIVE",
+            "IMAGE",
+            "RUNNING/DESIRED",
+            "HEALTHY TARGETS",
+            "SCALING",
+            "URL",
+        ]);
+        for service in &self.services {
+            let scaling = match (
+                service.scaling.min,
+                service.scaling.max,
+                service.scaling.requests_per_target,
+            ) {
+                (Some(min), Some(max), Some(target)) => format!("{min}-{max} @ {target} req/min"),
+                _ => "-".to_owned(),
+            };
+            table.add_row([
+                format!(
+                    "{}{}",
+                    service.name,
+                    if service.public { "" } else { " (internal)" }
+                ),
+                service
+                    .live_color
+                    .map_or_else(|| "-".to_owned(), |color| color.to_string()),
+                service.image.clone().unwrap_or_else(|| "-".to_owned()),
+                format!("{}/{}", service.running, service.desired),
+                format!("{}/{}", service.healthy_targets, service.registered_targets),
+                scaling,
+                service
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| "(not deployed)".to_owned()),
+            ]);
+        }
+        out.push_str(&table.to_string());
+        out.push_str("\n\n");
+        let mut colors = Table::new();
+        colors.load_preset(NOTHING).set_header([
+            "SERVICE",
+            "COLOR",
+            "TRAFFIC",
+            "TASK DEFINITION",
+            "IMAGE",
+            "RUNNING/DESIRED",
+            "HEALTHY",
+        ]);
+        for service in &self.services {
+            for color in &service.colors {
+                colors.add_row([
+                    service.name.clone(),
+                    color.color.to_string(),
+                    format!("{}%", color.weight),
+                    color
+                        .task_definition
+                        .clone()
+                        .unwrap_or_else(|| "-".to_owned()),
+                    color.image.clone().unwrap_or_else(|| "-".to_owned()),
+                    format!("{}/{}", color.running, color.desired),
+                    format!("{}/{}", color.healthy_targets, color.registered_targets),
+                ]);
+            }
+        }
+        out.push_str(&colors.to_string());
+        out.push('\n');
+        if let Some(holder) = &self.rollout_in_progress {
+            out.push_str(&format!("\nrollout in progress: {holder}\n"));
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
     pub name: String,

@@ -14,6 +14,81 @@ pub struct StatusReport {
     pub services: Vec<ServiceStatus>,
 }
 
+impl StatusReport {
+    /// The `dashctl status` table.
+    pub fn table(&self) -> String {
+        use comfy_table::{Table, presets::NOTHING};
+        let mut out = format!(
+            "{} ({}) on {}, dashctl up pid {}\n\n",
+            self.app, self.environment, self.platform, self.pid
+        );
+        let mut services = Table::new();
+        services.load_preset(NOTHING).set_header([
+            "SERVICE",
+            "URL",
+            "LIVE",
+            "READY",
+            "REQ/MIN",
+            "SCALING (min-max @ req/min/target)",
+        ]);
+        for service in &self.services {
+            services.add_row([
+                format!(
+                    "{}{}",
+                    service.name,
+                    if service.public { "" } else { " (internal)" }
+                ),
+                service.url.clone(),
+                match (service.live_color, service.canary) {
+                    (Some(live), Some((canary, percent))) => {
+                        format!("{live} ({canary} {percent}%)")
+                    }
+                    (Some(live), None) => live.to_string(),
+                    (None, _) => "-".to_owned(),
+                },
+                format!("{}/{}", service.ready, service.desired),
+                service.requests_per_minute.to_string(),
+                format!(
+                    "{}-{} @ {}",
+                    service.scaling.min, service.scaling.max, service.scaling.requests_per_target
+                ),
+            ]);
+        }
+        out.push_str(&services.to_string());
+        out.push_str("\n\n");
+        let mut instances = Table::new();
+        instances
+            .load_preset(NOTHING)
+            .set_header(["INSTANCE", "PID", "PORT", "STATE", "RESTARTS", "REQUESTS"]);
+        for service in &self.services {
+            for instance in &service.instances {
+                let state = if instance.draining {
+                    "draining"
+                } else if instance.ready {
+                    "ready"
+                } else if instance.pid.is_some() {
+                    "starting"
+                } else {
+                    "restarting"
+                };
+                instances.add_row([
+                    instance.id.clone(),
+                    instance
+                        .pid
+                        .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
+                    instance.port.to_string(),
+                    state.to_owned(),
+                    instance.restarts.to_string(),
+                    instance.requests.to_string(),
+                ]);
+            }
+        }
+        out.push_str(&instances.to_string());
+        out.push('\n');
+        out
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeployRequest {
     /// One service, or every service when absent.
@@ -31,6 +106,10 @@ pub struct ActionReport {
     pub steps: Vec<String>,
     pub outcomes: Vec<OutcomeLine>,
     pub error: Option<String>,
+    /// A rollback that found nothing to roll back to, and why: not an error when rolling back
+    /// every service.
+    #[serde(default)]
+    pub nothing_to_roll_back: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

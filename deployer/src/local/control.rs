@@ -105,24 +105,14 @@ fn failed(status: StatusCode, message: String) -> (StatusCode, Json<ActionReport
 }
 
 fn options(loaded: &LoadedSpec, service: &str) -> RolloutOptions {
-    let deploy = loaded
-        .spec
-        .services
-        .get(service)
-        .map(|service| service.deploy.clone())
-        .unwrap_or_default();
     RolloutOptions {
-        health_timeout: deploy.health_timeout.0,
-        canary: deploy.canary_steps(),
-        cancel: tokio_util::sync::CancellationToken::new(),
-        bake: deploy.bake.0,
-        auto_rollback: deploy.auto_rollback,
         poll_interval: loaded
             .spec
             .local
             .health_interval
             .0
             .min(Duration::from_secs(1)),
+        ..RolloutOptions::for_service(&loaded.spec, service, CancellationToken::new())
     }
 }
 
@@ -231,6 +221,9 @@ async fn rollback(
     let mut report = ActionReport::default();
     match result {
         Ok(outcome) => report.outcomes.push(outcome.into()),
+        Err(error) if error.is_nothing_to_roll_back() => {
+            report.nothing_to_roll_back = Some(error.to_string())
+        }
         Err(error) => report.error = Some(error.to_string()),
     }
     report.steps = steps

@@ -19,6 +19,26 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
         text(&unchanged)
     );
 
+    // Nothing deployed since `up`: rolling everything back skips each service and succeeds;
+    // rolling back one of them fails.
+    let nothing = workspace.dashctl("rollback", &[]);
+    let out = text(&nothing);
+    assert!(nothing.status.success(), "{out}");
+    for line in [
+        "portal: nothing to roll back to (green has no earlier release)",
+        "hardware: nothing to roll back to (green has no earlier release)",
+        "nothing to roll back",
+    ] {
+        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+    }
+    let one = workspace.dashctl("rollback", &["--service", "portal"]);
+    assert_eq!(one.status.code(), Some(1), "{}", text(&one));
+    assert!(
+        text(&one).contains("error: portal: nothing to roll back to"),
+        "{}",
+        text(&one)
+    );
+
     // A new release of portal goes to green, which takes the traffic.
     spec.portal_args = vec!["--stale-after".into(), "30".into()];
     workspace.write(&spec);

@@ -1,0 +1,59 @@
+//! `dashctl deploy`: roll the spec out blue/green, locally (through `dashctl up`) or on AWS.
+
+use super::{
+    Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
+    resolve_for_change, runtime,
+};
+use crate::aws;
+use crate::cli::{AwsArgs, DeployArgs, Environment};
+use crate::local::client::Connection;
+
+pub fn exec(args: DeployArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+    let mut loaded = load(&args.spec)?;
+    for name in args
+        .service
+        .iter()
+        .chain(args.images.iter().map(|(name, _)| name))
+    {
+        known_service(&loaded, name)?;
+    }
+    if resolve_for_change(args.env, &loaded, "deploy")? == Environment::Local {
+        if !args.images.is_empty() || args.dry_run || args.bake.is_some() || args.break_lock {
+            return Err(Failure::Usage(
+                "--image, --dry-run, --bake and --break-lock apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
+            ));
+        }
+        let report =
+            runtime()?.block_on(async { Connection::open(&loaded)?.deploy(args.service).await })?;
+        return finish(report);
+    }
+    for (name, image) in args.images {
+        if let Some(definition) = loaded.spec.services.get_mut(&name) {
+            definition.image = Some(image);
+        }
+    }
+    if let Some((name, _)) = loaded
+        .spec
+        .services
+        .iter()
+        .find(|(_, definition)| definition.image.is_none())
+    {
+        return Err(Failure::Usage(format!(
+            "service `{name}` has no image; set services.{name}.image or pass --image {name}=IMAGE"
+        )));
+    }
+    runtime()?
+        .block_on(async {
+            let aws = connect(&loaded, aws_args).await?;
+            let options = aws::DeployOptions {
+                only_service: args.service,
+                dry_run: args.dry_run,
+                bake: args.bake,
+                break_lock: args.break_lock,
+                cancel: cancel_on_ctrl_c(),
+            };
+            aws::deploy(&aws, &loaded, options).await
+        })
+        .map_err(implicit_aws(args.env))?;
+    Ok(())
+}

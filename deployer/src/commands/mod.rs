@@ -1,0 +1,170 @@
+//! One file per subcommand, each an `exec` that calls library operations and prints; here what
+//! they share: errors sorted into exit codes, loading the spec, choosing local or AWS.
+
+mod deploy;
+mod destroy;
+mod down;
+mod plan;
+mod rollback;
+mod status;
+mod up;
+mod validate;
+
+use crate::aws::{self, Aws};
+use crate::cli::{AwsArgs, Cli, Command, Environment, SpecArg};
+use crate::local::{ActionReport, client::Connection};
+use crate::spec::{self, LoadedSpec, SpecError};
+
+/// Why a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 2: the spec is invalid.
+    InvalidSpec(SpecError),
+    /// Exit 2: the command line asks for something impossible.
+    Usage(String),
+    /// Exit 1: the work itself failed.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let aws = &cli.aws;
+    match cli.command {
+        Command::Validate(args) => validate::exec(&args),
+        Command::Up(args) => up::exec(&args),
+        Command::Plan(args) => plan::exec(&args, aws),
+        Command::Destroy(args) => destroy::exec(&args, aws),
+        Command::Down(args) => down::exec(&args),
+        Command::Status(args) => status::exec(&args, aws),
+        Command::Deploy(args) => deploy::exec(args, aws),
+        Command::Rollback(args) => rollback::exec(args, aws),
+    }
+}
+
+fn load(arg: &SpecArg) -> Result<LoadedSpec, Failure> {
+    spec::load(&arg.file).map_err(Failure::InvalidSpec)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::Failed(error.into()))
+}
+
+/// `--env` if given; else local when `dashctl up` runs this spec here, else AWS.
+fn resolve(env: Option<Environment>, loaded: &LoadedSpec) -> Environment {
+    env.unwrap_or_else(|| {
+        if Connection::open(loaded).is_ok() {
+            Environment::Local
+        } else {
+            Environment::Aws
+        }
+    })
+}
+
+/// For commands that change things (`deploy`, `rollback`): `--env` if given; else local when
+/// `dashctl up` runs this spec here; else the spec's `default_env`; else a usage error. They
+/// never reach AWS by accident.
+fn resolve_for_change(
+    env: Option<Environment>,
+    loaded: &LoadedSpec,
+    verb: &str,
+) -> Result<Environment, Failure> {
+    if let Some(env) = env {
+        return Ok(env);
+    }
+    if Connection::open(loaded).is_ok() {
+        return Ok(Environment::Local);
+    }
+    match loaded.spec.default_env {
+        Some(spec::Target::Aws) => Ok(Environment::Aws),
+        Some(spec::Target::Local) => Ok(Environment::Local),
+        None => Err(Failure::Usage(format!(
+            "no `dashctl up` runs {} here; pass --env aws to {verb} on AWS (or set `default_env: aws` in the spec), or start it here with `dashctl up`",
+            loaded.path.display()
+        ))),
+    }
+}
+
+/// Said when a command went to AWS only because no local run was found.
+fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
+    move |error| {
+        match env {
+        Some(_) => Failure::Failed(error),
+        None => Failure::Failed(error.context(
+            "no `dashctl up` runs this spec here, so this command went to AWS (pass --env local or --env aws to choose)",
+        )),
+    }
+    }
+}
+
+async fn connect(loaded: &LoadedSpec, args: &AwsArgs) -> anyhow::Result<Aws> {
+    Aws::connect(
+        &loaded.spec,
+        &aws::Connection {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+        },
+    )
+    .await
+}
+
+/// `--service NAME`, checked against the spec.
+fn known_service(loaded: &LoadedSpec, name: &str) -> Result<(), Failure> {
+    if loaded.spec.services.contains_key(name) {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!("the spec has no service `{name}`")))
+    }
+}
+
+/// Prints what a local deploy or rollback did; its error is the command's failure.
+fn finish(report: ActionReport) -> Result<(), Failure> {
+    for step in &report.steps {
+        println!("  {step}");
+    }
+    for outcome in &report.outcomes {
+        match &outcome.from {
+            Some(from) => println!("{}: live on {} (was {from})", outcome.service, outcome.to),
+            None => println!("{}: live on {}", outcome.service, outcome.to),
+        }
+    }
+    match report.error {
+        Some(error) => Err(Failure::Failed(anyhow::anyhow!(error))),
+        None => {
+            if report.outcomes.is_empty() {
+                println!("nothing to deploy: every service already runs what the spec says");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The first Ctrl-C stops the work safely: infrastructure changes stop before the next step,
+/// a rollout is abandoned before its final switch (the live color keeps serving). A second
+/// Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: stopping safely (the live color keeps serving); press Ctrl-C again to exit now"
+            );
+            cancel.cancel();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted twice: exiting without cleaning up; check `dashctl status` and --break-lock"
+            );
+            std::process::exit(130);
+        }
+    });
+    token
+}

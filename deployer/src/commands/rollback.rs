@@ -1,0 +1,77 @@
+//! `dashctl rollback`: back to the previous color, for one service or every one that has an
+//! earlier release.
+
+use super::{
+    Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
+    resolve_for_change, runtime,
+};
+use crate::aws;
+use crate::cli::{AwsArgs, Environment, RollbackArgs};
+use crate::local::{ActionReport, client::Connection};
+
+pub fn exec(args: RollbackArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+    let loaded = load(&args.spec)?;
+    let services: Vec<String> = match args.service {
+        Some(name) => {
+            known_service(&loaded, &name)?;
+            vec![name]
+        }
+        None => loaded.spec.services.keys().cloned().collect(),
+    };
+    // Rolling back everything skips the services with nothing to roll back to; rolling back
+    // one that has none fails.
+    let all = services.len() > 1;
+    if resolve_for_change(args.env, &loaded, "roll back")? == Environment::Aws {
+        let rolled = runtime()?
+            .block_on(async {
+                let aws = connect(&loaded, aws_args).await?;
+                let options = aws::RollbackOptions {
+                    break_lock: args.break_lock,
+                    cancel: cancel_on_ctrl_c(),
+                };
+                aws::rollback(&aws, &loaded.spec, &services, &options).await
+            })
+            .map_err(implicit_aws(args.env))?;
+        for skipped in &rolled.nothing_to_roll_back {
+            println!("{skipped}");
+        }
+        for outcome in rolled.outcomes {
+            println!(
+                "{}: live on {} (was {})",
+                outcome.service,
+                outcome.to,
+                outcome
+                    .from
+                    .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
+            );
+        }
+        return Ok(());
+    }
+    let mut merged = ActionReport::default();
+    runtime()?.block_on(async {
+        let connection = Connection::open(&loaded)?;
+        for service in services {
+            let report = connection.rollback(service).await?;
+            merged.steps.extend(report.steps);
+            merged.outcomes.extend(report.outcomes);
+            match (report.nothing_to_roll_back, report.error) {
+                (_, Some(error)) => {
+                    merged.error = Some(error);
+                    break;
+                }
+                (Some(skipped), None) if all => println!("{skipped}"),
+                (Some(skipped), None) => {
+                    merged.error = Some(skipped);
+                    break;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    if merged.outcomes.is_empty() && merged.error.is_none() {
+        println!("nothing to roll back");
+        return Ok(());
+    }
+    finish(merged)
+}

@@ -1,0 +1,25 @@
+//! `dashctl up`: run the spec on this machine until Ctrl-C or `dashctl down`.
+
+use super::{Failure, load, runtime};
+use crate::cli::UpArgs;
+use crate::local;
+
+pub fn exec(args: &UpArgs) -> Result<(), Failure> {
+    let loaded = load(&args.spec)?;
+    if let Some((name, _)) = loaded
+        .spec
+        .services
+        .iter()
+        .find(|(_, service)| service.local.is_none())
+    {
+        return Err(Failure::Usage(format!(
+            "{}: service `{name}` has no `local` section, so `dashctl up` cannot run it (add `local: {{ command: [...] }}`)",
+            loaded.path.display()
+        )));
+    }
+    let options = local::UpOptions {
+        no_build: args.no_build,
+    };
+    runtime()?.block_on(local::up(loaded, options))?;
+    Ok(())
+}
