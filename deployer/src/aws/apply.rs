@@ -91,6 +91,8 @@ pub struct Scope<'a> {
     pub cancel: &'a tokio_util::sync::CancellationToken,
 }
 
+/// Creates and updates kind by kind in dependency order, then deletes what the spec no longer
+/// has, newest kinds first. Returns the counts and every id (new ones included).
 pub async fn apply(
     aws: &Aws,
     spec: &Spec,
@@ -99,7 +101,6 @@ pub async fn apply(
     scope: &Scope<'_>,
     progress: &Progress,
 ) -> anyhow::Result<(Applied, Ids)> {
-    let only_service = scope.only_service;
     let Inventory {
         resources: existing,
         mut ids,
@@ -123,154 +124,231 @@ pub async fn apply(
             .into_iter()
             .filter(|resource| resource.kind == kind)
             .collect();
-        let have: Vec<Resource> = existing
-            .iter()
-            .filter(|resource| resource.kind == kind)
-            .cloned()
-            .collect();
-        let mut steps: Vec<(Change, Step<'_>)> = Vec::new();
-        for change in diff(&wanted, &have) {
-            if change.action == Action::Delete {
-                continue;
-            }
-            let resource_owner = wanted
-                .iter()
-                .find(|resource| resource.name == change.name)
-                .and_then(|resource| resource.service.as_deref());
-            if let (Some(only), Some(owner)) = (only_service, resource_owner)
-                && only != owner
-            {
-                continue;
-            }
-            let rolls_out = resource_owner.is_some_and(|owner| scope.rollouts.contains(owner));
-            if rolls_out
-                && matches!(change.action, Action::Update(_))
-                && matches!(kind, Kind::TaskDefinition | Kind::EcsService)
-            {
-                continue;
-            }
-            let Some(resource) = wanted.iter().find(|resource| resource.name == change.name) else {
-                continue;
-            };
-            let changed = match &change.action {
-                Action::Update(diffs) => diffs.iter().map(|(attr, _, _)| attr.clone()).collect(),
-                _ => Vec::new(),
-            };
-            let step = Step {
-                resource,
-                existing: existing_by_key.get(&(kind, change.name.clone())).copied(),
-                changed,
-            };
-            steps.push((change, step));
-        }
-        // A new task definition revision must reach its ECS service even when nothing
-        // else about the service changed.
+        let mut steps = steps(kind, &wanted, &existing, &existing_by_key, scope);
         if kind == Kind::EcsService {
-            for resource in wanted
-                .iter()
-                .filter(|resource| new_revisions.contains(resource.get("task_definition")))
-            {
-                if steps.iter().all(|(change, _)| change.name != resource.name)
-                    && existing_by_key.contains_key(&resource.key())
-                {
-                    let change = Change {
-                        kind,
-                        name: resource.name.clone(),
-                        action: Action::Update(vec![(
-                            "task_definition".into(),
-                            "previous revision".into(),
-                            "new revision".into(),
-                        )]),
-                    };
-                    steps.push((
-                        change,
-                        Step {
-                            resource,
-                            existing: existing_by_key.get(&resource.key()).copied(),
-                            changed: vec!["task_definition".into()],
-                        },
-                    ));
-                }
-            }
+            steps.extend(revision_steps(
+                &wanted,
+                &steps,
+                &new_revisions,
+                &existing_by_key,
+            ));
         }
         if steps.is_empty() {
             continue;
         }
         if kind == Kind::SecurityGroup {
-            // Groups reference each other: create them all before any rule.
-            let missing: Vec<&Resource> = steps
-                .iter()
-                .filter(|(change, _)| change.action == Action::Create)
-                .map(|(_, step)| step.resource)
-                .collect();
-            let created = bounded(missing.iter().map(|resource| async {
-                let task = progress.start(format!("create security group {}", resource.name));
-                let result = security::create(aws, spec, resource, &ids).await;
-                task.finish(
-                    &result
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(|error| anyhow::anyhow!("{error:#}")),
-                );
-                result.map(|id| (resource.name.clone(), id))
-            }))
-            .await;
-            for result in created {
-                let (name, id) = result?;
-                ids.insert(Kind::SecurityGroup, &name, id);
-            }
+            create_security_groups(aws, spec, &steps, &mut ids, progress).await?;
         }
-        let results = bounded(steps.iter().map(|(change, step)| {
-            let ids = &ids;
-            async move {
-                let task = progress.start(label(change));
-                let result = apply_one(aws, spec, place.azs, change, step, ids).await;
-                task.finish(
-                    &result
-                        .as_ref()
-                        .map(|_| ())
-                        .map_err(|error| anyhow::anyhow!("{error:#}")),
-                );
-                result.map(|outcome| (change.clone(), step.resource.service.clone(), outcome))
-            }
-        }))
-        .await;
-        let mut first_error = None;
-        for result in results {
-            match result {
-                Ok((change, service, outcome)) => {
-                    match change.action {
-                        Action::Create => applied.created += 1,
-                        _ => applied.updated += 1,
-                    }
-                    if let Some((id, dns)) = outcome {
-                        ids.insert(kind, &change.name, id);
-                        if let Some(dns) = dns {
-                            ids.dns.insert(change.name.clone(), dns);
-                        }
-                    }
-                    if kind == Kind::TaskDefinition {
-                        new_revisions.insert(change.name.clone());
-                    }
-                    if matches!(kind, Kind::TaskDefinition | Kind::EcsService)
-                        && let Some(service) = service
-                    {
-                        applied.rolled.insert(service);
-                    }
-                }
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
-            }
-        }
-        if let Some(error) = first_error {
-            return Err(error.context(format!("deploy stopped at the {kind} step; what was created so far stays and the next deploy continues from there")));
-        }
+        let results = run_steps(aws, spec, place.azs, &steps, &ids, progress).await;
+        record(kind, results, &mut ids, &mut applied, &mut new_revisions)?;
     }
 
-    // Deletions, newest kinds first.
     let all_wanted = desired::wanted(spec, place, &ids.dns, scope.live, &existing);
-    let deletes: Vec<Change> = diff(&all_wanted, &existing)
+    let deletes = deletes(&all_wanted, &existing, &existing_by_key, scope.only_service);
+    applied.deleted += delete_all(aws, spec, &deletes, &existing_by_key, &ids, progress).await?;
+    Ok((applied, ids))
+}
+
+/// Runs one kind's steps, a bounded number at a time.
+async fn run_steps(
+    aws: &Aws,
+    spec: &Spec,
+    azs: &[String],
+    steps: &[(Change, Step<'_>)],
+    ids: &Ids,
+    progress: &Progress,
+) -> Vec<anyhow::Result<Done>> {
+    bounded(steps.iter().map(|(change, step)| async move {
+        let task = progress.start(label(change));
+        let result = apply_one(aws, spec, azs, change, step, ids).await;
+        task.finish(
+            &result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|error| anyhow::anyhow!("{error:#}")),
+        );
+        result.map(|outcome| (change.clone(), step.resource.service.clone(), outcome))
+    }))
+    .await
+}
+
+/// Counts what one kind's steps did and records the new ids; the first error stops the deploy
+/// (after every step of the kind has finished).
+fn record(
+    kind: Kind,
+    results: Vec<anyhow::Result<Done>>,
+    ids: &mut Ids,
+    applied: &mut Applied,
+    new_revisions: &mut BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok((change, service, outcome)) => {
+                applied.count(&change, service);
+                if let Some((id, dns)) = outcome {
+                    ids.insert(kind, &change.name, id);
+                    if let Some(dns) = dns {
+                        ids.dns.insert(change.name.clone(), dns);
+                    }
+                }
+                if kind == Kind::TaskDefinition {
+                    new_revisions.insert(change.name);
+                }
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error.context(format!("deploy stopped at the {kind} step; what was created so far stays and the next deploy continues from there"))),
+        None => Ok(()),
+    }
+}
+
+impl Applied {
+    fn count(&mut self, change: &Change, service: Option<String>) {
+        match change.action {
+            Action::Create => self.created += 1,
+            _ => self.updated += 1,
+        }
+        if matches!(change.kind, Kind::TaskDefinition | Kind::EcsService)
+            && let Some(service) = service
+        {
+            self.rolled.insert(service);
+        }
+    }
+}
+
+/// The creates and updates of one kind within the scope: not another service's resources
+/// with `only_service`, not the release of a service that goes out blue/green.
+fn steps<'a>(
+    kind: Kind,
+    wanted: &'a [Resource],
+    existing: &[Resource],
+    existing_by_key: &BTreeMap<(Kind, String), &'a Resource>,
+    scope: &Scope<'_>,
+) -> Vec<(Change, Step<'a>)> {
+    let have: Vec<Resource> = existing
+        .iter()
+        .filter(|resource| resource.kind == kind)
+        .cloned()
+        .collect();
+    let mut steps = Vec::new();
+    for change in diff(wanted, &have) {
+        if change.action == Action::Delete {
+            continue;
+        }
+        let resource_owner = wanted
+            .iter()
+            .find(|resource| resource.name == change.name)
+            .and_then(|resource| resource.service.as_deref());
+        if let (Some(only), Some(owner)) = (scope.only_service, resource_owner)
+            && only != owner
+        {
+            continue;
+        }
+        let rolls_out = resource_owner.is_some_and(|owner| scope.rollouts.contains(owner));
+        if rolls_out
+            && matches!(change.action, Action::Update(_))
+            && matches!(kind, Kind::TaskDefinition | Kind::EcsService)
+        {
+            continue;
+        }
+        let Some(resource) = wanted.iter().find(|resource| resource.name == change.name) else {
+            continue;
+        };
+        let changed = match &change.action {
+            Action::Update(diffs) => diffs.iter().map(|(attr, _, _)| attr.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let step = Step {
+            resource,
+            existing: existing_by_key.get(&(kind, change.name.clone())).copied(),
+            changed,
+        };
+        steps.push((change, step));
+    }
+    steps
+}
+
+/// A new task definition revision must reach its ECS service even when nothing else about
+/// the service changed: updates for the existing services `steps` leaves out.
+fn revision_steps<'a>(
+    wanted: &'a [Resource],
+    steps: &[(Change, Step<'a>)],
+    new_revisions: &BTreeSet<String>,
+    existing_by_key: &BTreeMap<(Kind, String), &'a Resource>,
+) -> Vec<(Change, Step<'a>)> {
+    wanted
+        .iter()
+        .filter(|resource| new_revisions.contains(resource.get("task_definition")))
+        .filter(|resource| {
+            steps.iter().all(|(change, _)| change.name != resource.name)
+                && existing_by_key.contains_key(&resource.key())
+        })
+        .map(|resource| {
+            let change = Change {
+                kind: resource.kind,
+                name: resource.name.clone(),
+                action: Action::Update(vec![(
+                    "task_definition".into(),
+                    "previous revision".into(),
+                    "new revision".into(),
+                )]),
+            };
+            let step = Step {
+                resource,
+                existing: existing_by_key.get(&resource.key()).copied(),
+                changed: vec!["task_definition".into()],
+            };
+            (change, step)
+        })
+        .collect()
+}
+
+/// Security groups reference each other: all missing ones are created before any rule.
+async fn create_security_groups(
+    aws: &Aws,
+    spec: &Spec,
+    steps: &[(Change, Step<'_>)],
+    ids: &mut Ids,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let missing: Vec<&Resource> = steps
+        .iter()
+        .filter(|(change, _)| change.action == Action::Create)
+        .map(|(_, step)| step.resource)
+        .collect();
+    let ids_now = &*ids;
+    let created = bounded(missing.iter().map(|resource| async move {
+        let task = progress.start(format!("create security group {}", resource.name));
+        let result = security::create(aws, spec, resource, ids_now).await;
+        task.finish(
+            &result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|error| anyhow::anyhow!("{error:#}")),
+        );
+        result.map(|id| (resource.name.clone(), id))
+    }))
+    .await;
+    for result in created {
+        let (name, id) = result?;
+        ids.insert(Kind::SecurityGroup, &name, id);
+    }
+    Ok(())
+}
+
+/// What the spec no longer has, within `only_service` (its own resources and shared ones).
+fn deletes(
+    wanted: &[Resource],
+    existing: &[Resource],
+    existing_by_key: &BTreeMap<(Kind, String), &Resource>,
+    only_service: Option<&str>,
+) -> Vec<Change> {
+    diff(wanted, existing)
         .into_iter()
         .filter(|change| change.action == Action::Delete)
         .filter(|change| {
@@ -285,9 +363,7 @@ pub async fn apply(
                     })
             })
         })
-        .collect();
-    applied.deleted += delete_all(aws, spec, &deletes, &existing_by_key, &ids, progress).await?;
-    Ok((applied, ids))
+        .collect()
 }
 
 /// Deletes in the order given (reverse dependency order), one kind at a time, in parallel
@@ -337,6 +413,9 @@ pub async fn delete_all(
 }
 
 type Outcome = Option<(String, Option<String>)>;
+
+/// A step that succeeded: its change, the service it belongs to, and its outcome.
+type Done = (Change, Option<String>, Outcome);
 
 fn immutable(change: &Change, what: &str) -> anyhow::Error {
     anyhow::anyhow!(

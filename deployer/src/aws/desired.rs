@@ -7,7 +7,7 @@ use super::model::{Kind, Resource};
 use super::names::Names;
 use crate::rollout::Color;
 use crate::spec::template::{Placeholder, expand};
-use crate::spec::{NatMode, Spec};
+use crate::spec::{NatMode, Service as ServiceSpec, Spec};
 
 /// Stands in for a load balancer's DNS name in a plan, before the load balancer exists.
 pub const UNKNOWN_DNS: &str = "(known after apply)";
@@ -101,12 +101,36 @@ pub fn resources(
     live: &BTreeMap<String, Color>,
 ) -> Vec<Resource> {
     let names = Names::new(spec);
-    let base = names.base();
-    let partition = place.partition;
-    let azs = place.azs;
-    let boundary = spec.aws.permissions_boundary.as_deref().unwrap_or_default();
-    let mut out = Vec::new();
+    let mut out = network(spec, &names, place.azs);
+    out.extend(load_balancers(spec, &names));
+    out.extend(execution_role_and_cluster(spec, &names, place.partition));
+    for (name, service) in &spec.services {
+        let live_color = live.get(name).copied().unwrap_or(Color::Blue);
+        out.push(tasks_group(&names, name, service));
+        out.extend(target_groups(&names, name, service));
+        out.extend(listeners(spec, &names, name, service, live_color));
+        out.extend(alarms(&names, name, service));
+        out.extend(logs_and_task_role(spec, &names, name));
+        out.push(task_definition(spec, &names, name, service, dns));
+        out.push(
+            Resource::new(Kind::EcsService, names.colored(name, live_color))
+                .service(name)
+                .attr("task_definition", names.family(name))
+                .attr("target_group", names.colored(name, live_color))
+                .attr("security_group", names.tasks_group(name)),
+        );
+        let (target, policy) = scaling(spec, name, live_color);
+        out.push(target);
+        out.push(policy);
+    }
+    out
+}
 
+/// The VPC, its internet gateway, a public and a private subnet per AZ, the NAT gateways with
+/// their addresses, and the route tables.
+fn network(spec: &Spec, names: &Names<'_>, azs: &[String]) -> Vec<Resource> {
+    let base = names.base();
+    let mut out = Vec::new();
     out.push(Resource::new(Kind::Vpc, &base).attr("cidr", spec.network.cidr.to_string()));
     out.push(Resource::new(Kind::InternetGateway, &base).attr("vpc", &base));
     for (index, az) in azs.iter().enumerate() {
@@ -147,26 +171,16 @@ pub fn resources(
                 .attr("subnets", names.subnet("private", index)),
         );
     }
+    out
+}
 
+/// The public load balancer when a service is public, the internal one when one is internal,
+/// each with its security group.
+fn load_balancers(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
+    let mut out = Vec::new();
     let has_public = spec.services.values().any(|service| service.public);
     let has_internal = spec.services.values().any(|service| !service.public);
-    // Who calls which internal service: from `${services.X.url}` references in env.
-    let mut callers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (name, service) in &spec.services {
-        for value in service.env.values() {
-            for placeholder in crate::spec::template::placeholders(value) {
-                if let Placeholder::ServiceUrl(target) = placeholder
-                    && let Some((target_name, target)) = spec.services.get_key_value(&target)
-                    && !target.public
-                {
-                    callers
-                        .entry(target_name.as_str())
-                        .or_default()
-                        .push(name.as_str());
-                }
-            }
-        }
-    }
+    let callers = internal_callers(spec);
     if has_public {
         let mut rules = vec!["tcp/80 from 0.0.0.0/0".to_owned()];
         if spec.aws.certificate_arn.is_some() {
@@ -209,8 +223,35 @@ pub fn resources(
                 .attr("security_group", names.load_balancer_group(false)),
         );
     }
+    out
+}
 
-    out.push(
+/// Who calls which internal service: from `${services.X.url}` references in env.
+fn internal_callers(spec: &Spec) -> BTreeMap<&str, Vec<&str>> {
+    let mut callers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, service) in &spec.services {
+        for value in service.env.values() {
+            for placeholder in crate::spec::template::placeholders(value) {
+                if let Placeholder::ServiceUrl(target) = placeholder
+                    && let Some((target_name, target)) = spec.services.get_key_value(&target)
+                    && !target.public
+                {
+                    callers
+                        .entry(target_name.as_str())
+                        .or_default()
+                        .push(name.as_str());
+                }
+            }
+        }
+    }
+    callers
+}
+
+/// What every service's tasks share: the execution role (with every service's secrets) and
+/// the cluster.
+fn execution_role_and_cluster(spec: &Spec, names: &Names<'_>, partition: &str) -> Vec<Resource> {
+    let boundary = spec.aws.permissions_boundary.as_deref().unwrap_or_default();
+    vec![
         Resource::new(Kind::Role, names.execution_role())
             .attr("trust", "ecs-tasks.amazonaws.com")
             .attr("managed", ecs_task_execution_policy(partition))
@@ -224,164 +265,185 @@ pub fn resources(
                         .map(|value| secret_arn(value, partition))
                 })),
             ),
-    );
-    out.push(Resource::new(Kind::Cluster, &base));
+        Resource::new(Kind::Cluster, names.base()),
+    ]
+}
 
-    for (name, service) in &spec.services {
-        let lb = names.load_balancer(service.public);
+/// The security group of `name`'s tasks: reachable from its load balancer only.
+fn tasks_group(names: &Names<'_>, name: &str, service: &ServiceSpec) -> Resource {
+    Resource::new(Kind::SecurityGroup, names.tasks_group(name))
+        .service(name)
+        .attr(
+            "rules",
+            format!(
+                "tcp/{} from sg:{}",
+                service.port,
+                names.load_balancer_group(service.public)
+            ),
+        )
+}
+
+/// One target group per color.
+fn target_groups(names: &Names<'_>, name: &str, service: &ServiceSpec) -> Vec<Resource> {
+    let mut out = Vec::new();
+    let health = &service.health;
+    for color in [Color::Blue, Color::Green] {
         out.push(
-            Resource::new(Kind::SecurityGroup, names.tasks_group(name))
+            Resource::new(Kind::TargetGroup, names.colored(name, color))
                 .service(name)
+                .attr("port", service.port.to_string())
                 .attr(
-                    "rules",
+                    "deregistration_delay",
+                    format!("{}s", service.deploy.deregistration_delay.0.as_secs()),
+                )
+                .attr(
+                    "health",
                     format!(
-                        "tcp/{} from sg:{}",
-                        service.port,
-                        names.load_balancer_group(service.public)
+                        "{} every {}s, timeout {}s, healthy {}, unhealthy {}",
+                        health.path,
+                        health.interval.0.as_secs(),
+                        health.timeout.0.as_secs(),
+                        health.healthy_threshold,
+                        health.unhealthy_threshold
                     ),
                 ),
         );
-        let health = &service.health;
-        for color in [Color::Blue, Color::Green] {
-            out.push(
-                Resource::new(Kind::TargetGroup, names.colored(name, color))
-                    .service(name)
-                    .attr("port", service.port.to_string())
-                    .attr(
-                        "deregistration_delay",
-                        format!("{}s", service.deploy.deregistration_delay.0.as_secs()),
-                    )
-                    .attr(
-                        "health",
-                        format!(
-                            "{} every {}s, timeout {}s, healthy {}, unhealthy {}",
-                            health.path,
-                            health.interval.0.as_secs(),
-                            health.timeout.0.as_secs(),
-                            health.healthy_threshold,
-                            health.unhealthy_threshold
-                        ),
-                    ),
-            );
-        }
-        let live_color = live.get(name).copied().unwrap_or(Color::Blue);
-        let live_group = names.colored(name, live_color);
-        let forward = ListenerAction::colors(&names, name, live_color, 100).to_string();
-        if service.public {
-            match &spec.aws.certificate_arn {
-                Some(certificate) => {
-                    out.push(
-                        Resource::new(Kind::Listener, format!("{lb}:443"))
-                            .service(name)
-                            .attr("protocol", "HTTPS")
-                            .attr("action", &forward)
-                            .attr("certificate", certificate)
-                            .attr("tls_policy", super::balancer::TLS_POLICY),
-                    );
-                    out.push(
-                        Resource::new(Kind::Listener, format!("{lb}:80"))
-                            .service(name)
-                            .attr("protocol", "HTTP")
-                            .attr("action", ListenerAction::RedirectToHttps.to_string()),
-                    );
-                }
-                None => out.push(
+    }
+    out
+}
+
+/// The listeners forwarding to `name`'s live color: HTTP, or HTTPS with a redirect from HTTP
+/// when the spec has a certificate; an internal service's on its own port.
+fn listeners(
+    spec: &Spec,
+    names: &Names<'_>,
+    name: &str,
+    service: &ServiceSpec,
+    live_color: Color,
+) -> Vec<Resource> {
+    let lb = names.load_balancer(service.public);
+    let mut out = Vec::new();
+    let forward = ListenerAction::colors(names, name, live_color, 100).to_string();
+    if service.public {
+        match &spec.aws.certificate_arn {
+            Some(certificate) => {
+                out.push(
+                    Resource::new(Kind::Listener, format!("{lb}:443"))
+                        .service(name)
+                        .attr("protocol", "HTTPS")
+                        .attr("action", &forward)
+                        .attr("certificate", certificate)
+                        .attr("tls_policy", super::balancer::TLS_POLICY),
+                );
+                out.push(
                     Resource::new(Kind::Listener, format!("{lb}:80"))
                         .service(name)
                         .attr("protocol", "HTTP")
-                        .attr("action", &forward),
-                ),
+                        .attr("action", ListenerAction::RedirectToHttps.to_string()),
+                );
             }
-        } else {
-            out.push(
-                Resource::new(Kind::Listener, format!("{lb}:{}", service.port))
+            None => out.push(
+                Resource::new(Kind::Listener, format!("{lb}:80"))
                     .service(name)
                     .attr("protocol", "HTTP")
                     .attr("action", &forward),
-            );
+            ),
         }
-
-        // Watched while a new color takes traffic (canary steps and bake): either in ALARM
-        // sends traffic back when `deploy.auto_rollback` is on.
-        for color in [Color::Blue, Color::Green] {
-            let group = names.colored(name, color);
-            out.push(
-                Resource::new(Kind::Alarm, names.alarm(name, color, "5xx"))
-                    .service(name)
-                    .attr("metric", "HTTPCode_Target_5XX_Count")
-                    .attr(
-                        "threshold",
-                        format!("> {} per minute", service.deploy.max_5xx_per_minute),
-                    )
-                    .attr("target_group", &group)
-                    .attr("load_balancer", &lb),
-            );
-            out.push(
-                Resource::new(Kind::Alarm, names.alarm(name, color, "unhealthy"))
-                    .service(name)
-                    .attr("metric", "UnHealthyHostCount")
-                    .attr("threshold", "> 0 for 2 minutes")
-                    .attr("target_group", &group)
-                    .attr("load_balancer", &lb),
-            );
-        }
+    } else {
         out.push(
-            Resource::new(Kind::LogGroup, names.log_group(name))
+            Resource::new(Kind::Listener, format!("{lb}:{}", service.port))
                 .service(name)
-                .attr("retention_days", spec.aws.log_retention_days.to_string()),
+                .attr("protocol", "HTTP")
+                .attr("action", &forward),
         );
-        out.push(
-            Resource::new(Kind::Role, names.task_role(name))
-                .service(name)
-                .attr("trust", "ecs-tasks.amazonaws.com")
-                .attr("managed", "")
-                .attr("boundary", boundary)
-                .attr("secrets", ""),
-        );
-        let resolve = |placeholder: &Placeholder| match placeholder {
-            Placeholder::ServiceUrl(target) => Some(service_url(spec, target, dns)),
-            _ => None,
-        };
-        let env = joined(
-            service
-                .env
-                .iter()
-                .map(|(key, value)| format!("{key}={}", expand(value, &resolve))),
-        );
-        out.push(
-            Resource::new(Kind::TaskDefinition, names.family(name))
-                .service(name)
-                .attr("image", service.image.clone().unwrap_or_default())
-                .attr("cpu", service.cpu.to_string())
-                .attr("memory", service.memory.to_string())
-                .attr("port", service.port.to_string())
-                .attr("env", env)
-                .attr(
-                    "secrets",
-                    joined(
-                        service
-                            .secrets
-                            .iter()
-                            .map(|(key, value)| format!("{key}={value}")),
-                    ),
-                )
-                .attr("execution_role", names.execution_role())
-                .attr("task_role", names.task_role(name))
-                .attr("log_group", names.log_group(name)),
-        );
-        let ecs_service = names.colored(name, live_color);
-        out.push(
-            Resource::new(Kind::EcsService, &ecs_service)
-                .service(name)
-                .attr("task_definition", names.family(name))
-                .attr("target_group", &live_group)
-                .attr("security_group", names.tasks_group(name)),
-        );
-        let (target, policy) = scaling(spec, name, live_color);
-        out.push(target);
-        out.push(policy);
     }
     out
+}
+
+/// Per color, the alarms watched while it takes traffic.
+fn alarms(names: &Names<'_>, name: &str, service: &ServiceSpec) -> Vec<Resource> {
+    let lb = names.load_balancer(service.public);
+    let mut out = Vec::new();
+    // Watched while a new color takes traffic (canary steps and bake): either in ALARM
+    // sends traffic back when `deploy.auto_rollback` is on.
+    for color in [Color::Blue, Color::Green] {
+        let group = names.colored(name, color);
+        out.push(
+            Resource::new(Kind::Alarm, names.alarm(name, color, "5xx"))
+                .service(name)
+                .attr("metric", "HTTPCode_Target_5XX_Count")
+                .attr(
+                    "threshold",
+                    format!("> {} per minute", service.deploy.max_5xx_per_minute),
+                )
+                .attr("target_group", &group)
+                .attr("load_balancer", &lb),
+        );
+        out.push(
+            Resource::new(Kind::Alarm, names.alarm(name, color, "unhealthy"))
+                .service(name)
+                .attr("metric", "UnHealthyHostCount")
+                .attr("threshold", "> 0 for 2 minutes")
+                .attr("target_group", &group)
+                .attr("load_balancer", &lb),
+        );
+    }
+    out
+}
+
+/// `name`'s log group and the role its tasks run as.
+fn logs_and_task_role(spec: &Spec, names: &Names<'_>, name: &str) -> Vec<Resource> {
+    let boundary = spec.aws.permissions_boundary.as_deref().unwrap_or_default();
+    vec![
+        Resource::new(Kind::LogGroup, names.log_group(name))
+            .service(name)
+            .attr("retention_days", spec.aws.log_retention_days.to_string()),
+        Resource::new(Kind::Role, names.task_role(name))
+            .service(name)
+            .attr("trust", "ecs-tasks.amazonaws.com")
+            .attr("managed", "")
+            .attr("boundary", boundary)
+            .attr("secrets", ""),
+    ]
+}
+
+/// What `name` runs: image, size, environment (service URLs resolved) and secrets.
+fn task_definition(
+    spec: &Spec,
+    names: &Names<'_>,
+    name: &str,
+    service: &ServiceSpec,
+    dns: &BTreeMap<String, String>,
+) -> Resource {
+    let resolve = |placeholder: &Placeholder| match placeholder {
+        Placeholder::ServiceUrl(target) => Some(service_url(spec, target, dns)),
+        _ => None,
+    };
+    let env = joined(
+        service
+            .env
+            .iter()
+            .map(|(key, value)| format!("{key}={}", expand(value, &resolve))),
+    );
+    Resource::new(Kind::TaskDefinition, names.family(name))
+        .service(name)
+        .attr("image", service.image.clone().unwrap_or_default())
+        .attr("cpu", service.cpu.to_string())
+        .attr("memory", service.memory.to_string())
+        .attr("port", service.port.to_string())
+        .attr("env", env)
+        .attr(
+            "secrets",
+            joined(
+                service
+                    .secrets
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}")),
+            ),
+        )
+        .attr("execution_role", names.execution_role())
+        .attr("task_role", names.task_role(name))
+        .attr("log_group", names.log_group(name))
 }
 
 /// Request-count autoscaling of `service`'s `color`: its scalable target and target-tracking
