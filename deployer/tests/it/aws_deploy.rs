@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::harness::text;
 use crate::moto::Moto;
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dashboard.yaml");
@@ -18,33 +17,17 @@ fn tag_filter() -> Vec<Filter> {
 #[tokio::test]
 async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it() {
     let moto = Moto::start();
-    let plan = moto.dashctl(&["plan", "-f", SPEC]);
-    assert!(plan.status.success(), "{}", text(&plan));
-    assert!(
-        text(&plan).contains("Plan: 45 to create, 0 to update, 0 to delete."),
-        "{}",
-        text(&plan)
-    );
+    moto.run(&["plan", "-f", SPEC])
+        .succeeds()
+        .stdout_contains("Plan: 45 to create, 0 to update, 0 to delete.");
 
-    let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", SPEC]);
-    let out = text(&deploy);
-    assert!(deploy.status.success(), "{out}");
-    assert!(
-        out.contains("waiting for new tasks to pass their health checks"),
-        "{out}"
-    );
-    assert!(
-        out.contains("created the service-linked role AWSServiceRoleForECS"),
-        "a fresh account gets the service-linked roles: {out}"
-    );
-    assert!(
-        out.contains("Deployed dashboard (prod) to us-east-1: 45 created"),
-        "{out}"
-    );
-    assert!(
-        out.contains("portal: http://dashboard-prod-public-"),
-        "{out}"
-    );
+    moto.run(&["deploy", "--env", "aws", "-f", SPEC])
+        .succeeds()
+        .contains("waiting for new tasks to pass their health checks")
+        // A fresh account gets the service-linked roles.
+        .contains("created the service-linked role AWSServiceRoleForECS")
+        .stdout_contains("Deployed dashboard (prod) to us-east-1: 45 created")
+        .stdout_contains("portal: http://dashboard-prod-public-");
 
     let config = moto.config().await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
@@ -506,11 +489,11 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     );
 
     // Second deploy: nothing to do, nothing duplicated.
-    let again = moto.dashctl(&["deploy", "--env", "aws", "-f", SPEC]);
-    assert!(again.status.success(), "{}", text(&again));
-    assert!(text(&again).contains("No changes."), "{}", text(&again));
-    let plan = moto.dashctl(&["plan", "-f", SPEC]);
-    assert_eq!(String::from_utf8_lossy(&plan.stdout), "No changes.\n");
+    moto.run(&["deploy", "--env", "aws", "-f", SPEC])
+        .succeeds()
+        .stdout_contains("No changes.");
+    let plan = moto.run(&["plan", "-f", SPEC]).succeeds();
+    assert_eq!(plan.stdout(), "No changes.\n");
     assert_eq!(
         ec2.describe_vpcs()
             .set_filters(Some(tag_filter()))
@@ -532,7 +515,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     );
 
     // A new image rolls out blue/green: green gets it, then the traffic.
-    let image = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -542,26 +525,20 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         "portal=ghcr.io/example/dashctl-portal:1.2.0",
         "--bake",
         "0s",
-    ]);
-    let out = text(&image);
-    assert!(image.status.success(), "{out}");
-    assert!(
-        out.contains(
-            "image: ghcr.io/example/dashctl-portal:latest -> ghcr.io/example/dashctl-portal:1.2.0"
-        ),
-        "{out}"
-    );
+    ])
+    .succeeds()
+    .contains(
+        "image: ghcr.io/example/dashctl-portal:latest -> ghcr.io/example/dashctl-portal:1.2.0",
+    )
     // The running release changes blue/green: nothing is updated in place.
-    assert!(
-        out.contains("0 created, 0 updated, 0 deleted, 1 rolled out"),
-        "{out}"
-    );
-    assert!(out.contains("portal: live on green (was blue)"), "{out}");
+    .contains("0 created, 0 updated, 0 deleted, 1 rolled out")
+    .contains("portal: live on green (was blue)");
 
     // Status, as JSON.
-    let status = moto.dashctl(&["status", "--env", "aws", "-f", SPEC, "--output", "json"]);
-    assert!(status.status.success(), "{}", text(&status));
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    let status = moto
+        .run(&["status", "--env", "aws", "-f", SPEC, "--output", "json"])
+        .succeeds();
+    let status: serde_json::Value = serde_json::from_slice(&status.output.stdout).expect("json");
     assert_eq!(status["app"], "dashboard");
     assert_eq!(status["environment"], "prod");
     let portal = status["services"]
@@ -584,20 +561,12 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     assert!(portal.get("running").is_some());
 
     // Destroy: without --yes it lists and refuses; with --yes nothing tagged is left.
-    let refused = moto.dashctl(&["destroy", "-f", SPEC]);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        text(&refused).contains("Would remove (46)"),
-        "{}",
-        text(&refused)
-    );
-    let destroy = moto.dashctl(&["destroy", "--yes", "-f", SPEC]);
-    assert!(destroy.status.success(), "{}", text(&destroy));
-    assert!(
-        text(&destroy).contains("Removed (46)"),
-        "{}",
-        text(&destroy)
-    );
+    moto.run(&["destroy", "-f", SPEC])
+        .exits(2)
+        .contains("Would remove (46)");
+    moto.run(&["destroy", "--yes", "-f", SPEC])
+        .succeeds()
+        .contains("Removed (46)");
     assert!(
         ec2.describe_vpcs()
             .set_filters(Some(tag_filter()))
@@ -659,12 +628,9 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             .log_groups()
             .is_empty()
     );
-    let plan = moto.dashctl(&["plan", "-f", SPEC]);
-    assert!(
-        text(&plan).contains("Plan: 45 to create, 0 to update, 0 to delete."),
-        "{}",
-        text(&plan)
-    );
+    moto.run(&["plan", "-f", SPEC])
+        .succeeds()
+        .contains("Plan: 45 to create, 0 to update, 0 to delete.");
 }
 
 #[tokio::test]
@@ -684,31 +650,17 @@ async fn two_apps_in_one_account_never_touch_each_other() {
     .expect("write");
     let lookalike = lookalike.to_str().expect("path");
     for spec in [SPEC, minimal, lookalike] {
-        let deploy = moto.dashctl(&["deploy", "--env", "aws", "-f", spec]);
-        assert!(deploy.status.success(), "{spec}: {}", text(&deploy));
-        assert!(
-            text(&deploy).contains(" 0 deleted"),
-            "{spec}: {}",
-            text(&deploy)
-        );
+        moto.run(&["deploy", "--env", "aws", "-f", spec])
+            .succeeds()
+            .contains(" 0 deleted");
     }
-    let destroy = moto.dashctl(&["destroy", "--yes", "-f", minimal]);
-    assert!(destroy.status.success(), "{}", text(&destroy));
+    let destroy = moto.run(&["destroy", "--yes", "-f", minimal]).succeeds();
     for other in ["dashboard-prod", "hello-dev2"] {
-        assert!(
-            !text(&destroy).contains(other),
-            "{other}: {}",
-            text(&destroy)
-        );
+        destroy.lacks(other);
     }
     for spec in [SPEC, lookalike] {
-        let plan = moto.dashctl(&["plan", "-f", spec]);
-        assert_eq!(
-            String::from_utf8_lossy(&plan.stdout),
-            "No changes.\n",
-            "{spec}: {}",
-            text(&plan)
-        );
+        let plan = moto.run(&["plan", "-f", spec]).succeeds();
+        assert_eq!(plan.stdout(), "No changes.\n", "{spec}: {}", plan.text());
     }
 }
 
@@ -726,15 +678,9 @@ async fn an_ecs_cluster_by_our_name_but_not_our_tags_is_left_alone() {
         &["plan", "-f", minimal][..],
         &["destroy", "--yes", "-f", minimal][..],
     ] {
-        let output = moto.dashctl(args);
-        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-        assert!(
-            text(&output).contains(
-                "an ECS cluster named hello-dev exists but is not tagged dashctl:app=hello"
-            ),
-            "{}",
-            text(&output)
-        );
+        moto.run(args)
+            .exits(1)
+            .contains("an ECS cluster named hello-dev exists but is not tagged dashctl:app=hello");
     }
     let cluster = ecs
         .describe_clusters()

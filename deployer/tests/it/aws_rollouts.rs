@@ -147,8 +147,10 @@ fn start_v2(moto: &Moto, spec: &str) -> std::process::Child {
 }
 
 fn status(moto: &Moto, spec: &str) -> serde_json::Value {
-    let output = moto.dashctl(&["status", "--env", "aws", "-f", spec, "--output", "json"]);
-    assert!(output.status.success(), "{}", text(&output));
+    let output = moto
+        .run(&["status", "--env", "aws", "-f", spec, "--output", "json"])
+        .succeeds()
+        .output;
     serde_json::from_slice(&output.stdout).expect("status json")
 }
 
@@ -173,8 +175,8 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     let aws = Aws::new(&moto).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(&dir, ALL_AT_ONCE);
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
     assert_eq!(aws.listener_weights().await, blue_live());
 
     // --dry-run says what would happen and changes nothing.
@@ -248,19 +250,10 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
 
     // Rollback: blue (the previous release) is scaled up and takes the traffic back.
     // Without --service: every service that has an earlier release (hardware has none).
-    let rollback = moto.dashctl(&["rollback", "--env", "aws", "-f", &spec]);
-    assert!(rollback.status.success(), "{}", text(&rollback));
-    assert!(
-        text(&rollback)
-            .contains("hardware: nothing to roll back to (green has no earlier release)"),
-        "{}",
-        text(&rollback)
-    );
-    assert!(
-        text(&rollback).contains("portal: live on blue (was green)"),
-        "{}",
-        text(&rollback)
-    );
+    moto.run(&["rollback", "--env", "aws", "-f", &spec])
+        .succeeds()
+        .stdout_contains("hardware: nothing to roll back to (green has no earlier release)")
+        .stdout_contains("portal: live on blue (was green)");
     assert_eq!(aws.listener_weights().await, blue_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["live_color"], "blue");
@@ -311,7 +304,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         .send()
         .await
         .expect("take the lock");
-    let locked = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -319,15 +312,15 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         &spec,
         "--image",
         "portal=example/portal:v2",
-    ]);
-    assert_eq!(locked.status.code(), Some(1), "{}", text(&locked));
-    assert!(text(&locked).contains("another deploy, rollback or destroy of dashboard (prod) is in progress: deploy by someone@elsewhere (pid 42)"), "{}", text(&locked));
+    ])
+    .exits(1)
+    .contains("another deploy, rollback or destroy of dashboard (prod) is in progress: deploy by someone@elsewhere (pid 42)");
     assert!(
         status(&moto, &spec)["rollout_in_progress"]
             .as_str()
             .is_some_and(|holder| holder.contains("someone"))
     );
-    let broke = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -336,8 +329,8 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "--image",
         "portal=example/portal:v2",
         "--break-lock",
-    ]);
-    assert!(broke.status.success(), "{}", text(&broke));
+    ])
+    .succeeds();
     assert!(
         aws.ssm
             .get_parameter()
@@ -389,8 +382,8 @@ async fn canary_weights_step_up_before_the_full_switch() {
         &dir,
         "deploy: { strategy: canary, canary: [10%, 2s, 50%, 2s], bake: 0s, health_timeout: 8s }",
     );
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
 
     let mut rollout = start_v2(&moto, &spec);
     let mut seen: Vec<Vec<(String, i32)>> = Vec::new();
@@ -434,8 +427,8 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
         &dir,
         "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 8s }",
     );
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
 
     let rollout = start_v2(&moto, &spec);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
@@ -475,8 +468,8 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
         &dir,
         "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 8s }",
     );
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
     let rollout = start_v2(&moto, &spec);
     aws.wait_for_weights("the canary step started", |weights| {
         weights.iter().any(|(_, weight)| *weight == 10)
@@ -512,8 +505,8 @@ async fn autoscaling_out_while_baking_is_not_a_failure() {
         &dir,
         "deploy: { strategy: all-at-once, bake: 8s, auto_rollback: true, health_timeout: 8s }",
     );
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
     let rollout = start_v2(&moto, &spec);
     aws.wait_for_weights("green went live", |weights| weights == green_live())
         .await;
@@ -539,8 +532,8 @@ async fn a_release_waits_for_a_deleted_idle_service_to_drain() {
     let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec(&dir, ALL_AT_ONCE);
-    let first = moto.dashctl(&["deploy", "--env", "aws", "-f", &spec]);
-    assert!(first.status.success(), "{}", text(&first));
+    moto.run(&["deploy", "--env", "aws", "-f", &spec])
+        .succeeds();
     let v2 = start_v2(&moto, &spec).wait_with_output().expect("v2");
     assert!(v2.status.success(), "{}", text(&v2));
     // Someone deletes the idle (blue) service by hand: it drains for a while, and ECS refuses

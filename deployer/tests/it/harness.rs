@@ -49,6 +49,102 @@ pub fn dashctl(args: &[&str]) -> Output {
         .expect("running dashctl")
 }
 
+/// A run of `dashctl` that reads like what it shows:
+/// `Run::new(&["validate", "-f", spec]).exits(2).contains("unknown field")`.
+pub struct Run {
+    command: Command,
+}
+
+impl Run {
+    pub fn new(args: &[&str]) -> Self {
+        let mut command = Command::new(DASHCTL);
+        command.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
+        Self { command }
+    }
+
+    /// A command prepared elsewhere (e.g. `Moto::command`, with its AWS environment).
+    pub fn with(command: Command) -> Self {
+        Self { command }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// Runs it and checks the exit code; a wrong one fails the test with the arguments and
+    /// everything printed.
+    pub fn exits(mut self, code: i32) -> Ran {
+        let output = self.command.output().expect("running dashctl");
+        let ran = Ran { output };
+        assert_eq!(
+            ran.output.status.code(),
+            Some(code),
+            "{:?} exited {:?}, expected {code}:\n{}",
+            self.command.get_args().collect::<Vec<_>>(),
+            ran.output.status.code(),
+            ran.text()
+        );
+        ran
+    }
+
+    pub fn succeeds(self) -> Ran {
+        self.exits(0)
+    }
+}
+
+/// What a `Run` printed.
+pub struct Ran {
+    pub output: Output,
+}
+
+impl Ran {
+    /// stdout then stderr.
+    pub fn text(&self) -> String {
+        text(&self.output)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Either stream says `expected`.
+    pub fn contains(&self, expected: &str) -> &Self {
+        let text = self.text();
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+        self
+    }
+
+    pub fn stdout_contains(&self, expected: &str) -> &Self {
+        let stdout = self.stdout();
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in stdout:\n{stdout}\nstderr:\n{}",
+            self.stderr()
+        );
+        self
+    }
+
+    /// Neither stream says `unexpected`.
+    pub fn lacks(&self, unexpected: &str) -> &Self {
+        let text = self.text();
+        assert!(
+            !text.contains(unexpected),
+            "unexpected `{unexpected}` in:\n{text}"
+        );
+        self
+    }
+}
+
 pub fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -157,6 +253,14 @@ services:
     }
 
     /// Runs `dashctl SUBCOMMAND -f SPEC ARGS...`.
+    /// `dashctl subcommand -f <this spec> args`, for `Run`'s checks.
+    pub fn run(&self, subcommand: &str, args: &[&str]) -> Run {
+        let spec = self.spec_arg();
+        let mut all = vec![subcommand, "-f", spec.as_str()];
+        all.extend_from_slice(args);
+        Run::new(&all)
+    }
+
     pub fn dashctl(&self, subcommand: &str, args: &[&str]) -> Output {
         let spec = self.spec_arg();
         let mut all = vec![subcommand, "-f", spec.as_str()];

@@ -11,33 +11,23 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     let up = workspace.up().await;
 
     // Nothing changed: deploying everything is a no-op.
-    let unchanged = workspace.dashctl("deploy", &[]);
-    assert!(unchanged.status.success(), "{}", text(&unchanged));
-    assert!(
-        text(&unchanged).contains("nothing to deploy"),
-        "{}",
-        text(&unchanged)
-    );
+    workspace
+        .run("deploy", &[])
+        .succeeds()
+        .stdout_contains("nothing to deploy");
 
     // Nothing deployed since `up`: rolling everything back skips each service and succeeds;
     // rolling back one of them fails.
-    let nothing = workspace.dashctl("rollback", &[]);
-    let out = text(&nothing);
-    assert!(nothing.status.success(), "{out}");
-    for line in [
-        "portal: nothing to roll back to (green has no earlier release)",
-        "hardware: nothing to roll back to (green has no earlier release)",
-        "nothing to roll back",
-    ] {
-        assert!(out.contains(line), "missing `{line}` in:\n{out}");
-    }
-    let one = workspace.dashctl("rollback", &["--service", "portal"]);
-    assert_eq!(one.status.code(), Some(1), "{}", text(&one));
-    assert!(
-        text(&one).contains("error: portal: nothing to roll back to"),
-        "{}",
-        text(&one)
-    );
+    workspace
+        .run("rollback", &[])
+        .succeeds()
+        .stdout_contains("portal: nothing to roll back to (green has no earlier release)")
+        .stdout_contains("hardware: nothing to roll back to (green has no earlier release)")
+        .stdout_contains("nothing to roll back\n");
+    workspace
+        .run("rollback", &["--service", "portal"])
+        .exits(1)
+        .contains("error: portal: nothing to roll back to");
 
     // A new release of portal goes to green, which takes the traffic.
     spec.portal_args = vec!["--stale-after".into(), "30".into()];
@@ -69,18 +59,11 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     // A release that cannot start never receives traffic: green stays live.
     spec.portal_args = vec!["--no-such-flag".into()];
     workspace.write(&spec);
-    let broken = workspace.dashctl("deploy", &["--service", "portal"]);
-    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
-    assert!(
-        text(&broken).contains("blue did not become healthy"),
-        "{}",
-        text(&broken)
-    );
-    assert!(
-        text(&broken).contains("green still serves all traffic"),
-        "{}",
-        text(&broken)
-    );
+    workspace
+        .run("deploy", &["--service", "portal"])
+        .exits(1)
+        .contains("blue did not become healthy")
+        .contains("green still serves all traffic");
     assert_eq!(
         service(&workspace.status(), "portal")["live_color"],
         "green"
@@ -88,13 +71,10 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     assert!(page(&workspace.portal_url()).await.is_some());
 
     // Rollback: the previous good release (blue, first version) comes back and goes live.
-    let rollback = workspace.dashctl("rollback", &["--service", "portal"]);
-    assert!(rollback.status.success(), "{}", text(&rollback));
-    assert!(
-        text(&rollback).contains("portal: live on blue (was green)"),
-        "{}",
-        text(&rollback)
-    );
+    workspace
+        .run("rollback", &["--service", "portal"])
+        .succeeds()
+        .stdout_contains("portal: live on blue (was green)");
     up.wait_until("blue serves the dashboard", Duration::from_secs(10), || {
         let url = workspace.portal_url();
         async move { page(&url).await.is_some() }
@@ -111,8 +91,7 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     );
 
     // Usage errors exit 2 without touching anything.
-    let unknown = workspace.dashctl("rollback", &["--service", "nope"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    workspace.run("rollback", &["--service", "nope"]).exits(2);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 
-use crate::harness::{DASHCTL, free_port};
+use crate::harness::{DASHCTL, Run, free_port};
 
 pub struct Moto {
     child: Child,
@@ -71,6 +71,11 @@ impl Moto {
     /// Runs dashctl against the double with test credentials.
     pub fn dashctl(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("running dashctl")
+    }
+
+    /// `dashctl args` against this moto, for `Run`'s checks.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::with(self.command(args))
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

@@ -1,6 +1,6 @@
 //! `dashctl validate` and spec errors at the command line: exit codes and messages.
 
-use crate::harness::{dashctl, text};
+use crate::harness::Run;
 
 fn write(dir: &tempfile::TempDir, yaml: &str) -> String {
     let path = dir.path().join("spec.yaml");
@@ -17,9 +17,9 @@ fn project_specs_validate() {
         "examples/minimal.yaml",
         "examples/https.yaml",
     ] {
-        let output = dashctl(&["validate", "-f", &format!("{root}/{spec}")]);
-        assert!(output.status.success(), "{spec}: {}", text(&output));
-        assert!(text(&output).contains("is valid"));
+        Run::new(&["validate", "-f", &format!("{root}/{spec}")])
+            .succeeds()
+            .contains("is valid");
     }
 }
 
@@ -30,41 +30,26 @@ fn invalid_specs_exit_2_with_file_line_and_column() {
         &dir,
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    scaling: { min: 3, max: 2 }\n    replicas: 4\n",
     );
-    let output = dashctl(&["validate", "-f", &spec]);
-    assert_eq!(output.status.code(), Some(2));
-    let message = text(&output);
-    assert!(
-        message.contains(&format!(
+    Run::new(&["validate", "-f", &spec])
+        .exits(2)
+        .contains(&format!(
             "{spec}:7:5: services.web: unknown field `replicas`"
-        )),
-        "{message}"
-    );
-    // The snippet shows the offending line.
-    assert!(message.contains("replicas: 4"), "{message}");
+        ))
+        // The snippet shows the offending line.
+        .contains("replicas: 4");
 
     let spec = write(
         &dir,
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    scaling: { min: 3, max: 2 }\n",
     );
-    let output = dashctl(&["validate", "-f", &spec]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output).contains(&format!("{spec}:6:21: min (3) is greater than max (2)")),
-        "{}",
-        text(&output)
-    );
+    Run::new(&["validate", "-f", &spec])
+        .exits(2)
+        .contains(&format!("{spec}:6:21: min (3) is greater than max (2)"));
 
-    let output = dashctl(&[
-        "validate",
-        "-f",
-        &dir.path().join("missing.yaml").display().to_string(),
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output).contains("cannot read spec"),
-        "{}",
-        text(&output)
-    );
+    let missing = dir.path().join("missing.yaml").display().to_string();
+    Run::new(&["validate", "-f", &missing])
+        .exits(2)
+        .contains("cannot read spec");
 }
 
 #[test]
@@ -74,20 +59,16 @@ fn up_refuses_a_spec_without_local_sections() {
         &dir,
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    public: true\n",
     );
-    let output = dashctl(&["up", "-f", &spec]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output).contains("service `web` has no `local` section"),
-        "{}",
-        text(&output)
-    );
+    Run::new(&["up", "-f", &spec])
+        .exits(2)
+        .contains("service `web` has no `local` section");
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(dashctl(&["deploy", "--env", "mars"]).status.code(), Some(2));
-    assert_eq!(dashctl(&["frobnicate"]).status.code(), Some(2));
-    let help = dashctl(&["--help"]);
-    assert!(help.status.success());
-    assert!(text(&help).contains("dashctl up"), "{}", text(&help));
+    Run::new(&["deploy", "--env", "mars"]).exits(2);
+    Run::new(&["frobnicate"]).exits(2);
+    Run::new(&["--help"])
+        .succeeds()
+        .stdout_contains("dashctl up");
 }
