@@ -389,16 +389,7 @@ async fn elb_tagged(
             .await
             .map_err(|e| explain("DescribeTags", e))?;
         for description in described.tag_descriptions() {
-            let tags: BTreeMap<String, String> = description
-                .tags()
-                .iter()
-                .map(|tag| {
-                    (
-                        tag.key().unwrap_or_default().to_owned(),
-                        tag.value().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect();
+            let tags = super::tags::elb_map(description.tags());
             if tags.get(TAG_APP).map(String::as_str) == Some(names.app)
                 && tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(names.environment)
             {

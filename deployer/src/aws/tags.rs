@@ -74,6 +74,20 @@ pub fn elb(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_elasticloadbalancing
         .collect()
 }
 
+/// Tags as ELB reports them (DescribeTags), by key.
+pub fn elb_map(
+    tags: &[aws_sdk_elasticloadbalancingv2::types::Tag],
+) -> std::collections::BTreeMap<String, String> {
+    tags.iter()
+        .map(|tag| {
+            (
+                tag.key().unwrap_or_default().to_owned(),
+                tag.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 pub fn ecs(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_ecs::types::Tag> {
     for_resource(spec, resource)
         .into_iter()

@@ -227,16 +227,7 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .send()
         .await
         .expect("tags");
-    let tags: HashMap<String, String> = tags.tag_descriptions()[0]
-        .tags()
-        .iter()
-        .map(|tag| {
-            (
-                tag.key().unwrap_or_default().to_owned(),
-                tag.value().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let tags = dashctl::aws::tags::elb_map(tags.tag_descriptions()[0].tags());
     for (key, value) in [
         ("dashctl:app", "dashboard"),
         ("dashctl:environment", "prod"),
