@@ -17,7 +17,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     #[command(flatten)]
-    pub aws: AwsArgs,
+    pub aws: crate::aws::Connection,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,17 +40,6 @@ pub enum Environment {
     Local,
     /// The AWS account and region from the spec, flags and standard AWS configuration.
     Aws,
-}
-
-/// How to reach AWS (the standard AWS_* environment variables and AWS_ENDPOINT_URL also apply).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AwsArgs {
-    /// AWS region (default: the spec's aws.region, then AWS_REGION / the profile's region).
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// Named profile from ~/.aws/config.
-    #[arg(long, global = true, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]

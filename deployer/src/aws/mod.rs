@@ -42,10 +42,15 @@ use model::{Inventory, Kind};
 use names::Names;
 use progress::Progress;
 
-/// Command-line overrides for the AWS configuration.
-#[derive(Debug, Clone, Default)]
+/// How to reach AWS (the standard AWS_* environment variables and AWS_ENDPOINT_URL also apply):
+/// global command-line flags, passed down as they are.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Connection {
+    /// AWS region (default: the spec's aws.region, then AWS_REGION / the profile's region).
+    #[arg(long, global = true)]
     pub region: Option<String>,
+    /// Named profile from ~/.aws/config.
+    #[arg(long, global = true, env = "AWS_PROFILE")]
     pub profile: Option<String>,
 }
 

@@ -5,10 +5,10 @@ use super::{
     resolve_for_change, runtime,
 };
 use crate::aws;
-use crate::cli::{AwsArgs, DeployArgs, Environment};
+use crate::cli::{DeployArgs, Environment};
 use crate::local::client::Connection;
 
-pub fn exec(args: DeployArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let mut loaded = load(&args.spec)?;
     for name in args
         .service

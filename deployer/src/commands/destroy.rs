@@ -2,9 +2,9 @@
 
 use super::{Failure, connect, load, runtime};
 use crate::aws;
-use crate::cli::{AwsArgs, DestroyArgs};
+use crate::cli::DestroyArgs;
 
-pub fn exec(args: &DestroyArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+pub fn exec(args: &DestroyArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let loaded = load(&args.spec)?;
     let removed = runtime()?.block_on(async {
         let aws = connect(&loaded, aws_args).await?;

@@ -11,7 +11,7 @@ mod up;
 mod validate;
 
 use crate::aws::{self, Aws};
-use crate::cli::{AwsArgs, Cli, Command, Environment, SpecArg};
+use crate::cli::{Cli, Command, Environment, SpecArg};
 use crate::local::{ActionReport, client::Connection};
 use crate::spec::{self, LoadedSpec, SpecError};
 
@@ -104,15 +104,8 @@ fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
     }
 }
 
-async fn connect(loaded: &LoadedSpec, args: &AwsArgs) -> anyhow::Result<Aws> {
-    Aws::connect(
-        &loaded.spec,
-        &aws::Connection {
-            region: args.region.clone(),
-            profile: args.profile.clone(),
-        },
-    )
-    .await
+async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::Result<Aws> {
+    Aws::connect(&loaded.spec, connection).await
 }
 
 /// `--service NAME`, checked against the spec.

@@ -2,9 +2,9 @@
 
 use super::{Failure, connect, load, runtime};
 use crate::aws;
-use crate::cli::{AwsArgs, PlanArgs};
+use crate::cli::PlanArgs;
 
-pub fn exec(args: &PlanArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+pub fn exec(args: &PlanArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let loaded = load(&args.spec)?;
     let changes = runtime()?.block_on(async {
         let aws = connect(&loaded, aws_args).await?;

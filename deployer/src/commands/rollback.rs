@@ -6,10 +6,10 @@ use super::{
     resolve_for_change, runtime,
 };
 use crate::aws;
-use crate::cli::{AwsArgs, Environment, RollbackArgs};
+use crate::cli::{Environment, RollbackArgs};
 use crate::local::{ActionReport, client::Connection};
 
-pub fn exec(args: RollbackArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let loaded = load(&args.spec)?;
     let services: Vec<String> = match args.service {
         Some(name) => {

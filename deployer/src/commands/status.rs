@@ -4,10 +4,10 @@ use serde::Serialize;
 
 use super::{Failure, connect, implicit_aws, load, resolve, runtime};
 use crate::aws;
-use crate::cli::{AwsArgs, Environment, OutputFormat, StatusArgs};
+use crate::cli::{Environment, OutputFormat, StatusArgs};
 use crate::local::client::Connection;
 
-pub fn exec(args: &StatusArgs, aws_args: &AwsArgs) -> Result<(), Failure> {
+pub fn exec(args: &StatusArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let loaded = load(&args.spec)?;
     if resolve(args.env, &loaded) == Environment::Aws {
         let report = runtime()?
