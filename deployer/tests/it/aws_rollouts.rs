@@ -180,18 +180,18 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     assert_eq!(aws.listener_weights().await, blue_live());
 
     // --dry-run says what would happen and changes nothing.
-    let dry = moto.dashctl(&[
-        "deploy",
-        "--env",
-        "aws",
-        "-f",
-        &spec,
-        "--image",
-        "portal=example/portal:v2",
-        "--dry-run",
-    ]);
-    let out = text(&dry);
-    assert!(dry.status.success(), "{out}");
+    let dry = moto
+        .run(&[
+            "deploy",
+            "--env",
+            "aws",
+            "-f",
+            &spec,
+            "--image",
+            "portal=example/portal:v2",
+            "--dry-run",
+        ])
+        .succeeds();
     for line in [
         "Rollout of portal (blue is live):",
         "  - start dashboard-prod-portal-green with example/portal:v2 at the live color's task count",
@@ -199,12 +199,12 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "  - scale dashboard-prod-portal-blue to 0 (kept for rollback)",
         "Dry run: nothing was changed.",
     ] {
-        assert!(out.contains(line), "missing `{line}` in:\n{out}");
+        dry.stdout_contains(line);
     }
     assert_eq!(aws.listener_weights().await, blue_live());
 
     // v2 goes to green; the listener and autoscaling follow; blue is kept at zero.
-    let v2 = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -212,11 +212,10 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         &spec,
         "--image",
         "portal=example/portal:v2",
-    ]);
-    let out = text(&v2);
-    assert!(v2.status.success(), "{out}");
-    assert!(out.contains("portal: live on green (was blue)"), "{out}");
-    assert!(out.contains("1 rolled out"), "{out}");
+    ])
+    .succeeds()
+    .stdout_contains("portal: live on green (was blue)")
+    .stdout_contains("1 rolled out");
     assert_eq!(aws.listener_weights().await, green_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["live_color"], "green");
@@ -230,13 +229,11 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     );
     assert_eq!(now["scaling"]["min"], 2, "autoscaling moved to green");
     // The plan agrees with what runs: nothing to do.
-    let plan = moto.dashctl(&["plan", "-f", &spec]);
-    assert!(
-        text(&plan).contains("task definition dashboard-prod-portal"),
-        "the spec still says :latest: {}",
-        text(&plan)
-    );
-    let again = moto.dashctl(&[
+    // (The spec still says :latest.)
+    moto.run(&["plan", "-f", &spec])
+        .succeeds()
+        .stdout_contains("task definition dashboard-prod-portal");
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -245,8 +242,9 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "--image",
         "portal=example/portal:v2",
         "--dry-run",
-    ]);
-    assert!(text(&again).contains("No changes."), "{}", text(&again));
+    ])
+    .succeeds()
+    .stdout_contains("No changes.");
 
     // Rollback: blue (the previous release) is scaled up and takes the traffic back.
     // Without --service: every service that has an earlier release (hardware has none).
@@ -260,17 +258,12 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
     assert_eq!(color(&now, "blue")["desired"], 2);
     assert_eq!(color(&now, "green")["desired"], 0);
-    let plan = moto.dashctl(&["plan", "-f", &spec]);
-    assert_eq!(
-        String::from_utf8_lossy(&plan.stdout),
-        "No changes.\n",
-        "{}",
-        text(&plan)
-    );
+    let plan = moto.run(&["plan", "-f", &spec]).succeeds();
+    assert_eq!(plan.stdout(), "No changes.\n", "{}", plan.text());
 
     // A release that never becomes healthy (the double fails the health checks of images
     // named `unhealthy`): blue keeps all traffic and green goes back to zero.
-    let broken = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -278,13 +271,9 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         &spec,
         "--image",
         "portal=example/portal:v3-unhealthy",
-    ]);
-    let out = text(&broken);
-    assert_eq!(broken.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("green did not become healthy within 8s; blue still serves all traffic"),
-        "{out}"
-    );
+    ])
+    .exits(1)
+    .contains("green did not become healthy within 8s; blue still serves all traffic");
     assert_eq!(aws.listener_weights().await, blue_live());
     let now = portal(&status(&moto, &spec));
     assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
@@ -342,7 +331,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     );
 
     // --service: only that service changes, whatever else the command line or spec says.
-    let only = moto.dashctl(&[
+    moto.run(&[
         "deploy",
         "--env",
         "aws",
@@ -354,11 +343,10 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         "hardware=example/hardware:v2",
         "--image",
         "portal=example/portal:v9",
-    ]);
-    let out = text(&only);
-    assert!(only.status.success(), "{out}");
-    assert!(out.contains("Rollout of hardware (blue is live):"), "{out}");
-    assert!(!out.contains("Rollout of portal"), "{out}");
+    ])
+    .succeeds()
+    .stdout_contains("Rollout of hardware (blue is live):")
+    .lacks("Rollout of portal");
     let now = status(&moto, &spec);
     let hardware = now["services"]
         .as_array()
