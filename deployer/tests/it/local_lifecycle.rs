@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{
-    DashboardSpec, Workspace, listening_addresses, page, process_alive, service, text,
-};
+use crate::harness::{DashboardSpec, Workspace, listening_addresses, page, process_alive, service};
 
 #[tokio::test]
 async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
@@ -81,17 +79,16 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
     );
 
     // The table view names what runs.
-    let table = text(&workspace.dashctl("status", &[]));
-    assert!(
-        table.contains("portal-blue-1") && table.contains("hardware (internal)"),
-        "{table}"
-    );
+    workspace
+        .run("status", &[])
+        .succeeds()
+        .stdout_contains("portal-blue-1")
+        .stdout_contains("hardware (internal)");
 
     // down: everything stops, no orphans.
     let pids = workspace.instance_pids();
     assert_eq!(pids.len(), 2, "one portal and one hardware instance");
-    let down = workspace.dashctl("down", &[]);
-    assert!(down.status.success(), "{}", text(&down));
+    workspace.run("down", &[]).succeeds();
     let exit = up.wait_exit(Duration::from_secs(30));
     assert!(
         exit.success(),
@@ -105,21 +102,15 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
     assert!(!workspace.dir.path().join(".dashctl/control.json").exists());
 
     // With nothing running, commands that need `up` say so and fail.
-    let status = workspace.dashctl("status", &["--env", "local"]);
-    assert_eq!(status.status.code(), Some(1));
-    assert!(
-        text(&status).contains("dashctl up is not running"),
-        "{}",
-        text(&status)
-    );
+    workspace
+        .run("status", &["--env", "local"])
+        .exits(1)
+        .contains("dashctl up is not running");
     // Without --env, no local run means AWS, and the error says why it went there.
-    let status = workspace.dashctl("status", &[]);
-    assert_eq!(status.status.code(), Some(1));
-    assert!(
-        text(&status).contains("no `dashctl up` runs this spec here"),
-        "{}",
-        text(&status)
-    );
+    workspace
+        .run("status", &[])
+        .exits(1)
+        .contains("no `dashctl up` runs this spec here");
 }
 
 #[tokio::test]

@@ -179,8 +179,7 @@ async fn down_stops_the_instance_and_what_it_started() {
     let grandchild = read_pid(&workspace.dir.path().join("grandchild.pid")).await;
     assert!(process_alive(grandchild), "the background sleep runs");
 
-    let down = workspace.dashctl("down", &[]);
-    assert!(down.status.success(), "{}", text(&down));
+    workspace.run("down", &[]).succeeds();
     let exit = up.wait_exit(Duration::from_secs(30));
     assert!(exit.success(), "{}", up.log_text());
     assert!(!process_alive(pid), "instance {pid} outlived dashctl up");
@@ -234,18 +233,10 @@ async fn pids_in_control_json_are_signalled_only_while_they_are_the_same_process
 
     // The recorded `up` pid is someone else's now: `up` is not running.
     for command in [&["status", "--env", "local"][..], &["down"]] {
-        let output = workspace.dashctl(command[0], &command[1..]);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{command:?}: {}",
-            text(&output)
-        );
-        assert!(
-            text(&output).contains("dashctl up is not running"),
-            "{command:?}: {}",
-            text(&output)
-        );
+        workspace
+            .run(command[0], &command[1..])
+            .exits(1)
+            .contains("dashctl up is not running");
     }
     assert!(process_alive(u64::from(stranger)));
 
