@@ -2,11 +2,14 @@
 
 Usage: hostile.py slowloris HOST PORT CONNECTIONS SECONDS
        hostile.py garbage HOST PORT SECONDS
-Prints one JSON object with what happened. Standard library only.
+Prints one JSON object with what happened. Standard library only. For garbage, SOAK_KEY (an
+API key) lets oversized bodies get past authentication to the body limit.
 """
 import asyncio
 import json
+import os
 import random
+import re
 import sys
 import time
 
@@ -55,7 +58,18 @@ def garbage_requests():
     """Requests that are malformed, ambiguous or abusive; none may cause a 5xx."""
     big = str(2**63 - 1)
     legacy = lambda body: f'GET /v1/?input={body} HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n'.encode()
+    key = os.environ.get("SOAK_KEY", "psk_none")
+    case = '{"colors":5,"customers":3,"demands":[[1,1,1],[2,1,0,2,0],[1,5,0]]}'
+    pipelined = (f"GET /v1/?input={case} HTTP/1.1\r\nHost: s\r\n\r\n" * 3
+                 + f"GET /v1/?input={case} HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n").encode()
     choices = [
+        lambda: pipelined,
+        lambda: (f"POST /v2/solve HTTP/1.1\r\nHost: s\r\nAuthorization: Bearer {key}\r\n"
+                 "Content-Length: 900000000\r\nConnection: close\r\n\r\n").encode() + b"{" * 1024,
+        lambda: (f"POST /v2/solve HTTP/1.1\r\nHost: s\r\nAuthorization: Bearer {key}\r\n"
+                 "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+                + b"".join(b"10000\r\n" + b"[" * 65536 + b"\r\n" for _ in range(16)) + b"0\r\n\r\n",
+        lambda: b"POST /v2/solve HTTP/1.1\r\nHost: s\r\nContent-Length: 900000000\r\n\r\n" + b"x" * 1024,
         lambda: bytes(random.getrandbits(8) for _ in range(random.randint(1, 300))),
         lambda: b"GET / HTTP/1.1\r\nHost: s\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
         lambda: b"POST / HTTP/1.1\r\nHost: s\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -69,7 +83,6 @@ def garbage_requests():
         lambda: legacy('{"colors":1,"customers":1,"demands":[[1,1,0]' * 50),
         lambda: legacy('[' * 5000),
         lambda: b"GET /v1/?input=%ff%fe HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n",
-        lambda: b"GET /v2/history HTTP/1.1\r\nHost: s\r\nAuthorization: Bearer psk_guess\r\nConnection: close\r\n\r\n",
         lambda: b"GET / HTTP/1.1\r\nHost: s\r\nx-request-id: " + b"r" * 5000 + b"\r\nConnection: close\r\n\r\n",
         lambda: b"GET / HTTP/9.9\r\nHost: s\r\n\r\n",
     ]
@@ -88,17 +101,25 @@ async def garbage(host, port, seconds):
                 statuses["connect-refused"] = statuses.get("connect-refused", 0) + 1
                 await asyncio.sleep(0.1)
                 continue
+            answer = b""
             try:
                 writer.write(garbage_requests())
                 await writer.drain()
-                line = await asyncio.wait_for(reader.readline(), timeout=15)
-                parts = line.split()
-                status = parts[1].decode() if len(parts) > 1 else "closed"
-            except (OSError, asyncio.TimeoutError, UnicodeDecodeError):
-                status = "closed"
+                # Every answer on the connection (pipelined requests get several), until the
+                # server closes it; the header-read timeout bounds the wait on incomplete ones.
+                while len(answer) < 1_000_000:
+                    chunk = await asyncio.wait_for(reader.read(65536), timeout=15)
+                    if not chunk:
+                        break
+                    answer += chunk
+            except (OSError, asyncio.TimeoutError):
+                pass
             finally:
                 writer.close()
-            statuses[status] = statuses.get(status, 0) + 1
+            found = re.findall(rb"HTTP/1\.[01] (\d{3}) ", answer)
+            for status in found or [b"closed"]:
+                status = status.decode()
+                statuses[status] = statuses.get(status, 0) + 1
 
     await asyncio.gather(*(one() for _ in range(8)))
     return {"statuses": dict(sorted(statuses.items()))}

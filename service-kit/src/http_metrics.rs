@@ -1,12 +1,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -92,16 +89,10 @@ fn handles(route: &str, method: &Method, status: u16) -> RouteHandles {
     })
 }
 
-/// Axum middleware: counts requests and records latency by route template (never the raw
-/// path, which would give every distinct URL its own time series) and status code.
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let handles = handles(route, &method, response.status().as_u16());
+/// Counts one request and its latency by route template (never the raw path, which would give
+/// every distinct URL its own time series), method and status code.
+pub fn record_request(route: &str, method: &Method, status: u16, elapsed: Duration) {
+    let handles = handles(route, method, status);
     handles.requests.increment(1);
-    handles.duration.record(started.elapsed().as_secs_f64());
-    response
+    handles.duration.record(elapsed.as_secs_f64());
 }

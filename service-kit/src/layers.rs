@@ -1,66 +1,61 @@
+use std::time::Instant;
+
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::middleware::Next;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::http_metrics::track_http;
-
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Longest request id kept from a caller. Ids end up in logs and in stored history rows, so a
-/// caller must not be able to make either grow: a longer (or unprintable) id is replaced by a
-/// fresh one, as if none had been sent.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+use crate::http_metrics::record_request;
+use crate::request_id::{REQUEST_ID_HEADER, request_id_for};
 
 /// The cross-cutting layers every service gets: a request id (kept from the caller when it is
 /// short and printable, made up otherwise, echoed in the response), request metrics, a panic in
 /// a handler answered 500 for that request alone while the service keeps serving, and with
 /// `RUST_LOG=debug` a span per request carrying its id, method and URI.
 ///
-/// The span is at debug level on purpose: at the default level a disabled span costs one
-/// atomic load, where an enabled one is formatted to JSON and registered on every request
-/// (measured: the largest per-request cost in the services after the kernel's). Errors that
-/// need a request's id log it themselves.
+/// Cost per request is kept to what these need, because the services answer from memory in
+/// microseconds and every layer shows in the profile: ids and metrics are one middleware, not
+/// four; the span layer is only added when debug logging is on when the router is built (a
+/// span per request was the largest per-request cost after the kernel's, formatted to JSON and
+/// registered on every request). Errors that need a request's id log it themselves.
 pub fn instrument(router: Router) -> Router {
-    router
-        .layer(CatchPanicLayer::custom(answer_panic))
-        .layer(axum::middleware::from_fn(track_http))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("-");
-            tracing::debug_span!("request", method = %request.method(), uri = %request.uri(), request_id)
-        }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unusable_request_id))
-}
-
-/// Whether a caller's request id is kept: 1 to [`MAX_REQUEST_ID_LEN`] visible ASCII characters.
-pub fn is_usable_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= MAX_REQUEST_ID_LEN
-        && bytes.iter().all(|byte| byte.is_ascii_graphic())
-}
-
-async fn drop_unusable_request_id<B>(mut request: Request<B>) -> Request<B> {
-    let headers = request.headers_mut();
-    let usable = {
-        let mut values = headers.get_all(REQUEST_ID_HEADER).iter();
-        match (values.next(), values.next()) {
-            (None, _) => true,
-            (Some(value), None) => is_usable_request_id(value),
-            (Some(_), Some(_)) => false,
-        }
+    let router = router.layer(CatchPanicLayer::custom(answer_panic));
+    let router = if tracing::enabled!(target: "service_kit::request", tracing::Level::DEBUG) {
+        router.layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                tracing::debug_span!(target: "service_kit::request", "request", method = %request.method(), uri = %request.uri(), request_id)
+            }),
+        )
+    } else {
+        router
     };
-    if !usable {
-        headers.remove(REQUEST_ID_HEADER);
-    }
-    request
+    router.layer(axum::middleware::from_fn(observe))
+}
+
+/// Gives the request its id (echoed on the response) and records its metrics by route
+/// template, method and status.
+async fn observe(mut request: Request, next: Next) -> Response<axum::body::Body> {
+    let id = request_id_for(request.headers());
+    request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    record_request(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    response
 }
 
 fn answer_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<axum::body::Body> {

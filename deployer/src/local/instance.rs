@@ -1,6 +1,8 @@
 //! One supervised child process: started, health-checked, restarted with backoff when it
 //! exits on its own, drained and stopped when asked.
 
+use arc_swap::ArcSwap;
+use axum::http::uri::Authority;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -49,6 +51,9 @@ pub struct Instance {
     pub color: Color,
     /// Changes only when another program took it (see port.rs).
     port: AtomicU16,
+    /// `127.0.0.1:{port}`, as the proxy's request URIs need it: built when the port is set,
+    /// not on every request.
+    authority: ArcSwap<Authority>,
     pid: AtomicU32,
     /// The running child with its start time, for control.json; `None` between runs.
     process: std::sync::Mutex<Option<ProcessIdentity>>,
@@ -97,6 +102,7 @@ impl Instance {
             id,
             color,
             port: AtomicU16::new(port),
+            authority: ArcSwap::from_pointee(loopback_authority(port)),
             pid: AtomicU32::new(0),
             process: std::sync::Mutex::new(None),
             restarts: AtomicU32::new(0),
@@ -127,6 +133,16 @@ impl Instance {
 
     pub fn port(&self) -> u16 {
         self.port.load(Ordering::Acquire)
+    }
+
+    /// Where the proxy sends this instance's requests.
+    pub fn authority(&self) -> Authority {
+        Authority::clone(&self.authority.load())
+    }
+
+    fn set_port(&self, port: u16) {
+        self.authority.store(Arc::new(loopback_authority(port)));
+        self.port.store(port, Ordering::Release);
     }
 
     /// The running child, identified so a later reader of control.json can tell it from a
@@ -298,7 +314,7 @@ fn move_off_a_taken_port(instance: &Instance) {
                 port = next,
                 "port {current} is taken by another program; the instance moves to port {next}"
             );
-            instance.port.store(next, Ordering::Release);
+            instance.set_port(next);
         }
         Ok(_) => {}
         Err(error) => {
@@ -374,4 +390,9 @@ async fn check_health(instance: Arc<Instance>, health: HealthSettings, http: req
             }
         }
     }
+}
+
+fn loopback_authority(port: u16) -> Authority {
+    Authority::try_from(format!("127.0.0.1:{port}"))
+        .unwrap_or_else(|_| Authority::from_static("127.0.0.1"))
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::uri::{PathAndQuery, Scheme};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -44,11 +45,15 @@ pub async fn serve(
         .pool_max_idle_per_host(64)
         .build_http();
     let forwarded_port = HeaderValue::from(service.listen.port());
-    let app = axum::Router::new().fallback(forward).with_state(ProxyState {
-        service,
-        client,
-        forwarded_port,
-    });
+    // Shared behind one Arc: handlers get the state by a single reference-count increment
+    // rather than cloning the client's internals on every request.
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state(Arc::new(ProxyState {
+            service,
+            client,
+            forwarded_port,
+        }));
     service_kit::server::serve(
         listener,
         app,
@@ -110,7 +115,7 @@ fn unavailable(service: &str) -> Response {
 }
 
 async fn forward(
-    State(state): State<ProxyState>,
+    State(state): State<Arc<ProxyState>>,
     ConnectInfo(service_kit::ClientAddr(client)): ConnectInfo<service_kit::ClientAddr>,
     request: Request,
 ) -> Response {
@@ -118,8 +123,8 @@ async fn forward(
     let path = parts
         .uri
         .path_and_query()
-        .map_or("/", |path| path.as_str())
-        .to_owned();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     strip_hop_by_hop(&mut parts.headers);
     // As an ALB does: the client's address appended to what earlier proxies said.
     if let Ok(value) = HeaderValue::from_str(&forwarded_for(
@@ -143,7 +148,12 @@ async fn forward(
         let Some(instance) = state.service.pick() else {
             return unavailable(&state.service.name);
         };
-        let Ok(uri) = Uri::try_from(format!("http://127.0.0.1:{}{path}", instance.port())) else {
+        let Ok(uri) = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(instance.authority())
+            .path_and_query(path.clone())
+            .build()
+        else {
             return (
                 StatusCode::BAD_REQUEST,
                 "request target cannot be forwarded\n",

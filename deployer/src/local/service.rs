@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
 use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
@@ -15,6 +16,15 @@ use super::process::ProcessIdentity;
 use super::release::LocalRelease;
 use crate::rollout::Color;
 use crate::spec::Scaling;
+
+/// What the proxy needs to route a request, rebuilt whole whenever any part of it changes and
+/// read with one atomic load: routing takes no lock and allocates nothing.
+#[derive(Default)]
+struct Routing {
+    live: Option<Color>,
+    canary: Option<(Color, u8)>,
+    instances: HashMap<Color, Vec<Arc<Instance>>>,
+}
 
 #[derive(Default)]
 struct ColorGroup {
@@ -45,6 +55,9 @@ pub struct ServiceRuntime {
     /// A canary step: this color gets this percent of requests.
     canary: Mutex<Option<(Color, u8)>>,
     groups: Mutex<HashMap<Color, ColorGroup>>,
+    routing: ArcSwap<Routing>,
+    /// Held while `routing` is rebuilt, so the last rebuild always reflects the last change.
+    routing_rebuild: Mutex<()>,
     next: AtomicUsize,
     /// Requests the proxy has forwarded, for the autoscaler's rate.
     pub requests_total: AtomicU64,
@@ -102,6 +115,8 @@ impl ServiceRuntime {
             live: Mutex::new(None),
             canary: Mutex::new(None),
             groups: Mutex::new(HashMap::new()),
+            routing: ArcSwap::from_pointee(Routing::default()),
+            routing_rebuild: Mutex::new(()),
             next: AtomicUsize::new(0),
             requests_total: AtomicU64::new(0),
             measured_rpm: AtomicU64::new(0),
@@ -134,6 +149,7 @@ impl ServiceRuntime {
             .canary
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        self.rebuild_routing();
     }
 
     /// `percent` of requests to `to`; at 100 `to` becomes the live color.
@@ -145,6 +161,7 @@ impl ServiceRuntime {
                 .canary
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((to, percent));
+            self.rebuild_routing();
         }
     }
 
@@ -155,38 +172,56 @@ impl ServiceRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Runs `f` on the color groups; routing follows whatever `f` changed.
     fn with_groups<T>(&self, f: impl FnOnce(&mut HashMap<Color, ColorGroup>) -> T) -> T {
-        f(&mut self
+        let result = f(&mut self
             .groups
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner()));
+        self.rebuild_routing();
+        result
+    }
+
+    fn rebuild_routing(&self) {
+        let _rebuilding = self
+            .routing_rebuild
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let instances = self
+            .groups
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(color, group)| (*color, group.instances.clone()))
+            .collect();
+        self.routing.store(Arc::new(Routing {
+            live: self.live_color(),
+            canary: self.canary(),
+            instances,
+        }));
     }
 
     /// Round-robin over the ready, non-draining instances of the live color (or, for a
     /// canary's share of requests, of the canary color).
     pub fn pick(&self) -> Option<Arc<Instance>> {
-        let mut live = self.live_color()?;
-        if let Some((color, percent)) = self.canary() {
+        let routing = self.routing.load();
+        let mut color = routing.live?;
+        if let Some((canary, percent)) = routing.canary {
             // A stride coprime with 100 spreads the canary's share evenly: every 100
             // consecutive requests give it exactly `percent`, without long runs of either color.
             let ticket = self.next.load(Ordering::Relaxed).wrapping_mul(61) % 100;
             if ticket < usize::from(percent) {
-                live = color;
+                color = canary;
             }
         }
-        self.with_groups(|groups| {
-            let group = groups.get(&live)?;
-            let candidates: Vec<&Arc<Instance>> = group
-                .instances
-                .iter()
-                .filter(|instance| instance.is_ready() && !instance.is_draining())
-                .collect();
-            if candidates.is_empty() {
-                return None;
-            }
-            let index = self.next.fetch_add(1, Ordering::Relaxed) % candidates.len();
-            Some(candidates[index].clone())
-        })
+        let instances = routing.instances.get(&color)?;
+        let routable = |instance: &&Arc<Instance>| instance.is_ready() && !instance.is_draining();
+        let count = instances.iter().filter(routable).count();
+        if count == 0 {
+            return None;
+        }
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % count;
+        instances.iter().filter(routable).nth(index).cloned()
     }
 
     /// Instances of `color` that are not being drained.
