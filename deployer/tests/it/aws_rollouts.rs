@@ -34,6 +34,32 @@ fn spec(dir: &tempfile::TempDir, portal_deploy: &str) -> String {
 const ALL_AT_ONCE: &str =
     "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s }";
 
+/// What every rollout test starts from: the dashboard deployed once on a fresh moto, portal
+/// with the `deploy:` policy given.
+struct Deployed {
+    moto: Moto,
+    aws: Aws,
+    spec: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployed {
+    async fn new(portal_deploy: &str) -> Self {
+        let moto = Moto::start();
+        let aws = Aws::new(&moto).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = spec(&dir, portal_deploy);
+        moto.run(&["deploy", "--env", "aws", "-f", &spec])
+            .succeeds();
+        Self {
+            moto,
+            aws,
+            spec,
+            _dir: dir,
+        }
+    }
+}
+
 struct Aws {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     ssm: aws_sdk_ssm::Client,
@@ -171,12 +197,12 @@ fn color<'a>(portal: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 
 #[tokio::test]
 async fn new_images_go_to_the_idle_color_and_rollback_returns() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(&dir, ALL_AT_ONCE);
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(ALL_AT_ONCE).await;
     assert_eq!(aws.listener_weights().await, blue_live());
 
     // --dry-run says what would happen and changes nothing.
@@ -363,15 +389,15 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
 
 #[tokio::test]
 async fn canary_weights_step_up_before_the_full_switch() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(
-        &dir,
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(
         "deploy: { strategy: canary, canary: [10%, 2s, 50%, 2s], bake: 0s, health_timeout: 8s }",
-    );
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
+    )
+    .await;
 
     let mut rollout = start_v2(&moto, &spec);
     let mut seen: Vec<Vec<(String, i32)>> = Vec::new();
@@ -407,16 +433,16 @@ async fn canary_weights_step_up_before_the_full_switch() {
 
 #[tokio::test]
 async fn a_firing_alarm_while_baking_switches_traffic_back() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config().await);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(
-        &dir,
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(
         "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 8s }",
-    );
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
+    )
+    .await;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&moto.config().await);
 
     let rollout = start_v2(&moto, &spec);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
@@ -449,15 +475,15 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
 
 #[tokio::test]
 async fn ctrl_c_during_a_canary_leaves_the_live_color() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(
-        &dir,
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(
         "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 8s }",
-    );
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
+    )
+    .await;
     let rollout = start_v2(&moto, &spec);
     aws.wait_for_weights("the canary step started", |weights| {
         weights.iter().any(|(_, weight)| *weight == 10)
@@ -485,16 +511,16 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
 
 #[tokio::test]
 async fn autoscaling_out_while_baking_is_not_a_failure() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(
-        &dir,
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(
         "deploy: { strategy: all-at-once, bake: 8s, auto_rollback: true, health_timeout: 8s }",
-    );
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
+    )
+    .await;
+    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
     let rollout = start_v2(&moto, &spec);
     aws.wait_for_weights("green went live", |weights| weights == green_live())
         .await;
@@ -515,13 +541,13 @@ async fn autoscaling_out_while_baking_is_not_a_failure() {
 
 #[tokio::test]
 async fn a_release_waits_for_a_deleted_idle_service_to_drain() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
+    let Deployed {
+        moto,
+        aws,
+        spec,
+        _dir,
+    } = Deployed::new(ALL_AT_ONCE).await;
     let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(&dir, ALL_AT_ONCE);
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
     let v2 = start_v2(&moto, &spec).wait_with_output().expect("v2");
     assert!(v2.status.success(), "{}", text(&v2));
     // Someone deletes the idle (blue) service by hand: it drains for a while, and ECS refuses
