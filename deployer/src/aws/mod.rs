@@ -551,33 +551,15 @@ pub async fn rollback(
         }
     };
     let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
-    let mut rolled = rollout::Rollbacks::default();
-    let mut failure = None;
-    for service in services {
-        let report = |step: rollout::Step| eprintln!("  {service}: {step}");
-        match rollout::rollback(
-            &platform_,
-            service,
-            &rollout_options(spec, service, None, &options.cancel),
-            &report,
-        )
-        .await
-        {
-            Ok(outcome) => rolled.outcomes.push(outcome),
-            Err(error) if services.len() > 1 && error.is_nothing_to_roll_back() => {
-                rolled.nothing_to_roll_back.push(error.to_string())
-            }
-            Err(error) => {
-                failure = Some(error);
-                break;
-            }
-        }
-    }
+    let rolled = rollout::rollback_all(
+        &platform_,
+        services,
+        |service| rollout_options(spec, service, None, &options.cancel),
+        &|service, step| eprintln!("  {service}: {step}"),
+    )
+    .await;
     lock.release(aws).await?;
-    match failure {
-        Some(error) => Err(error.into()),
-        None => Ok(rolled),
-    }
+    Ok(rolled?)
 }
 
 fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {

@@ -571,6 +571,28 @@ pub async fn rollback<P: Platform>(
     })
 }
 
+/// Rolls `services` back one after another. When several are asked for, one with nothing to
+/// roll back to is skipped (and said why); any other failure stops there.
+pub async fn rollback_all<P: Platform>(
+    platform_: &P,
+    services: &[String],
+    options: impl Fn(&str) -> RolloutOptions,
+    progress: &(dyn Fn(&str, Step) + Send + Sync),
+) -> Result<Rollbacks, RolloutError> {
+    let mut rolled = Rollbacks::default();
+    for service in services {
+        let report = |step: Step| progress(service, step);
+        match rollback(platform_, service, &options(service), &report).await {
+            Ok(outcome) => rolled.outcomes.push(outcome),
+            Err(error) if services.len() > 1 && error.is_nothing_to_roll_back() => {
+                rolled.nothing_to_roll_back.push(error.to_string())
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(rolled)
+}
+
 #[cfg(test)]
 mod tests;
 

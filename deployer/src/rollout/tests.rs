@@ -473,6 +473,57 @@ async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
 }
 
 #[tokio::test]
+async fn rolling_back_several_skips_those_with_nothing_to_return_to_but_one_alone_fails() {
+    let fake = FakePlatform::default();
+    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect("v1");
+    let both = ["portal".to_owned(), "hardware".to_owned()];
+    let rolled = rollback_all(&fake, &both, |_| options(), &|_, _| {})
+        .await
+        .expect("skipped, not failed");
+    assert!(rolled.outcomes.is_empty());
+    assert_eq!(
+        rolled.nothing_to_roll_back,
+        [
+            "portal: nothing to roll back to (green has no earlier release)",
+            "hardware: nothing to roll back to (green has no earlier release)",
+        ]
+    );
+    let error = rollback_all(&fake, &both[..1], |_| options(), &|_, _| {})
+        .await
+        .expect_err("one service with nothing to return to");
+    assert!(error.is_nothing_to_roll_back(), "{error}");
+}
+
+#[tokio::test]
+async fn rolling_back_several_reports_each_step_with_its_service() {
+    let fake = FakePlatform::default();
+    for release in ["v1", "v2"] {
+        deploy(&fake, "portal", &release.to_owned(), &options(), &quiet)
+            .await
+            .expect(release);
+    }
+    let steps = Mutex::new(Vec::new());
+    let record = |service: &str, step: Step| {
+        steps
+            .lock()
+            .expect("lock")
+            .push(format!("{service}: {step}"));
+    };
+    let rolled = rollback_all(&fake, &["portal".to_owned()], |_| options(), &record)
+        .await
+        .expect("rolled back");
+    assert_eq!(rolled.outcomes.len(), 1);
+    assert_eq!(rolled.outcomes[0].to, Color::Blue);
+    let steps = steps.into_inner().expect("lock");
+    assert!(
+        !steps.is_empty() && steps.iter().all(|step| step.starts_with("portal: ")),
+        "{steps:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
     // On AWS the clean-up finds no service to scale down when CreateService itself failed;
     // its error must come after the real one, never instead of it.
