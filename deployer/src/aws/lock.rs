@@ -142,8 +142,8 @@ impl Lock {
         }
         let holder = Holder {
             holder: format!(
-                "{purpose} by {}@{} (pid {}) since {}",
-                std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()),
+                "{purpose} by {} on {} (pid {}) since {}",
+                aws.caller,
                 std::fs::read_to_string("/etc/hostname")
                     .map(|host| host.trim().to_owned())
                     .unwrap_or_else(|_| "unknown".to_owned()),

@@ -67,6 +67,9 @@ pub struct Aws {
     pub region: String,
     /// `aws`, `aws-cn` or `aws-us-gov`: from the caller's own ARN, for the ARNs dashctl writes.
     pub partition: String,
+    /// Who is calling (`sts:GetCallerIdentity`'s ARN): recorded in the rollout lock, so
+    /// whoever finds it held knows whom to ask.
+    pub caller: String,
 }
 
 impl Aws {
@@ -102,8 +105,13 @@ impl Aws {
             .filter(|partition| !partition.is_empty())
             .unwrap_or("aws")
             .to_owned();
+        let caller = identity
+            .arn()
+            .unwrap_or("an unknown AWS identity")
+            .to_owned();
         Ok(Self {
             partition,
+            caller,
             ec2: aws_sdk_ec2::Client::new(&config),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),

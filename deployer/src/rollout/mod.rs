@@ -253,17 +253,19 @@ pub enum RolloutError {
     NeverDeployed { service: String },
     #[error("{service}: nothing to roll back to ({color} has no earlier release)")]
     NothingToRollBack { service: String, color: Color },
-    #[error("{service}: {source}")]
+    /// The platform's message is part of this one and deliberately not a `source`: reported
+    /// with its chain (`{:#}`), it would otherwise be printed twice.
+    #[error("{service}: {error}")]
     Platform {
         service: String,
-        source: PlatformError,
+        error: PlatformError,
     },
 }
 
 fn platform(service: &str) -> impl Fn(PlatformError) -> RolloutError + '_ {
-    move |source| RolloutError::Platform {
+    move |error| RolloutError::Platform {
         service: service.to_owned(),
-        source,
+        error,
     }
 }
 

@@ -546,3 +546,16 @@ async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
     assert!(text.ends_with("blue still serves all traffic"), "{text}");
     assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
 }
+
+#[test]
+fn a_platform_failure_is_reported_once_with_its_chain() {
+    let error = RolloutError::Platform {
+        service: "portal".into(),
+        error: PlatformError("UpdateService: throttled".into()),
+    };
+    assert_eq!(error.to_string(), "portal: UpdateService: throttled");
+    assert_eq!(
+        format!("{:#}", anyhow::Error::from(error)),
+        "portal: UpdateService: throttled"
+    );
+}
