@@ -477,3 +477,17 @@ pub fn service<'a>(status: &'a Value, name: &str) -> &'a Value {
         .and_then(|services| services.iter().find(|service| service["name"] == name))
         .unwrap_or_else(|| panic!("no service {name} in {status}"))
 }
+
+/// Sends `request` byte for byte on a fresh connection to the proxy on `port` (no client
+/// library to fix it up) and returns everything the server answered before closing.
+pub fn raw(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}

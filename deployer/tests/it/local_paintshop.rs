@@ -1,24 +1,15 @@
 //! paintshop behind the local proxy: legacy raw request lines pass, and a crash heals.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::harness::{page, paintshop_workspace, service};
+use crate::harness::{page, paintshop_workspace, raw, service};
 
 /// Sends the legacy client's exact bytes (raw JSON in the request line) and returns the answer.
 fn raw_get(port: u16, target: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    raw(
+        port,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     )
-    .expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read");
-    answer
 }
 
 #[tokio::test]

@@ -2,10 +2,9 @@
 //! waiting at `local.upstream_timeout` (504), keeps connection-scoped headers to itself, and
 //! tells the instance who the client is the way an ALB does.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::harness::{Workspace, free_port, page};
+use crate::harness::{Workspace, free_port, page, raw};
 
 /// An instance that answers `/readyz` at once, echoes the headers it received on `/echo`, and
 /// never answers `/slow`.
@@ -56,17 +55,6 @@ services:
         spec,
         portal_port: port,
     }
-}
-
-fn raw(port: u16, request: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
 }
 
 #[tokio::test]
