@@ -103,9 +103,14 @@ pub struct PlanArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub spec: SpecArg,
-    /// Really delete (without it, destroy lists what it would remove and exits 2).
+    /// Really delete (without it, destroy lists what it would remove and exits 2). Each
+    /// database leaves a final snapshot, named in the output.
     #[arg(long)]
     pub yes: bool,
+    /// Delete databases without a final snapshot: their data is gone for good (automated
+    /// backups are kept for their retention period).
+    #[arg(long, requires = "yes")]
+    pub skip_final_snapshot: bool,
     /// Remove the rollout lock first (only when the run holding it is known to be gone).
     #[arg(long)]
     pub break_lock: bool,
@@ -148,6 +153,13 @@ pub struct DeployArgs {
     /// AWS: remove a rollout lock left by a run that died, then deploy.
     #[arg(long)]
     pub break_lock: bool,
+    /// AWS: confirm deleting the databases the spec no longer has (refused without it). Each
+    /// leaves a final snapshot, named in the output.
+    #[arg(long)]
+    pub yes: bool,
+    /// AWS: delete those databases without a final snapshot.
+    #[arg(long, requires = "yes")]
+    pub skip_final_snapshot: bool,
 }
 
 #[derive(Debug, clap::Args)]

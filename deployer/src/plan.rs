@@ -21,12 +21,21 @@ pub struct Change {
     pub kind: Kind,
     pub name: String,
     pub action: Action,
+    /// Settings shown with a create: a database's (what it costs, how it is protected); other
+    /// kinds are named only, or a first plan would run to hundreds of lines.
+    pub settings: Vec<(String, String)>,
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.action {
-            Action::Create => write!(f, "+ create {} {}", self.kind, self.name),
+            Action::Create => {
+                write!(f, "+ create {} {}", self.kind, self.name)?;
+                for (attr, value) in &self.settings {
+                    write!(f, "\n      {attr}: {}", shown(value))?;
+                }
+                Ok(())
+            }
             Action::Delete => write!(f, "- delete {} {}", self.kind, self.name),
             Action::Update(diffs) => {
                 write!(f, "~ update {} {}", self.kind, self.name)?;
@@ -76,10 +85,20 @@ pub fn diff(desired: &[Resource], existing: &[Resource]) -> Vec<Change> {
                 Action::Update(diffs)
             }
         };
+        let settings = if action == Action::Create && key.0 == Kind::Database {
+            wanted
+                .attrs
+                .iter()
+                .map(|(attr, value)| ((*attr).to_owned(), value.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         changes.push(Change {
             kind: key.0,
             name: key.1.clone(),
             action,
+            settings,
         });
     }
     let mut deletes: Vec<Change> = existing_by_key
@@ -89,6 +108,7 @@ pub fn diff(desired: &[Resource], existing: &[Resource]) -> Vec<Change> {
             kind: *kind,
             name: name.clone(),
             action: Action::Delete,
+            settings: Vec::new(),
         })
         .collect();
     deletes.sort_by(|a, b| b.kind.cmp(&a.kind).then_with(|| a.name.cmp(&b.name)));

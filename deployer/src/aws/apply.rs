@@ -9,7 +9,9 @@ use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use super::progress::Progress;
 use super::retry::{self, Transient};
-use super::{Aws, alarms, balancer, cluster, desired, identity, logs, network, scaling, security};
+use super::{
+    Aws, alarms, balancer, cluster, database, desired, identity, logs, network, scaling, security,
+};
 use crate::plan::{Action, Change, diff};
 use crate::rollout::Color;
 use crate::spec::Spec;
@@ -89,6 +91,8 @@ pub struct Scope<'a> {
     pub live: &'a BTreeMap<String, Color>,
     /// Ctrl-C: stop before the next kind of resource (calls in flight finish).
     pub cancel: &'a tokio_util::sync::CancellationToken,
+    /// What deleting a database the spec no longer has keeps (the command has confirmed it).
+    pub deletion: &'a database::Deletion,
 }
 
 /// Creates and updates kind by kind in dependency order, then deletes what the spec no longer
@@ -120,7 +124,7 @@ pub async fn apply(
         }
         // Recomputed per kind: task definitions need the DNS names of load balancers
         // created a moment ago.
-        let wanted: Vec<Resource> = desired::wanted(spec, place, &ids.dns, scope.live, &existing)
+        let wanted: Vec<Resource> = desired::wanted(spec, place, &ids, scope.live, &existing)
             .into_iter()
             .filter(|resource| resource.kind == kind)
             .collect();
@@ -141,11 +145,24 @@ pub async fn apply(
         }
         let results = run_steps(aws, spec, place.azs, &steps, &ids, progress).await;
         record(kind, results, &mut ids, &mut applied, &mut new_revisions)?;
+        if kind == Kind::Database {
+            // The tasks configured next are told each database's endpoint and secret.
+            database::refresh_addresses(aws, spec, &mut ids).await?;
+        }
     }
 
-    let all_wanted = desired::wanted(spec, place, &ids.dns, scope.live, &existing);
+    let all_wanted = desired::wanted(spec, place, &ids, scope.live, &existing);
     let deletes = deletes(&all_wanted, &existing, &existing_by_key, scope.only_service);
-    applied.deleted += delete_all(aws, spec, &deletes, &existing_by_key, &ids, progress).await?;
+    applied.deleted += delete_all(
+        aws,
+        spec,
+        &deletes,
+        &existing_by_key,
+        &ids,
+        scope.deletion,
+        progress,
+    )
+    .await?;
     Ok((applied, ids))
 }
 
@@ -297,6 +314,7 @@ fn revision_steps<'a>(
                     "previous revision".into(),
                     "new revision".into(),
                 )]),
+                settings: Vec::new(),
             };
             let step = Step {
                 resource,
@@ -374,6 +392,7 @@ pub async fn delete_all(
     deletes: &[Change],
     existing: &BTreeMap<(Kind, String), &Resource>,
     ids: &Ids,
+    deletion: &database::Deletion,
     progress: &Progress,
 ) -> anyhow::Result<usize> {
     let mut count = 0;
@@ -393,8 +412,15 @@ pub async fn delete_all(
             }
         }
         let results = bounded(batch.iter().map(|resource| async {
-            let task = progress.start(format!("delete {kind} {}", resource.name));
-            let result = delete_one(aws, spec, resource, ids).await;
+            let snapshot = (kind == Kind::Database)
+                .then(|| deletion.final_snapshot(&resource.name))
+                .map(|snapshot| match snapshot {
+                    Some(snapshot) => format!(" (final snapshot {snapshot})"),
+                    None => " (no final snapshot)".to_owned(),
+                })
+                .unwrap_or_default();
+            let task = progress.start(format!("delete {kind} {}{snapshot}", resource.name));
+            let result = delete_one(aws, spec, resource, ids, deletion).await;
             task.finish(
                 &result
                     .as_ref()
@@ -488,6 +514,21 @@ async fn apply_once(
             security::sync_rules(aws, resource, step.existing, ids).await?;
             Ok(None)
         }
+        Kind::DbSubnetGroup if create => {
+            let subnets = (0..azs.len())
+                .filter_map(|index| {
+                    ids.get(Kind::Subnet, &names.subnet("private", index))
+                        .map(str::to_owned)
+                })
+                .collect();
+            id(database::create_subnet_group(aws, spec, resource, subnets).await?)
+        }
+        Kind::DbSubnetGroup => Err(immutable(change, "its subnets")),
+        Kind::Database if create => id(database::create_instance(aws, spec, resource, ids).await?),
+        Kind::Database => {
+            database::modify_instance(aws, resource, &step.changed, ids).await?;
+            Ok(None)
+        }
         Kind::LoadBalancer if create => {
             let tier = resource.get("subnets");
             let subnets = (0..azs.len())
@@ -555,17 +596,31 @@ async fn apply_once(
 /// Deletes one resource, waiting out what still depends on it (network interfaces that linger
 /// after their load balancer or tasks, tasks still draining from a cluster, an address still
 /// held by a NAT gateway).
-async fn delete_one(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {
+async fn delete_one(
+    aws: &Aws,
+    spec: &Spec,
+    resource: &Resource,
+    ids: &Ids,
+    deletion: &database::Deletion,
+) -> anyhow::Result<()> {
     retry::until_ok(
         &format!("delete {} {}", resource.kind, resource.name),
         Transient::Settling,
-        || delete_once(aws, spec, resource, ids),
+        || delete_once(aws, spec, resource, ids, deletion),
     )
     .await
 }
 
-async fn delete_once(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<()> {
+async fn delete_once(
+    aws: &Aws,
+    spec: &Spec,
+    resource: &Resource,
+    ids: &Ids,
+    deletion: &database::Deletion,
+) -> anyhow::Result<()> {
     match resource.kind {
+        Kind::Database => database::delete_instance(aws, &resource.name, deletion).await,
+        Kind::DbSubnetGroup => database::delete_subnet_group(aws, &resource.name).await,
         Kind::Vpc
         | Kind::InternetGateway
         | Kind::Subnet

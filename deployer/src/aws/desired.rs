@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::database;
 use super::listener_action::ListenerAction;
-use super::model::{Kind, Resource};
+use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use crate::rollout::Color;
 use crate::spec::template::{Placeholder, expand};
@@ -92,18 +93,19 @@ pub struct Placement<'a> {
     pub partition: &'a str,
 }
 
-/// Every resource the spec asks for. `azs` are the availability zones to use; `dns` the load
-/// balancers' DNS names where they are known.
+/// Every resource the spec asks for. `azs` are the availability zones to use; `known` what AWS
+/// has assigned so far (load balancers' DNS names, databases' endpoints).
 pub fn resources(
     spec: &Spec,
     place: &Placement<'_>,
-    dns: &BTreeMap<String, String>,
+    known: &Ids,
     live: &BTreeMap<String, Color>,
 ) -> Vec<Resource> {
     let names = Names::new(spec);
     let mut out = network(spec, &names, place.azs);
     out.extend(load_balancers(spec, &names));
-    out.extend(execution_role_and_cluster(spec, &names, place.partition));
+    out.extend(databases(spec, &names));
+    out.extend(execution_role_and_cluster(spec, &names, place.partition, known));
     for (name, service) in &spec.services {
         let live_color = live.get(name).copied().unwrap_or(Color::Blue);
         out.push(tasks_group(&names, name, service));
@@ -111,7 +113,7 @@ pub fn resources(
         out.extend(listeners(spec, &names, name, service, live_color));
         out.extend(alarms(&names, name, service));
         out.extend(logs_and_task_role(spec, &names, name));
-        out.push(task_definition(spec, &names, name, service, dns));
+        out.push(task_definition(spec, &names, name, service, known));
         out.push(
             Resource::new(Kind::EcsService, names.colored(name, live_color))
                 .service(name)
@@ -247,24 +249,71 @@ fn internal_callers(spec: &Spec) -> BTreeMap<&str, Vec<&str>> {
     callers
 }
 
+/// Each database: its security group (PostgreSQL's port from the tasks of the services that
+/// use it, nothing else), its DB subnet group (the private subnets) and the instance.
+fn databases(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
+    let mut out = Vec::new();
+    for (key, definition) in &spec.databases {
+        let clients = spec
+            .services
+            .iter()
+            .filter(|(_, service)| service.database.as_deref() == Some(key.as_str()))
+            .map(|(client, _)| {
+                format!(
+                    "tcp/{} from sg:{}",
+                    database::PORT,
+                    names.tasks_group(client)
+                )
+            });
+        out.push(
+            Resource::new(Kind::SecurityGroup, names.database_group(key))
+                .attr("rules", joined(clients)),
+        );
+        out.push(
+            Resource::new(Kind::DbSubnetGroup, names.database(key)).attr("subnets", "private"),
+        );
+        out.push(database::desired(names, key, definition));
+    }
+    out
+}
+
+/// The secrets every service's tasks read, as the ARNs an IAM policy grants: the spec's own
+/// and the password secrets of the databases they use (unknown until RDS has created them).
+fn task_secrets(spec: &Spec, names: &Names<'_>, partition: &str, known: &Ids) -> String {
+    joined(spec.services.values().flat_map(|service| {
+        let database_secret = service.database.as_ref().map(|key| {
+            known
+                .databases
+                .get(&names.database(key))
+                .map_or_else(
+                    || UNKNOWN_DNS.to_owned(),
+                    |address| secret_arn(&address.secret_arn, partition),
+                )
+        });
+        service
+            .secrets
+            .values()
+            .map(|value| secret_arn(value, partition))
+            .chain(database_secret)
+            .collect::<Vec<_>>()
+    }))
+}
+
 /// What every service's tasks share: the execution role (with every service's secrets) and
 /// the cluster.
-fn execution_role_and_cluster(spec: &Spec, names: &Names<'_>, partition: &str) -> Vec<Resource> {
+fn execution_role_and_cluster(
+    spec: &Spec,
+    names: &Names<'_>,
+    partition: &str,
+    known: &Ids,
+) -> Vec<Resource> {
     let boundary = spec.aws.permissions_boundary.as_deref().unwrap_or_default();
     vec![
         Resource::new(Kind::Role, names.execution_role())
             .attr("trust", "ecs-tasks.amazonaws.com")
             .attr("managed", ecs_task_execution_policy(partition))
             .attr("boundary", boundary)
-            .attr(
-                "secrets",
-                joined(spec.services.values().flat_map(|service| {
-                    service
-                        .secrets
-                        .values()
-                        .map(|value| secret_arn(value, partition))
-                })),
-            ),
+            .attr("secrets", task_secrets(spec, names, partition, known)),
         Resource::new(Kind::Cluster, names.base()),
     ]
 }
@@ -413,17 +462,33 @@ fn task_definition(
     names: &Names<'_>,
     name: &str,
     service: &ServiceSpec,
-    dns: &BTreeMap<String, String>,
+    known: &Ids,
 ) -> Resource {
     let resolve = |placeholder: &Placeholder| match placeholder {
-        Placeholder::ServiceUrl(target) => Some(service_url(spec, target, dns)),
+        Placeholder::ServiceUrl(target) => Some(service_url(spec, target, &known.dns)),
         _ => None,
     };
+    let connection = service
+        .database
+        .as_ref()
+        .and_then(|key| Some((key, spec.databases.get(key)?)))
+        .map(|(key, definition)| {
+            database::connection(
+                definition.database_name(key),
+                known.databases.get(&names.database(key)),
+            )
+        });
     let env = joined(
         service
             .env
             .iter()
-            .map(|(key, value)| format!("{key}={}", expand(value, &resolve))),
+            .map(|(key, value)| format!("{key}={}", expand(value, &resolve)))
+            .chain(connection.iter().flat_map(|connection| {
+                connection
+                    .env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+            })),
     );
     Resource::new(Kind::TaskDefinition, names.family(name))
         .service(name)
@@ -438,7 +503,13 @@ fn task_definition(
                 service
                     .secrets
                     .iter()
-                    .map(|(key, value)| format!("{key}={value}")),
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .chain(connection.iter().flat_map(|connection| {
+                        connection
+                            .secrets
+                            .iter()
+                            .map(|(key, value)| format!("{key}={value}"))
+                    })),
             ),
         )
         .attr("execution_role", names.execution_role())
@@ -504,11 +575,11 @@ pub fn keep_idle(
 pub fn wanted(
     spec: &Spec,
     place: &Placement<'_>,
-    dns: &BTreeMap<String, String>,
+    known: &Ids,
     live: &BTreeMap<String, Color>,
     existing: &[Resource],
 ) -> Vec<Resource> {
-    let mut all = resources(spec, place, dns, live);
+    let mut all = resources(spec, place, known, live);
     keep_idle(&mut all, existing, spec, live);
     all
 }
@@ -535,7 +606,7 @@ mod tests {
                 azs: &azs,
                 partition: "aws",
             },
-            &BTreeMap::new(),
+            &Ids::default(),
             &BTreeMap::new(),
         );
         let listener = |name: &str| {
@@ -589,7 +660,7 @@ mod tests {
                 azs: &azs,
                 partition: "aws-cn",
             },
-            &BTreeMap::new(),
+            &Ids::default(),
             &BTreeMap::new(),
         );
         let role = resources
@@ -643,7 +714,7 @@ mod tests {
             azs: &azs,
             partition: "aws",
         };
-        let resources = resources(&spec, &place, &BTreeMap::new(), &BTreeMap::new());
+        let resources = resources(&spec, &place, &Ids::default(), &BTreeMap::new());
         let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
         assert_eq!(count(Kind::NatGateway), 3);
         assert_eq!(count(Kind::Subnet), 6);

@@ -146,6 +146,7 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
     let mut inventory = Inventory::default();
     network(aws, &names, &mut inventory).await?;
     security_groups(aws, &names, &mut inventory).await?;
+    super::database::discover(aws, spec, &mut inventory).await?;
     balancers(aws, &names, &mut inventory).await?;
     super::alarms::discover(aws, spec, &mut inventory).await?;
     logs_and_roles(aws, &names, &mut inventory).await?;

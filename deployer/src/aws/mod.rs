@@ -7,6 +7,7 @@ mod apply;
 mod balancer;
 mod cluster;
 mod colors;
+pub mod database;
 mod desired;
 mod discover;
 mod errors;
@@ -63,6 +64,7 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub rds: aws_sdk_rds::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
     /// `aws`, `aws-cn` or `aws-us-gov`: from the caller's own ARN, for the ARNs dashctl writes.
@@ -119,6 +121,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             region,
         })
@@ -248,7 +251,7 @@ impl State {
         let wanted = desired::wanted(
             spec,
             &aws.placement(&azs),
-            &inventory.ids.dns,
+            &inventory.ids,
             &live,
             &inventory.resources,
         );
@@ -269,8 +272,22 @@ pub struct DeployOptions {
     /// Override every service's `deploy.bake`.
     pub bake: Option<std::time::Duration>,
     pub break_lock: bool,
+    /// `--yes`: the databases the spec no longer has may be deleted, as this says. Without
+    /// it a deploy that would delete one refuses before changing anything.
+    pub delete_databases: Option<database::Deletion>,
     /// Ctrl-C: abandons a rollout before its final switch.
     pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// A deploy would delete databases and `--yes` was not given.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to delete database{} {} (no longer in the spec) without --yes; with --yes each leaves a final snapshot (--skip-final-snapshot for none)",
+    if .databases.len() == 1 { "" } else { "s" },
+    .databases.join(", ")
+)]
+pub struct UnconfirmedDatabaseDeletion {
+    pub databases: Vec<String>,
 }
 
 /// Services whose running release changes: their task definition differs from what the live
@@ -409,6 +426,14 @@ async fn plan_and_deploy(
     }
     let rollouts = rollout_services(&changes, &inventory, spec);
     print!("{}", plan::render(&changes));
+    let doomed: Vec<String> = changes
+        .iter()
+        .filter(|change| change.kind == Kind::Database && change.action == plan::Action::Delete)
+        .map(|change| change.name.clone())
+        .collect();
+    if !doomed.is_empty() && options.delete_databases.is_none() && !options.dry_run {
+        return Err(UnconfirmedDatabaseDeletion { databases: doomed }.into());
+    }
     let names = Names::new(spec);
     for service in &rollouts {
         let color = live.get(service).copied().unwrap_or(Color::Blue);
@@ -470,11 +495,14 @@ async fn apply_and_roll_out(
     options: &DeployOptions,
 ) -> anyhow::Result<(apply::Applied, model::Ids, usize)> {
     let progress = Progress::new();
+    // Without --yes nothing reaches here that deletes a database (checked above).
+    let keep_everything = database::Deletion::new(false);
     let scope = apply::Scope {
         only_service: options.only_service.as_deref(),
         rollouts,
         live,
         cancel: &options.cancel,
+        deletion: options.delete_databases.as_ref().unwrap_or(&keep_everything),
     };
     let place = aws.placement(azs);
     let (applied, ids) = apply::apply(aws, spec, &place, inventory, &scope, &progress).await?;
@@ -507,7 +535,7 @@ async fn apply_and_roll_out(
         health::wait_all(timeout, health::POLL, aws, &wanted).await?;
     }
 
-    let releases = desired::resources(spec, &place, &ids.dns, live);
+    let releases = desired::resources(spec, &place, &ids, live);
     let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone());
     for service in rollouts {
         let release = releases
@@ -583,25 +611,29 @@ fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {
 }
 
 /// Lists what `destroy` removes (everything tagged with this app and environment), and
-/// removes it when `confirmed`.
+/// removes it when `deletion` confirms it (saying what databases keep).
 pub async fn destroy(
     aws: &Aws,
     spec: &Spec,
-    confirmed: bool,
+    deletion: Option<&database::Deletion>,
     break_lock: bool,
 ) -> anyhow::Result<Vec<plan::Change>> {
-    if !confirmed {
+    let Some(deletion) = deletion else {
         let inventory = discover::inventory(aws, spec).await?;
         return Ok(plan::diff(&[], &inventory.resources));
-    }
+    };
     // A destroy during a rollout would pull resources from under it.
     let lock = lock::Lock::acquire(aws, spec, "destroy", break_lock).await?;
-    let result = destroy_locked(aws, spec).await;
+    let result = destroy_locked(aws, spec, deletion).await;
     lock.release(aws).await?;
     result
 }
 
-async fn destroy_locked(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Change>> {
+async fn destroy_locked(
+    aws: &Aws,
+    spec: &Spec,
+    deletion: &database::Deletion,
+) -> anyhow::Result<Vec<plan::Change>> {
     let inventory = discover::inventory(aws, spec).await?;
     let deletes = plan::diff(&[], &inventory.resources);
     if deletes.is_empty() {
@@ -618,6 +650,7 @@ async fn destroy_locked(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<plan::Chan
         &deletes,
         &existing,
         &inventory.ids,
+        deletion,
         &Progress::new(),
     )
     .await?;

@@ -18,6 +18,8 @@ pub enum Kind {
     NatGateway,
     RouteTable,
     SecurityGroup,
+    DbSubnetGroup,
+    Database,
     LoadBalancer,
     TargetGroup,
     Listener,
@@ -32,7 +34,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Vpc,
         Kind::InternetGateway,
         Kind::Subnet,
@@ -40,6 +42,8 @@ impl Kind {
         Kind::NatGateway,
         Kind::RouteTable,
         Kind::SecurityGroup,
+        Kind::DbSubnetGroup,
+        Kind::Database,
         Kind::LoadBalancer,
         Kind::TargetGroup,
         Kind::Listener,
@@ -62,6 +66,8 @@ impl Kind {
             Kind::NatGateway => "NAT gateway",
             Kind::RouteTable => "route table",
             Kind::SecurityGroup => "security group",
+            Kind::DbSubnetGroup => "DB subnet group",
+            Kind::Database => "database",
             Kind::LoadBalancer => "load balancer",
             Kind::TargetGroup => "target group",
             Kind::Listener => "listener",
@@ -122,11 +128,24 @@ impl Resource {
     }
 }
 
-/// Where things are, by (kind, name): AWS ids and ARNs, plus load balancer DNS names.
+/// Where things are, by (kind, name): AWS ids and ARNs, plus what AWS assigns that tasks are
+/// configured with: load balancer DNS names and database endpoints.
 #[derive(Debug, Clone, Default)]
 pub struct Ids {
     pub ids: BTreeMap<(Kind, String), String>,
     pub dns: BTreeMap<String, String>,
+    /// By database resource name.
+    pub databases: BTreeMap<String, DatabaseAddress>,
+}
+
+/// How tasks reach a database, once RDS has made it available.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseAddress {
+    pub host: String,
+    pub port: u16,
+    /// The Secrets Manager secret RDS keeps the master user's credentials in (JSON with
+    /// `username` and `password`).
+    pub secret_arn: String,
 }
 
 impl Ids {

@@ -54,6 +54,16 @@ impl<'a> Names<'a> {
         format!("{}-{service}-tasks", self.base())
     }
 
+    /// A database's RDS identifier, and the name of its DB subnet group.
+    pub fn database(&self, database: &str) -> String {
+        format!("{}-{database}", self.base())
+    }
+
+    /// The security group of a database: port 5432 from the tasks of the services using it.
+    pub fn database_group(&self, database: &str) -> String {
+        format!("{}-{database}-db", self.base())
+    }
+
     pub fn colored(&self, service: &str, color: Color) -> String {
         format!("{}-{service}-{color}", self.base())
     }

@@ -48,6 +48,8 @@ impl Transient {
                     | "ClusterContainsServicesException"
                     | "InvalidIPAddress.InUse"
                     | "ResourceInUse"
+                    | "InvalidDBSubnetGroupStateFault"
+                    | "InvalidDBInstanceState"
             ),
             Self::NewRole => {
                 let message = error.message.to_ascii_lowercase();

@@ -18,6 +18,7 @@ pub struct AwsStatus {
     /// Who holds the rollout lock, when a rollout runs.
     pub rollout_in_progress: Option<String>,
     pub services: Vec<ServiceReport>,
+    pub databases: Vec<super::database::DatabaseReport>,
 }
 
 impl AwsStatus {
@@ -93,6 +94,34 @@ impl AwsStatus {
         }
         out.push_str(&colors.to_string());
         out.push('\n');
+        if !self.databases.is_empty() {
+            let mut databases = Table::new();
+            databases.load_preset(NOTHING).set_header([
+                "DATABASE",
+                "RDS INSTANCE",
+                "STATE",
+                "VERSION",
+                "ENDPOINT",
+                "DELETION PROTECTION",
+            ]);
+            for database in &self.databases {
+                let dash = || "-".to_owned();
+                databases.add_row([
+                    database.name.clone(),
+                    database.identifier.clone(),
+                    database
+                        .state
+                        .clone()
+                        .unwrap_or_else(|| "(not created)".to_owned()),
+                    database.engine_version.clone().unwrap_or_else(dash),
+                    database.endpoint.clone().unwrap_or_else(dash),
+                    if database.deletion_protection { "on" } else { "off" }.to_owned(),
+                ]);
+            }
+            out.push('\n');
+            out.push_str(&databases.to_string());
+            out.push('\n');
+        }
         if let Some(holder) = &self.rollout_in_progress {
             out.push_str(&format!("\nrollout in progress: {holder}\n"));
         }
@@ -235,5 +264,6 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
         environment: spec.environment.clone(),
         rollout_in_progress: lock::holder(aws, spec).await,
         services,
+        databases: super::database::reports(aws, spec).await?,
     })
 }

@@ -18,9 +18,14 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
         known_service(&loaded, name)?;
     }
     if resolve_for_change(args.env, &loaded, "deploy")? == Environment::Local {
-        if !args.images.is_empty() || args.dry_run || args.bake.is_some() || args.break_lock {
+        if !args.images.is_empty()
+            || args.dry_run
+            || args.bake.is_some()
+            || args.break_lock
+            || args.yes
+        {
             return Err(Failure::Usage(
-                "--image, --dry-run, --bake and --break-lock apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
+                "--image, --dry-run, --bake, --break-lock and --yes apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
             ));
         }
         let report =
@@ -50,10 +55,19 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
                 dry_run: args.dry_run,
                 bake: args.bake,
                 break_lock: args.break_lock,
+                delete_databases: args
+                    .yes
+                    .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),
                 cancel: cancel_on_ctrl_c(),
             };
             aws::deploy(&aws, &loaded, options).await
         })
-        .map_err(implicit_aws(args.env))?;
+        .map_err(|error| {
+            if error.downcast_ref::<aws::UnconfirmedDatabaseDeletion>().is_some() {
+                Failure::Usage(format!("{error}"))
+            } else {
+                implicit_aws(args.env)(error)
+            }
+        })?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{Problem, SpecError};
 pub use model::*;
-pub use validate::{MAX_AWS_NAME, longest_resource_name};
+pub use validate::{DATABASE_VARIABLES, MAX_AWS_NAME, longest_resource_name};
 
 use locate::{Position, PositionIndex};
 

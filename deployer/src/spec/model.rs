@@ -30,7 +30,89 @@ pub struct Spec {
     /// this spec here. Unset: they refuse rather than guess AWS.
     #[serde(default)]
     pub default_env: Option<Target>,
+    /// Databases services can attach to with `services.NAME.database`: RDS for PostgreSQL on
+    /// AWS, a PostgreSQL server `dashctl up` runs locally.
+    #[serde(default)]
+    pub databases: BTreeMap<String, Database>,
     pub services: BTreeMap<String, Service>,
+}
+
+/// A database engine dashctl can run. Only PostgreSQL today: one engine the services, the local
+/// platform and RDS all support alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    #[default]
+    Postgres,
+}
+
+/// One database. Services that name it get the standard libpq variables (`PGHOST`, `PGPORT`,
+/// `PGDATABASE`, `PGUSER`, `PGSSLMODE`, and `PGPASSWORD` as a secret): the password is never in
+/// the spec; RDS keeps it in Secrets Manager, `dashctl up` in the state directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub engine: Engine,
+    /// Major engine version on AWS (RDS picks the newest minor one); locally the installed one.
+    #[serde(default = "default_postgres_version")]
+    pub version: String,
+    /// The database created inside the server (default: the key under `databases`).
+    pub name: Option<String>,
+    #[serde(default)]
+    pub aws: DatabaseAws,
+}
+
+impl Database {
+    pub fn database_name<'a>(&'a self, key: &'a str) -> &'a str {
+        self.name.as_deref().unwrap_or(key)
+    }
+}
+
+fn default_postgres_version() -> String {
+    "16".to_owned()
+}
+
+/// RDS settings. The defaults are the safe ones: encrypted, backed up, protected from deletion.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseAws {
+    #[serde(default = "default_instance_class")]
+    pub instance_class: String,
+    #[serde(default = "default_storage_gb")]
+    pub storage_gb: u32,
+    /// Days of automated backups (point-in-time recovery); 0 turns backups off.
+    #[serde(default = "default_backup_days")]
+    pub backup_retention_days: u32,
+    #[serde(default = "default_true")]
+    pub deletion_protection: bool,
+    /// A standby in a second AZ with automatic failover (doubles the cost).
+    #[serde(default)]
+    pub multi_az: bool,
+}
+
+impl Default for DatabaseAws {
+    fn default() -> Self {
+        Self {
+            instance_class: default_instance_class(),
+            storage_gb: default_storage_gb(),
+            backup_retention_days: default_backup_days(),
+            deletion_protection: true,
+            multi_az: false,
+        }
+    }
+}
+
+fn default_instance_class() -> String {
+    "db.t4g.micro".to_owned()
+}
+fn default_storage_gb() -> u32 {
+    20
+}
+fn default_backup_days() -> u32 {
+    7
+}
+fn default_true() -> bool {
+    true
 }
 
 /// A platform a spec can run on.
@@ -202,6 +284,8 @@ pub struct Service {
     /// Secrets injected as environment variables: NAME -> SSM parameter or Secrets Manager ARN.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// A database from `databases` this service connects to (through the `PG*` variables).
+    pub database: Option<String>,
     #[serde(default = "default_cpu")]
     pub cpu: u32,
     #[serde(default = "default_memory")]

@@ -1,5 +1,6 @@
 //! dashctl end to end: the binary against real service binaries on loopback.
 
+mod aws_databases;
 mod aws_deploy;
 mod aws_errors;
 mod aws_rollouts;
