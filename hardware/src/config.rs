@@ -15,9 +15,13 @@ pub struct Config {
     #[arg(long, env = "HARDWARE_BIND", default_value = "127.0.0.1:5001")]
     pub bind: SocketAddr,
 
-    /// Database holding the `hardware` profiles table and the persisted snapshot.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://hardware.db")]
-    pub database_url: String,
+    /// Database holding the `hardware` profiles table and the persisted snapshot:
+    /// `sqlite://FILE` or `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]`.
+    /// Without it, PostgreSQL is used when PGHOST is set (with PGPORT, PGUSER, PGPASSWORD,
+    /// PGDATABASE, PGSSLMODE, PGSSLROOTCERT as libpq reads them), else sqlite://hardware.db.
+    /// Several instances share a PostgreSQL database safely; a SQLite file is for one.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 
     /// How many availability computations may run at once (each costs 5 s of a worker).
     /// Defaults to the number of CPUs.
@@ -38,6 +42,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The database to use: the URL given, else the PG* environment, else the SQLite default.
+    pub fn database(&self) -> Result<service_db::Target, service_db::TargetError> {
+        service_db::Target::resolve(
+            self.database_url.as_deref(),
+            crate::store::DEFAULT_DATABASE_URL,
+        )
+    }
+
     pub fn refresh_settings(&self) -> RefreshSettings {
         let workers = self.workers.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()

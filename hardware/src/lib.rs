@@ -40,8 +40,8 @@ pub fn app(state: AppState) -> Router {
     instrument(routes::routes(state).merge(health_routes(readiness)))
 }
 
-/// Opens the database, restores the persisted snapshot, starts the background refresh and
-/// serves on `listener` until `shutdown` resolves.
+/// Opens the database at `database_url`, restores the persisted snapshot, starts the
+/// background refresh and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     database_url: &str,
@@ -49,7 +49,19 @@ pub async fn serve(
     limits: service_kit::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Store::open(database_url)
+    let database = service_db::Target::from_url(database_url)?;
+    serve_database(listener, &database, settings, limits, shutdown).await
+}
+
+/// [`serve`] with the database already chosen (see [`Config::database`]).
+pub async fn serve_database(
+    listener: TcpListener,
+    database: &service_db::Target,
+    settings: RefreshSettings,
+    limits: service_kit::ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = Store::open_target(database)
         .await
         .context("opening the hardware database")?;
     let cell = Arc::new(SnapshotCell::default());

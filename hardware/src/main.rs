@@ -17,10 +17,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(%address, workers = settings.workers, refresh_interval_s = config.refresh_interval, "hardware listening");
-    hardware::serve(
+    let database = config.database()?;
+    tracing::info!(%address, workers = settings.workers, refresh_interval_s = config.refresh_interval, database = %database.describe(), "hardware listening");
+    hardware::serve_database(
         listener,
-        &config.database_url,
+        &database,
         settings,
         config.connections.limits(),
         service_kit::shutdown_signal(),

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::availability::Availability;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Profile {
     pub id: i64,
     pub provider: String,

@@ -2,14 +2,14 @@ use std::time::Duration;
 
 use hardware::store::Store;
 
-use crate::harness::{RunningHardware, eventually, legacy_rows, settings, sqlite_url};
+use crate::harness::{
+    RunningHardware, TestDb, eventually, legacy_rows, on_both_databases, settings,
+};
 
 const VALID: [&str; 3] = ["HIGH", "MEDIUM", "LOW"];
 
-#[tokio::test]
-async fn computes_in_background_and_follows_table_changes() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = sqlite_url(&dir);
+async fn computes_in_background_and_follows_table_changes(db: TestDb) {
+    let url = db.url().to_owned();
     let hardware = RunningHardware::start(
         &url,
         settings(Duration::from_millis(50), Duration::from_millis(200)),
@@ -32,7 +32,7 @@ async fn computes_in_background_and_follows_table_changes() {
         "{rows:?}"
     );
 
-    // The same database file, opened beside the service, as an operator would.
+    // The same database, opened beside the service, as an operator would.
     let store = Store::open(&url).await.expect("open");
     let added = store.add_profile("Google", "n2").await.expect("add");
     eventually(Duration::from_secs(10), || async {
@@ -63,10 +63,8 @@ async fn computes_in_background_and_follows_table_changes() {
     hardware.stop().await;
 }
 
-#[tokio::test]
-async fn a_restarted_service_serves_persisted_values_at_once() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = sqlite_url(&dir);
+async fn a_restarted_service_serves_persisted_values_at_once(db: TestDb) {
+    let url = db.url().to_owned();
     let client = reqwest::Client::new();
     let first = RunningHardware::start(
         &url,
@@ -79,7 +77,8 @@ async fn a_restarted_service_serves_persisted_values_at_once() {
     .await;
     first.stop().await;
 
-    // The restarted service's computation costs an hour: anything it serves now was persisted.
+    // The restarted (or replacing) instance's computation costs an hour: anything it serves
+    // now was persisted, in the database every instance shares.
     let second = RunningHardware::start(
         &url,
         settings(Duration::from_secs(3600), Duration::from_secs(3600)),
@@ -116,3 +115,8 @@ async fn a_restarted_service_serves_persisted_values_at_once() {
     // Stopping must not wait for the hour-long computation still running.
     second.stop().await;
 }
+
+on_both_databases!(
+    computes_in_background_and_follows_table_changes,
+    a_restarted_service_serves_persisted_values_at_once,
+);

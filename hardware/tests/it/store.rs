@@ -1,11 +1,9 @@
 use hardware::store::Store;
 
-use crate::harness::sqlite_url;
+use crate::harness::{TestDb, on_both_databases, sqlite_url};
 
-#[tokio::test]
-async fn an_empty_database_is_seeded_with_the_legacy_profiles() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&sqlite_url(&dir)).await.expect("open");
+async fn an_empty_database_is_seeded_with_the_legacy_profiles(db: TestDb) {
+    let store = Store::open(db.url()).await.expect("open");
     let names: Vec<(String, String)> = store
         .profiles()
         .await
@@ -25,7 +23,7 @@ async fn an_empty_database_is_seeded_with_the_legacy_profiles() {
     let first = store.profiles().await.expect("profiles")[0].id;
     store.remove_profile(first).await.expect("remove");
     store.close().await;
-    let reopened = Store::open(&sqlite_url(&dir)).await.expect("reopen");
+    let reopened = Store::open(db.url()).await.expect("reopen");
     assert_eq!(reopened.profiles().await.expect("profiles").len(), 1);
 }
 
@@ -69,3 +67,5 @@ async fn a_bad_database_url_is_a_clear_error() {
         "{error}"
     );
 }
+
+on_both_databases!(an_empty_database_is_seeded_with_the_legacy_profiles);
