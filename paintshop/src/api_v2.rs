@@ -1,4 +1,5 @@
-//! The authenticated JSON API: `POST /v2/solve`, `GET /v2/history`, `GET /v2/openapi.json`.
+//! The authenticated JSON API: `POST /v2/solve`, `GET /v2/history`, `GET /v2/openapi.json`
+//! (which also describes the admin API, [`crate::admin_api`]).
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -147,7 +148,7 @@ pub async fn solve_v2(
 
 /// The whole body, refused with 413 as soon as it is known to be larger than `limit` (by its
 /// declared length, or while it arrives).
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -214,13 +215,30 @@ impl utoipa::Modify for BearerAuth {
             "api_key",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The admin key paintshop was started with (--admin-key-file or PAINTSHOP_ADMIN_KEY)",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "paintshop", description = "Paint-batch optimizer. /v1/ is the unchanged legacy API; /v2/ needs an API key."),
-    paths(solve_v2, history),
+    info(title = "paintshop", description = "Paint-batch optimizer. /v1/ is the unchanged legacy API; /v2/ needs an API key; /admin/v1/ manages users and needs the admin key."),
+    paths(
+        solve_v2,
+        history,
+        crate::admin_api::list_users,
+        crate::admin_api::create_user,
+        crate::admin_api::revoke_user
+    ),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

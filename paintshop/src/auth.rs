@@ -7,10 +7,12 @@ use governor::clock::{Clock, DefaultClock};
 
 use crate::api_keys::{bearer_token, hash_key};
 use crate::errors::ApiError;
+use crate::key_limits;
 use crate::state::AppState;
 use crate::store::User;
 
-/// The user behind the request's bearer key, rate-limited per user.
+/// The user behind the request's bearer key, rate-limited per user across all instances
+/// ([`key_limits`]).
 ///
 /// `Ok(None)`: no `Authorization` header (anonymous, allowed on `/v1/` only). A header that is
 /// present but wrong is always an error, so a typo in a key is never silently anonymous.
@@ -42,13 +44,13 @@ pub async fn authenticate(
         }
         return Err(ApiError::InvalidKey);
     };
-    if let Err(not_until) = state.rate_limiter.check_key(&user.id) {
-        metrics::counter!("paintshop_rate_limited_total", "scope" => "key").increment(1);
-        return Err(ApiError::RateLimited {
-            scope: "API key",
-            retry_after_secs: retry_after(not_until),
-        });
-    }
+    key_limits::admit(
+        &state.store,
+        state.requests_per_minute_per_key,
+        user.id,
+        (state.clock)(),
+    )
+    .await?;
     Ok(Some(user))
 }
 

@@ -22,14 +22,11 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         action: UsersAction,
-        /// The database the server uses.
-        #[arg(
-            long,
-            env = "DATABASE_URL",
-            default_value = "sqlite://paintshop.db",
-            global = true
-        )]
-        database_url: String,
+        /// The database the server uses; chosen as for the server (see `paintshop --help`):
+        /// this URL, else PostgreSQL from PGHOST and the other PG* variables, else
+        /// sqlite://paintshop.db. On a deployment with no shell, use the admin API instead.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+        database_url: Option<String>,
     },
     /// Solve a legacy case file (first line: case count; then N, M and M lines `T X1 Y1 ...`
     /// per case) and print `Case #k: ...` lines.
@@ -63,9 +60,24 @@ pub struct ServeArgs {
     #[arg(long, env = "PAINTSHOP_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
 
-    /// Users and request history.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://paintshop.db")]
-    pub database_url: String,
+    /// Users, request history and per-key request counts: `sqlite://FILE` (one instance) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require]` (any number of instances
+    /// sharing users, history and limits). Without it, PostgreSQL is used when PGHOST is set,
+    /// with PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE and PGSSLROOTCERT read as libpq
+    /// reads them; else sqlite://paintshop.db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Turns on the admin API (/admin/v1/users: list, create, revoke users) behind the key in
+    /// this file (at least 24 characters, e.g. `openssl rand -hex 32`), sent as
+    /// `Authorization: Bearer <admin key>`. The key can instead be given in the environment
+    /// variable PAINTSHOP_ADMIN_KEY. Without either, /admin/ answers 404.
+    #[arg(long, env = "PAINTSHOP_ADMIN_KEY_FILE", value_name = "PATH")]
+    pub admin_key_file: Option<PathBuf>,
+
+    /// The admin key itself; environment only (a command-line value would show in `ps`).
+    #[arg(long, env = "PAINTSHOP_ADMIN_KEY", hide = true, hide_env_values = true)]
+    pub admin_key: Option<String>,
 
     /// Largest accepted /v2/solve body, in bytes. Default: what the largest accepted instance
     /// needs (64 bytes per pair, plus 64 KiB), so a body can never be bigger than any instance
@@ -82,17 +94,20 @@ pub struct ServeArgs {
     #[arg(long, env = "PAINTSHOP_MAX_PAIRS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub max_pairs: u64,
 
-    /// Requests per minute allowed per API key.
+    /// Requests per minute allowed per API key, across all instances sharing the database
+    /// (counted there in fixed one-minute windows).
     #[arg(long, env = "PAINTSHOP_RATE_LIMIT", default_value = "600")]
     pub rate_limit_per_minute: NonZeroU32,
 
-    /// Anonymous /v1/ requests per minute allowed per client IP address. Off by default
-    /// (legacy clients were never limited); see --trusted-proxy when behind a load balancer.
+    /// Anonymous /v1/ requests per minute allowed per client IP address, per instance. Off by
+    /// default (legacy clients were never limited); see --trusted-proxy when behind a load
+    /// balancer.
     #[arg(long, env = "PAINTSHOP_ANONYMOUS_RATE_LIMIT")]
     pub anonymous_rate_limit_per_minute: Option<NonZeroU32>,
 
-    /// Failed API-key attempts per minute allowed per client IP address; beyond that every
-    /// keyed request from that address gets 429 until the minute is over.
+    /// Failed API-key or admin-key attempts per minute allowed per client IP address, per
+    /// instance; beyond that every keyed request from that address gets 429 until the minute
+    /// is over.
     #[arg(long, env = "PAINTSHOP_BAD_KEY_LIMIT", default_value = "10")]
     pub bad_key_limit_per_minute: NonZeroU32,
 
@@ -132,4 +147,10 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub connections: service_kit::server::ConnectionArgs,
+}
+
+/// The database to use: `url` when given, else the PG* environment when PGHOST is set, else
+/// the SQLite default.
+pub fn database(url: Option<&str>) -> Result<service_db::Target, service_db::TargetError> {
+    service_db::Target::resolve(url, crate::store::DEFAULT_DATABASE_URL)
 }

@@ -18,6 +18,16 @@ pub enum ApiError {
     MissingKey,
     #[error("invalid or revoked API key")]
     InvalidKey,
+    #[error("missing or invalid admin key: send `Authorization: Bearer <admin key>`")]
+    InvalidAdminKey,
+    #[error(
+        "the admin API is off: start paintshop with --admin-key-file PATH or PAINTSHOP_ADMIN_KEY to turn it on"
+    )]
+    AdminDisabled,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("rate limit exceeded for this {scope}; retry after {retry_after_secs} s")]
     RateLimited {
         /// Who is limited: `API key` or `client address`.
@@ -38,8 +48,8 @@ pub enum ApiError {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable kind: `bad_request`, `unauthorized`, `rate_limited`, `too_large`,
-    /// `unavailable`, `overloaded`.
+    /// Machine-readable kind: `bad_request`, `unauthorized`, `not_found`, `conflict`,
+    /// `rate_limited`, `too_large`, `unavailable`, `overloaded`.
     pub error: &'static str,
     /// One line a person can act on.
     pub message: String,
@@ -49,7 +59,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::MissingKey | Self::InvalidKey => StatusCode::UNAUTHORIZED,
+            Self::MissingKey | Self::InvalidKey | Self::InvalidAdminKey => StatusCode::UNAUTHORIZED,
+            Self::AdminDisabled | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RateLimited { .. } | Self::FailedKeysThrottled { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -61,7 +73,9 @@ impl ApiError {
     fn kind(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
-            Self::MissingKey | Self::InvalidKey => "unauthorized",
+            Self::MissingKey | Self::InvalidKey | Self::InvalidAdminKey => "unauthorized",
+            Self::AdminDisabled | Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::RateLimited { .. } | Self::FailedKeysThrottled { .. } => "rate_limited",
             Self::PayloadTooLarge { .. } => "too_large",
             Self::Storage(_) => "unavailable",
@@ -78,7 +92,7 @@ impl ApiError {
                 vec![(RETRY_AFTER, HeaderValue::from(*retry_after_secs))]
             }
             Self::Busy { .. } => vec![(RETRY_AFTER, HeaderValue::from_static("1"))],
-            Self::MissingKey | Self::InvalidKey => {
+            Self::MissingKey | Self::InvalidKey | Self::InvalidAdminKey => {
                 vec![(
                     axum::http::header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer"),

@@ -4,7 +4,11 @@
 //! - [`api_v1`]: the legacy API, byte-compatible, reachable by unencoded request lines thanks
 //!   to [`service_kit::request_line`].
 //! - [`api_v2`]: the authenticated JSON API with per-user history and rate limits.
+//! - [`admin_api`]: user management over HTTP behind an admin key.
+//! - [`store`]: users, history and per-key request counts in SQLite or PostgreSQL.
 
+pub mod admin_api;
+pub mod admin_key;
 pub mod admission;
 pub mod api_keys;
 pub mod api_v1;
@@ -15,6 +19,7 @@ pub mod config;
 pub mod errors;
 pub mod failed_keys;
 pub mod history_retention;
+pub mod key_limits;
 pub mod legacy_cases;
 pub mod legacy_input;
 pub mod problem;
@@ -22,6 +27,7 @@ pub mod solver;
 pub mod solving;
 pub mod state;
 pub mod store;
+pub mod user_names;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +78,7 @@ pub fn app(state: AppState, settings: &ServerSettings, ready: Readiness) -> Rout
         .route("/v2/history", get(api_v2::history))
         .route("/v2/openapi.json", get(api_v2::openapi_document))
         .route("/crash", get(crash))
+        .merge(admin_api::routes())
         .with_state(state)
         // Health checks stay outside the cap: a saturated instance is busy, not broken.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -137,16 +144,12 @@ pub async fn serve(
             }
         }
     });
-    let (limiter, anonymous_limiter, failed_keys) = (
-        state.rate_limiter.clone(),
-        state.anonymous_limiter.clone(),
-        state.failed_keys.clone(),
-    );
+    let (anonymous_limiter, failed_keys) =
+        (state.anonymous_limiter.clone(), state.failed_keys.clone());
     let limiter_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limiter.retain_recent();
             if let Some(anonymous) = &anonymous_limiter {
                 anonymous.retain_recent();
             }
@@ -156,6 +159,7 @@ pub async fn serve(
     let retention_task = tokio::spawn(history_retention::run(
         state.store.clone(),
         settings.history_retention,
+        state.clock.clone(),
     ));
 
     let (stop_sender, stop) = tokio::sync::watch::channel(false);

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use paintshop::admin_key::AdminKey;
 use paintshop::client_ip::TrustedProxies;
-use paintshop::config::{Cli, Command, ServeArgs, UsersAction};
+use paintshop::config::{self, Cli, Command, ServeArgs, UsersAction};
 use paintshop::legacy_cases::parse_cases;
 use paintshop::legacy_input::Limits;
 use paintshop::problem::legacy_answer;
 use paintshop::state::Protections;
 use paintshop::store::Store;
+use paintshop::user_names::user_name;
 use paintshop::{AppState, ServerSettings, api_keys, solver};
 use service_kit::unix_millis;
 
@@ -24,7 +26,7 @@ async fn main() -> ExitCode {
         Some(Command::Users {
             action,
             database_url,
-        }) => users(action, &database_url).await,
+        }) => users(action, database_url.as_deref()).await,
         Some(Command::Solve { file }) => solve_file(&file),
     };
     match outcome {
@@ -67,7 +69,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_crash {
         tracing::warn!("GET /crash is enabled: any client can stop this process");
     }
-    let store = Store::open(&args.database_url)
+    let admin_key =
+        AdminKey::from_sources(args.admin_key_file.as_deref(), args.admin_key.as_deref())
+            .context("reading the admin key")?;
+    let database = config::database(args.database_url.as_deref())?;
+    tracing::info!(database = %database.describe(), admin_api = admin_key.is_some(), "opening the database");
+    let store = Store::open_target(&database)
         .await
         .context("opening the database")?;
     let api_address = SocketAddr::new(args.host, args.port);
@@ -95,7 +102,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         protections,
         TrustedProxies::new(args.trusted_proxies.clone()),
         args.enable_crash,
-    );
+    )
+    .with_admin_key(admin_key);
     let settings = ServerSettings {
         request_timeout: Duration::from_secs(args.request_timeout),
         connections: args.connections.limits(),
@@ -113,17 +121,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
-async fn users(action: UsersAction, database_url: &str) -> anyhow::Result<()> {
-    let store = Store::open(database_url)
+async fn users(action: UsersAction, database_url: Option<&str>) -> anyhow::Result<()> {
+    let store = Store::open_target(&config::database(database_url)?)
         .await
         .context("opening the database")?;
     match action {
         UsersAction::Add { name } => {
-            let name = name.trim();
-            anyhow::ensure!(
-                !name.is_empty() && name.len() <= 64 && !name.chars().any(char::is_control),
-                "a user name is 1 to 64 printable characters"
-            );
+            let name = user_name(&name)?;
             let key = api_keys::generate_key();
             store
                 .add_user(name, &api_keys::hash_key(&key), unix_millis())

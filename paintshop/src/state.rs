@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::admin_key::AdminKey;
 use crate::admission::SolveSlots;
 use crate::client_ip::TrustedProxies;
 use crate::failed_keys::FailedKeyThrottle;
+use crate::key_limits::{Clock, system_clock};
 use crate::legacy_input::Limits;
 use crate::store::Store;
 
@@ -50,15 +52,22 @@ pub struct AppState {
     pub store: Store,
     pub limits: Limits,
     pub max_body_bytes: usize,
-    pub rate_limiter: Arc<DefaultKeyedRateLimiter<i64>>,
+    /// Requests per minute per API key, counted in the database (shared by all instances).
+    pub requests_per_minute_per_key: NonZeroU32,
+    /// The time the per-key windows are counted in; tests replace it to hold time still.
+    pub clock: Clock,
+    /// Per client address, in this instance's memory (see [`crate::key_limits`] for why).
     pub anonymous_limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
     pub failed_keys: Arc<FailedKeyThrottle>,
     pub solve_slots: SolveSlots,
     pub trusted_proxies: TrustedProxies,
     pub enable_crash: bool,
+    /// The admin API's key; `None` turns the admin API off.
+    pub admin_key: Option<AdminKey>,
 }
 
 impl AppState {
+    /// The admin API stays off until [`AppState::with_admin_key`].
     pub fn new(
         store: Store,
         limits: Limits,
@@ -70,9 +79,8 @@ impl AppState {
             store,
             limits,
             max_body_bytes: protections.max_body_bytes,
-            rate_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(
-                protections.requests_per_minute_per_key,
-            ))),
+            requests_per_minute_per_key: protections.requests_per_minute_per_key,
+            clock: system_clock(),
             anonymous_limiter: protections
                 .anonymous_requests_per_minute
                 .map(|rate| Arc::new(RateLimiter::keyed(Quota::per_minute(rate)))),
@@ -80,6 +88,12 @@ impl AppState {
             solve_slots: SolveSlots::new(protections.max_concurrent_solves),
             trusted_proxies,
             enable_crash,
+            admin_key: None,
         }
+    }
+
+    pub fn with_admin_key(mut self, admin_key: Option<AdminKey>) -> Self {
+        self.admin_key = admin_key;
+        self
     }
 }

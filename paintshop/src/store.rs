@@ -1,15 +1,19 @@
-use std::str::FromStr;
-
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
+use service_db::{Migrations, Pool, Settings, Target, TargetError, with_pool};
+use sqlx::migrate::Migrator;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Where users and history live when no database is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://paintshop.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open database {url:?}: {source}")]
-    Open { url: String, source: sqlx::Error },
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Open(#[from] service_db::Error),
     #[error("a user named {0:?} already exists")]
     DuplicateUser(String),
     #[error("no active user named {0:?}")]
@@ -18,7 +22,7 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub name: String,
@@ -27,7 +31,7 @@ pub struct User {
 }
 
 /// One solve request as its owner sees it in the history.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct HistoryEntry {
     /// Cursor for pagination: pass it as `before` to get older entries.
     pub id: i64,
@@ -47,30 +51,32 @@ pub struct HistoryEntry {
     pub duration_us: i64,
 }
 
-/// Users and request history. SQL is kept to what SQLite and Postgres share.
+/// Users, request history and per-key request counts, in SQLite (one instance) or
+/// PostgreSQL (any number of instances sharing it). Every query is written once, in SQL both
+/// accept, and run through [`with_pool!`].
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Store {
+    /// Opens the database at `url` (`sqlite:` or `postgres://`).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let open_error = |source| StoreError::Open {
-            url: url.to_owned(),
-            source,
+        Self::open_target(&Target::from_url(url)?).await
+    }
+
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn open_target(target: &Target) -> Result<Self, StoreError> {
+        let migrations = Migrations {
+            sqlite: &SQLITE,
+            postgres: &POSTGRES,
         };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open_error)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(open_error)?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        let pool = Pool::open(target, &Settings::new("paintshop"), migrations).await?;
         Ok(Self { pool })
+    }
+
+    pub fn backend(&self) -> service_db::Backend {
+        self.pool.backend()
     }
 
     pub async fn add_user(
@@ -79,17 +85,19 @@ impl Store {
         key_hash: &str,
         now_ms: i64,
     ) -> Result<User, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO users (name, key_hash, created_at_ms) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(name)
-        .bind(key_hash)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await;
+        const SQL: &str =
+            "INSERT INTO users (name, key_hash, created_at_ms) VALUES ($1, $2, $3) RETURNING id";
+        let inserted: Result<i64, sqlx::Error> = with_pool!(&self.pool, |pool| {
+            sqlx::query_scalar(SQL)
+                .bind(name)
+                .bind(key_hash)
+                .bind(now_ms)
+                .fetch_one(pool)
+                .await
+        });
         match inserted {
-            Ok(row) => Ok(User {
-                id: row.try_get("id")?,
+            Ok(id) => Ok(User {
+                id,
                 name: name.to_owned(),
                 created_at_ms: now_ms,
                 revoked_at_ms: None,
@@ -102,72 +110,91 @@ impl Store {
     }
 
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, name, created_at_ms, revoked_at_ms FROM users ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(User {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    created_at_ms: row.try_get("created_at_ms")?,
-                    revoked_at_ms: row.try_get("revoked_at_ms")?,
-                })
-            })
-            .collect()
+        const SQL: &str = "SELECT id, name, created_at_ms, revoked_at_ms FROM users ORDER BY name";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query_as(SQL).fetch_all(pool).await?
+        }))
     }
 
-    pub async fn revoke_user(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "UPDATE users SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL",
-        )
-        .bind(now_ms)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NoSuchUser(name.to_owned()));
-        }
-        Ok(())
+    /// Revokes the active user `name`; returns it as it is now.
+    pub async fn revoke_user(&self, name: &str, now_ms: i64) -> Result<User, StoreError> {
+        const SQL: &str = "UPDATE users SET revoked_at_ms = $1 \
+             WHERE name = $2 AND revoked_at_ms IS NULL \
+             RETURNING id, name, created_at_ms, revoked_at_ms";
+        let revoked: Option<User> = with_pool!(&self.pool, |pool| {
+            sqlx::query_as(SQL)
+                .bind(now_ms)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        revoked.ok_or_else(|| StoreError::NoSuchUser(name.to_owned()))
     }
 
     /// The active user holding the key with this hash, if any.
     pub async fn user_by_key_hash(&self, key_hash: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, created_at_ms, revoked_at_ms FROM users WHERE key_hash = $1 AND revoked_at_ms IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(User {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                created_at_ms: row.try_get("created_at_ms")?,
-                revoked_at_ms: row.try_get("revoked_at_ms")?,
-            })
-        })
-        .transpose()
+        const SQL: &str = "SELECT id, name, created_at_ms, revoked_at_ms FROM users \
+             WHERE key_hash = $1 AND revoked_at_ms IS NULL";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query_as(SQL)
+                .bind(key_hash)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Counts one request of `user_id` in the window starting at `window_start_ms` and
+    /// returns the window's count so far, this request included. One statement, atomic on
+    /// both backends, so instances sharing the database share the count.
+    pub async fn count_request(
+        &self,
+        user_id: i64,
+        window_start_ms: i64,
+    ) -> Result<i64, StoreError> {
+        const SQL: &str = "INSERT INTO rate_windows (user_id, window_start_ms, requests) \
+             VALUES ($1, $2, 1) \
+             ON CONFLICT (user_id, window_start_ms) \
+             DO UPDATE SET requests = rate_windows.requests + 1 \
+             RETURNING requests";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query_scalar(SQL)
+                .bind(user_id)
+                .bind(window_start_ms)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Deletes the request counts of windows that started before `cutoff_ms`.
+    pub async fn delete_rate_windows_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        const SQL: &str = "DELETE FROM rate_windows WHERE window_start_ms < $1";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query(SQL)
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     pub async fn record(&self, user_id: i64, entry: &HistoryEntry) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO history (user_id, at_ms, api, request_id, colors, customers, pairs, outcome, mattes, duration_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(user_id)
-        .bind(entry.at_ms)
-        .bind(&entry.api)
-        .bind(&entry.request_id)
-        .bind(entry.colors)
-        .bind(entry.customers)
-        .bind(entry.pairs)
-        .bind(&entry.outcome)
-        .bind(entry.mattes)
-        .bind(entry.duration_us)
-        .execute(&self.pool)
-        .await?;
+        const SQL: &str = "INSERT INTO history (user_id, at_ms, api, request_id, colors, customers, pairs, outcome, mattes, duration_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        with_pool!(&self.pool, |pool| {
+            sqlx::query(SQL)
+                .bind(user_id)
+                .bind(entry.at_ms)
+                .bind(&entry.api)
+                .bind(&entry.request_id)
+                .bind(entry.colors)
+                .bind(entry.customers)
+                .bind(entry.pairs)
+                .bind(&entry.outcome)
+                .bind(entry.mattes)
+                .bind(entry.duration_us)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -178,44 +205,31 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at_ms, api, request_id, colors, customers, pairs, outcome, mattes, duration_us \
-             FROM history WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(user_id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(HistoryEntry {
-                    id: row.try_get("id")?,
-                    at_ms: row.try_get("at_ms")?,
-                    api: row.try_get("api")?,
-                    request_id: row.try_get("request_id")?,
-                    colors: row.try_get("colors")?,
-                    customers: row.try_get("customers")?,
-                    pairs: row.try_get("pairs")?,
-                    outcome: row.try_get("outcome")?,
-                    mattes: row.try_get("mattes")?,
-                    duration_us: row.try_get("duration_us")?,
-                })
-            })
-            .collect()
+        const SQL: &str = "SELECT id, at_ms, api, request_id, colors, customers, pairs, outcome, mattes, duration_us \
+             FROM history WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query_as(SQL)
+                .bind(user_id)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        }))
     }
 
     /// Deletes every history entry that arrived before `cutoff_ms`; returns how many.
     pub async fn delete_history_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM history WHERE at_ms < $1")
-            .bind(cutoff_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        const SQL: &str = "DELETE FROM history WHERE at_ms < $1";
+        Ok(with_pool!(&self.pool, |pool| {
+            sqlx::query(SQL)
+                .bind(cutoff_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        Ok(self.pool.ping().await?)
     }
 }

@@ -138,3 +138,60 @@ fn an_enabled_crash_endpoint_stops_the_process() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(70));
 }
+
+/// With no database URL, `PGHOST` and the other PG* variables choose PostgreSQL, as libpq
+/// would; the password never appears in what the command prints.
+#[test]
+fn without_a_url_the_pg_environment_chooses_postgresql() {
+    let Some(server) = local_postgres::TempServer::start_or_skip().expect("PostgreSQL starts")
+    else {
+        return;
+    };
+    server.create_database("users").expect("create database");
+    let run = |args: &[&str]| {
+        let output = paintshop()
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("PGHOST", "127.0.0.1")
+            .env("PGPORT", server.port().to_string())
+            .env("PGUSER", server.superuser())
+            .env("PGPASSWORD", server.password())
+            .env("PGDATABASE", "users")
+            .env("PGSSLMODE", "prefer")
+            .output()
+            .expect("run");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{printed}");
+        assert!(!printed.contains(server.password()), "{printed}");
+        printed
+    };
+    run(&["users", "add", "carol"]);
+    assert!(run(&["users", "list"]).contains("carol\tactive"));
+
+    // A wrong password is a clear error that does not show the password either.
+    let output = paintshop()
+        .args(["users", "list"])
+        .env_remove("DATABASE_URL")
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", server.port().to_string())
+        .env("PGUSER", server.superuser())
+        .env("PGPASSWORD", "wrong-password-42")
+        .env("PGDATABASE", "users")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to postgres://postgres@127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-password-42"), "{stderr}");
+}

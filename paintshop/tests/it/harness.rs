@@ -1,9 +1,12 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
+use paintshop::admin_key::AdminKey;
 use paintshop::admission::SolveSlots;
 use paintshop::client_ip::TrustedProxies;
+use paintshop::key_limits::Clock;
 use paintshop::legacy_input::Limits;
 use paintshop::state::Protections;
 use paintshop::store::Store;
@@ -14,6 +17,78 @@ use tokio::task::JoinHandle;
 
 pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/legacy");
 
+/// A database for a test: a SQLite file in a temporary directory, or a database in a
+/// PostgreSQL server of its own. Clones share it (two instances on one database).
+#[derive(Clone)]
+pub struct TestDb {
+    url: String,
+    _keep: Arc<Keep>,
+}
+
+enum Keep {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Server(#[allow(dead_code)] local_postgres::TempServer),
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self {
+            url: format!("sqlite://{}", dir.path().join("paintshop.db").display()),
+            _keep: Arc::new(Keep::Dir(dir)),
+        }
+    }
+
+    /// A fresh PostgreSQL server with an empty `paintshop` database; `None` (the test is
+    /// skipped, with a notice) when PostgreSQL is not installed, except on CI, where that
+    /// fails the test with the one-line install hint.
+    pub async fn postgres() -> Option<Self> {
+        let server = tokio::task::spawn_blocking(local_postgres::TempServer::start_or_skip)
+            .await
+            .expect("joins")
+            .unwrap_or_else(|error| panic!("{error}"))?;
+        server
+            .create_database("paintshop")
+            .expect("create database");
+        Some(Self {
+            url: server.url("paintshop"),
+            _keep: Arc::new(Keep::Server(server)),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server, for tests that connect through the PG* environment.
+    pub fn server(&self) -> Option<&local_postgres::TempServer> {
+        match &*self._keep {
+            Keep::Server(server) => Some(server),
+            Keep::Dir(_) => None,
+        }
+    }
+}
+
+/// Runs each named `async fn(TestDb)` twice: `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test(crate::harness::TestDb::sqlite()).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = crate::harness::TestDb::postgres().await {
+                    super::$test(db).await
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_databases;
+
 /// A paintshop running in this process on real sockets, with its own database.
 pub struct Running {
     pub api: SocketAddr,
@@ -23,7 +98,7 @@ pub struct Running {
     pub solve_slots: SolveSlots,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
+    _db: TestDb,
 }
 
 pub struct Options {
@@ -36,6 +111,10 @@ pub struct Options {
     pub max_concurrent_requests: usize,
     pub max_concurrent_solves: usize,
     pub history_retention: Duration,
+    /// Milliseconds since the epoch as the per-key limits see them; the wall clock if `None`.
+    pub clock: Option<Clock>,
+    /// Turns the admin API on with this key.
+    pub admin_key: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -50,20 +129,26 @@ impl Default for Options {
             max_concurrent_requests: 1024,
             max_concurrent_solves: 2,
             history_retention: Duration::from_secs(90 * 86_400),
+            clock: None,
+            admin_key: None,
         }
     }
 }
 
 impl Running {
+    /// On a SQLite file of its own.
     pub async fn start(options: Options) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("paintshop.db").display());
-        let store = Store::open(&url).await.expect("open store");
-        Self::start_with_store(options, store, dir).await
+        Self::start_on(options, &TestDb::sqlite()).await
     }
 
-    /// Starts on a store the test has already filled (the temp dir holds its file).
-    pub async fn start_with_store(options: Options, store: Store, dir: tempfile::TempDir) -> Self {
+    /// On `db`, which other instances may share.
+    pub async fn start_on(options: Options, db: &TestDb) -> Self {
+        let store = Store::open(db.url()).await.expect("open store");
+        Self::start_with_store(options, store, db.clone()).await
+    }
+
+    /// Starts on a store the test has already filled (`db` holds its data).
+    pub async fn start_with_store(options: Options, store: Store, db: TestDb) -> Self {
         let api = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind api");
@@ -89,7 +174,15 @@ impl Running {
                 .map(|network| network.parse().expect("CIDR"))
                 .collect(),
         );
-        let state = AppState::new(store.clone(), options.limits, protections, trusted, false);
+        let mut state = AppState::new(store.clone(), options.limits, protections, trusted, false)
+            .with_admin_key(
+                options
+                    .admin_key
+                    .map(|key| AdminKey::new(key).expect("a valid admin key")),
+            );
+        if let Some(clock) = options.clock {
+            state.clock = clock;
+        }
         let solve_slots = state.solve_slots.clone();
         let settings = ServerSettings {
             max_concurrent_requests: options.max_concurrent_requests,
@@ -107,7 +200,7 @@ impl Running {
             solve_slots,
             stop: Some(stop),
             task,
-            _dir: dir,
+            _db: db,
         }
     }
 

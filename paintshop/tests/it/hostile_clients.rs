@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Options, Running, raw_request};
+use crate::harness::{Options, Running, TestDb, on_both_databases, raw_request};
 
 fn small_request() -> Value {
     json!({"colors": 2, "customers": [{"likes": [{"color": 1, "finish": "matte"}]}]})
@@ -266,9 +266,8 @@ async fn repeated_bad_keys_lock_the_address_out_of_keyed_requests_for_the_minute
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored() {
-    let paintshop = Running::start(Options::default()).await;
+async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored(db: TestDb) {
+    let paintshop = Running::start_on(Options::default(), &db).await;
     let key = paintshop.add_user("alice").await;
     let send = |id: String| {
         let key = key.clone();
@@ -315,11 +314,10 @@ async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored() {
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn history_past_its_retention_is_deleted() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("paintshop.db").display());
-    let store = paintshop::store::Store::open(&url).await.expect("store");
+async fn history_and_rate_windows_past_their_retention_are_deleted(db: TestDb) {
+    let store = paintshop::store::Store::open(db.url())
+        .await
+        .expect("store");
     let key = paintshop::api_keys::generate_key();
     let user = store
         .add_user("alice", &paintshop::api_keys::hash_key(&key), 0)
@@ -347,13 +345,22 @@ async fn history_past_its_retention_is_deleted() {
         .record(user.id, &entry(now - day_ms / 2))
         .await
         .expect("recent");
+    let old_window = paintshop::key_limits::window_start(now - 10 * 60_000);
+    let current_window = paintshop::key_limits::window_start(now);
+    for window in [old_window, current_window] {
+        store.count_request(user.id, window).await.expect("count");
+        assert_eq!(
+            store.count_request(user.id, window).await.expect("count"),
+            2
+        );
+    }
     let paintshop = Running::start_with_store(
         Options {
             history_retention: Duration::from_secs(86_400),
             ..Options::default()
         },
         store,
-        dir,
+        db,
     )
     .await;
     let mut remaining = Vec::new();
@@ -370,6 +377,10 @@ async fn history_past_its_retention_is_deleted() {
     }
     assert_eq!(remaining.len(), 1, "{remaining:?}");
     assert!(remaining[0].at_ms > now - day_ms);
+    // The old window's count was deleted (counting starts again); the current one was kept.
+    let count = |window| paintshop.store.count_request(user.id, window);
+    assert_eq!(count(old_window).await.expect("count"), 1);
+    assert_eq!(count(current_window).await.expect("count"), 3);
     paintshop.stop().await;
 }
 
@@ -387,3 +398,8 @@ async fn counts_that_would_overflow_are_a_400_not_a_crash() {
     }
     paintshop.stop().await;
 }
+
+on_both_databases!(
+    a_long_or_unprintable_request_id_is_replaced_and_never_stored,
+    history_and_rate_windows_past_their_retention_are_deleted,
+);

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::harness::{Options, Running};
+use crate::harness::{Options, Running, TestDb, on_both_databases};
 
 fn five_color_request() -> Value {
     json!({"colors": 5, "customers": [
@@ -33,9 +33,8 @@ async fn history(paintshop: &Running, key: &str, query: &str) -> (u16, Value) {
     )
 }
 
-#[tokio::test]
-async fn v2_requires_a_valid_key_and_explains_why_not() {
-    let paintshop = Running::start(Options::default()).await;
+async fn v2_requires_a_valid_key_and_explains_why_not(db: TestDb) {
+    let paintshop = Running::start_on(Options::default(), &db).await;
     let response = post_solve(&paintshop, None, &five_color_request()).await;
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
@@ -67,9 +66,8 @@ async fn v2_requires_a_valid_key_and_explains_why_not() {
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn solve_answers_json_with_finishes_mattes_and_request_id() {
-    let paintshop = Running::start(Options::default()).await;
+async fn solve_answers_json_with_finishes_mattes_and_request_id(db: TestDb) {
+    let paintshop = Running::start_on(Options::default(), &db).await;
     let key = paintshop.add_user("alice").await;
     let response = post_solve(&paintshop, Some(&key), &five_color_request()).await;
     assert_eq!(response.status(), 200);
@@ -125,9 +123,8 @@ async fn solve_answers_json_with_finishes_mattes_and_request_id() {
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn history_is_private_newest_first_paginated_and_includes_keyed_v1_calls() {
-    let paintshop = Running::start(Options::default()).await;
+async fn history_is_private_newest_first_paginated_and_includes_keyed_v1_calls(db: TestDb) {
+    let paintshop = Running::start_on(Options::default(), &db).await;
     let alice = paintshop.add_user("alice").await;
     let bob = paintshop.add_user("bob").await;
     for _ in 0..3 {
@@ -192,12 +189,17 @@ async fn history_is_private_newest_first_paginated_and_includes_keyed_v1_calls()
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn each_key_is_rate_limited_with_retry_after() {
-    let paintshop = Running::start(Options {
-        rate_limit_per_minute: 2,
-        ..Options::default()
-    })
+async fn each_key_is_rate_limited_with_retry_after(db: TestDb) {
+    // Time stands still 15 s into a window: the test cannot straddle two windows.
+    let now = 1_700_000_040_000 + 15_000;
+    let paintshop = Running::start_on(
+        Options {
+            rate_limit_per_minute: 2,
+            clock: Some(std::sync::Arc::new(move || now)),
+            ..Options::default()
+        },
+        &db,
+    )
     .await;
     let alice = paintshop.add_user("alice").await;
     let bob = paintshop.add_user("bob").await;
@@ -216,7 +218,7 @@ async fn each_key_is_rate_limited_with_retry_after() {
         .expect("ascii")
         .parse()
         .expect("seconds");
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(retry_after, 45, "seconds to the end of the window");
     assert_eq!(
         post_solve(&paintshop, Some(&bob), &five_color_request())
             .await
@@ -227,12 +229,14 @@ async fn each_key_is_rate_limited_with_retry_after() {
     paintshop.stop().await;
 }
 
-#[tokio::test]
-async fn bodies_over_the_limit_get_413() {
-    let paintshop = Running::start(Options {
-        max_body_bytes: 1024,
-        ..Options::default()
-    })
+async fn bodies_over_the_limit_get_413(db: TestDb) {
+    let paintshop = Running::start_on(
+        Options {
+            max_body_bytes: 1024,
+            ..Options::default()
+        },
+        &db,
+    )
     .await;
     let key = paintshop.add_user("alice").await;
     let likes: Vec<Value> = (1..=200)
@@ -244,7 +248,7 @@ async fn bodies_over_the_limit_get_413() {
 }
 
 #[tokio::test]
-async fn openapi_document_describes_v2() {
+async fn openapi_document_describes_v2_and_the_admin_api() {
     let paintshop = Running::start(Options::default()).await;
     let document: Value = reqwest::get(paintshop.url("/v2/openapi.json"))
         .await
@@ -261,6 +265,18 @@ async fn openapi_document_describes_v2() {
     assert!(document["paths"]["/v2/solve"]["post"].is_object());
     assert!(document["paths"]["/v2/history"]["get"].is_object());
     assert!(document["components"]["securitySchemes"]["api_key"].is_object());
+    assert!(document["paths"]["/admin/v1/users"]["get"].is_object());
+    assert!(document["paths"]["/admin/v1/users"]["post"].is_object());
+    assert!(document["paths"]["/admin/v1/users/{name}"]["delete"].is_object());
+    assert!(document["components"]["securitySchemes"]["admin_key"].is_object());
     assert!(document["components"]["schemas"]["SolveRequest"].is_object());
     paintshop.stop().await;
 }
+
+on_both_databases!(
+    v2_requires_a_valid_key_and_explains_why_not,
+    solve_answers_json_with_finishes_mattes_and_request_id,
+    history_is_private_newest_first_paginated_and_includes_keyed_v1_calls,
+    each_key_is_rate_limited_with_retry_after,
+    bodies_over_the_limit_get_413,
+);

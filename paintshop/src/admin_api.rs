@@ -1,0 +1,209 @@
+//! The admin API: operators create, list and revoke users of a running paintshop, from
+//! anywhere that reaches its API port, with no shell on the instance. Every route needs the
+//! admin key (`Authorization: Bearer <admin key>`); without a configured key the routes answer
+//! 404. A missing or wrong key counts as a failed key for the client address, like a bad user
+//! key. A new user's key appears once, in the 201 answer, and is stored only hashed.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+use service_kit::unix_millis;
+use utoipa::ToSchema;
+
+use crate::api_keys::{bearer_token, generate_key, hash_key};
+use crate::api_v2::read_body;
+use crate::client_ip::ClientIp;
+use crate::errors::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::store::{StoreError, User};
+use crate::user_names::user_name;
+
+/// Largest request body the admin API reads: a name is at most 64 bytes.
+const MAX_BODY_BYTES: usize = 4096;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/v1/users", get(list_users).post(create_user))
+        .route("/admin/v1/users/{name}", delete(revoke_user))
+}
+
+/// A user as operators see it (never its key).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub name: String,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// When its key was revoked; absent while it is active.
+    pub revoked_at_ms: Option<i64>,
+    pub active: bool,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            active: user.revoked_at_ms.is_none(),
+            name: user.name,
+            created_at_ms: user.created_at_ms,
+            revoked_at_ms: user.revoked_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// By name.
+    pub users: Vec<UserView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 1 to 64 printable characters, unique; surrounding whitespace is dropped.
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub name: String,
+    pub created_at_ms: i64,
+    /// The user's API key, shown this once: only its hash is stored.
+    pub key: String,
+}
+
+/// Lets the request through if it carries the admin key.
+fn require_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let Some(admin_key) = &state.admin_key else {
+        return Err(ApiError::AdminDisabled);
+    };
+    if let Some(wait) =
+        client.and_then(|client| state.failed_keys.blocked_for(client, Instant::now()))
+    {
+        metrics::counter!("paintshop_rate_limited_total", "scope" => "failed_keys").increment(1);
+        return Err(ApiError::FailedKeysThrottled {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(bearer_token);
+    if presented.is_some_and(|key| admin_key.matches(key)) {
+        return Ok(());
+    }
+    metrics::counter!("paintshop_invalid_admin_keys_total").increment(1);
+    if let Some(client) = client {
+        state.failed_keys.record_failure(client, Instant::now());
+    }
+    Err(ApiError::InvalidAdminKey)
+}
+
+/// Every user, active or revoked.
+#[utoipa::path(
+    get, path = "/admin/v1/users",
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "All users, by name", body = UserList),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
+        (status = 404, description = "The admin API is off (no admin key configured)", body = ErrorBody),
+    )
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    headers: HeaderMap,
+) -> Result<Json<UserList>, ApiError> {
+    require_admin(&state, &headers, client)?;
+    let users = state.store.users().await?;
+    Ok(Json(UserList {
+        users: users.into_iter().map(UserView::from).collect(),
+    }))
+}
+
+/// Create a user and its API key.
+#[utoipa::path(
+    post, path = "/admin/v1/users", request_body = NewUser,
+    security(("admin_key" = [])),
+    responses(
+        (status = 201, description = "Created; the key is in the answer, this once", body = CreatedUser),
+        (status = 400, description = "Not a valid user name", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
+        (status = 404, description = "The admin API is off (no admin key configured)", body = ErrorBody),
+        (status = 409, description = "A user of that name exists", body = ErrorBody),
+    )
+)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    // The key is checked before a byte of the body is read.
+    require_admin(&state, &headers, client)?;
+    let body = read_body(&headers, body, MAX_BODY_BYTES).await?;
+    let request: NewUser = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::BadRequest(format!("body is not {{\"name\": \"...\"}}: {error}"))
+    })?;
+    let name = user_name(&request.name).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let key = generate_key();
+    let user = match state
+        .store
+        .add_user(name, &hash_key(&key), unix_millis())
+        .await
+    {
+        Ok(user) => user,
+        Err(error @ StoreError::DuplicateUser(_)) => {
+            return Err(ApiError::Conflict(error.to_string()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    tracing::info!(user = %user.name, "user created through the admin API");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            name: user.name,
+            created_at_ms: user.created_at_ms,
+            key,
+        }),
+    ))
+}
+
+/// Revoke a user's key, at once, on every instance.
+#[utoipa::path(
+    delete, path = "/admin/v1/users/{name}",
+    params(("name" = String, Path, description = "The user's name")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = UserView),
+        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
+        (status = 404, description = "No active user of that name, or the admin API is off", body = ErrorBody),
+    )
+)]
+pub async fn revoke_user(
+    State(state): State<AppState>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<UserView>, ApiError> {
+    require_admin(&state, &headers, client)?;
+    let Path(name) = name.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    match state.store.revoke_user(&name, unix_millis()).await {
+        Ok(user) => {
+            tracing::info!(user = %user.name, "user revoked through the admin API");
+            Ok(Json(user.into()))
+        }
+        Err(error @ StoreError::NoSuchUser(_)) => Err(ApiError::NotFound(error.to_string())),
+        Err(error) => Err(error.into()),
+    }
+}
