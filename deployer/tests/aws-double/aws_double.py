@@ -21,6 +21,9 @@ Timings are shortened to seconds and set by environment variables (defaults in b
     DOUBLE_NAT_DELETE_SECONDS        [2]    a NAT gateway stays `deleting` this long
     DOUBLE_ROLE_PROPAGATION_SECONDS  [2]    a new IAM role is not usable by ECS this long
     DOUBLE_CONSISTENCY_SECONDS       [1]    window after CreateSecurityGroup/CreateSubnet (R9)
+    DOUBLE_DB_CREATE_SECONDS         [3]    a new RDS instance is `creating` this long (R14)
+    DOUBLE_DB_MODIFY_SECONDS         [1]    a modified RDS instance is `modifying` this long
+    DOUBLE_DB_DELETE_SECONDS         [3]    a deleted RDS instance is `deleting` this long
     DOUBLE_ALARM_RATE                [3]    PutMetricAlarm calls per second per account/region
     DOUBLE_DESCRIBE_RATE             [40]   ELBv2 / ECS Describe* calls per second (each service)
     DOUBLE_PAGE_SIZE                 [2]    items per page of the paginated calls (R11)
@@ -197,20 +200,22 @@ R11 Pagination: these calls return at most DOUBLE_PAGE_SIZE items per page with 
         IAM ListRoles, ListAttachedRolePolicies (moto may return a last, empty page),
         CloudWatch Logs DescribeLogGroups, SSM GetParametersByPath, ELBv2
         DescribeLoadBalancers, Application Auto Scaling DescribeScalingPolicies (whose
-        ResourceId filter moto matches as a substring; the double keeps exact matches);
+        ResourceId filter moto matches as a substring; the double keeps exact matches), RDS
+        DescribeDBInstances (Marker; AWS's minimum MaxRecords of 20 is not enforced);
       moto does not paginate (or, DescribeScalableTargets, loops forever), the double pages:
         CloudWatch DescribeAlarms (NextToken), IAM ListRolePolicies (Marker/IsTruncated),
         ECS ListServices (nextToken), ELBv2 DescribeTargetGroups (NextMarker), Application Auto
         Scaling DescribeScalableTargets (NextToken), EC2 DescribeSubnets,
         DescribeSecurityGroups, DescribeRouteTables, DescribeNatGateways (NextToken; EC2 pages
         only when the caller sends MaxResults or NextToken: without MaxResults, EC2 returns
-        everything); DescribeAddresses does not paginate in AWS and is left alone.
+        everything), RDS DescribeDBSubnetGroups (Marker); DescribeAddresses does not paginate
+        in AWS and is left alone.
     Docs: IAM API Reference, ListRoles ("IAM might return fewer than the MaxItems number of
     results even when there are more results available"); SSM API Reference,
     GetParametersByPath; EC2 API Reference, "Pagination"; ECS API Reference, ListServices;
     ELBv2 API Reference, DescribeTargetGroups; CloudWatch API Reference, DescribeAlarms;
     CloudWatch Logs API Reference, DescribeLogGroups; Application Auto Scaling API Reference,
-    DescribeScalableTargets.
+    DescribeScalableTargets; RDS API Reference, DescribeDBInstances, DescribeDBSubnetGroups.
     Not modelled: token expiry, tokens that survive changes to the underlying list.
 
 R12 Weights: a ForwardConfig target group weight outside 0-999 -> ValidationError; the same
@@ -230,6 +235,57 @@ R13 HTTPS listeners: the SslPolicy sent is recorded; an HTTPS/TLS listener creat
     Docs: ELB User Guide, "Security policies for your Application Load Balancer"; ELBv2 API
     Reference, CreateListener (SslPolicy).
     Not modelled: policy/protocol compatibility, certificate checks beyond moto's.
+
+R14 RDS instances. A created instance (CreateDBInstance, also restores) is ``creating`` for
+    DOUBLE_DB_CREATE_SECONDS, then ``available`` (moto: available at once); while creating,
+    CreateDBInstance and DescribeDBInstances return no Endpoint (moto always does).
+    ModifyDBInstance leaves it ``modifying`` for DOUBLE_DB_MODIFY_SECONDS; ModifyDBInstance of an
+    instance that is creating, modifying or deleting -> InvalidDBInstanceState "Database
+    instance is not in available state." CreateDBInstance (not of a cluster member) with both
+    MasterUserPassword and ManageMasterUserPassword=true -> InvalidParameterCombination "Can't
+    manage the master user password with AWS Secrets Manager if MasterUserPassword is
+    specified."; with neither -> InvalidParameterValue "The parameter MasterUserPassword must be
+    provided and must not be blank." DeleteDBInstance, checked in this order: of an instance
+    being deleted -> InvalidDBInstanceState "Instance ID is already being deleted."; without
+    FinalDBSnapshotIdentifier and without SkipFinalSnapshot=true (not of a cluster member) ->
+    InvalidParameterCombination "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot
+    is specified." (moto deletes without a snapshot); with both -> InvalidParameterCombination "FinalDBSnapshotIdentifier
+    can't be specified when SkipFinalSnapshot is enabled."; with DeletionProtection ->
+    InvalidParameterCombination "Cannot delete protected DB Instance, please disable deletion
+    protection and try again." (moto's own check and text); with a final snapshot while
+    creating or modifying -> InvalidDBInstanceState "Instance ID is currently creating - a final
+    snapshot cannot be taken." (SkipFinalSnapshot=true deletes such an instance, as AWS does).
+    Otherwise the final snapshot is taken (moto does) and the instance is ``deleting`` for
+    DOUBLE_DB_DELETE_SECONDS: still listed by DescribeDBInstances, not modifiable, its identifier
+    not reusable (moto's DBInstanceAlreadyExists); then it is gone (DBInstanceNotFound) and the
+    Secrets Manager secret of ManageMasterUserPassword is deleted with it (moto: both at once).
+    CreateDBSubnetGroup / ModifyDBSubnetGroup whose subnets cover fewer than two Availability
+    Zones -> DBSubnetGroupDoesNotCoverEnoughAZs "The DB subnet group doesn't meet Availability
+    Zone (AZ) coverage requirement. Current AZ coverage: us-east-1a. Add subnets to cover at
+    least 2 AZs." (moto: no check). DeleteDBSubnetGroup while an instance in any state
+    (deleting included) uses the group -> InvalidDBSubnetGroupStateFault "Cannot delete the
+    subnet group 'NAME' because at least one database instance: ID is still using it." (moto
+    deletes it). EC2 DeleteSecurityGroup of a group an instance in any state lists in its
+    VpcSecurityGroups -> DependencyViolation "resource sg-... has a dependent object" (the
+    instance's network interface is in the group; moto: no check).
+    Docs: RDS API Reference, CreateDBInstance (ManageMasterUserPassword: "Can't manage the
+    master user password with Amazon Web Services Secrets Manager if MasterUserPassword is
+    specified"), ModifyDBInstance, DeleteDBInstance (SkipFinalSnapshot, FinalDBSnapshotIdentifier:
+    "Specifying this parameter and also specifying to skip final DB snapshot creation in
+    SkipFinalShapshot results in an error", InvalidDBInstanceState), DBInstance (Endpoint),
+    CreateDBSubnetGroup (DBSubnetGroupDoesNotCoverEnoughAZs: "Subnets in the DB subnet group
+    should cover at least two Availability Zones unless there is only one Availability Zone"),
+    DeleteDBSubnetGroup (InvalidDBSubnetGroupStateFault); RDS User Guide, "Viewing Amazon RDS DB
+    instance status", "Deleting a DB instance" ("You can't create a final DB snapshot of your DB
+    instance if it isn't in the Available state"), "Working with a DB instance in a VPC"; EC2
+    API Reference, DeleteSecurityGroup. Messages are AWS's as reported by its clients, except
+    the two for password and snapshot parameter combinations (taken from the documented
+    constraints; AWS's exact text unverified).
+    Not modelled: ``backing-up`` after creation, pending modifications (every ModifyDBInstance
+    is applied at once and passes through ``modifying``, ApplyImmediately or not, even a change
+    AWS makes without a status change), the instance's network interface in
+    DescribeNetworkInterfaces / DeleteSubnet / DeleteVpc, stopped instances, Multi-AZ,
+    clusters, read replicas, engine/class/storage validation, the secret's rotation.
 """
 
 from __future__ import annotations
@@ -265,6 +321,9 @@ ENI_LINGER = _number("DOUBLE_ENI_LINGER_SECONDS", 3.0)
 NAT_DELETE = _number("DOUBLE_NAT_DELETE_SECONDS", 2.0)
 ROLE_PROPAGATION = _number("DOUBLE_ROLE_PROPAGATION_SECONDS", 2.0)
 CONSISTENCY = _number("DOUBLE_CONSISTENCY_SECONDS", 1.0)
+DB_CREATE = _number("DOUBLE_DB_CREATE_SECONDS", 3.0)
+DB_MODIFY = _number("DOUBLE_DB_MODIFY_SECONDS", 1.0)
+DB_DELETE = _number("DOUBLE_DB_DELETE_SECONDS", 3.0)
 ALARM_RATE = _number("DOUBLE_ALARM_RATE", 3)
 DESCRIBE_RATE = _number("DOUBLE_DESCRIBE_RATE", 40)
 PAGE_SIZE = max(1, int(_number("DOUBLE_PAGE_SIZE", 2)))
@@ -329,6 +388,14 @@ from moto.iam.models import IAMBackend, iam_backends  # noqa: E402
 from moto.iam.responses import IamResponse  # noqa: E402
 from moto.logs.responses import LogsResponse  # noqa: E402
 from moto.moto_api._internal.models import MotoAPIBackend  # noqa: E402
+from moto.rds.exceptions import (  # noqa: E402
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    RDSClientError,
+)
+from moto.rds.models import DBInstance, RDSBackend, rds_backends  # noqa: E402
+from moto.rds.responses import RDSResponse  # noqa: E402
+from moto.secretsmanager.models import SecretsManagerBackend  # noqa: E402
 from moto.ssm.responses import SimpleSystemManagerResponse  # noqa: E402
 from moto.utilities.utils import get_partition  # noqa: E402
 
@@ -616,6 +683,8 @@ class World:
         self.fresh: dict[str, list[Any]] = {}  # id -> [created, failed once]
         self.rates: dict[str, collections.deque[float]] = {}
         self.role_created: dict[str, float] = {}
+        self.uses_rds = False  # so EC2 calls never create an RDS backend of their own
+        self.db_transitions: dict[int, tuple[Any, float]] = {}  # id(DBInstance) -> (it, when it ends)
 
     # Backends of this account and region.
     def ec2(self) -> Any:
@@ -626,6 +695,9 @@ class World:
 
     def ecs(self) -> Any:
         return ecs_backends[self.account][self.region]
+
+    def rds(self) -> Any:
+        return rds_backends[self.account][self.region]
 
     # ---- load balancing
     def used_target_groups(self) -> dict[str, set[str]]:
@@ -788,6 +860,11 @@ class World:
                 if at >= deadline:
                     self._finish_nat_deletion(nat_id)
                     del self.nat_deadlines[nat_id]
+        if self.db_transitions:
+            for key, (database, ends) in list(self.db_transitions.items()):
+                if at >= ends:
+                    del self.db_transitions[key]
+                    self._finish_db_transition(database)
 
     def _cluster_counts(self, at: float) -> None:
         ecs = self.ecs()
@@ -809,6 +886,31 @@ class World:
                 for service in ecs.services.values()
                 if service.cluster_name == cluster.name and service.status == "ACTIVE"
             )
+
+    # ---- RDS instances (R14)
+    def db_transition(self, database: Any, status: str, seconds: float) -> None:
+        """The instance is `status` until `seconds` have passed (a later transition replaces an
+        earlier one: a `creating` instance deleted is `deleting` from then on)."""
+        database.status = status
+        self.db_transitions[id(database)] = (database, now() + seconds)
+
+    def _finish_db_transition(self, database: Any) -> None:
+        if database.status != "deleting":
+            database.status = "available"
+            return
+        databases = self.rds().databases
+        for key, found in list(databases.items()):
+            if found is database:  # by identity: moto keys instances as the caller spelled them
+                del databases[key]
+        # The secret RDS manages goes with the instance (moto deletes it at DeleteDBInstance).
+        if getattr(database, "manage_master_user_password", False) and hasattr(database, "master_user_secret"):
+            database.master_user_secret.delete_secret()
+
+    def databases_using(self, predicate: Any) -> list[Any]:
+        """RDS instances in any state (deleting ones too) for which predicate(instance) holds."""
+        if not self.uses_rds:
+            return []
+        return [database for database in list(self.rds().databases.values()) if predicate(database)]
 
     def _finish_nat_deletion(self, nat_id: str) -> None:
         ec2 = self.ec2()
@@ -1366,14 +1468,22 @@ def _sg_in_use(w: World, group_id: str) -> bool:
     return False
 
 
+def _sg_held_by_database(w: World, group_id: str) -> bool:
+    """R14: an RDS instance, whatever its state (deleting too), holds a network interface in each
+    of its VPC security groups."""
+    return bool(w.databases_using(lambda db: group_id in (getattr(db, "vpc_security_group_ids", None) or [])))
+
+
 @wrap(EC2Backend, "delete_security_group")
 def _ec2_delete_security_group(original, self, name=None, group_id=None):  # type: ignore[no-untyped-def]
     w = backend_world(self)
-    if on("R5"):
+    if on("R5") or on("R14"):
         group = self.get_security_group_from_id(group_id) if group_id else (
             self.get_security_group_by_name_or_id(name) if name else None
         )
-        if group is not None and _sg_in_use(w, group.id):
+        if group is not None and (
+            (on("R5") and _sg_in_use(w, group.id)) or (on("R14") and _sg_held_by_database(w, group.id))
+        ):
             raise DependencyViolationError(f"resource {group.id} has a dependent object")
     return original(self, name=name, group_id=group_id)
 
@@ -1550,6 +1660,168 @@ wrap(EC2Response, "create_network_interface")(
 
 
 # --------------------------------------------------------------------------------------------
+# RDS (R14)
+
+NOT_AVAILABLE = ("creating", "modifying", "deleting")
+
+
+def rds_world(backend: Any) -> World:
+    w = backend_world(backend)
+    w.uses_rds = True
+    return w
+
+
+_db_endpoint = DBInstance.endpoint
+
+
+def _db_endpoint_once_created(self: Any) -> Any:
+    """AWS reports no Endpoint while an instance is being created (its address does not exist
+    yet); moto always reports one. A property: moto's serializer reads it as an attribute."""
+    if on("R14") and self.status == "creating":
+        return None
+    return _db_endpoint.fget(self)
+
+
+DBInstance.endpoint = property(_db_endpoint_once_created)  # type: ignore[method-assign,assignment]
+
+
+@wrap(RDSResponse, "create_db_instance")
+def _rds_create_db_instance_response(original, self):  # type: ignore[no-untyped-def]
+    # Here, not in the backend: restores and CloudFormation create instances without a password.
+    if on("R14") and not self.params.get("DBClusterIdentifier"):
+        password = self.params.get("MasterUserPassword")
+        managed = bool(self.params.get("ManageMasterUserPassword"))
+        if password and managed:
+            raise InvalidParameterCombination(
+                "Can't manage the master user password with AWS Secrets Manager if MasterUserPassword is specified."
+            )
+        if not password and not managed:
+            raise InvalidParameterValue("The parameter MasterUserPassword must be provided and must not be blank.")
+    return original(self)
+
+
+@wrap(RDSBackend, "create_db_instance")
+def _rds_create_db_instance(original, self, db_kwargs):  # type: ignore[no-untyped-def]
+    w = rds_world(self)
+    database = original(self, db_kwargs)
+    if on("R14"):
+        w.db_transition(database, "creating", DB_CREATE)
+    return database
+
+
+@wrap(RDSBackend, "modify_db_instance")
+def _rds_modify_db_instance(original, self, db_instance_identifier, db_kwargs):  # type: ignore[no-untyped-def]
+    w = rds_world(self)
+    if not on("R14"):
+        return original(self, db_instance_identifier, db_kwargs)
+    database = self.describe_db_instances(db_instance_identifier)[0]  # DBInstanceNotFound as moto
+    if database.status in NOT_AVAILABLE:
+        raise RDSClientError("InvalidDBInstanceState", "Database instance is not in available state.")
+    result = original(self, db_instance_identifier, db_kwargs)
+    w.db_transition(result, "modifying", DB_MODIFY)
+    return result
+
+
+def _check_db_deletion(database: Any, final_snapshot: str | None, skip: bool) -> None:
+    """R14: DeleteDBInstance's refusals, in a fixed order (moto checks only deletion protection)."""
+    name = database.db_instance_identifier
+    if database.status == "deleting":
+        raise RDSClientError("InvalidDBInstanceState", f"Instance {name} is already being deleted.")
+    clustered = bool(getattr(database, "db_cluster_identifier", None))  # the cluster keeps the data
+    if not final_snapshot and not skip and not clustered:
+        raise InvalidParameterCombination(
+            "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified."
+        )
+    if final_snapshot and skip:
+        raise InvalidParameterCombination(
+            "FinalDBSnapshotIdentifier can't be specified when SkipFinalSnapshot is enabled."
+        )
+    if database.deletion_protection:
+        raise InvalidParameterCombination(
+            "Cannot delete protected DB Instance, please disable deletion protection and try again."
+        )
+    # Only a final snapshot needs an available instance: AWS deletes a creating one when told
+    # to skip the snapshot (CloudFormation rollbacks rely on it).
+    if not skip and database.status in NOT_AVAILABLE:
+        raise RDSClientError(
+            "InvalidDBInstanceState",
+            f"Instance {name} is currently {database.status} - a final snapshot cannot be taken.",
+        )
+
+
+@wrap(RDSBackend, "delete_db_instance")
+def _rds_delete_db_instance(original, self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    w = rds_world(self)
+    a = arguments(original, self, args, kwargs)
+    identifier = a["db_instance_identifier"]
+    database = self.databases.get(identifier)
+    if not on("R14") or database is None:
+        return original(self, *args, **kwargs)  # moto's DBInstanceNotFound
+    _check_db_deletion(database, a.get("final_db_snapshot_identifier"), bool(a.get("skip_final_snapshot")))
+    # moto deletes the managed secret and forgets the instance at once; AWS does both when the
+    # deletion is over, so the secret is kept here and the instance put back as `deleting`.
+    managed = getattr(database, "manage_master_user_password", False)
+    database.manage_master_user_password = False
+    try:
+        result = original(self, *args, **kwargs)
+    finally:
+        database.manage_master_user_password = managed
+    self.databases[identifier] = result
+    w.db_transition(result, "deleting", DB_DELETE)
+    return result
+
+
+def _subnet_group_of(database: Any) -> str | None:
+    group = getattr(database, "db_subnet_group", None)
+    return group.name.lower() if group is not None else None
+
+
+def _check_az_coverage(subnets: list[Any]) -> None:
+    zones = sorted({subnet.availability_zone for subnet in subnets})
+    if len(zones) < 2:
+        raise RDSClientError(
+            "DBSubnetGroupDoesNotCoverEnoughAZs",
+            "The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+            f"Current AZ coverage: {', '.join(zones)}. Add subnets to cover at least 2 AZs.",
+        )
+
+
+@wrap(RDSBackend, "create_subnet_group")
+def _rds_create_subnet_group(original, self, subnet_name, description, subnets, tags):  # type: ignore[no-untyped-def]
+    rds_world(self)
+    if on("R14"):
+        _check_az_coverage(subnets)
+    return original(self, subnet_name, description, subnets, tags)
+
+
+@wrap(RDSBackend, "modify_db_subnet_group")
+def _rds_modify_db_subnet_group(original, self, subnet_name, description, subnets):  # type: ignore[no-untyped-def]
+    rds_world(self)
+    if on("R14"):
+        _check_az_coverage(subnets)  # before moto, which takes the group out of its dict first
+    return original(self, subnet_name, description, subnets)
+
+
+@wrap(RDSBackend, "delete_subnet_group")
+def _rds_delete_subnet_group(original, self, subnet_name):  # type: ignore[no-untyped-def]
+    w = rds_world(self)
+    if on("R14"):
+        users = w.databases_using(lambda db: _subnet_group_of(db) == str(subnet_name).lower())
+        if users:
+            raise RDSClientError(
+                "InvalidDBSubnetGroupStateFault",
+                f"Cannot delete the subnet group '{subnet_name}' because at least one database instance: "
+                f"{users[0].db_instance_identifier} is still using it.",
+            )
+    return original(self, subnet_name)
+
+
+for _reader in ("describe_db_instances", "describe_db_subnet_groups"):
+    wrap(RDSBackend, _reader)(_under_lock)
+wrap(SecretsManagerBackend, "list_secrets")(_under_lock)  # the double deletes RDS's secrets
+
+
+# --------------------------------------------------------------------------------------------
 # IAM and Application Auto Scaling
 
 
@@ -1712,6 +1984,17 @@ def paged(
         return json.dumps(body) if json_body else result
 
 
+def clamped_params(cls: type, name: str, max_in: str) -> None:
+    """Like clamped, for calls moto pages from the parsed parameters (its PaginatedResult, as in
+    RDS), which hide_params does not reach."""
+
+    @wrap(cls, name)
+    def _clamped(original, self):  # type: ignore[no-untyped-def]
+        if on("R11"):
+            self.params[max_in] = _page_size(self.params.get(max_in))
+        return original(self)
+
+
 def clamped(cls: type, name: str, max_in: str) -> None:
     """Pages a call moto paginates correctly: only the page size is clamped."""
 
@@ -1747,6 +2030,9 @@ clamped(LogsResponse, "describe_log_groups", "limit")
 clamped(SimpleSystemManagerResponse, "get_parameters_by_path", "MaxResults")
 clamped(ELBV2Response, "describe_load_balancers", "PageSize")
 clamped(ApplicationAutoScalingResponse, "describe_scaling_policies", "MaxResults")
+clamped_params(RDSResponse, "describe_db_instances", "MaxRecords")
+paged(RDSResponse, "describe_db_subnet_groups", ["DBSubnetGroups"], "Marker", "Marker", "MaxRecords",
+      InvalidParameterValue("Invalid Marker."))
 
 
 # --------------------------------------------------------------------------------------------

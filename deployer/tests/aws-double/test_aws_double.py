@@ -33,6 +33,9 @@ ENI_LINGER = 1.0
 NAT_DELETE = 1.0
 ROLE_PROPAGATION = 0.5
 CONSISTENCY = 1.0
+DB_CREATE = 1.5
+DB_MODIFY = 1.0
+DB_DELETE = 1.5
 TIMINGS = {
     "DOUBLE_TASK_START_SECONDS": str(TASK_START),
     "DOUBLE_TARGET_INITIAL_SECONDS": str(TARGET_INITIAL),
@@ -42,6 +45,9 @@ TIMINGS = {
     "DOUBLE_NAT_DELETE_SECONDS": str(NAT_DELETE),
     "DOUBLE_ROLE_PROPAGATION_SECONDS": str(ROLE_PROPAGATION),
     "DOUBLE_CONSISTENCY_SECONDS": str(CONSISTENCY),
+    "DOUBLE_DB_CREATE_SECONDS": str(DB_CREATE),
+    "DOUBLE_DB_MODIFY_SECONDS": str(DB_MODIFY),
+    "DOUBLE_DB_DELETE_SECONDS": str(DB_DELETE),
     "DOUBLE_ALARM_RATE": "3",
     "DOUBLE_DESCRIBE_RATE": "40",
     "DOUBLE_PAGE_SIZE": "2",
@@ -163,6 +169,8 @@ class DoubleTest(unittest.TestCase):
         self.cloudwatch = self.client("cloudwatch")
         self.logs = self.client("logs")
         self.ssm = self.client("ssm")
+        self.rds = self.client("rds")
+        self.secrets = self.client("secretsmanager")
 
     def client(self, service: str, attempts: int = 1):  # type: ignore[no-untyped-def]
         assert self.aws is not None
@@ -328,6 +336,39 @@ class DoubleTest(unittest.TestCase):
             for eni in self.ec2.describe_network_interfaces()["NetworkInterfaces"]
             if eni.get("Description", "").startswith(prefix)
         ]
+
+    def db_instance(self, name: str, subnet_group: str, group: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+        """A PostgreSQL instance as dashctl creates one (RDS manages the master password)."""
+        arguments = dict(
+            DBInstanceIdentifier=name,
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            MasterUsername="app",
+            ManageMasterUserPassword=True,
+            StorageEncrypted=True,
+            BackupRetentionPeriod=7,
+            VpcSecurityGroupIds=[group],
+            DBSubnetGroupName=subnet_group,
+            Tags=[{"Key": "app", "Value": name}],
+        )
+        arguments.update(extra)
+        return self.rds.create_db_instance(**arguments)["DBInstance"]
+
+    def db(self, name: str) -> dict:
+        return self.rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+
+    def db_available(self, name: str) -> None:
+        self.wait_until(lambda: self.db(name)["DBInstanceStatus"] == "available", what=f"{name} available")
+
+    def gone(self, code: str, call, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        """True when call fails with code (a *NotFound, which may be HTTP 404)."""
+        try:
+            call(**kwargs)
+            return False
+        except ClientError as error:
+            self.assertEqual(error.response["Error"]["Code"], code)
+            return True
 
     def try_delete(self, call, **kwargs) -> bool:  # type: ignore[no-untyped-def]
         try:
@@ -874,6 +915,133 @@ class Rules(DoubleTest):
         described = self.elb.describe_listeners(ListenerArns=[http["ListenerArn"]])["Listeners"][0]
         self.assertEqual(described["SslPolicy"], "ELBSecurityPolicy-2016-08")
 
+    def test_r14_rds_instances_are_created_and_modified_in_time(self) -> None:
+        _, subnets, group = self.network()
+        self.assertError(
+            "DBSubnetGroupDoesNotCoverEnoughAZs", self.rds.create_db_subnet_group,
+            DBSubnetGroupName="one", DBSubnetGroupDescription="d", SubnetIds=[subnets[0]],
+            message="The DB subnet group doesn't meet Availability Zone (AZ) coverage requirement. "
+                    f"Current AZ coverage: {REGION}a. Add subnets to cover at least 2 AZs.",
+        )
+        self.rds.create_db_subnet_group(DBSubnetGroupName="app", DBSubnetGroupDescription="d", SubnetIds=subnets)
+        self.assertError("DBSubnetGroupDoesNotCoverEnoughAZs", self.rds.modify_db_subnet_group,
+                         DBSubnetGroupName="app", SubnetIds=[subnets[1]])
+        self.assertEqual(len(self.rds.describe_db_subnet_groups(DBSubnetGroupName="app")["DBSubnetGroups"][0]
+                             ["Subnets"]), 2)
+        self.assertError("InvalidParameterCombination", self.db_instance, "app", "app", group,
+                         MasterUserPassword="correct-horse-battery")
+        self.assertError("InvalidParameterValue", self.db_instance, "app", "app", group,
+                         ManageMasterUserPassword=False,
+                         message="The parameter MasterUserPassword must be provided and must not be blank.")
+
+        # Creating: no endpoint yet, nothing can be changed.
+        started = time.monotonic()
+        created = self.db_instance("app", "app", group, DeletionProtection=True)
+        self.assertEqual(created["DBInstanceStatus"], "creating")
+        self.assertNotIn("Endpoint", created)
+        described = self.db("app")
+        self.assertEqual(described["DBInstanceStatus"], "creating")
+        self.assertNotIn("Endpoint", described)
+        self.assertError("InvalidDBInstanceState", self.rds.modify_db_instance, DBInstanceIdentifier="app",
+                         BackupRetentionPeriod=14, ApplyImmediately=True,
+                         message="Database instance is not in available state.")
+        self.db_available("app")
+        self.assertGreaterEqual(time.monotonic() - started, DB_CREATE)
+        described = self.db("app")
+        self.assertEqual(described["Endpoint"]["Port"], 5432)
+        self.assertTrue(described["Endpoint"]["Address"])
+        self.secrets.describe_secret(SecretId=described["MasterUserSecret"]["SecretArn"])
+        self.assertError("InvalidDBSubnetGroupStateFault", self.rds.delete_db_subnet_group, DBSubnetGroupName="app",
+                         message="Cannot delete the subnet group 'app' because at least one database instance: "
+                                 "app is still using it.")
+        self.assertError("DependencyViolation", self.ec2.delete_security_group, GroupId=group,
+                         message=f"resource {group} has a dependent object")
+
+        # Modifying: applied, and nothing else can be changed until it is available again.
+        started = time.monotonic()
+        modified = self.rds.modify_db_instance(DBInstanceIdentifier="app", BackupRetentionPeriod=14,
+                                               ApplyImmediately=True)["DBInstance"]
+        self.assertEqual(modified["DBInstanceStatus"], "modifying")
+        self.assertError("InvalidDBInstanceState", self.rds.modify_db_instance, DBInstanceIdentifier="app",
+                         DeletionProtection=False, ApplyImmediately=True)
+        self.db_available("app")
+        self.assertGreaterEqual(time.monotonic() - started, DB_MODIFY)
+        self.assertEqual(self.db("app")["BackupRetentionPeriod"], 14)
+        self.rds.modify_db_instance(DBInstanceIdentifier="app", DeletionProtection=False, ApplyImmediately=True)
+        self.db_available("app")
+        self.assertFalse(self.db("app")["DeletionProtection"])
+
+    def test_r14_rds_instances_are_deleted_in_time(self) -> None:
+        _, subnets, group = self.network()
+        self.rds.create_db_subnet_group(DBSubnetGroupName="app", DBSubnetGroupDescription="d", SubnetIds=subnets)
+
+        # An instance still being created can be deleted, only without a final snapshot.
+        self.db_instance("scratch", "app", group)
+        self.assertError("InvalidDBInstanceState", self.rds.delete_db_instance, DBInstanceIdentifier="scratch",
+                         FinalDBSnapshotIdentifier="scratch-final",
+                         message="Instance scratch is currently creating - a final snapshot cannot be taken.")
+        deleted = self.rds.delete_db_instance(DBInstanceIdentifier="scratch", SkipFinalSnapshot=True)["DBInstance"]
+        self.assertEqual(deleted["DBInstanceStatus"], "deleting")
+        self.assertError("InvalidDBInstanceState", self.rds.delete_db_instance, DBInstanceIdentifier="scratch",
+                         SkipFinalSnapshot=True, message="Instance scratch is already being deleted.")
+        self.wait_until(lambda: self.gone("DBInstanceNotFound", self.db, name="scratch"), what="scratch gone")
+
+        self.db_instance("app", "app", group, DeletionProtection=True)
+        self.db_available("app")
+        secret = self.db("app")["MasterUserSecret"]["SecretArn"]
+        self.assertError("InvalidParameterCombination", self.rds.delete_db_instance, DBInstanceIdentifier="app",
+                         FinalDBSnapshotIdentifier="app-final",
+                         message="Cannot delete protected DB Instance, please disable deletion protection and try again.")
+        self.rds.modify_db_instance(DBInstanceIdentifier="app", DeletionProtection=False, ApplyImmediately=True)
+        self.assertError("InvalidDBInstanceState", self.rds.delete_db_instance, DBInstanceIdentifier="app",
+                         FinalDBSnapshotIdentifier="app-final",
+                         message="Instance app is currently modifying - a final snapshot cannot be taken.")
+        self.db_available("app")
+        self.assertError("InvalidParameterCombination", self.rds.delete_db_instance, DBInstanceIdentifier="app",
+                         message="FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+        self.assertError("InvalidParameterCombination", self.rds.delete_db_instance, DBInstanceIdentifier="app",
+                         FinalDBSnapshotIdentifier="app-final", SkipFinalSnapshot=True)
+
+        # Deleting: still listed and still holding its subnet group, security group and secret.
+        started = time.monotonic()
+        deleted = self.rds.delete_db_instance(DBInstanceIdentifier="app", FinalDBSnapshotIdentifier="app-final",
+                                              DeleteAutomatedBackups=False)["DBInstance"]
+        self.assertEqual(deleted["DBInstanceStatus"], "deleting")
+        self.assertEqual([d["DBInstanceStatus"] for d in self.rds.describe_db_instances()["DBInstances"]],
+                         ["deleting"])
+        self.assertError("InvalidDBInstanceState", self.rds.modify_db_instance, DBInstanceIdentifier="app",
+                         BackupRetentionPeriod=1, ApplyImmediately=True)
+        self.assertError("DBInstanceAlreadyExists", self.db_instance, "app", "app", group)
+        self.assertError("InvalidDBSubnetGroupStateFault", self.rds.delete_db_subnet_group, DBSubnetGroupName="app")
+        self.assertError("DependencyViolation", self.ec2.delete_security_group, GroupId=group)
+        self.secrets.describe_secret(SecretId=secret)
+        snapshots = self.rds.describe_db_snapshots(DBSnapshotIdentifier="app-final")["DBSnapshots"]
+        self.assertEqual([s["DBInstanceIdentifier"] for s in snapshots], ["app"])
+
+        # Gone: its secret with it; the subnet group and security group can go.
+        self.wait_until(lambda: self.gone("DBInstanceNotFound", self.db, name="app"), what="app gone")
+        self.assertGreaterEqual(time.monotonic() - started, DB_DELETE)
+        self.assertTrue(self.gone("ResourceNotFoundException", self.secrets.describe_secret, SecretId=secret))
+        self.rds.delete_db_subnet_group(DBSubnetGroupName="app")
+        self.ec2.delete_security_group(GroupId=group)
+
+    def test_r11_pagination_of_databases(self) -> None:
+        _, subnets, group = self.network()
+        for index in range(3):
+            self.rds.create_db_subnet_group(DBSubnetGroupName=f"g{index}", DBSubnetGroupDescription="d",
+                                            SubnetIds=subnets)
+            self.db_instance(f"db{index}", f"g{index}", group)
+        page = self.rds.describe_db_subnet_groups(MaxRecords=100)
+        self.assertEqual(len(page["DBSubnetGroups"]), 2)
+        self.assertIn("Marker", page)
+        names = self.rds.get_paginator("describe_db_subnet_groups").paginate().search("DBSubnetGroups[].DBSubnetGroupName")
+        self.assertEqual(sorted(names), ["g0", "g1", "g2"])
+        page = self.rds.describe_db_instances(MaxRecords=100)
+        self.assertEqual(len(page["DBInstances"]), 2)
+        self.assertIn("Marker", page)
+        names = self.rds.get_paginator("describe_db_instances").paginate().search("DBInstances[].DBInstanceIdentifier")
+        self.assertEqual(sorted(names), ["db0", "db1", "db2"])
+
 
 class Concurrency(DoubleTest):
     def test_parallel_first_calls_of_an_account(self) -> None:
@@ -911,7 +1079,7 @@ class Configured(DoubleTest):
         cls.double = Double(
             {
                 "DOUBLE_DESCRIBE_RATE": "5",
-                "DOUBLE_OFF_RULES": "R9,r12",
+                "DOUBLE_OFF_RULES": "R9,r12,R14",
                 "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
             }
         )
@@ -967,6 +1135,27 @@ class Configured(DoubleTest):
                                  DefaultActions=[self.weighted(groups["blue"], 1000, groups["green"], 0)])
         # Other rules stay on.
         self.assertError("DependencyViolation", self.ec2.delete_security_group, GroupId=group)
+
+    def test_r14_can_be_switched_off(self) -> None:
+        """Without R14, RDS is moto's: one AZ is enough, no password is needed, an instance is
+        available at once and gone at once, without a final snapshot."""
+        vpc = self.ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.5.1.0/24", AvailabilityZone=f"{REGION}a")
+        group = self.ec2.create_security_group(GroupName="db", Description="d", VpcId=vpc)["GroupId"]
+        self.rds.create_db_subnet_group(DBSubnetGroupName="one", DBSubnetGroupDescription="d",
+                                        SubnetIds=[subnet["Subnet"]["SubnetId"]])
+        created = self.rds.create_db_instance(
+            DBInstanceIdentifier="app", Engine="postgres", DBInstanceClass="db.t4g.micro", MasterUsername="app",
+            DBSubnetGroupName="one", VpcSecurityGroupIds=[group], DeletionProtection=False,
+        )["DBInstance"]
+        self.assertEqual(created["DBInstanceStatus"], "available")
+        self.assertIn("Endpoint", created)
+        self.rds.modify_db_instance(DBInstanceIdentifier="app", BackupRetentionPeriod=3, ApplyImmediately=True)
+        self.rds.modify_db_instance(DBInstanceIdentifier="app", BackupRetentionPeriod=4, ApplyImmediately=True)
+        self.rds.delete_db_instance(DBInstanceIdentifier="app")
+        self.assertTrue(self.gone("DBInstanceNotFound", self.db, name="app"))
+        self.rds.delete_db_subnet_group(DBSubnetGroupName="one")
+        self.ec2.delete_security_group(GroupId=group)
 
 
 if __name__ == "__main__":
