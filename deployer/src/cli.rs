@@ -91,6 +91,10 @@ pub struct UpArgs {
     /// Skip the spec's `local.build` command (use binaries already built).
     #[arg(long)]
     pub no_build: bool,
+    /// Where PostgreSQL's programs (initdb, postgres) are, for specs with databases. Default:
+    /// the first initdb on PATH, then the newest /usr/lib/postgresql/*/bin.
+    #[arg(long, env = "DASHCTL_POSTGRES_BIN_DIR", value_name = "DIR")]
+    pub postgres_bin_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

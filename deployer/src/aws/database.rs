@@ -126,7 +126,12 @@ pub async fn create_instance(
 ) -> anyhow::Result<String> {
     let group = ids
         .get(Kind::SecurityGroup, resource.get("security_group"))
-        .ok_or_else(|| anyhow::anyhow!("security group {} is missing", resource.get("security_group")))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "security group {} is missing",
+                resource.get("security_group")
+            )
+        })?;
     aws.rds
         .create_db_instance()
         .db_instance_identifier(&resource.name)
@@ -156,10 +161,13 @@ pub async fn create_instance(
 }
 
 fn number(resource: &Resource, attr: &str) -> anyhow::Result<i32> {
-    resource
-        .get(attr)
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{} {}: {attr} is not a number", resource.kind, resource.name))
+    resource.get(attr).parse().map_err(|_| {
+        anyhow::anyhow!(
+            "{} {}: {attr} is not a number",
+            resource.kind,
+            resource.name
+        )
+    })
 }
 
 /// Applies the changed settings at once (not in the next maintenance window): a deploy
@@ -230,9 +238,9 @@ async fn wait_available(aws: &Aws, identifier: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut pause = Duration::from_secs(2);
     loop {
-        let instance = describe(aws, identifier)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("database {identifier} disappeared while it was being set up"))?;
+        let instance = describe(aws, identifier).await?.ok_or_else(|| {
+            anyhow::anyhow!("database {identifier} disappeared while it was being set up")
+        })?;
         match status(&instance) {
             "available" => return Ok(()),
             state @ ("failed"
@@ -409,7 +417,10 @@ pub async fn discover(aws: &Aws, spec: &Spec, inventory: &mut Inventory) -> anyh
         };
         inventory.ids.insert(Kind::Database, identifier, identifier);
         if let Some(address) = address(&instance) {
-            inventory.ids.databases.insert(identifier.to_owned(), address);
+            inventory
+                .ids
+                .databases
+                .insert(identifier.to_owned(), address);
         }
         inventory
             .resources
@@ -445,7 +456,10 @@ fn as_resource(identifier: &str, instance: &DbInstance, ids: &Ids) -> Resource {
         .vpc_security_groups()
         .iter()
         .filter_map(|membership| membership.vpc_security_group_id())
-        .map(|id| ids.name_of(Kind::SecurityGroup, id).unwrap_or_else(|| id.to_owned()))
+        .map(|id| {
+            ids.name_of(Kind::SecurityGroup, id)
+                .unwrap_or_else(|| id.to_owned())
+        })
         .collect::<Vec<_>>()
         .join("; ");
     let password = if instance.master_user_secret().is_some() {
@@ -512,9 +526,10 @@ pub async fn reports(aws: &Aws, spec: &Spec) -> anyhow::Result<Vec<DatabaseRepor
             engine_version: instance
                 .as_ref()
                 .and_then(|i| i.engine_version().map(str::to_owned)),
-            endpoint: instance.as_ref().and_then(address).map(|address| {
-                format!("{}:{}", address.host, address.port)
-            }),
+            endpoint: instance
+                .as_ref()
+                .and_then(address)
+                .map(|address| format!("{}:{}", address.host, address.port)),
             deletion_protection: instance
                 .as_ref()
                 .and_then(DbInstance::deletion_protection)

@@ -105,7 +105,12 @@ pub fn resources(
     let mut out = network(spec, &names, place.azs);
     out.extend(load_balancers(spec, &names));
     out.extend(databases(spec, &names));
-    out.extend(execution_role_and_cluster(spec, &names, place.partition, known));
+    out.extend(execution_role_and_cluster(
+        spec,
+        &names,
+        place.partition,
+        known,
+    ));
     for (name, service) in &spec.services {
         let live_color = live.get(name).copied().unwrap_or(Color::Blue);
         out.push(tasks_group(&names, name, service));
@@ -282,13 +287,10 @@ fn databases(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
 fn task_secrets(spec: &Spec, names: &Names<'_>, partition: &str, known: &Ids) -> String {
     joined(spec.services.values().flat_map(|service| {
         let database_secret = service.database.as_ref().map(|key| {
-            known
-                .databases
-                .get(&names.database(key))
-                .map_or_else(
-                    || UNKNOWN_DNS.to_owned(),
-                    |address| secret_arn(&address.secret_arn, partition),
-                )
+            known.databases.get(&names.database(key)).map_or_else(
+                || UNKNOWN_DNS.to_owned(),
+                |address| secret_arn(&address.secret_arn, partition),
+            )
         });
         service
             .secrets

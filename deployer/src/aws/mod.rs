@@ -502,7 +502,10 @@ async fn apply_and_roll_out(
         rollouts,
         live,
         cancel: &options.cancel,
-        deletion: options.delete_databases.as_ref().unwrap_or(&keep_everything),
+        deletion: options
+            .delete_databases
+            .as_ref()
+            .unwrap_or(&keep_everything),
     };
     let place = aws.placement(azs);
     let (applied, ids) = apply::apply(aws, spec, &place, inventory, &scope, &progress).await?;

@@ -115,7 +115,12 @@ impl AwsStatus {
                         .unwrap_or_else(|| "(not created)".to_owned()),
                     database.engine_version.clone().unwrap_or_else(dash),
                     database.endpoint.clone().unwrap_or_else(dash),
-                    if database.deletion_protection { "on" } else { "off" }.to_owned(),
+                    if database.deletion_protection {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                    .to_owned(),
                 ]);
             }
             out.push('\n');

@@ -63,7 +63,10 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
             aws::deploy(&aws, &loaded, options).await
         })
         .map_err(|error| {
-            if error.downcast_ref::<aws::UnconfirmedDatabaseDeletion>().is_some() {
+            if error
+                .downcast_ref::<aws::UnconfirmedDatabaseDeletion>()
+                .is_some()
+            {
                 Failure::Usage(format!("{error}"))
             } else {
                 implicit_aws(args.env)(error)

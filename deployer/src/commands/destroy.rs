@@ -29,8 +29,14 @@ pub fn exec(args: &DestroyArgs, aws_args: &aws::Connection) -> Result<(), Failur
     for change in &removed {
         println!("  {} {}", change.kind, change.name);
     }
-    for change in removed.iter().filter(|change| change.kind == Kind::Database) {
-        match deletion.as_ref().map(|deletion| deletion.final_snapshot(&change.name)) {
+    for change in removed
+        .iter()
+        .filter(|change| change.kind == Kind::Database)
+    {
+        match deletion
+            .as_ref()
+            .map(|deletion| deletion.final_snapshot(&change.name))
+        {
             Some(Some(snapshot)) => println!(
                 "Database {} left the final snapshot {snapshot}; restore it with `aws rds restore-db-instance-from-db-snapshot --db-snapshot-identifier {snapshot} --db-instance-identifier NEW_NAME`.",
                 change.name

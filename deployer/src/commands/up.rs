@@ -19,6 +19,7 @@ pub fn exec(args: &UpArgs) -> Result<(), Failure> {
     }
     let options = local::UpOptions {
         no_build: args.no_build,
+        postgres_bin_dir: args.postgres_bin_dir.clone(),
     };
     runtime()?.block_on(local::up(loaded, options))?;
     Ok(())

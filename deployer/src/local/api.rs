@@ -12,6 +12,9 @@ pub struct StatusReport {
     pub platform: String,
     pub pid: u32,
     pub services: Vec<ServiceStatus>,
+    /// The PostgreSQL servers `up` runs for the spec's databases.
+    #[serde(default)]
+    pub databases: Vec<super::database::DatabaseStatus>,
 }
 
 impl StatusReport {
@@ -85,6 +88,30 @@ impl StatusReport {
         }
         out.push_str(&instances.to_string());
         out.push('\n');
+        if !self.databases.is_empty() {
+            let mut databases = Table::new();
+            databases.load_preset(NOTHING).set_header([
+                "DATABASE",
+                "URL",
+                "PASSWORD FILE",
+                "PID",
+                "RESTARTS",
+            ]);
+            for database in &self.databases {
+                databases.add_row([
+                    database.name.clone(),
+                    database.url.clone(),
+                    database.password_file.display().to_string(),
+                    database
+                        .pid
+                        .map_or_else(|| "restarting".to_owned(), |pid| pid.to_string()),
+                    database.restarts.to_string(),
+                ]);
+            }
+            out.push('\n');
+            out.push_str(&databases.to_string());
+            out.push('\n');
+        }
         out
     }
 }

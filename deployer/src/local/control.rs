@@ -26,6 +26,9 @@ pub struct ControlState {
     pub token: String,
     pub stop: CancellationToken,
     pub urls: BTreeMap<String, String>,
+    /// The environment that connects to each database `up` runs.
+    pub database_env: BTreeMap<String, BTreeMap<String, String>>,
+    pub databases: Vec<Arc<super::database::LocalDatabase>>,
     /// One rollout at a time: a second deploy waits for the first.
     pub rollouts: tokio::sync::Mutex<()>,
 }
@@ -80,6 +83,11 @@ pub fn status_report(state: &ControlState) -> StatusReport {
             .services
             .values()
             .map(|service| service.status())
+            .collect(),
+        databases: state
+            .databases
+            .iter()
+            .map(|database| database.status(&state.loaded.state_dir_absolute()))
             .collect(),
     }
 }
@@ -158,6 +166,7 @@ async fn deploy(
         let Some(release) = LocalRelease::from_spec(
             &loaded.spec.services[&name],
             &state.urls,
+            &state.database_env,
             &loaded.state_dir_absolute(),
         ) else {
             report.error = Some(format!("service `{name}` has no `local` section"));

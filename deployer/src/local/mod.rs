@@ -8,6 +8,7 @@ mod autoscaler;
 pub mod client;
 mod control;
 mod control_file;
+mod database;
 mod instance;
 mod platform;
 mod port;
@@ -42,6 +43,8 @@ use crate::spec::LoadedSpec;
 pub struct UpOptions {
     /// Skip the spec's `local.build` command.
     pub no_build: bool,
+    /// PostgreSQL's programs, when not found the usual way.
+    pub postgres_bin_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything.
@@ -63,6 +66,19 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     if !spec.local.build.is_empty() && !options.no_build {
         build(&spec.local.build, &workdir).await?;
     }
+
+    let databases = start_databases(
+        &loaded,
+        options.postgres_bin_dir.as_deref(),
+        &state_dir,
+        &logs_dir,
+    )
+    .await?;
+    let database_env: BTreeMap<String, BTreeMap<String, String>> = databases
+        .iter()
+        .map(|(key, database)| (key.clone(), database.env()))
+        .collect();
+    let databases: Vec<Arc<database::LocalDatabase>> = databases.into_values().collect();
 
     // Bind every proxy first: services reference each other by proxy URL.
     let mut listeners = BTreeMap::new();
@@ -164,6 +180,8 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         token,
         stop: stop.clone(),
         urls: urls.clone(),
+        database_env: database_env.clone(),
+        databases: databases.clone(),
         rollouts: tokio::sync::Mutex::new(()),
     });
     {
@@ -187,7 +205,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     // First start: every service goes live on blue at once. No health wait here: services
     // start in parallel and the proxies answer 503 until an instance is ready.
     for (name, service) in &spec.services {
-        let release = LocalRelease::from_spec(service, &urls, &state_dir)
+        let release = LocalRelease::from_spec(service, &urls, &database_env, &state_dir)
             .with_context(|| format!("service `{name}` has no `local` section"))?;
         let runtime = &services[name];
         let color = runtime.live_color().unwrap_or(Color::Blue);
@@ -218,6 +236,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         control_file,
         state_dir.clone(),
         services.clone(),
+        databases.clone(),
         stop.clone(),
     ));
 
@@ -244,6 +263,8 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
     eprintln!("dashctl up: stopping: draining and stopping every instance");
     stop.cancel();
     futures_util::future::join_all(services.values().map(|service| service.stop_all())).await;
+    // Databases last: instances may still be writing while they drain.
+    futures_util::future::join_all(databases.iter().map(|database| database.stop())).await;
     while tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(control_file::path(&state_dir));
     eprintln!("dashctl up: stopped");
@@ -311,6 +332,7 @@ async fn track_children(
     mut file: ControlFile,
     state_dir: std::path::PathBuf,
     services: BTreeMap<String, Arc<ServiceRuntime>>,
+    databases: Vec<Arc<database::LocalDatabase>>,
     stop: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_millis(500));
@@ -322,6 +344,7 @@ async fn track_children(
         let mut children: Vec<RecordedChild> = services
             .values()
             .flat_map(|service| service.processes())
+            .chain(databases.iter().filter_map(|database| database.process()))
             .map(RecordedChild::Identified)
             .collect();
         children.sort_unstable();
@@ -332,6 +355,61 @@ async fn track_children(
             }
         }
     }
+}
+
+/// A PostgreSQL server per database in the spec, ready before any instance starts. None
+/// installed: one line saying how to install it (a spec without databases needs none).
+async fn start_databases(
+    loaded: &LoadedSpec,
+    bin_dir: Option<&Path>,
+    state_dir: &Path,
+    logs_dir: &Path,
+) -> anyhow::Result<BTreeMap<String, Arc<database::LocalDatabase>>> {
+    let mut started = BTreeMap::new();
+    if loaded.spec.databases.is_empty() {
+        return Ok(started);
+    }
+    let databases = loaded
+        .spec
+        .databases
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let installation = match bin_dir {
+        Some(dir) => local_postgres::Installation::at(dir).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no PostgreSQL in {} (--postgres-bin-dir: it needs initdb and postgres); the spec's databases ({databases}) run on a local PostgreSQL server; install it with `apt-get install postgresql`",
+                dir.display()
+            )
+        })?,
+        None => local_postgres::Installation::find().map_err(|missing| {
+            anyhow::anyhow!(
+                "{missing}; the spec's databases ({databases}) run on a local PostgreSQL server"
+            )
+        })?,
+    };
+    for (key, definition) in &loaded.spec.databases {
+        match database::LocalDatabase::start(
+            installation.clone(),
+            key,
+            definition,
+            state_dir,
+            logs_dir,
+        )
+        .await
+        {
+            Ok(database) => {
+                started.insert(key.clone(), database);
+            }
+            Err(error) => {
+                futures_util::future::join_all(started.values().map(|database| database.stop()))
+                    .await;
+                return Err(error);
+            }
+        }
+    }
+    Ok(started)
 }
 
 async fn build(command: &[String], workdir: &Path) -> anyhow::Result<()> {

@@ -15,10 +15,12 @@ pub struct LocalRelease {
 }
 
 impl LocalRelease {
-    /// `urls` maps service names to the URL of their proxy.
+    /// `urls` maps service names to the URL of their proxy; `databases` database names to the
+    /// environment that connects to them (the service's `database:` picks one).
     pub fn from_spec(
         service: &Service,
         urls: &BTreeMap<String, String>,
+        databases: &BTreeMap<String, BTreeMap<String, String>>,
         state_dir: &Path,
     ) -> Option<Self> {
         let local = service.local.as_ref()?;
@@ -28,11 +30,21 @@ impl LocalRelease {
             Placeholder::StateDir => Some(state_dir.clone()),
             _ => None,
         };
+        let connection = service
+            .database
+            .as_ref()
+            .and_then(|database| databases.get(database));
         let env = service
             .env
             .iter()
             .chain(&local.env)
             .map(|(key, value)| (key.clone(), expand(value, &resolve)))
+            .chain(
+                connection
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            )
             .collect();
         Some(Self {
             command: local

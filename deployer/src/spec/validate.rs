@@ -468,8 +468,14 @@ fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<
 }
 
 /// The libpq variables dashctl sets in a service attached to a database.
-pub const DATABASE_VARIABLES: [&str; 6] =
-    ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE"];
+pub const DATABASE_VARIABLES: [&str; 6] = [
+    "PGHOST",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGSSLMODE",
+];
 
 /// RDS limits (CreateDBInstance API reference): identifiers of at most 63 letters, digits and
 /// hyphens; 20 GiB to 64 TiB of gp3 storage; at most 35 days of backups.
@@ -520,13 +526,19 @@ fn check_databases(spec: &Spec, findings: &mut Vec<Finding>) {
         if !(20..=65_536).contains(&aws.storage_gb) {
             findings.push(Finding::value(
                 at("aws.storage_gb"),
-                format!("{} GiB is outside what RDS allows (20 to 65536)", aws.storage_gb),
+                format!(
+                    "{} GiB is outside what RDS allows (20 to 65536)",
+                    aws.storage_gb
+                ),
             ));
         }
         if aws.backup_retention_days > 35 {
             findings.push(Finding::value(
                 at("aws.backup_retention_days"),
-                format!("{} days; RDS keeps backups for at most 35", aws.backup_retention_days),
+                format!(
+                    "{} days; RDS keeps backups for at most 35",
+                    aws.backup_retention_days
+                ),
             ));
         }
     }
@@ -555,7 +567,9 @@ fn check_databases(spec: &Spec, findings: &mut Vec<Finding>) {
                     findings.push(
                         Finding::key(
                             at(&format!("{field}.{variable}")),
-                            format!("{variable} is set by dashctl for services attached to a database"),
+                            format!(
+                                "{variable} is set by dashctl for services attached to a database"
+                            ),
                         )
                         .help("remove it: `database:` provides the connection settings"),
                     );

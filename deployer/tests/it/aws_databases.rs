@@ -137,7 +137,11 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
 
     let instance = clients.instance().await.expect("the RDS instance");
     assert_eq!(instance.engine(), Some("postgres"));
-    assert_eq!(instance.storage_encrypted(), Some(true), "encrypted at rest");
+    assert_eq!(
+        instance.storage_encrypted(),
+        Some(true),
+        "encrypted at rest"
+    );
     assert_eq!(instance.deletion_protection(), Some(true));
     assert_eq!(instance.backup_retention_period(), Some(7));
     assert_eq!(instance.publicly_accessible(), Some(false));

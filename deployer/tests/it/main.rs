@@ -6,6 +6,7 @@ mod aws_errors;
 mod aws_rollouts;
 mod harness;
 mod local_autoscaling;
+mod local_databases;
 mod local_lifecycle;
 mod local_paintshop;
 mod local_proxy;
