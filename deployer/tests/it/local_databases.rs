@@ -43,6 +43,7 @@ services:
     database: main
     health: {{ path: /readyz, healthy_threshold: 2 }}
     scaling: {{ min: 2, max: 2 }}
+    deploy: {{ bake: 0s, health_timeout: 30s }}
     env:
       PAINTSHOP_RATE_LIMIT: "{LIMIT_PER_MINUTE}"
       PAINTSHOP_ADMIN_KEY: "{ADMIN_KEY}"
