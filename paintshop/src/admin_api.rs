@@ -5,7 +5,6 @@
 //! key. A new user's key appears once, in the 201 answer, and is stored only hashed.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -20,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::api_keys::{bearer_token, generate_key, hash_key};
 use crate::api_v2::read_body;
+use crate::auth::{count_failed_key, refuse_throttled_address};
 use crate::client_ip::ClientIp;
 use crate::errors::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -87,14 +87,7 @@ fn require_admin(
     let Some(admin_key) = &state.admin_key else {
         return Err(ApiError::AdminDisabled);
     };
-    if let Some(wait) =
-        client.and_then(|client| state.failed_keys.blocked_for(client, Instant::now()))
-    {
-        metrics::counter!("paintshop_rate_limited_total", "scope" => "failed_keys").increment(1);
-        return Err(ApiError::FailedKeysThrottled {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    refuse_throttled_address(state, client)?;
     let presented = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -103,9 +96,7 @@ fn require_admin(
         return Ok(());
     }
     metrics::counter!("paintshop_invalid_admin_keys_total").increment(1);
-    if let Some(client) = client {
-        state.failed_keys.record_failure(client, Instant::now());
-    }
+    count_failed_key(state, client);
     Err(ApiError::InvalidAdminKey)
 }
 

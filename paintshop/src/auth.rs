@@ -25,23 +25,14 @@ pub async fn authenticate(
     let Some(header) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    if let Some(wait) =
-        client.and_then(|client| state.failed_keys.blocked_for(client, Instant::now()))
-    {
-        metrics::counter!("paintshop_rate_limited_total", "scope" => "failed_keys").increment(1);
-        return Err(ApiError::FailedKeysThrottled {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    refuse_throttled_address(state, client)?;
     let user = match header.to_str().ok().and_then(bearer_token) {
         Some(token) => state.store.user_by_key_hash(&hash_key(token)).await?,
         None => None,
     };
     let Some(user) = user else {
         metrics::counter!("paintshop_invalid_keys_total").increment(1);
-        if let Some(client) = client {
-            state.failed_keys.record_failure(client, Instant::now());
-        }
+        count_failed_key(state, client);
         return Err(ApiError::InvalidKey);
     };
     key_limits::admit(
@@ -52,6 +43,27 @@ pub async fn authenticate(
     )
     .await?;
     Ok(Some(user))
+}
+
+/// Refuses a client address with too many recent wrong keys (user or admin), before any
+/// lookup: guessing keys costs the guesser, not the database.
+pub fn refuse_throttled_address(state: &AppState, client: Option<IpAddr>) -> Result<(), ApiError> {
+    if let Some(wait) =
+        client.and_then(|client| state.failed_keys.blocked_for(client, Instant::now()))
+    {
+        metrics::counter!("paintshop_rate_limited_total", "scope" => "failed_keys").increment(1);
+        return Err(ApiError::FailedKeysThrottled {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    Ok(())
+}
+
+/// Counts a wrong key against the client's address.
+pub fn count_failed_key(state: &AppState, client: Option<IpAddr>) {
+    if let Some(client) = client {
+        state.failed_keys.record_failure(client, Instant::now());
+    }
 }
 
 pub async fn require_user(
