@@ -15,7 +15,7 @@ use super::Aws;
 use super::desired::UNKNOWN_DNS;
 use super::errors::{code_of, explain};
 use super::model::{DatabaseAddress, Ids, Inventory, Kind, Resource};
-use super::names::{Names, TAG_APP, TAG_ENVIRONMENT};
+use super::names::Names;
 use crate::spec::{Database, Spec};
 
 /// PostgreSQL's port, on RDS as everywhere.
@@ -79,20 +79,12 @@ pub fn connection(database_name: &str, address: Option<&DatabaseAddress>) -> Con
     Connection { env, secrets }
 }
 
-fn tags(spec: &Spec, resource: &Resource) -> Vec<Tag> {
-    super::tags::for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| Tag::builder().key(key).value(value).build())
-        .collect()
-}
-
 fn ours(tags: &[Tag], names: &Names<'_>) -> bool {
-    let tag = |key: &str| {
+    names.own(|key| {
         tags.iter()
             .find(|tag| tag.key() == Some(key))
             .and_then(Tag::value)
-    };
-    tag(TAG_APP) == Some(names.app) && tag(TAG_ENVIRONMENT) == Some(names.environment)
+    })
 }
 
 pub async fn create_subnet_group(
@@ -109,7 +101,7 @@ pub async fn create_subnet_group(
             spec.app, spec.environment
         ))
         .set_subnet_ids(Some(subnets))
-        .set_tags(Some(tags(spec, resource)))
+        .set_tags(Some(super::tags::rds(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBSubnetGroup", e))?;
@@ -152,7 +144,7 @@ pub async fn create_instance(
         .multi_az(resource.get("multi_az") == "true")
         .copy_tags_to_snapshot(true)
         .auto_minor_version_upgrade(true)
-        .set_tags(Some(tags(spec, resource)))
+        .set_tags(Some(super::tags::rds(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBInstance", e))?;

@@ -23,17 +23,19 @@ use crate::spec::Spec;
 /// The tag filter is applied again here: a resource is only ours if its tags say so, whatever
 /// the API's filtering did (some test doubles ignore filters on some calls).
 fn ours(tags: &[Tag], names: &Names<'_>) -> bool {
-    ec2_tag(tags, TAG_APP).as_deref() == Some(names.app)
-        && ec2_tag(tags, TAG_ENVIRONMENT).as_deref() == Some(names.environment)
+    names.own(|key| {
+        tags.iter()
+            .find(|tag| tag.key() == Some(key))
+            .and_then(Tag::value)
+    })
 }
 
 fn ecs_ours(tags: &[aws_sdk_ecs::types::Tag], names: &Names<'_>) -> bool {
-    let tag = |key: &str| {
+    names.own(|key| {
         tags.iter()
             .find(|tag| tag.key() == Some(key))
             .and_then(|tag| tag.value())
-    };
-    tag(TAG_APP) == Some(names.app) && tag(TAG_ENVIRONMENT) == Some(names.environment)
+    })
 }
 
 fn ec2_tag(tags: &[Tag], key: &str) -> Option<String> {
@@ -391,9 +393,7 @@ async fn elb_tagged(
             .map_err(|e| explain("DescribeTags", e))?;
         for description in described.tag_descriptions() {
             let tags = super::tags::elb_map(description.tags());
-            if tags.get(TAG_APP).map(String::as_str) == Some(names.app)
-                && tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(names.environment)
-            {
+            if names.own(|key| tags.get(key).map(String::as_str)) {
                 if let Some(arn) = description.resource_arn() {
                     ours.insert(arn.to_owned(), tags);
                 }

@@ -111,6 +111,14 @@ impl<'a> Names<'a> {
     }
 }
 
+impl Names<'_> {
+    /// Whether a resource's tags, looked up by key through `tag`, say it is this app's in this
+    /// environment: how discovery tells ours from everything else, for every service's tag type.
+    pub fn own<'t>(&self, tag: impl Fn(&str) -> Option<&'t str>) -> bool {
+        tag(TAG_APP) == Some(self.app) && tag(TAG_ENVIRONMENT) == Some(self.environment)
+    }
+}
+
 fn az_letter(index: usize) -> char {
     char::from(b'a' + (index % 26) as u8)
 }

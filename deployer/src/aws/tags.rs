@@ -100,6 +100,18 @@ pub fn ecs(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_ecs::types::Tag> {
         .collect()
 }
 
+pub fn rds(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_rds::types::Tag> {
+    for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_rds::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect()
+}
+
 pub fn map(spec: &Spec, resource: &Resource) -> std::collections::HashMap<String, String> {
     for_resource(spec, resource).into_iter().collect()
 }
