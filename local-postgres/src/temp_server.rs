@@ -79,13 +79,10 @@ impl TempServer {
     /// error); on CI a missing PostgreSQL is an error, so that a test can never pass there
     /// without running.
     pub fn start_or_skip() -> Result<Option<Self>, Error> {
-        match Self::start() {
-            Err(Error::NotInstalled(not_installed)) if std::env::var_os("CI").is_none() => {
-                eprintln!("skipping the PostgreSQL variant: {not_installed}");
-                Ok(None)
-            }
-            other => other.map(Some),
+        if Installation::find_or_skip()?.is_none() {
+            return Ok(None);
         }
+        Self::start().map(Some)
     }
 
     pub fn port(&self) -> u16 {

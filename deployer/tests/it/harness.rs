@@ -285,6 +285,16 @@ services:
         serde_json::from_slice(&output.stdout).expect("status JSON")
     }
 
+    /// The local status, or None while no `dashctl up` answers for this spec (it is starting).
+    pub fn try_status(&self) -> Option<Value> {
+        let output = self.dashctl("status", &["--env", "local", "--output", "json"]);
+        output
+            .status
+            .success()
+            .then(|| serde_json::from_slice(&output.stdout).ok())
+            .flatten()
+    }
+
     /// Starts `dashctl up` and waits until the portal page is served through the proxy.
     pub async fn up(&self) -> Up {
         let up = self.start();

@@ -15,19 +15,6 @@ const LIMIT_PER_MINUTE: usize = 20;
 /// alice's solves: her history is checked after each step (each check is a keyed request too).
 const ALICE_SOLVES: usize = 3;
 
-/// PostgreSQL is needed here; on a machine without it the test says so and passes, except on
-/// CI, where scripts/test installs it and its absence is a failure.
-fn postgres_installed() -> bool {
-    match local_postgres::Installation::find() {
-        Ok(_) => true,
-        Err(missing) if std::env::var_os("CI").is_some() => panic!("{missing}"),
-        Err(missing) => {
-            eprintln!("skipping: {missing}");
-            false
-        }
-    }
-}
-
 /// Two paintshop instances on one PostgreSQL database; `release` tells releases apart.
 fn write_spec(path: &PathBuf, port: u16, release: &str) {
     let yaml = format!(
@@ -84,12 +71,7 @@ async fn ready_instances(workspace: &Workspace, up: &Up, count: u64) {
         Duration::from_secs(90),
         || {
             // Until `up` has started its database and services, status finds no `up`.
-            let output = workspace.dashctl("status", &["--env", "local", "--output", "json"]);
-            let status: Option<Value> = output
-                .status
-                .success()
-                .then(|| serde_json::from_slice(&output.stdout).ok())
-                .flatten();
+            let status = workspace.try_status();
             async move {
                 status.is_some_and(|status| {
                     let api = service(&status, "api");
@@ -174,7 +156,12 @@ async fn wait_for_window_room(margin: Duration) {
 
 #[tokio::test]
 async fn two_instances_share_users_history_and_limits_through_release_rollback_and_restart() {
-    if !postgres_installed() {
+    // PostgreSQL is needed here: without it the test says so and passes, except on CI, where
+    // scripts/test installs it and its absence is a failure.
+    if local_postgres::Installation::find_or_skip()
+        .unwrap_or_else(|missing| panic!("{missing}"))
+        .is_none()
+    {
         return;
     }
     let workspace = workspace();
