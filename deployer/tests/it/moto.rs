@@ -99,7 +99,10 @@ impl Moto {
     }
 
     pub async fn config(&self) -> aws_config::SdkConfig {
+        // The double throttles Describe calls as AWS does (R10); the tests' own reads share
+        // that budget with the dashctl they watch, so they back off and retry as dashctl does.
         aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(8))
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.url)
             .credentials_provider(aws_sdk_ec2::config::Credentials::new(
