@@ -12,6 +12,8 @@
 mod pool;
 mod redact;
 mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use pool::{Backend, Error, Migrations, Pool, Settings};
 pub use redact::redact_url;

@@ -24,63 +24,13 @@ pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("hardware.db").display())
 }
 
-/// A database for a test: a SQLite file in a temporary directory, or a database in a
-/// PostgreSQL server of its own.
-pub struct TestDb {
-    url: String,
-    _keep: Keep,
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Server(#[allow(dead_code)] local_postgres::TempServer),
-}
-
-impl TestDb {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self {
-            url: sqlite_url(&dir),
-            _keep: Keep::Dir(dir),
-        }
-    }
-
-    /// A fresh PostgreSQL server with an empty `hardware` database; `None` (skipped, with a
-    /// notice) when PostgreSQL is not installed, except on CI, where that fails the test.
-    pub async fn postgres() -> Option<Self> {
-        let server = tokio::task::spawn_blocking(local_postgres::TempServer::start_or_skip)
-            .await
-            .expect("joins")
-            .unwrap_or_else(|error| panic!("{error}"))?;
-        server.create_database("hardware").expect("create database");
-        Some(Self {
-            url: server.url("hardware"),
-            _keep: Keep::Server(server),
-        })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-}
+pub use service_db::testing::TestDb;
 
 /// Runs each named `async fn(TestDb)` twice: `NAME::sqlite` and `NAME::postgres`.
 macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$test(crate::harness::TestDb::sqlite()).await
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(db) = crate::harness::TestDb::postgres().await {
-                    super::$test(db).await
-                }
-            }
-        }
-    )*};
+    ($($test:ident),* $(,)?) => {
+        service_db::on_both_databases!("hardware": $($test),*);
+    };
 }
 pub(crate) use on_both_databases;
 

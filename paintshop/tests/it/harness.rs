@@ -1,6 +1,5 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use paintshop::admin_key::AdminKey;
@@ -17,75 +16,13 @@ use tokio::task::JoinHandle;
 
 pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/legacy");
 
-/// A database for a test: a SQLite file in a temporary directory, or a database in a
-/// PostgreSQL server of its own. Clones share it (two instances on one database).
-#[derive(Clone)]
-pub struct TestDb {
-    url: String,
-    _keep: Arc<Keep>,
-}
-
-enum Keep {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Server(#[allow(dead_code)] local_postgres::TempServer),
-}
-
-impl TestDb {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self {
-            url: format!("sqlite://{}", dir.path().join("paintshop.db").display()),
-            _keep: Arc::new(Keep::Dir(dir)),
-        }
-    }
-
-    /// A fresh PostgreSQL server with an empty `paintshop` database; `None` (the test is
-    /// skipped, with a notice) when PostgreSQL is not installed, except on CI, where that
-    /// fails the test with the one-line install hint.
-    pub async fn postgres() -> Option<Self> {
-        let server = tokio::task::spawn_blocking(local_postgres::TempServer::start_or_skip)
-            .await
-            .expect("joins")
-            .unwrap_or_else(|error| panic!("{error}"))?;
-        server
-            .create_database("paintshop")
-            .expect("create database");
-        Some(Self {
-            url: server.url("paintshop"),
-            _keep: Arc::new(Keep::Server(server)),
-        })
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The server, for tests that connect through the PG* environment.
-    pub fn server(&self) -> Option<&local_postgres::TempServer> {
-        match &*self._keep {
-            Keep::Server(server) => Some(server),
-            Keep::Dir(_) => None,
-        }
-    }
-}
+pub use service_db::testing::TestDb;
 
 /// Runs each named `async fn(TestDb)` twice: `NAME::sqlite` and `NAME::postgres`.
 macro_rules! on_both_databases {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$test(crate::harness::TestDb::sqlite()).await
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(db) = crate::harness::TestDb::postgres().await {
-                    super::$test(db).await
-                }
-            }
-        }
-    )*};
+    ($($test:ident),* $(,)?) => {
+        service_db::on_both_databases!("paintshop": $($test),*);
+    };
 }
 pub(crate) use on_both_databases;
 
@@ -138,7 +75,7 @@ impl Default for Options {
 impl Running {
     /// On a SQLite file of its own.
     pub async fn start(options: Options) -> Self {
-        Self::start_on(options, &TestDb::sqlite()).await
+        Self::start_on(options, &TestDb::sqlite("paintshop")).await
     }
 
     /// On `db`, which other instances may share.
