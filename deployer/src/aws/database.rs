@@ -116,14 +116,7 @@ pub async fn create_instance(
     resource: &Resource,
     ids: &Ids,
 ) -> anyhow::Result<String> {
-    let group = ids
-        .get(Kind::SecurityGroup, resource.get("security_group"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "security group {} is missing",
-                resource.get("security_group")
-            )
-        })?;
+    let group = security_group_id(resource, ids)?;
     aws.rds
         .create_db_instance()
         .db_instance_identifier(&resource.name)
@@ -150,6 +143,17 @@ pub async fn create_instance(
         .map_err(|e| explain("CreateDBInstance", e))?;
     wait_available(aws, &resource.name).await?;
     Ok(resource.name.clone())
+}
+
+/// The id of the database's security group, created in an earlier step.
+fn security_group_id<'a>(resource: &Resource, ids: &'a Ids) -> anyhow::Result<&'a str> {
+    let name = resource.get("security_group");
+    ids.get(Kind::SecurityGroup, name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "database {}: its security group {name} is missing",
+            resource.name
+        )
+    })
 }
 
 fn number(resource: &Resource, attr: &str) -> anyhow::Result<i32> {
@@ -187,12 +191,7 @@ pub async fn modify_instance(
                 call.deletion_protection(resource.get("deletion_protection") == "true")
             }
             "multi_az" => call.multi_az(resource.get("multi_az") == "true"),
-            "security_group" => {
-                let group = ids
-                    .get(Kind::SecurityGroup, resource.get("security_group"))
-                    .unwrap_or_default();
-                call.vpc_security_group_ids(group)
-            }
+            "security_group" => call.vpc_security_group_ids(security_group_id(resource, ids)?),
             other => anyhow::bail!(
                 "database {}: {other} cannot change on an existing database; create a new database (a new key under `databases:`) and move the data",
                 resource.name
