@@ -35,10 +35,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn failed(error: anyhow::Error) -> PlatformError {
-    PlatformError(format!("{error:#}"))
-}
-
 impl<'a> AwsPlatform<'a> {
     pub fn new(aws: &'a Aws, spec: &'a Spec, ids: Ids) -> Self {
         Self {
@@ -66,7 +62,7 @@ impl<'a> AwsPlatform<'a> {
             .get(kind, name)
             .map(str::to_owned)
             .ok_or_else(|| {
-                PlatformError(format!(
+                PlatformError::Failed(format!(
                     "{kind} {name} does not exist; run `dashctl deploy` to create it"
                 ))
             })
@@ -96,7 +92,7 @@ impl<'a> AwsPlatform<'a> {
             &self.names().colored(service, color),
         )
         .await
-        .map_err(failed)
+        .map_err(PlatformError::Call)
     }
 
     /// A service deleted by hand drains for minutes; a new one of the same name can only be
@@ -116,7 +112,7 @@ impl<'a> AwsPlatform<'a> {
         eprintln!("  {service}: waiting for the deleted ECS service {name} to finish draining");
         cluster::wait_inactive(self.aws, &self.names().base(), &name)
             .await
-            .map_err(failed)?;
+            .map_err(PlatformError::Call)?;
         Ok(())
     }
 
@@ -134,7 +130,7 @@ impl<'a> AwsPlatform<'a> {
                 )
                 .send()
                 .await
-                .map_err(|e| failed(explain("TagResource", e)))?;
+                .map_err(|e| PlatformError::Call(explain("TagResource", e)))?;
         } else {
             self.aws
                 .ecs
@@ -143,7 +139,7 @@ impl<'a> AwsPlatform<'a> {
                 .tag_keys(RELEASE_TAG)
                 .send()
                 .await
-                .map_err(|e| failed(explain("UntagResource", e)))?;
+                .map_err(|e| PlatformError::Call(explain("UntagResource", e)))?;
         }
         Ok(())
     }
@@ -174,7 +170,7 @@ impl<'a> AwsPlatform<'a> {
             .desired_count(count)
             .send()
             .await
-            .map_err(|e| failed(explain("UpdateService", e)))?;
+            .map_err(|e| PlatformError::Call(explain("UpdateService", e)))?;
         Ok(())
     }
 
@@ -206,7 +202,7 @@ impl Platform for AwsPlatform<'_> {
             .listener_arns(&listener)
             .send()
             .await
-            .map_err(|e| failed(explain("DescribeListeners", e)))?;
+            .map_err(|e| PlatformError::Call(explain("DescribeListeners", e)))?;
         let ids = self.ids();
         let Some(action) = described
             .listeners()
@@ -216,10 +212,10 @@ impl Platform for AwsPlatform<'_> {
             return Ok(None);
         };
         let action = ListenerAction::from_aws(action, &ids).map_err(|error| {
-            PlatformError(format!(
-                "listener {}: {error}",
-                listener_name(self.spec, service)
-            ))
+            PlatformError::Call(
+                anyhow::Error::new(error)
+                    .context(format!("listener {}", listener_name(self.spec, service))),
+            )
         })?;
         Ok(action.live_color(&self.names(), service))
     }
@@ -233,12 +229,12 @@ impl Platform for AwsPlatform<'_> {
         let ids = self.ids();
         alarms::reset(self.aws, self.spec, service, color)
             .await
-            .map_err(failed)?;
+            .map_err(PlatformError::Call)?;
         let arn = retry::after_create("register the task definition", || {
             cluster::register_task_definition(self.aws, self.spec, release, &ids)
         })
         .await
-        .map_err(failed)?;
+        .map_err(PlatformError::Call)?;
         let count = self.live_count(service, color).await?;
         lock(&self.started).insert((service.to_owned(), color), count);
         let names = self.names();
@@ -263,7 +259,7 @@ impl Platform for AwsPlatform<'_> {
                     .desired_count(count)
                     .send()
                     .await
-                    .map_err(|e| failed(explain("UpdateService", e)))?;
+                    .map_err(|e| PlatformError::Call(explain("UpdateService", e)))?;
             }
             None => {
                 lock(&self.previous).insert((service.to_owned(), color), None);
@@ -285,7 +281,7 @@ impl Platform for AwsPlatform<'_> {
                         )
                     })
                     .await
-                    .map_err(failed)?;
+                    .map_err(PlatformError::Call)?;
                 lock(&self.ids).insert(Kind::EcsService, &ecs_name, created);
             }
         }
@@ -301,7 +297,7 @@ impl Platform for AwsPlatform<'_> {
 
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         if self.ecs_service(service, color).await?.is_none() {
-            return Err(PlatformError(format!(
+            return Err(PlatformError::Failed(format!(
                 "{service} has never run on {color}; there is no previous release to roll back to"
             )));
         }
@@ -327,7 +323,7 @@ impl Platform for AwsPlatform<'_> {
                     .task_definition(task_definition)
                     .send()
                     .await
-                    .map_err(|e| failed(explain("UpdateService", e)))?;
+                    .map_err(|e| PlatformError::Call(explain("UpdateService", e)))?;
             }
             Some(None) => {
                 // Created (or first given a release) by this rollout, if it got that far.
@@ -350,7 +346,7 @@ impl Platform for AwsPlatform<'_> {
                 .rollout_state()
                 .is_some_and(|state| state.as_str() == "FAILED")
         }) {
-            return Err(PlatformError(format!(
+            return Err(PlatformError::Failed(format!(
                 "the ECS deployment circuit breaker stopped {}: {}",
                 self.names().colored(service, color),
                 failure
@@ -360,7 +356,7 @@ impl Platform for AwsPlatform<'_> {
         }
         let firing = alarms::firing(self.aws, self.spec, service, color)
             .await
-            .map_err(failed)?;
+            .map_err(PlatformError::Call)?;
         if !firing.is_empty() {
             eprintln!("  {service}: alarm {} is firing", firing.join(", "));
             return Ok(false);
@@ -374,7 +370,11 @@ impl Platform for AwsPlatform<'_> {
             .and_then(|count| usize::try_from(*count).ok())
             .unwrap_or(desired);
         let group = self.id(Kind::TargetGroup, &self.names().colored(service, color))?;
-        let counts = self.aws.target_counts(&group).await.map_err(failed)?;
+        let counts = self
+            .aws
+            .target_counts(&group)
+            .await
+            .map_err(PlatformError::Call)?;
         Ok(desired > 0 && counts.unhealthy == 0 && counts.healthy >= desired.min(started))
     }
 
@@ -387,7 +387,7 @@ impl Platform for AwsPlatform<'_> {
         let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
         let action = ListenerAction::colors(&self.names(), service, to, percent)
             .to_aws(&self.ids())
-            .map_err(|error| PlatformError(error.to_string()))?;
+            .map_err(|error| PlatformError::Call(error.into()))?;
         self.aws
             .elb
             .modify_listener()
@@ -395,7 +395,7 @@ impl Platform for AwsPlatform<'_> {
             .default_actions(action)
             .send()
             .await
-            .map_err(|e| failed(explain("ModifyListener", e)))?;
+            .map_err(|e| PlatformError::Call(explain("ModifyListener", e)))?;
         Ok(())
     }
 
@@ -411,10 +411,10 @@ impl Platform for AwsPlatform<'_> {
         let ids = self.ids();
         scaling::register_target(self.aws, &target)
             .await
-            .map_err(failed)?;
+            .map_err(PlatformError::Call)?;
         scaling::put_policy(self.aws, &policy, &ids, &self.names().load_balancer(public))
             .await
-            .map_err(failed)?;
+            .map_err(PlatformError::Call)?;
         // The old color's scaling goes; a missing one is fine (first rollout, or cleaned up).
         if let Some((old_target, old_policy)) = self.scaling_resources(service, to.other()) {
             let _ = scaling::delete(self.aws, &old_policy).await;

@@ -194,7 +194,7 @@ async fn deploy(
         match result {
             Ok(outcome) => report.outcomes.push(outcome.into()),
             Err(error) => {
-                report.error = Some(error.to_string());
+                report.error = Some(format!("{error:#}"));
                 break;
             }
         }
@@ -233,7 +233,7 @@ async fn rollback(
         Err(error) if error.is_nothing_to_roll_back() => {
             report.nothing_to_roll_back = Some(error.to_string())
         }
-        Err(error) => report.error = Some(error.to_string()),
+        Err(error) => report.error = Some(format!("{error:#}")),
     }
     report.steps = steps
         .into_inner()

@@ -14,7 +14,7 @@ pub struct LocalPlatform {
 impl LocalPlatform {
     fn service(&self, name: &str) -> Result<&Arc<ServiceRuntime>, PlatformError> {
         self.services.get(name).ok_or_else(|| {
-            PlatformError(format!(
+            PlatformError::Failed(format!(
                 "service `{name}` is not running here; restart `dashctl up` to add services"
             ))
         })
@@ -43,12 +43,15 @@ impl Platform for LocalPlatform {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
         // Whatever this color ran before is replaced, not mixed with the new release.
-        runtime.scale(color, 0).await.map_err(PlatformError)?;
+        runtime
+            .scale(color, 0)
+            .await
+            .map_err(PlatformError::Failed)?;
         runtime.set_release(color, release.clone());
         runtime
             .scale(color, Self::starting_size(runtime))
             .await
-            .map_err(PlatformError)
+            .map_err(PlatformError::Failed)
     }
 
     async fn has_release(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
@@ -58,7 +61,7 @@ impl Platform for LocalPlatform {
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
         if !runtime.has_release(color) {
-            return Err(PlatformError(format!(
+            return Err(PlatformError::Failed(format!(
                 "{color} has never run {service}; there is no previous release to roll back to"
             )));
         }
@@ -66,7 +69,7 @@ impl Platform for LocalPlatform {
         runtime
             .scale(color, Self::starting_size(runtime))
             .await
-            .map_err(PlatformError)
+            .map_err(PlatformError::Failed)
     }
 
     async fn revert_release(&self, service: &str, color: Color) -> Result<(), PlatformError> {
@@ -101,6 +104,6 @@ impl Platform for LocalPlatform {
     async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
-        runtime.scale(color, 0).await.map_err(PlatformError)
+        runtime.scale(color, 0).await.map_err(PlatformError::Failed)
     }
 }

@@ -12,6 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::spec::Spec;
 
+mod error;
+
+pub use error::{PlatformError, RolloutError, with_causes};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
@@ -40,10 +44,6 @@ impl fmt::Display for Color {
         f.write_str(self.as_str())
     }
 }
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct PlatformError(pub String);
 
 /// What a platform must do for a rollout. Every method is about one service and one color.
 pub trait Platform: Sync {
@@ -227,41 +227,6 @@ pub struct Outcome {
     pub to: Color,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RolloutError {
-    #[error("{service}: {color} did not become healthy within {}; {live} still serves all traffic", humantime::format_duration(*timeout))]
-    NeverHealthy {
-        service: String,
-        color: Color,
-        live: String,
-        timeout: Duration,
-    },
-    #[error("{service}: rollout to {color} abandoned ({reason}); {live} still serves all traffic")]
-    Abandoned {
-        service: String,
-        color: Color,
-        live: String,
-        reason: String,
-    },
-    #[error("{service}: {color} turned unhealthy while baking; traffic is back on {live}")]
-    RolledBack {
-        service: String,
-        color: Color,
-        live: Color,
-    },
-    #[error("{service}: nothing to roll back to (it has never been deployed)")]
-    NeverDeployed { service: String },
-    #[error("{service}: nothing to roll back to ({color} has no earlier release)")]
-    NothingToRollBack { service: String, color: Color },
-    /// The platform's message is part of this one and deliberately not a `source`: reported
-    /// with its chain (`{:#}`), it would otherwise be printed twice.
-    #[error("{service}: {error}")]
-    Platform {
-        service: String,
-        error: PlatformError,
-    },
-}
-
 fn platform(service: &str) -> impl Fn(PlatformError) -> RolloutError + '_ {
     move |error| RolloutError::Platform {
         service: service.to_owned(),
@@ -273,7 +238,7 @@ fn platform(service: &str) -> impl Fn(PlatformError) -> RolloutError + '_ {
 enum Stop {
     TimedOut,
     Unhealthy,
-    Failed(String),
+    Failed(PlatformError),
     Cancelled,
 }
 
@@ -282,7 +247,7 @@ impl Stop {
         match self {
             Self::TimedOut => "health timeout".to_owned(),
             Self::Unhealthy => "it turned unhealthy".to_owned(),
-            Self::Failed(reason) => reason.clone(),
+            Self::Failed(error) => with_causes(error),
             Self::Cancelled => "interrupted".to_owned(),
         }
     }
@@ -300,7 +265,7 @@ async fn wait_healthy<P: Platform>(
         match platform_.is_healthy(service, color).await {
             Ok(true) => return Ok(()),
             Ok(false) => {}
-            Err(error) => return Err(Stop::Failed(error.0)),
+            Err(error) => return Err(Stop::Failed(error)),
         }
         if Instant::now() >= deadline {
             return Err(Stop::TimedOut);
@@ -327,7 +292,7 @@ async fn watch<P: Platform>(
         match platform_.is_healthy(service, color).await {
             Ok(true) => {}
             Ok(false) => return Err(Stop::Unhealthy),
-            Err(error) => return Err(Stop::Failed(error.0)),
+            Err(error) => return Err(Stop::Failed(error)),
         }
         let now = Instant::now();
         if now >= deadline {
@@ -363,14 +328,21 @@ async fn abandon<P: Platform>(
         && let Err(error) = platform_.shift_traffic(service, live, 100).await
     {
         // Without this the rest would take capacity from a color still serving traffic.
-        return Some(format!("could not move traffic back to {live}: {error}"));
+        return Some(format!(
+            "could not move traffic back to {live}: {}",
+            with_causes(&error)
+        ));
     }
     if let Err(error) = platform_.retire(service, target).await {
-        problems.push(format!("could not scale {target} down: {error}"));
+        problems.push(format!(
+            "could not scale {target} down: {}",
+            with_causes(&error)
+        ));
     }
     if let Err(error) = platform_.revert_release(service, target).await {
         problems.push(format!(
-            "could not restore {target}'s previous release: {error}"
+            "could not restore {target}'s previous release: {}",
+            with_causes(&error)
         ));
     }
     (!problems.is_empty()).then(|| problems.join("; "))
@@ -405,7 +377,7 @@ pub async fn deploy<P: Platform>(
             service: service.to_owned(),
             color: target,
             live: live_name,
-            reason: with_cleanup(error.0, cleanup),
+            reason: with_cleanup(with_causes(&error), cleanup),
         });
     }
     progress(Step::WaitHealthy { color: target });
@@ -436,7 +408,7 @@ pub async fn deploy<P: Platform>(
             });
             let shifted = match platform_.shift_traffic(service, target, *percent).await {
                 Ok(()) => watch(platform_, service, target, *duration, options, true).await,
-                Err(error) => Err(Stop::Failed(error.0)),
+                Err(error) => Err(Stop::Failed(error)),
             };
             if let Err(stop) = shifted {
                 let cleanup = abandon(platform_, service, target, live, true, progress).await;
@@ -460,7 +432,7 @@ pub async fn deploy<P: Platform>(
             service: service.to_owned(),
             color: target,
             live: live_name,
-            reason: with_cleanup(error.0, cleanup),
+            reason: with_cleanup(with_causes(&error), cleanup),
         });
     }
     platform_
@@ -597,13 +569,3 @@ pub async fn rollback_all<P: Platform>(
 
 #[cfg(test)]
 mod tests;
-
-impl RolloutError {
-    /// The service had nothing to roll back to: not a failure when rolling back everything.
-    pub fn is_nothing_to_roll_back(&self) -> bool {
-        matches!(
-            self,
-            Self::NeverDeployed { .. } | Self::NothingToRollBack { .. }
-        )
-    }
-}

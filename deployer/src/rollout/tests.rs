@@ -32,7 +32,7 @@ impl FakePlatform {
         let failed = self.failing.iter().any(|prefix| call.starts_with(prefix));
         self.calls.lock().expect("lock").push(call.clone());
         if failed {
-            Err(PlatformError(format!("{call} failed")))
+            Err(PlatformError::Failed(format!("{call} failed")))
         } else {
             Ok(())
         }
@@ -67,7 +67,7 @@ impl Platform for FakePlatform {
     async fn restore(&self, _: &str, color: Color) -> Result<(), PlatformError> {
         self.record(format!("restore {color}"))?;
         if !self.releases.lock().expect("lock").contains_key(&color) {
-            return Err(PlatformError(format!("{color} never ran")));
+            return Err(PlatformError::Failed(format!("{color} never ran")));
         }
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
@@ -84,7 +84,10 @@ impl Platform for FakePlatform {
     }
     async fn is_healthy(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
         if self.failing.contains(&"health") {
-            return Err(PlatformError("health check API failed".into()));
+            // Like an AWS call: the platform's message over the API's own error.
+            return Err(PlatformError::Call(
+                anyhow::anyhow!("throttled").context("health check API failed"),
+            ));
         }
         let release = self
             .releases
@@ -551,11 +554,56 @@ async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
 fn a_platform_failure_is_reported_once_with_its_chain() {
     let error = RolloutError::Platform {
         service: "portal".into(),
-        error: PlatformError("UpdateService: throttled".into()),
+        error: PlatformError::Failed("UpdateService: throttled".into()),
     };
-    assert_eq!(error.to_string(), "portal: UpdateService: throttled");
+    assert_eq!(error.to_string(), "portal");
     assert_eq!(
         format!("{:#}", anyhow::Error::from(error)),
         "portal: UpdateService: throttled"
+    );
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("throttled")]
+struct Throttled;
+
+#[test]
+fn a_failed_platform_call_keeps_its_cause() {
+    let call = anyhow::Error::new(Throttled).context("UpdateService");
+    let error = RolloutError::Platform {
+        service: "portal".into(),
+        error: PlatformError::Call(call),
+    };
+    let cause = std::error::Error::source(&error).expect("the platform's failure");
+    assert_eq!(cause.to_string(), "UpdateService");
+    assert!(
+        cause
+            .source()
+            .is_some_and(|root| root.downcast_ref::<Throttled>().is_some()),
+        "the AWS error stays reachable under the platform's"
+    );
+    assert_eq!(with_causes(&error), "portal: UpdateService: throttled");
+    assert_eq!(
+        format!("{:#}", anyhow::Error::from(error)),
+        "portal: UpdateService: throttled"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_health_call_is_the_reason_with_its_causes() {
+    // The engine folds a platform failure into its "abandoned (...)" sentence with the
+    // whole chain, not only the top message.
+    let fake = FakePlatform {
+        failing: vec!["health"],
+        ..FakePlatform::default()
+    };
+    let error = deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+        .await
+        .expect_err("health API fails");
+    assert!(
+        error
+            .to_string()
+            .contains("abandoned (health check API failed: throttled)"),
+        "{error}"
     );
 }
