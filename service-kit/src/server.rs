@@ -5,6 +5,7 @@
 //! for the header-read timeout, and never more than the cap.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,6 +87,47 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_connections(
+        listener,
+        move |address| {
+            let service = app.clone().map_request(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(ConnectInfo(ClientAddr(address)));
+                    request
+                },
+            );
+            TowerToHyperService::new(service)
+        },
+        lines,
+        limits,
+        shutdown,
+    )
+    .await
+}
+
+/// Serves each accepted connection with the service `per_connection` makes for its client
+/// address, under the same limits and shutdown as [`serve`]. For a server that keeps state per
+/// client connection (the local proxy pins its upstream connections to it), which a shared
+/// `Router` cannot.
+pub async fn serve_connections<S, B>(
+    listener: TcpListener,
+    per_connection: impl Fn(SocketAddr) -> S,
+    lines: RequestLines,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()>
+where
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = hyper::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -113,15 +155,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            app.clone()
-                .map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(ConnectInfo(ClientAddr(address)));
-                    request
-                });
-        let service = TowerToHyperService::new(service);
+        let service = per_connection(address);
         match lines {
             RequestLines::Strict => spawn_connection(&builder, &graceful, stream, service, permit),
             RequestLines::Legacy => spawn_connection(
@@ -146,7 +180,7 @@ pub async fn serve(
     Ok(())
 }
 
-fn spawn_connection<IO, S>(
+fn spawn_connection<IO, S, B>(
     builder: &http1::Builder,
     graceful: &GracefulShutdown,
     io: IO,
@@ -154,11 +188,14 @@ fn spawn_connection<IO, S>(
     permit: tokio::sync::OwnedSemaphorePermit,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = axum::response::Response>
+    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = hyper::Response<B>>
         + Send
         + 'static,
     S::Future: Send + 'static,
     S::Error: std::error::Error + Send + Sync + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
 {
     let connection = builder.serve_connection(TokioIo::new(io), service);
     let watched = graceful.watch(connection);

@@ -1,8 +1,6 @@
 //! One supervised child process: started, health-checked, restarted with backoff when it
 //! exits on its own, drained and stopped when asked.
 
-use arc_swap::ArcSwap;
-use axum::http::uri::Authority;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -53,7 +51,6 @@ pub struct Instance {
     port: AtomicU16,
     /// `127.0.0.1:{port}`, as the proxy's request URIs need it: built when the port is set,
     /// not on every request.
-    authority: ArcSwap<Authority>,
     pid: AtomicU32,
     /// The running child with its start time, for control.json; `None` between runs.
     process: std::sync::Mutex<Option<ProcessIdentity>>,
@@ -102,7 +99,6 @@ impl Instance {
             id,
             color,
             port: AtomicU16::new(port),
-            authority: ArcSwap::from_pointee(loopback_authority(port)),
             pid: AtomicU32::new(0),
             process: std::sync::Mutex::new(None),
             restarts: AtomicU32::new(0),
@@ -136,12 +132,11 @@ impl Instance {
     }
 
     /// Where the proxy sends this instance's requests.
-    pub fn authority(&self) -> Authority {
-        Authority::clone(&self.authority.load())
+    pub fn address(&self) -> std::net::SocketAddr {
+        (std::net::Ipv4Addr::LOCALHOST, self.port()).into()
     }
 
     fn set_port(&self, port: u16) {
-        self.authority.store(Arc::new(loopback_authority(port)));
         self.port.store(port, Ordering::Release);
     }
 
@@ -390,9 +385,4 @@ async fn check_health(instance: Arc<Instance>, health: HealthSettings, http: req
             }
         }
     }
-}
-
-fn loopback_authority(port: u16) -> Authority {
-    Authority::try_from(format!("127.0.0.1:{port}"))
-        .unwrap_or_else(|_| Authority::from_static("127.0.0.1"))
 }

@@ -14,6 +14,7 @@ mod platform;
 mod port;
 mod process;
 mod proxy;
+mod relayed_body;
 mod release;
 mod service;
 

@@ -1,30 +1,32 @@
 //! The local stand-in for a load balancer: one listener per service that forwards each request
-//! to a ready instance of the live color, round robin, and counts requests for the autoscaler.
+//! to a ready instance of the live color (or of a canary, for its share), round robin, and counts
+//! requests for the autoscaler.
+//!
+//! Each client connection keeps its own connections to the instances it has been routed to and
+//! reuses them for its later requests. A request therefore never waits on a shared connection
+//! pool (no lock, no pool bookkeeping), and the instance is still chosen per request, so canary
+//! shares and draining hold request by request. The cost: an idle client connection also holds
+//! an idle connection to each instance it used, until it closes (at the header-read timeout).
 
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::uri::{PathAndQuery, Scheme};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
+use axum::http::{Uri, header};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
+use super::instance::Instance;
+use super::relayed_body::RelayedBody;
 use super::service::ServiceRuntime;
 
-type HttpClient = Client<HttpConnector, Body>;
-
-#[derive(Clone)]
 struct ProxyState {
     service: Arc<ServiceRuntime>,
-    client: HttpClient,
     /// `X-Forwarded-Port`, the same on every request.
     forwarded_port: HeaderValue,
 }
@@ -38,30 +40,114 @@ pub async fn serve(
     lines: service_kit::RequestLines,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    // Keep-alive connections to instances, bounded: idle ones are closed after 30 s and at most
-    // 64 are kept per instance.
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build_http();
     let forwarded_port = HeaderValue::from(service.listen.port());
-    // Shared behind one Arc: handlers get the state by a single reference-count increment
-    // rather than cloning the client's internals on every request.
-    let app = axum::Router::new()
-        .fallback(forward)
-        .with_state(Arc::new(ProxyState {
-            service,
-            client,
-            forwarded_port,
-        }));
-    service_kit::server::serve(
+    let state = Arc::new(ProxyState {
+        service,
+        forwarded_port,
+    });
+    service_kit::server::serve_connections(
         listener,
-        app,
+        move |client| ClientConnection::new(state.clone(), client),
         lines,
         service_kit::ConnectionLimits::default(),
         stop.cancelled_owned(),
     )
     .await
+}
+
+/// What the proxy keeps for one client connection.
+#[derive(Clone)]
+struct ClientConnection {
+    state: Arc<ProxyState>,
+    client: SocketAddr,
+    /// `X-Forwarded-For` for a request that brings none: the client's address, made once.
+    forwarded_for: HeaderValue,
+    /// Open connections to instances, by instance address. HTTP/1 serves one request at a time
+    /// per client connection, so this lock is never contended.
+    upstreams: Arc<Mutex<Vec<Upstream>>>,
+}
+
+struct Upstream {
+    address: SocketAddr,
+    sender: SendRequest<Incoming>,
+}
+
+impl ClientConnection {
+    fn new(state: Arc<ProxyState>, client: SocketAddr) -> Self {
+        let forwarded_for = HeaderValue::try_from(client.ip().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self {
+            state,
+            client,
+            forwarded_for,
+            upstreams: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// An open connection to `address`: this client connection's own if it has one that is
+    /// still open, else a new one.
+    async fn connection_to(
+        &self,
+        address: SocketAddr,
+    ) -> Result<SendRequest<Incoming>, Upstreamless> {
+        let kept = {
+            let mut upstreams = self
+                .upstreams
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            upstreams.retain(|upstream| !upstream.sender.is_closed());
+            upstreams
+                .iter()
+                .position(|upstream| upstream.address == address)
+                .map(|index| upstreams.swap_remove(index).sender)
+        };
+        if let Some(mut sender) = kept {
+            // Ready once the instance's previous response has been read to its end.
+            if sender.ready().await.is_ok() {
+                return Ok(sender);
+            }
+        }
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(Upstreamless::Refused)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Upstreamless::Handshake)?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%address, "connection to an instance ended: {error}");
+            }
+        });
+        Ok(sender)
+    }
+
+    fn keep(&self, address: SocketAddr, sender: SendRequest<Incoming>) {
+        self.upstreams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Upstream { address, sender });
+    }
+}
+
+/// Why no connection to an instance could be had.
+#[derive(Debug, thiserror::Error)]
+enum Upstreamless {
+    #[error("refused the connection: {0}")]
+    Refused(#[source] std::io::Error),
+    #[error("failed the HTTP handshake: {0}")]
+    Handshake(#[source] hyper::Error),
+}
+
+impl hyper::service::Service<Request<Incoming>> for ClientConnection {
+    type Response = Response<RelayedBody>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let connection = self.clone();
+        Box::pin(async move { Ok(connection.forward(request).await) })
+    }
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -105,112 +191,152 @@ fn forwarded_for(existing: Option<&HeaderValue>, client: IpAddr) -> String {
     }
 }
 
-fn unavailable(service: &str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
-        format!("no healthy instance of {service} is available yet\n"),
-    )
-        .into_response()
+fn answer(status: StatusCode, text: String) -> Response<RelayedBody> {
+    let mut response = Response::new(RelayedBody::text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
-async fn forward(
-    State(state): State<Arc<ProxyState>>,
-    ConnectInfo(service_kit::ClientAddr(client)): ConnectInfo<service_kit::ClientAddr>,
-    request: Request,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let path = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    strip_hop_by_hop(&mut parts.headers);
-    // As an ALB does: the client's address appended to what earlier proxies said.
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for(
-        parts.headers.get(X_FORWARDED_FOR),
-        client.ip(),
-    )) {
-        parts.headers.insert(X_FORWARDED_FOR, value);
-    }
-    parts
-        .headers
-        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    parts
-        .headers
-        .insert("x-forwarded-port", state.forwarded_port.clone());
-    // Requests without a body can be sent again to another instance if the first one turns out
-    // to be gone (it crashed since its last health check).
-    let retryable = matches!(parts.method, Method::GET | Method::HEAD);
-    let mut body = Some(body);
-    let attempts = if retryable { 3 } else { 1 };
-    for _ in 0..attempts {
-        let Some(instance) = state.service.pick() else {
-            return unavailable(&state.service.name);
+fn unavailable(service: &str) -> Response<RelayedBody> {
+    let mut response = answer(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("no healthy instance of {service} is available yet\n"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+impl ClientConnection {
+    async fn forward(&self, request: Request<Incoming>) -> Response<RelayedBody> {
+        let service = &self.state.service;
+        let (mut parts, body) = request.into_parts();
+        // Instances get the origin form (`/path?query`) whatever form the client used.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            parts.uri = parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| Uri::from_static("/"), |path| Uri::from(path.clone()));
+        }
+        // HTTP/1.1 to instances whatever the client spoke, so their connections stay open.
+        parts.version = Version::HTTP_11;
+        strip_hop_by_hop(&mut parts.headers);
+        // As an ALB does: the client's address appended to what earlier proxies said.
+        let forwarded_for = match parts.headers.get(X_FORWARDED_FOR) {
+            None => self.forwarded_for.clone(),
+            Some(earlier) => HeaderValue::try_from(forwarded_for(Some(earlier), self.client.ip()))
+                .unwrap_or_else(|_| self.forwarded_for.clone()),
         };
-        let Ok(uri) = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(instance.authority())
-            .path_and_query(path.clone())
-            .build()
-        else {
-            return (
-                StatusCode::BAD_REQUEST,
-                "request target cannot be forwarded\n",
-            )
-                .into_response();
-        };
-        let mut outgoing = Request::new(body.take().unwrap_or_else(Body::empty));
-        *outgoing.method_mut() = parts.method.clone();
-        *outgoing.uri_mut() = uri;
-        *outgoing.version_mut() = parts.version;
-        *outgoing.headers_mut() = parts.headers.clone();
-        state.service.requests_total.fetch_add(1, Ordering::Relaxed);
-        let in_flight = instance.begin_request();
-        let answer = tokio::time::timeout(
-            state.service.upstream_timeout,
-            state.client.request(outgoing),
-        )
-        .await;
-        let Ok(answer) = answer else {
-            tracing::warn!(instance = %instance.id, "no response within the upstream timeout");
-            return (
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "{} did not answer within {}\n",
-                    instance.id,
-                    humantime::format_duration(state.service.upstream_timeout)
-                ),
-            )
-                .into_response();
-        };
-        match answer {
-            Ok(response) => {
-                let (mut parts, body) = response.into_parts();
-                strip_hop_by_hop(&mut parts.headers);
-                // The request is in flight until its response body is done (or the client
-                // went away): draining must not cut a body short.
-                let body = body.map_frame(move |frame| {
-                    let _still_in_flight = &in_flight;
-                    frame
-                });
-                return Response::from_parts(parts, Body::new(body));
+        parts.headers.insert(X_FORWARDED_FOR, forwarded_for);
+        parts
+            .headers
+            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        parts
+            .headers
+            .insert("x-forwarded-port", self.state.forwarded_port.clone());
+        let mut request = Request::from_parts(parts, body);
+        // A request is sent again, to another instance or on a new connection, only when none
+        // of it was sent: an instance refused the connection (it crashed since its last health
+        // check) or a kept connection turned out to be closed.
+        for attempt in 0..3 {
+            let Some(instance) = service.pick() else {
+                return unavailable(&service.name);
+            };
+            // What the autoscaler counts: requests routed to an instance (a 503 for want of
+            // one is not load on any).
+            if attempt == 0 {
+                service.requests_total.fetch_add(1, Ordering::Relaxed);
             }
-            Err(error) if error.is_connect() => {
-                tracing::warn!(instance = %instance.id, "instance refused a connection; taking it out of rotation");
-                instance.mark_unreachable();
-            }
-            Err(error) => {
-                tracing::warn!(instance = %instance.id, "upstream request failed: {error}");
-                return (
-                    StatusCode::BAD_GATEWAY,
-                    format!("{} did not answer: {error}\n", instance.id),
-                )
-                    .into_response();
+            match tokio::time::timeout(service.upstream_timeout, self.send(&instance, request))
+                .await
+            {
+                Err(_elapsed) => {
+                    tracing::warn!(instance = %instance.id, "no response within the upstream timeout");
+                    return answer(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!(
+                            "{} did not answer within {}\n",
+                            instance.id,
+                            humantime::format_duration(service.upstream_timeout)
+                        ),
+                    );
+                }
+                Ok(Attempt::Answered(response)) => return response,
+                Ok(Attempt::Failed(error)) => {
+                    tracing::warn!(instance = %instance.id, "upstream request failed: {error}");
+                    return answer(
+                        StatusCode::BAD_GATEWAY,
+                        format!("{} did not answer: {error}\n", instance.id),
+                    );
+                }
+                Ok(Attempt::Unsent {
+                    request: unsent,
+                    refused,
+                }) => {
+                    if refused {
+                        tracing::warn!(instance = %instance.id, "instance refused a connection; taking it out of rotation");
+                        instance.mark_unreachable();
+                    }
+                    request = unsent;
+                }
             }
         }
+        unavailable(&service.name)
     }
-    unavailable(&state.service.name)
+
+    async fn send(&self, instance: &Arc<Instance>, request: Request<Incoming>) -> Attempt {
+        let address = instance.address();
+        let mut sender = match self.connection_to(address).await {
+            Ok(sender) => sender,
+            Err(error) => {
+                tracing::debug!(instance = %instance.id, "{error}");
+                return Attempt::Unsent {
+                    request,
+                    refused: matches!(error, Upstreamless::Refused(_)),
+                };
+            }
+        };
+        let in_flight = instance.begin_request();
+        match sender.try_send_request(request).await {
+            Ok(response) => {
+                self.keep(address, sender);
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Attempt::Answered(Response::from_parts(
+                    parts,
+                    RelayedBody::FromInstance {
+                        body,
+                        _in_flight: in_flight,
+                    },
+                ))
+            }
+            Err(mut error) => match error.take_message() {
+                Some(request) => Attempt::Unsent {
+                    request,
+                    refused: false,
+                },
+                None => Attempt::Failed(error.into_error()),
+            },
+        }
+    }
+}
+
+/// How one attempt to pass a request to an instance went.
+enum Attempt {
+    Answered(Response<RelayedBody>),
+    /// Nothing of the request reached the instance; it can go elsewhere.
+    Unsent {
+        request: Request<Incoming>,
+        /// The instance refused the connection.
+        refused: bool,
+    },
+    /// The request (or part of it) was sent and no response came.
+    Failed(hyper::Error),
 }
 
 #[cfg(test)]
