@@ -39,7 +39,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use service_kit::{Readiness, health_routes, instrument, probe_routes};
+use service_kit::{Readiness, ShutdownSignal, health_routes, instrument, probe_routes};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
@@ -162,27 +162,20 @@ pub async fn serve(
         state.clock.clone(),
     ));
 
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_sender.send(true);
-    });
-    let wait_for_stop = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    };
+    let shutdown = ShutdownSignal::new(shutdown);
     let api = service_kit::server::serve(
         api_listener,
         app(state, &settings, ready.clone()),
         service_kit::RequestLines::Legacy,
         settings.connections,
-        wait_for_stop(stop.clone()),
+        shutdown.wait(),
     );
     let monitor = service_kit::server::serve(
         monitor_listener,
         monitor_app(ready),
         service_kit::RequestLines::Strict,
         settings.connections,
-        wait_for_stop(stop),
+        shutdown.wait(),
     );
     let (api_result, monitor_result) = tokio::join!(api, monitor);
     health_task.abort();

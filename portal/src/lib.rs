@@ -66,27 +66,20 @@ pub async fn serve(
         .context("building the HTTP client for hardware")?;
     let cache = empty_cache(&settings);
     let poller = tokio::spawn(poll_forever(client, cache.clone(), settings));
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_sender.send(true);
-    });
-    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    };
+    let shutdown = service_kit::ShutdownSignal::new(shutdown);
     let public = service_kit::server::serve(
         listener,
         app(cache.clone()),
         service_kit::RequestLines::Strict,
         limits,
-        stopped(stop.clone()),
+        shutdown.wait(),
     );
     let monitoring = service_kit::server::serve(
         monitor,
         monitor_app(&cache),
         service_kit::RequestLines::Strict,
         limits,
-        stopped(stop),
+        shutdown.wait(),
     );
     let (public, monitoring) = tokio::join!(public, monitoring);
     let result = public

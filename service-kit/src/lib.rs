@@ -18,5 +18,5 @@ pub use layers::instrument;
 pub use request_id::{MAX_REQUEST_ID_LEN, REQUEST_ID_HEADER};
 pub use request_line::ClientAddr;
 pub use server::{ConnectionLimits, RequestLines};
-pub use shutdown::shutdown_signal;
+pub use shutdown::{ShutdownSignal, shutdown_signal};
 pub use telemetry::init_tracing;

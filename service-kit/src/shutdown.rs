@@ -28,3 +28,28 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received, draining connections");
 }
+
+/// One shutdown future for several servers: each [`ShutdownSignal::wait`] resolves once the
+/// future given to [`ShutdownSignal::new`] has (or when it can no longer), so a service's
+/// listeners all start draining together.
+#[derive(Clone)]
+pub struct ShutdownSignal(tokio::sync::watch::Receiver<bool>);
+
+impl ShutdownSignal {
+    /// Watches `shutdown` on a task of its own; call within a tokio runtime.
+    pub fn new(shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (stop_sender, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_sender.send(true);
+        });
+        Self(stop)
+    }
+
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stop = self.0.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }
+}
