@@ -4,23 +4,21 @@
 //! 404. A missing or wrong key counts as a failed key for the client address, like a bad user
 //! key. A new user's key appears once, in the 201 answer, and is stored only hashed.
 
-use std::net::IpAddr;
-
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use service_kit::unix_millis;
 use utoipa::ToSchema;
 
 use crate::api_keys::{bearer_token, generate_key, hash_key};
 use crate::api_v2::read_body;
-use crate::auth::{count_failed_key, refuse_throttled_address};
-use crate::client_ip::ClientIp;
+use crate::auth::{client_address, count_failed_key, refuse_throttled_address};
 use crate::errors::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{StoreError, User};
@@ -78,44 +76,44 @@ pub struct CreatedUser {
     pub key: String,
 }
 
-/// Lets the request through if it carries the admin key.
-fn require_admin(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: Option<IpAddr>,
-) -> Result<(), ApiError> {
-    let Some(admin_key) = &state.admin_key else {
-        return Err(ApiError::AdminDisabled);
-    };
-    refuse_throttled_address(state, client)?;
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(bearer_token);
-    if presented.is_some_and(|key| admin_key.matches(key)) {
-        return Ok(());
+/// Extractor: the request carries the admin key. Read from the head, so a body extractor after
+/// it reads nothing for a caller without the key.
+pub struct AdminCaller;
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(admin_key) = &state.admin_key else {
+            return Err(ApiError::AdminDisabled);
+        };
+        let client = client_address(parts);
+        refuse_throttled_address(state, client)?;
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer_token);
+        if presented.is_some_and(|key| admin_key.matches(key)) {
+            return Ok(Self);
+        }
+        metrics::counter!("paintshop_invalid_admin_keys_total").increment(1);
+        count_failed_key(state, client);
+        Err(ApiError::InvalidAdminKey)
     }
-    metrics::counter!("paintshop_invalid_admin_keys_total").increment(1);
-    count_failed_key(state, client);
-    Err(ApiError::InvalidAdminKey)
 }
 
 /// Every user, active or revoked.
 #[utoipa::path(
     get, path = "/admin/v1/users",
-    security(("admin_key" = [])),
     responses(
         (status = 200, description = "All users, by name", body = UserList),
-        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
-        (status = 404, description = "The admin API is off (no admin key configured)", body = ErrorBody),
     )
 )]
 pub async fn list_users(
+    _admin: AdminCaller,
     State(state): State<AppState>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
-    headers: HeaderMap,
 ) -> Result<Json<UserList>, ApiError> {
-    require_admin(&state, &headers, client)?;
     let users = state.store.users().await?;
     Ok(Json(UserList {
         users: users.into_iter().map(UserView::from).collect(),
@@ -125,23 +123,19 @@ pub async fn list_users(
 /// Create a user and its API key.
 #[utoipa::path(
     post, path = "/admin/v1/users", request_body = NewUser,
-    security(("admin_key" = [])),
     responses(
         (status = 201, description = "Created; the key is in the answer, this once", body = CreatedUser),
         (status = 400, description = "Not a valid user name", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
-        (status = 404, description = "The admin API is off (no admin key configured)", body = ErrorBody),
         (status = 409, description = "A user of that name exists", body = ErrorBody),
     )
 )]
 pub async fn create_user(
+    // The key is checked before a byte of the body is read.
+    _admin: AdminCaller,
     State(state): State<AppState>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    // The key is checked before a byte of the body is read.
-    require_admin(&state, &headers, client)?;
     let body = read_body(&headers, body, MAX_BODY_BYTES).await?;
     let request: NewUser = serde_json::from_slice(&body).map_err(|error| {
         ApiError::BadRequest(format!("body is not {{\"name\": \"...\"}}: {error}"))
@@ -174,20 +168,16 @@ pub async fn create_user(
 #[utoipa::path(
     delete, path = "/admin/v1/users/{name}",
     params(("name" = String, Path, description = "The user's name")),
-    security(("admin_key" = [])),
     responses(
         (status = 200, description = "Revoked", body = UserView),
-        (status = 401, description = "Missing or wrong admin key", body = ErrorBody),
         (status = 404, description = "No active user of that name, or the admin API is off", body = ErrorBody),
     )
 )]
 pub async fn revoke_user(
+    _admin: AdminCaller,
     State(state): State<AppState>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
-    headers: HeaderMap,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    require_admin(&state, &headers, client)?;
     let Path(name) = name.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     match state.store.revoke_user(&name, unix_millis()).await {
         Ok(user) => {

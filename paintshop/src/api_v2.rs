@@ -1,21 +1,21 @@
 //! The authenticated JSON API: `POST /v2/solve`, `GET /v2/history`, `GET /v2/openapi.json`
 //! (which also describes the admin API, [`crate::admin_api`]).
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use service_kit::{REQUEST_ID_HEADER, unix_millis};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::auth::require_user;
-use crate::client_ip::ClientIp;
+use crate::auth::KeyedUser;
 use crate::errors::{ApiError, ErrorBody};
 use crate::legacy_input::legacy_problem;
+use crate::openapi_security::KeyGuards;
 use crate::problem::Finish;
 use crate::solving::solve_measured;
 use crate::state::AppState;
@@ -87,25 +87,22 @@ fn request_id(headers: &HeaderMap) -> String {
 /// Solve an instance.
 #[utoipa::path(
     post, path = "/v2/solve", request_body = SolveRequest,
-    security(("api_key" = [])),
     responses(
         (status = 200, description = "Solved, or proven impossible", body = SolveResponse),
         (status = 400, description = "Malformed or inconsistent instance", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or revoked API key", body = ErrorBody),
         (status = 413, description = "Body larger than the configured limit", body = ErrorBody),
         (status = 429, description = "Rate limit exceeded; see Retry-After", body = ErrorBody),
         (status = 503, description = "Server saturated or storage unavailable; see Retry-After", body = ErrorBody),
     )
 )]
 pub async fn solve_v2(
+    // The key is checked before a byte of the body is read: an anonymous client cannot make
+    // the server buffer anything.
+    KeyedUser(user): KeyedUser,
     State(state): State<AppState>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // The key is checked before a byte of the body is read: an anonymous client cannot make
-    // the server buffer anything.
-    let user = require_user(&state, &headers, client).await?;
     let body = read_body(&headers, body, state.max_body_bytes).await?;
     let request: SolveRequest = serde_json::from_slice(&body).map_err(|error| {
         ApiError::BadRequest(format!("body is not a valid solve request: {error}"))
@@ -174,20 +171,16 @@ pub(crate) async fn read_body(
 /// The caller's own past requests, newest first.
 #[utoipa::path(
     get, path = "/v2/history", params(HistoryQuery),
-    security(("api_key" = [])),
     responses(
         (status = 200, description = "One page of the caller's history", body = HistoryPage),
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
-        (status = 401, description = "Missing, invalid or revoked API key", body = ErrorBody),
     )
 )]
 pub async fn history(
+    KeyedUser(user): KeyedUser,
     State(state): State<AppState>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
-    headers: HeaderMap,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let user = require_user(&state, &headers, client).await?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -205,30 +198,6 @@ pub async fn history(
     }))
 }
 
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        components.add_security_scheme(
-            "admin_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "The admin key paintshop was started with (--admin-key-file or PAINTSHOP_ADMIN_KEY)",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paintshop", description = "Paint-batch optimizer. /v1/ is the unchanged legacy API; /v2/ needs an API key; /admin/v1/ manages users and needs the admin key."),
@@ -239,7 +208,7 @@ impl utoipa::Modify for BearerAuth {
         crate::admin_api::create_user,
         crate::admin_api::revoke_user
     ),
-    modifiers(&BearerAuth)
+    modifiers(&KeyGuards)
 )]
 pub struct ApiDoc;
 

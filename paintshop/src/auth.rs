@@ -1,11 +1,14 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 
 use crate::api_keys::{bearer_token, hash_key};
+use crate::client_ip::ClientIp;
 use crate::errors::ApiError;
 use crate::key_limits;
 use crate::state::AppState;
@@ -66,14 +69,29 @@ pub fn count_failed_key(state: &AppState, client: Option<IpAddr>) {
     }
 }
 
-pub async fn require_user(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: Option<IpAddr>,
-) -> Result<User, ApiError> {
-    authenticate(state, headers, client)
-        .await?
-        .ok_or(ApiError::MissingKey)
+/// Extractor: the user whose key the request carries ([`authenticate`]); a request without one
+/// is refused. Read from the head, so a body extractor after it reads nothing for a caller
+/// without a valid key.
+pub struct KeyedUser(pub User);
+
+impl FromRequestParts<AppState> for KeyedUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(state, &parts.headers, client_address(parts))
+            .await?
+            .map(Self)
+            .ok_or(ApiError::MissingKey)
+    }
+}
+
+/// The client address [`crate::client_ip::resolve`] recorded for the request; `None` when it
+/// found none (a request without a peer address), as the handlers taking [`ClientIp`] see it.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ClientIp>()
+        .and_then(|ClientIp(client)| *client)
 }
 
 /// Counts an anonymous request against its client address's limit, when one is set.

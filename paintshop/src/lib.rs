@@ -22,6 +22,7 @@ pub mod history_retention;
 pub mod key_limits;
 pub mod legacy_cases;
 pub mod legacy_input;
+pub mod openapi_security;
 pub mod problem;
 pub mod solver;
 pub mod solving;
