@@ -61,7 +61,7 @@ pub async fn serve_database(
     limits: service_kit::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Store::open_target(database)
+    let store = Store::open(database)
         .await
         .context("opening the hardware database")?;
     let cell = Arc::new(SnapshotCell::default());

@@ -1,19 +1,13 @@
-use service_db::{Migrations, Pool, Settings, Target, TargetError, with_pool};
-use sqlx::migrate::Migrator;
+use service_db::{Pool, Settings, Target, with_pool};
 
 use crate::availability::Availability;
 use crate::snapshot::{Entry, Profile};
-
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Where the profiles live when no database is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hardware.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
-    Target(#[from] TargetError),
     #[error(transparent)]
     Open(#[from] service_db::Error),
     #[error("database query failed: {0}")]
@@ -37,21 +31,13 @@ struct PersistedRow {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_target(&Target::from_url(url)?).await
-    }
-
-    pub async fn open_target(target: &Target) -> Result<Self, StoreError> {
+    /// Opens (creating a SQLite file if needed) the database and brings its schema up to date.
+    pub async fn open(target: &Target) -> Result<Self, StoreError> {
         let settings = Settings {
             max_connections: 4,
             ..Settings::new("hardware")
         };
-        let migrations = Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        };
-        let pool = Pool::open(target, &settings, migrations).await?;
+        let pool = Pool::open(target, &settings, service_db::migrations!()).await?;
         Ok(Self { pool })
     }
 

@@ -74,7 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("reading the admin key")?;
     let database = config::database(args.database_url.as_deref())?;
     tracing::info!(database = %database.describe(), admin_api = admin_key.is_some(), "opening the database");
-    let store = Store::open_target(&database)
+    let store = Store::open(&database)
         .await
         .context("opening the database")?;
     let api_address = SocketAddr::new(args.host, args.port);
@@ -122,7 +122,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn users(action: UsersAction, database_url: Option<&str>) -> anyhow::Result<()> {
-    let store = Store::open_target(&config::database(database_url)?)
+    let store = Store::open(&config::database(database_url)?)
         .await
         .context("opening the database")?;
     match action {

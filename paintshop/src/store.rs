@@ -1,17 +1,11 @@
 use serde::Serialize;
-use service_db::{Migrations, Pool, Settings, Target, TargetError, with_pool};
-use sqlx::migrate::Migrator;
-
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+use service_db::{Pool, Settings, Target, with_pool};
 
 /// Where users and history live when no database is configured.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://paintshop.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(transparent)]
-    Target(#[from] TargetError),
     #[error(transparent)]
     Open(#[from] service_db::Error),
     #[error("a user named {0:?} already exists")]
@@ -60,18 +54,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the database at `url` (`sqlite:` or `postgres://`).
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_target(&Target::from_url(url)?).await
-    }
-
-    /// Opens (creating a SQLite file if needed) and migrates the database.
-    pub async fn open_target(target: &Target) -> Result<Self, StoreError> {
-        let migrations = Migrations {
-            sqlite: &SQLITE,
-            postgres: &POSTGRES,
-        };
-        let pool = Pool::open(target, &Settings::new("paintshop"), migrations).await?;
+    /// Opens (creating a SQLite file if needed) the database and brings its schema up to date.
+    pub async fn open(target: &Target) -> Result<Self, StoreError> {
+        let pool = Pool::open(
+            target,
+            &Settings::new("paintshop"),
+            service_db::migrations!(),
+        )
+        .await?;
         Ok(Self { pool })
     }
 
@@ -167,14 +157,11 @@ impl Store {
 
     /// Deletes the request counts of windows that started before `cutoff_ms`.
     pub async fn delete_rate_windows_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        const SQL: &str = "DELETE FROM rate_windows WHERE window_start_ms < $1";
-        Ok(with_pool!(&self.pool, |pool| {
-            sqlx::query(SQL)
-                .bind(cutoff_ms)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        }))
+        self.delete_before(
+            "DELETE FROM rate_windows WHERE window_start_ms < $1",
+            cutoff_ms,
+        )
+        .await
     }
 
     pub async fn record(&self, user_id: i64, entry: &HistoryEntry) -> Result<(), StoreError> {
@@ -219,9 +206,14 @@ impl Store {
 
     /// Deletes every history entry that arrived before `cutoff_ms`; returns how many.
     pub async fn delete_history_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        const SQL: &str = "DELETE FROM history WHERE at_ms < $1";
+        self.delete_before("DELETE FROM history WHERE at_ms < $1", cutoff_ms)
+            .await
+    }
+
+    /// Runs `delete`, whose one parameter is a cutoff in milliseconds; returns how many rows went.
+    async fn delete_before(&self, delete: &'static str, cutoff_ms: i64) -> Result<u64, StoreError> {
         Ok(with_pool!(&self.pool, |pool| {
-            sqlx::query(SQL)
+            sqlx::query(delete)
                 .bind(cutoff_ms)
                 .execute(pool)
                 .await?

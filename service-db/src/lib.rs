@@ -40,3 +40,23 @@ macro_rules! with_pool {
         }
     };
 }
+
+/// The calling crate's `migrations/sqlite` and `migrations/postgres`, embedded at compile time,
+/// as [`Pool::open`] takes them.
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        $crate::Migrations {
+            sqlite: {
+                static SQLITE: $crate::sqlx::migrate::Migrator =
+                    $crate::sqlx::migrate!("./migrations/sqlite");
+                &SQLITE
+            },
+            postgres: {
+                static POSTGRES: $crate::sqlx::migrate::Migrator =
+                    $crate::sqlx::migrate!("./migrations/postgres");
+                &POSTGRES
+            },
+        }
+    };
+}

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteJournalMode, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::Target;
@@ -52,8 +53,8 @@ impl Settings {
     }
 }
 
-/// The schema of each backend: `sqlx::migrate!("./migrations/sqlite")` and
-/// `sqlx::migrate!("./migrations/postgres")`.
+/// The schema of each backend: [`crate::migrations!`] embeds a crate's `migrations/sqlite` and
+/// `migrations/postgres`.
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     pub sqlite: &'static Migrator,
@@ -99,10 +100,7 @@ impl Pool {
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(settings.sqlite_busy_timeout);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(settings.max_connections)
-                    .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(options)
+                let pool = connect_pool(settings, options)
                     .await
                     .map_err(connect_error)?;
                 migrations.sqlite.run(&pool).await.map_err(migrate_error)?;
@@ -127,10 +125,7 @@ impl Pool {
                     ("statement_timeout", timeout_ms.as_str()),
                     ("idle_in_transaction_session_timeout", timeout_ms.as_str()),
                 ]);
-                let pool = PgPoolOptions::new()
-                    .max_connections(settings.max_connections)
-                    .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(options)
+                let pool = connect_pool(settings, options)
                     .await
                     .map_err(connect_error)?;
                 Ok(Self::Postgres(pool))
@@ -155,6 +150,18 @@ impl Pool {
     pub async fn close(&self) {
         crate::with_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// A pool of `settings.max_connections`, each wait for one bounded by `settings.acquire_timeout`.
+async fn connect_pool<Db: sqlx::Database>(
+    settings: &Settings,
+    options: <Db::Connection as Connection>::Options,
+) -> Result<sqlx::Pool<Db>, sqlx::Error> {
+    PoolOptions::<Db>::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options)
+        .await
 }
 
 fn with_application_name(options: PgConnectOptions, settings: &Settings) -> PgConnectOptions {

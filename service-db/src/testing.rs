@@ -50,6 +50,10 @@ impl TestDb {
         &self.url
     }
 
+    pub fn target(&self) -> crate::Target {
+        crate::Target::from_url(&self.url).expect("a test database URL")
+    }
+
     /// The server, for tests that connect through the PG* environment.
     pub fn server(&self) -> Option<&local_postgres::TempServer> {
         match &*self.keep {

@@ -20,10 +20,6 @@ pub fn settings(compute_cost: Duration, interval: Duration) -> RefreshSettings {
     }
 }
 
-pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("hardware.db").display())
-}
-
 pub use service_db::testing::TestDb;
 
 /// Runs each named `async fn(TestDb)` twice: `NAME::sqlite` and `NAME::postgres`.

@@ -33,7 +33,7 @@ async fn computes_in_background_and_follows_table_changes(db: TestDb) {
     );
 
     // The same database, opened beside the service, as an operator would.
-    let store = Store::open(&url).await.expect("open");
+    let store = Store::open(&db.target()).await.expect("open");
     let added = store.add_profile("Google", "n2").await.expect("add");
     eventually(Duration::from_secs(10), || async {
         let rows = legacy_rows(&client, hardware.url("/hardware/")).await?;

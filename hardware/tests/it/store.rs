@@ -1,9 +1,13 @@
 use hardware::store::Store;
 
-use crate::harness::{TestDb, on_both_databases, sqlite_url};
+use std::time::Duration;
+
+use service_db::Target;
+
+use crate::harness::{TestDb, on_both_databases, settings};
 
 async fn an_empty_database_is_seeded_with_the_legacy_profiles(db: TestDb) {
-    let store = Store::open(db.url()).await.expect("open");
+    let store = Store::open(&db.target()).await.expect("open");
     let names: Vec<(String, String)> = store
         .profiles()
         .await
@@ -23,18 +27,17 @@ async fn an_empty_database_is_seeded_with_the_legacy_profiles(db: TestDb) {
     let first = store.profiles().await.expect("profiles")[0].id;
     store.remove_profile(first).await.expect("remove");
     store.close().await;
-    let reopened = Store::open(db.url()).await.expect("reopen");
+    let reopened = Store::open(&db.target()).await.expect("reopen");
     assert_eq!(reopened.profiles().await.expect("profiles").len(), 1);
 }
 
 #[tokio::test]
 async fn a_legacy_database_keeps_its_own_rows() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("hardware.db");
+    let url = format!("sqlite://{}", dir.path().join("hardware.db").display());
     {
         use sqlx::ConnectOptions;
-        let options: sqlx::sqlite::SqliteConnectOptions =
-            format!("sqlite://{}", path.display()).parse().expect("url");
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().expect("url");
         let mut connection = options
             .create_if_missing(true)
             .connect()
@@ -49,7 +52,7 @@ async fn a_legacy_database_keeps_its_own_rows() {
             .await
             .expect("legacy row");
     }
-    let store = Store::open(&sqlite_url(&dir))
+    let store = Store::open(&Target::from_url(&url).expect("url"))
         .await
         .expect("open legacy db");
     let profiles = store.profiles().await.expect("profiles");
@@ -59,8 +62,19 @@ async fn a_legacy_database_keeps_its_own_rows() {
 
 #[tokio::test]
 async fn a_bad_database_url_is_a_clear_error() {
-    let Err(error) = Store::open("postgres-ish://nowhere").await else {
-        panic!("opening a non-sqlite URL must fail");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let refresh = settings(Duration::from_millis(50), Duration::from_secs(60));
+    let serving = hardware::serve(
+        listener,
+        "postgres-ish://nowhere",
+        refresh,
+        Default::default(),
+        std::future::pending(),
+    );
+    let Err(error) = serving.await else {
+        panic!("serving on a URL of no supported database must fail");
     };
     assert!(
         error.to_string().contains("postgres-ish://nowhere"),

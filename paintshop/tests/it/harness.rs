@@ -80,7 +80,7 @@ impl Running {
 
     /// On `db`, which other instances may share.
     pub async fn start_on(options: Options, db: &TestDb) -> Self {
-        let store = Store::open(db.url()).await.expect("open store");
+        let store = Store::open(&db.target()).await.expect("open store");
         Self::start_with_store(options, store, db.clone()).await
     }
 

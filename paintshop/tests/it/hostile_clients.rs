@@ -315,7 +315,7 @@ async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored(db: TestD
 }
 
 async fn history_and_rate_windows_past_their_retention_are_deleted(db: TestDb) {
-    let store = paintshop::store::Store::open(db.url())
+    let store = paintshop::store::Store::open(&db.target())
         .await
         .expect("store");
     let key = paintshop::api_keys::generate_key();
