@@ -30,6 +30,10 @@ Timings are shortened to seconds and set by environment variables (defaults in b
     DOUBLE_UNHEALTHY_MARKER          [unhealthy]  image substring that fails health checks (R2)
     DOUBLE_OFF_RULES                 []     e.g. "R9,R12": switch rules off (the double's own
                                             tests only; dashctl tests run with every rule on)
+    DOUBLE_STOP_WHEN_STDIN_CLOSES    []     set: exit once stdin reaches end of file (a test
+                                            process holds the pipe's other end: however it
+                                            ends, the double ends with it, also one shared by
+                                            many tests that nobody stops)
 
 Rules (each names the AWS documentation it stands for), and what each still cannot model:
 
@@ -298,6 +302,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -2038,10 +2043,23 @@ paged(RDSResponse, "describe_db_subnet_groups", ["DBSubnetGroups"], "Marker", "M
 # --------------------------------------------------------------------------------------------
 
 
+def _stop_when_stdin_closes() -> None:
+    """Exits the whole process once stdin is at end of file: its writer (the test process) is gone.
+    os._exit, because moto's server thread would keep an ordinary exit waiting."""
+    def wait_for_end_of_file() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=wait_for_end_of_file, name="stdin-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Starts moto's server (the patches are installed on import)."""
     from moto.server import main as moto_main
 
+    if os.environ.get("DOUBLE_STOP_WHEN_STDIN_CLOSES"):
+        _stop_when_stdin_closes()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

@@ -72,7 +72,7 @@ def free_port() -> int:
 class Double:
     """The double as a subprocess, exactly as dashctl's tests start it."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None):
+    def __init__(self, extra_env: dict[str, str] | None = None, stdin: int = subprocess.DEVNULL):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOUBLE_")}
@@ -83,7 +83,7 @@ class Double:
         self.process = subprocess.Popen(
             [sys.executable, DOUBLE, "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -1156,6 +1156,21 @@ class Configured(DoubleTest):
         self.assertTrue(self.gone("DBInstanceNotFound", self.db, name="app"))
         self.rds.delete_db_subnet_group(DBSubnetGroupName="one")
         self.ec2.delete_security_group(GroupId=group)
+
+
+class Lifetime(unittest.TestCase):
+    def test_stops_when_its_stdin_closes(self) -> None:
+        """dashctl's tests share one double among many tests and never stop it: it ends when the
+        test process does, because that closes the double's stdin."""
+        double = Double({"DOUBLE_STOP_WHEN_STDIN_CLOSES": "1"}, stdin=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            self.assertIsNone(double.process.poll(), "the double stopped while its stdin was open")
+            assert double.process.stdin is not None
+            double.process.stdin.close()
+            self.assertEqual(double.process.wait(timeout=10), 0)
+        finally:
+            double.stop()
 
 
 if __name__ == "__main__":
