@@ -2,140 +2,62 @@
 //! reachable only from the tasks that use it, the password never in clear, a release and a
 //! rollback with the database in place, and no way to lose it by accident.
 
+use crate::aws_clients::Aws;
+use crate::aws_fixture::{Deployed, Spec, replaced};
 use crate::moto::Moto;
 
-/// config/paintshop.yaml with test-sized waits.
-fn spec(dir: &tempfile::TempDir, with_database: bool) -> String {
-    let original = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../config/paintshop.yaml"
-    ))
-    .expect("spec");
-    let mut yaml = original.replace(
+/// config/paintshop.yaml with test-sized waits; without its database if `with_database` is
+/// false.
+fn spec(with_database: bool) -> Spec {
+    let yaml = Spec::project("config/paintshop.yaml").yaml();
+    let mut yaml = replaced(
+        &yaml,
         "deploy: { strategy: canary, canary: [10%, 5m], bake: 10m, auto_rollback: true, health_timeout: 5m }",
         "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 30s }",
-    );
-    assert_ne!(
-        yaml, original,
-        "config/paintshop.yaml changed shape; update this test"
     );
     if !with_database {
         let start = yaml.find("databases:").expect("a databases section");
         let end = yaml.find("services:").expect("a services section");
         yaml.replace_range(start..end, "");
-        yaml = yaml.replace("    database: main\n", "");
+        yaml = replaced(&yaml, "    database: main\n", "");
     }
-    let path = dir.path().join("paintshop.yaml");
-    std::fs::write(&path, yaml).expect("write spec");
-    path.display().to_string()
+    Spec::written("paintshop.yaml", &yaml)
 }
 
-struct Clients {
-    rds: aws_sdk_rds::Client,
-    ec2: aws_sdk_ec2::Client,
-    ecs: aws_sdk_ecs::Client,
-    iam: aws_sdk_iam::Client,
+/// paintshop with its database deployed on a fresh double, and clients to read it.
+async fn deployed() -> (Deployed, Aws) {
+    let deployed = Deployed::new(spec(true));
+    let aws = Aws::new(&deployed.moto).await;
+    (deployed, aws)
 }
 
-impl Clients {
-    async fn new(moto: &Moto) -> Self {
-        let config = moto.config().await;
-        Self {
-            rds: aws_sdk_rds::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            ecs: aws_sdk_ecs::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-        }
-    }
-
-    async fn instance(&self) -> Option<aws_sdk_rds::types::DbInstance> {
-        self.rds
-            .describe_db_instances()
-            .db_instance_identifier("paintshop-prod-main")
-            .send()
-            .await
-            .ok()
-            .and_then(|found| found.db_instances().first().cloned())
-    }
-
-    /// The ingress rules of the group named `name`: (port, source group name).
-    async fn ingress(&self, name: &str) -> Vec<(i32, String)> {
-        let groups = self
-            .ec2
-            .describe_security_groups()
-            .send()
-            .await
-            .expect("security groups");
-        let name_of = |id: &str| {
-            groups
-                .security_groups()
-                .iter()
-                .find(|group| group.group_id() == Some(id))
-                .and_then(|group| group.group_name())
-                .unwrap_or(id)
-                .to_owned()
-        };
-        let group = groups
-            .security_groups()
-            .iter()
-            .find(|group| group.group_name() == Some(name))
-            .unwrap_or_else(|| panic!("no security group {name}"));
-        group
-            .ip_permissions()
-            .iter()
-            .flat_map(|rule| {
-                let port = rule.from_port().unwrap_or_default();
-                let mut sources: Vec<(i32, String)> = rule
-                    .user_id_group_pairs()
-                    .iter()
-                    .filter_map(|pair| pair.group_id())
-                    .map(|id| (port, name_of(id)))
-                    .collect();
-                sources.extend(
-                    rule.ip_ranges()
-                        .iter()
-                        .filter_map(|range| range.cidr_ip())
-                        .map(|cidr| (port, cidr.to_owned())),
-                );
-                sources
-            })
-            .collect()
-    }
-
-    /// The API's container definition in the task definition its live service runs.
-    async fn api_container(&self) -> aws_sdk_ecs::types::ContainerDefinition {
-        let described = self
-            .ecs
-            .describe_task_definition()
-            .task_definition("paintshop-prod-api")
-            .send()
-            .await
-            .expect("task definition");
-        described
-            .task_definition()
-            .and_then(|definition| definition.container_definitions().first().cloned())
-            .expect("a container")
-    }
+async fn database(aws: &Aws) -> Option<aws_sdk_rds::types::DbInstance> {
+    aws.rds
+        .describe_db_instances()
+        .db_instance_identifier("paintshop-prod-main")
+        .send()
+        .await
+        .ok()
+        .and_then(|found| found.db_instances().first().cloned())
 }
 
 #[tokio::test]
 async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach() {
     let moto = Moto::start();
-    let clients = Clients::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(&dir, true);
-
-    let plan = moto.run(&["plan", "-f", &spec]).succeeds();
-    plan.stdout_contains("database paintshop-prod-main")
+    let spec = spec(true);
+    moto.run(&["plan", "-f", &spec.path])
+        .succeeds()
+        .stdout_contains("database paintshop-prod-main")
         .stdout_contains("managed by RDS in Secrets Manager")
         .stdout_contains("DB subnet group paintshop-prod-main");
 
-    let deployed = moto
-        .run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
-    deployed.contains("create database paintshop-prod-main");
+    let deployed = Deployed::on(moto, spec);
+    deployed
+        .deploy
+        .contains("create database paintshop-prod-main");
+    let aws = Aws::new(&deployed.moto).await;
 
-    let instance = clients.instance().await.expect("the RDS instance");
+    let instance = database(&aws).await.expect("the RDS instance");
     assert_eq!(instance.engine(), Some("postgres"));
     assert_eq!(
         instance.storage_encrypted(),
@@ -165,7 +87,7 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
         .iter()
         .filter_map(|subnet| subnet.subnet_identifier().map(str::to_owned))
         .collect();
-    let subnets = clients
+    let subnets = aws
         .ec2
         .describe_subnets()
         .set_subnet_ids(Some(subnet_ids.clone()))
@@ -185,12 +107,12 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
 
     // 5432 from the API's tasks, and from nothing else.
     assert_eq!(
-        clients.ingress("paintshop-prod-main-db").await,
+        aws.ingress("paintshop-prod-main-db").await,
         vec![(5432, "paintshop-prod-api-tasks".to_owned())]
     );
 
     // Tasks get the libpq variables; the password only as a reference to RDS's secret.
-    let container = clients.api_container().await;
+    let container = aws.container("paintshop-prod-api").await;
     let env: Vec<(String, String)> = container
         .environment()
         .iter()
@@ -222,68 +144,60 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
     assert_eq!(password.value_from(), format!("{secret_arn}:password::"));
 
     // The execution role may read that secret (and the task role may not).
-    let policy = clients
-        .iam
-        .get_role_policy()
-        .role_name("paintshop-prod-execution")
-        .policy_name("read-secrets")
-        .send()
+    let document = secrets_policy(&aws, "paintshop-prod-execution")
         .await
         .expect("the execution role's secrets policy");
-    let document = percent_decode(policy.policy_document());
     assert!(document.contains(&secret_arn), "{document}");
-    assert!(
-        clients
-            .iam
-            .get_role_policy()
-            .role_name("paintshop-prod-api-task")
-            .policy_name("read-secrets")
-            .send()
-            .await
-            .is_err(),
+    assert_eq!(
+        secrets_policy(&aws, "paintshop-prod-api-task").await,
+        None,
         "the task role reads no secrets"
     );
 
     // A second plan finds nothing to do: what AWS reports reads back as the spec says.
-    moto.run(&["plan", "-f", &spec])
+    deployed
+        .run(&["plan"])
         .succeeds()
         .stdout_contains("No changes");
 
-    moto.run(&["status", "--env", "aws", "-f", &spec])
+    deployed
+        .run(&["status", "--env", "aws"])
         .succeeds()
         .stdout_contains("paintshop-prod-main")
         .stdout_contains("available")
         .stdout_contains(&format!("{host}:5432"));
 }
 
-fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
+/// The `read-secrets` policy of `role` (IAM returns it URL-encoded), if it has one.
+async fn secrets_policy(aws: &Aws, role: &str) -> Option<String> {
+    let policy = aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("read-secrets")
+        .send()
+        .await
+        .ok()?;
+    let document = percent_encoding::percent_decode_str(policy.policy_document());
+    Some(document.decode_utf8_lossy().into_owned())
 }
 
 #[tokio::test]
 async fn a_release_and_a_rollback_keep_the_database_and_its_connection() {
-    let moto = Moto::start();
-    let clients = Clients::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = spec(&dir, true);
-    moto.run(&["deploy", "--env", "aws", "-f", &spec])
-        .succeeds();
-    let before = clients.instance().await.expect("database");
+    let (deployed, aws) = deployed().await;
+    let before = database(&aws).await.expect("database");
 
-    moto.run(&[
-        "deploy",
-        "--env",
-        "aws",
-        "-f",
-        &spec,
-        "--image",
-        "api=ghcr.io/example/dashctl-paintshop:v2",
-    ])
-    .succeeds()
-    .stdout_contains("api: live on green");
-    let container = clients.api_container().await;
+    deployed
+        .run(&[
+            "deploy",
+            "--env",
+            "aws",
+            "--image",
+            "api=ghcr.io/example/dashctl-paintshop:v2",
+        ])
+        .succeeds()
+        .stdout_contains("api: live on green");
+    let container = aws.container("paintshop-prod-api").await;
     assert_eq!(
         container.image(),
         Some("ghcr.io/example/dashctl-paintshop:v2")
@@ -296,42 +210,40 @@ async fn a_release_and_a_rollback_keep_the_database_and_its_connection() {
         "the new release connects to the same database"
     );
 
-    moto.run(&["rollback", "--env", "aws", "-f", &spec])
-        .succeeds();
-    let after = clients.instance().await.expect("database still there");
+    deployed.run(&["rollback", "--env", "aws"]).succeeds();
+    let after = database(&aws).await.expect("database still there");
     assert_eq!(after.instance_create_time(), before.instance_create_time());
     assert_eq!(after.db_instance_status(), Some("available"));
 }
 
 #[tokio::test]
 async fn a_database_is_deleted_only_when_confirmed_and_leaves_a_final_snapshot() {
-    let moto = Moto::start();
-    let clients = Clients::new(&moto).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec_with = spec(&dir, true);
-    moto.run(&["deploy", "--env", "aws", "-f", &spec_with])
-        .succeeds();
+    let (deployed, aws) = deployed().await;
 
     // Taking the database out of the spec is refused, and nothing changes.
-    let other = tempfile::tempdir().expect("tempdir");
-    let spec_without = spec(&other, false);
-    moto.run(&["deploy", "--env", "aws", "-f", &spec_without])
+    let without = spec(false);
+    deployed
+        .moto
+        .run(&["deploy", "--env", "aws", "-f", &without.path])
         .exits(2)
         .contains("refusing to delete database paintshop-prod-main")
         .contains("--yes");
-    assert!(clients.instance().await.is_some(), "the database is kept");
+    assert!(database(&aws).await.is_some(), "the database is kept");
 
     // destroy without --yes lists it and says what --yes would keep.
-    moto.run(&["destroy", "-f", &spec_with])
+    deployed
+        .run(&["destroy"])
         .exits(2)
         .stdout_contains("database paintshop-prod-main")
         .stdout_contains("final snapshot");
-    assert!(clients.instance().await.is_some());
+    assert!(database(&aws).await.is_some());
 
-    let destroyed = moto.run(&["destroy", "-f", &spec_with, "--yes"]).succeeds();
-    destroyed.stdout_contains("final snapshot paintshop-prod-main-final-");
-    assert!(clients.instance().await.is_none(), "the database is gone");
-    let snapshots = clients
+    deployed
+        .run(&["destroy", "--yes"])
+        .succeeds()
+        .stdout_contains("final snapshot paintshop-prod-main-final-");
+    assert!(database(&aws).await.is_none(), "the database is gone");
+    let snapshots = aws
         .rds
         .describe_db_snapshots()
         .send()
@@ -349,7 +261,8 @@ async fn a_database_is_deleted_only_when_confirmed_and_leaves_a_final_snapshot()
         "the final snapshot exists: {names:?}"
     );
     // Nothing else of the app is left behind.
-    moto.run(&["destroy", "-f", &spec_with])
+    deployed
+        .run(&["destroy"])
         .succeeds()
         .stdout_contains("Nothing to remove");
 }

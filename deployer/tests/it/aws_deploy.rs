@@ -1,183 +1,150 @@
-//! dashctl against moto: a full deploy of config/dashboard.yaml checked resource by resource,
-//! an idempotent second deploy, status, and a destroy that leaves nothing tagged.
+//! dashctl against the AWS double: what one deploy of config/dashboard.yaml builds, checked
+//! resource by resource on one shared deployment that these tests only read; a second deploy
+//! changes nothing; another app in the same account is never touched.
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use aws_sdk_ec2::types::Filter;
 
+use crate::aws_clients::{Aws, every};
+use crate::aws_fixture::{Deployed, Spec};
+use crate::harness::{Ran, service};
 use crate::moto::Moto;
 
-const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/dashboard.yaml");
+const SPEC: &str = "config/dashboard.yaml";
 
-/// What the spec's resources are tagged with, as discovery filters on it.
-fn tag_filter() -> Vec<Filter> {
+/// The dashboard deployed once on a fresh account, shared by every test here: they only read
+/// it (a second deploy, a plan and the other apps' deploys change nothing of it; the tests
+/// that change it have deployments of their own in aws_destroy.rs and aws_rollouts.rs).
+struct Dashboard {
+    /// `plan` before the deploy, on the empty account.
+    fresh_plan: Ran,
+    deployed: Deployed,
+}
+
+static DASHBOARD: LazyLock<Dashboard> = LazyLock::new(|| {
+    let moto = Moto::start();
+    let spec = Spec::project(SPEC);
+    let fresh_plan = moto.run(&["plan", "-f", &spec.path]).succeeds();
+    Dashboard {
+        fresh_plan,
+        deployed: Deployed::on(moto, spec),
+    }
+});
+
+/// The shared deployment and clients for it on this test's runtime.
+async fn dashboard() -> (&'static Deployed, Aws) {
+    let deployed = &DASHBOARD.deployed;
+    (deployed, Aws::new(&deployed.moto).await)
+}
+
+/// What discovery looks for: the dashboard's own tags.
+fn tagged() -> Vec<Filter> {
     dashctl::aws::tags::ec2_filters("dashboard", "prod")
 }
 
-#[tokio::test]
-async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it() {
-    let moto = Moto::start();
-    moto.run(&["plan", "-f", SPEC])
-        .succeeds()
-        .stdout_contains("Plan: 45 to create, 0 to update, 0 to delete.");
+/// Other apps share the account (`two_apps_in_one_account_never_touch_each_other`).
+fn is_the_dashboards(name: Option<&str>) -> bool {
+    name.is_some_and(|name| name.starts_with("dashboard-prod-"))
+}
 
-    moto.run(&["deploy", "--env", "aws", "-f", SPEC])
-        .succeeds()
+#[test]
+fn a_fresh_account_plans_45_resources_to_create() {
+    DASHBOARD
+        .fresh_plan
+        .stdout_contains("Plan: 45 to create, 0 to update, 0 to delete.");
+}
+
+#[test]
+fn the_first_deploy_creates_45_resources_waits_for_healthy_tasks_and_prints_the_url() {
+    DASHBOARD
+        .deployed
+        .deploy
         .contains("waiting for new tasks to pass their health checks")
-        // A fresh account gets the service-linked roles.
-        .contains("created the service-linked role AWSServiceRoleForECS")
         .stdout_contains("Deployed dashboard (prod) to us-east-1: 45 created")
         .stdout_contains("portal: http://dashboard-prod-public-");
+}
 
-    let config = moto.config().await;
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    let scaling = aws_sdk_applicationautoscaling::Client::new(&config);
-    let iam = aws_sdk_iam::Client::new(&config);
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+#[test]
+fn a_fresh_account_gets_the_ecs_service_linked_role() {
+    DASHBOARD
+        .deployed
+        .deploy
+        .contains("created the service-linked role AWSServiceRoleForECS");
+}
 
-    // Network: one tagged VPC with two public and two private subnets in two AZs.
-    let vpcs = ec2
-        .describe_vpcs()
-        .set_filters(Some(tag_filter()))
-        .send()
-        .await
-        .expect("vpcs");
-    assert_eq!(vpcs.vpcs().len(), 1);
-    let vpc = &vpcs.vpcs()[0];
-    assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
-    let subnets = ec2
-        .describe_subnets()
-        .set_filters(Some(tag_filter()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("subnets");
+#[tokio::test]
+async fn the_network_is_one_vpc_with_four_subnets_in_two_zones_and_one_shared_nat_gateway() {
+    let (_, aws) = dashboard().await;
+    let vpcs = every!(aws.ec2.describe_vpcs().set_filters(Some(tagged())), "vpcs");
+    assert_eq!(vpcs.len(), 1);
+    assert_eq!(vpcs[0].cidr_block(), Some("10.20.0.0/16"));
+    let subnets = every!(
+        aws.ec2.describe_subnets().set_filters(Some(tagged())),
+        "subnets"
+    );
     assert_eq!(subnets.len(), 4);
     let zones: std::collections::BTreeSet<_> = subnets
         .iter()
         .filter_map(|subnet| subnet.availability_zone())
         .collect();
     assert_eq!(zones.len(), 2);
-    let nats = ec2
-        .describe_nat_gateways()
-        .set_filter(Some(tag_filter()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("nat");
-    assert_eq!(nats.len(), 1, "nat: shared");
-
-    // Load balancers: one internet-facing, one internal.
-    let balancers = elb
-        .describe_load_balancers()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("lbs");
-    let scheme: HashMap<&str, &str> = balancers
-        .iter()
-        .map(|lb| {
-            (
-                lb.load_balancer_name().unwrap_or_default(),
-                lb.scheme().map(|s| s.as_str()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        scheme.get("dashboard-prod-public"),
-        Some(&"internet-facing")
+    let nats = every!(
+        aws.ec2.describe_nat_gateways().set_filter(Some(tagged())),
+        "nat gateways"
     );
-    assert_eq!(scheme.get("dashboard-prod-internal"), Some(&"internal"));
-    let lb_arn = |name: &str| {
-        balancers
-            .iter()
-            .find(|lb| lb.load_balancer_name() == Some(name))
-            .and_then(|lb| lb.load_balancer_arn())
-            .expect("lb")
-            .to_owned()
-    };
+    assert_eq!(nats.len(), 1, "one NAT gateway, shared");
+}
 
-    // Security groups: who may reach whom.
-    let groups = ec2
-        .describe_security_groups()
-        .set_filters(Some(tag_filter()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("sgs");
-    let id_of = |name: &str| {
-        groups
-            .iter()
-            .find(|group| group.group_name() == Some(name))
-            .and_then(|group| group.group_id())
-            .expect(name)
-            .to_owned()
-    };
-    let rules = |name: &str| -> Vec<String> {
-        let group = groups
-            .iter()
-            .find(|group| group.group_name() == Some(name))
-            .expect(name);
-        let mut rules: Vec<String> = group
-            .ip_permissions()
-            .iter()
-            .flat_map(|permission| {
-                let port = permission.from_port().unwrap_or_default();
-                permission
-                    .ip_ranges()
-                    .iter()
-                    .map(move |range| {
-                        format!("{port} from {}", range.cidr_ip().unwrap_or_default())
-                    })
-                    .chain(permission.user_id_group_pairs().iter().map(move |pair| {
-                        format!("{port} from {}", pair.group_id().unwrap_or_default())
-                    }))
-            })
-            .collect();
-        rules.sort();
-        rules
-    };
-    assert_eq!(rules("dashboard-prod-public-alb"), ["80 from 0.0.0.0/0"]);
+#[tokio::test]
+async fn the_public_balancer_faces_the_internet_and_the_internal_one_does_not() {
+    let (_, aws) = dashboard().await;
+    for (name, scheme) in [
+        ("dashboard-prod-public", "internet-facing"),
+        ("dashboard-prod-internal", "internal"),
+    ] {
+        let balancer = aws.load_balancer(name).await;
+        assert_eq!(
+            balancer.scheme().map(|s| s.as_str()),
+            Some(scheme),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn security_groups_let_each_tier_reach_only_the_next() {
+    let (_, aws) = dashboard().await;
+    let from = |port: i32, source: &str| vec![(port, source.to_owned())];
     assert_eq!(
-        rules("dashboard-prod-internal-alb"),
-        [format!(
-            "5001 from {}",
-            id_of("dashboard-prod-portal-tasks")
-        )],
+        aws.ingress("dashboard-prod-public-alb").await,
+        from(80, "0.0.0.0/0")
+    );
+    assert_eq!(
+        aws.ingress("dashboard-prod-portal-tasks").await,
+        from(5000, "dashboard-prod-public-alb")
+    );
+    assert_eq!(
+        aws.ingress("dashboard-prod-internal-alb").await,
+        from(5001, "dashboard-prod-portal-tasks"),
         "only portal's tasks reach the internal ALB"
     );
     assert_eq!(
-        rules("dashboard-prod-portal-tasks"),
-        [format!("5000 from {}", id_of("dashboard-prod-public-alb"))]
+        aws.ingress("dashboard-prod-hardware-tasks").await,
+        from(5001, "dashboard-prod-internal-alb")
     );
-    assert_eq!(
-        rules("dashboard-prod-hardware-tasks"),
-        [format!(
-            "5001 from {}",
-            id_of("dashboard-prod-internal-alb")
-        )]
-    );
+}
 
-    // Target groups: blue and green per service, IP targets, the spec's health check.
-    let target_groups = elb
-        .describe_target_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+#[tokio::test]
+async fn each_service_has_blue_and_green_ip_target_groups_checking_readyz_that_drain_in_30_s() {
+    let (_, aws) = dashboard().await;
+    let groups: Vec<_> = aws
+        .target_groups()
         .await
-        .expect("tgs");
-    let mut names: Vec<&str> = target_groups
+        .into_iter()
+        .filter(|group| is_the_dashboards(group.target_group_name()))
+        .collect();
+    let mut names: Vec<&str> = groups
         .iter()
         .filter_map(|group| group.target_group_name())
         .collect();
@@ -191,13 +158,14 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             "dashboard-prod-portal-green"
         ]
     );
-    for group in &target_groups {
+    for group in &groups {
         assert_eq!(group.target_type().map(|t| t.as_str()), Some("ip"));
         assert_eq!(group.health_check_path(), Some("/readyz"));
         // Set explicitly: AWS's default keeps a leaving target for 300 s.
-        let attributes = elb
+        let attributes = aws
+            .elb
             .describe_target_group_attributes()
-            .target_group_arn(group.target_group_arn().expect("arn"))
+            .set_target_group_arn(group.target_group_arn.clone())
             .send()
             .await
             .expect("attributes");
@@ -213,21 +181,25 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             attributes.attributes()
         );
     }
-    let portal_blue = target_groups
-        .iter()
+}
+
+#[tokio::test]
+async fn target_groups_are_tagged_with_app_environment_service_and_color() {
+    let (_, aws) = dashboard().await;
+    let portal_blue = aws
+        .target_groups()
+        .await
+        .into_iter()
         .find(|group| group.target_group_name() == Some("dashboard-prod-portal-blue"))
         .expect("portal blue");
-    let portal_green = target_groups
-        .iter()
-        .find(|group| group.target_group_name() == Some("dashboard-prod-portal-green"))
-        .expect("portal green");
-    let tags = elb
+    let described = aws
+        .elb
         .describe_tags()
-        .resource_arns(portal_blue.target_group_arn().expect("arn"))
+        .set_resource_arns(Some(portal_blue.target_group_arn.into_iter().collect()))
         .send()
         .await
         .expect("tags");
-    let tags = dashctl::aws::tags::elb_map(tags.tag_descriptions()[0].tags());
+    let tags = dashctl::aws::tags::elb_map(described.tag_descriptions()[0].tags());
     for (key, value) in [
         ("dashctl:app", "dashboard"),
         ("dashctl:environment", "prod"),
@@ -240,36 +212,29 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             "tag {key} in {tags:?}"
         );
     }
+}
 
-    // Listener: public :80 forwards to portal blue; green stays attached at weight 0 (a target
-    // group no listener uses cannot take an ECS service).
-    let listeners = elb
-        .describe_listeners()
-        .load_balancer_arn(lb_arn("dashboard-prod-public"))
-        .send()
-        .await
-        .expect("listeners");
-    assert_eq!(listeners.listeners().len(), 1);
-    assert_eq!(listeners.listeners()[0].port(), Some(80));
-    let forward: Vec<(Option<&str>, Option<i32>)> = listeners.listeners()[0].default_actions()[0]
-        .forward_config()
-        .expect("forward config")
-        .target_groups()
-        .iter()
-        .map(|group| (group.target_group_arn(), group.weight()))
-        .collect();
-    assert!(
-        forward.contains(&(portal_blue.target_group_arn(), Some(100))),
-        "{forward:?}"
+/// Green stays attached at weight 0: a target group no listener uses cannot take an ECS service.
+#[tokio::test]
+async fn the_public_listener_on_80_forwards_to_blue_and_keeps_green_attached_at_weight_0() {
+    let (_, aws) = dashboard().await;
+    let listeners = aws.listeners("dashboard-prod-public").await;
+    assert_eq!(listeners.len(), 1);
+    assert_eq!(listeners[0].port(), Some(80));
+    assert_eq!(
+        aws.forward_weights(&listeners[0]).await,
+        [
+            ("dashboard-prod-portal-blue".to_owned(), 100),
+            ("dashboard-prod-portal-green".to_owned(), 0)
+        ]
     );
-    assert_eq!(forward.len(), 2, "{forward:?}");
-    assert!(
-        forward.contains(&(portal_green.target_group_arn(), Some(0))),
-        "{forward:?}"
-    );
+}
 
-    // ECS: Fargate services in private subnets, no public IPs, circuit breaker on.
-    let services = ecs
+#[tokio::test]
+async fn services_run_on_fargate_in_private_subnets_without_public_addresses() {
+    let (_, aws) = dashboard().await;
+    let services = aws
+        .ecs
         .describe_services()
         .cluster("dashboard-prod")
         .services("dashboard-prod-portal-blue")
@@ -278,16 +243,19 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .await
         .expect("services");
     assert_eq!(services.services().len(), 2);
-    let private: Vec<String> = subnets
-        .iter()
-        .filter(|subnet| {
-            subnet
-                .tags()
-                .iter()
-                .any(|tag| tag.key() == Some("dashctl:tier") && tag.value() == Some("private"))
-        })
-        .filter_map(|subnet| subnet.subnet_id().map(str::to_owned))
-        .collect();
+    let private: Vec<String> = every!(
+        aws.ec2.describe_subnets().set_filters(Some(tagged())),
+        "subnets"
+    )
+    .iter()
+    .filter(|subnet| {
+        subnet
+            .tags()
+            .iter()
+            .any(|tag| tag.key() == Some("dashctl:tier") && tag.value() == Some("private"))
+    })
+    .filter_map(|subnet| subnet.subnet_id().map(str::to_owned))
+    .collect();
     for service in services.services() {
         assert_eq!(service.launch_type().map(|t| t.as_str()), Some("FARGATE"));
         let network = service
@@ -308,19 +276,27 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         // moto does not keep the deployment circuit breaker; a unit test of the request
         // (aws::cluster) covers it.
     }
-    // portal finds hardware through the internal load balancer.
-    let portal = services
-        .services()
-        .iter()
-        .find(|service| service.service_name() == Some("dashboard-prod-portal-blue"))
-        .expect("portal");
-    let definition = ecs
-        .describe_task_definition()
-        .task_definition(portal.task_definition().expect("td"))
+}
+
+#[tokio::test]
+async fn portal_tasks_find_hardware_through_the_internal_balancer_and_log_to_their_group() {
+    let (_, aws) = dashboard().await;
+    let services = aws
+        .ecs
+        .describe_services()
+        .cluster("dashboard-prod")
+        .services("dashboard-prod-portal-blue")
         .send()
         .await
-        .expect("td");
-    let definition = definition.task_definition().expect("td");
+        .expect("portal");
+    let definition = aws
+        .ecs
+        .describe_task_definition()
+        .set_task_definition(services.services()[0].task_definition.clone())
+        .send()
+        .await
+        .expect("task definition");
+    let definition = definition.task_definition().expect("task definition");
     assert_eq!(definition.cpu(), Some("256"));
     let container = &definition.container_definitions()[0];
     let hardware_url = container
@@ -329,12 +305,11 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .find(|pair| pair.name() == Some("HARDWARE_URL"))
         .and_then(|pair| pair.value())
         .expect("HARDWARE_URL");
-    let internal_dns = balancers
-        .iter()
-        .find(|lb| lb.load_balancer_name() == Some("dashboard-prod-internal"))
-        .and_then(|lb| lb.dns_name())
-        .expect("dns");
-    assert_eq!(hardware_url, format!("http://{internal_dns}:5001"));
+    let internal = aws.load_balancer("dashboard-prod-internal").await;
+    assert_eq!(
+        hardware_url,
+        format!("http://{}:5001", internal.dns_name().expect("dns name"))
+    );
     assert_eq!(
         container
             .log_configuration()
@@ -343,36 +318,39 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             .map(String::as_str),
         Some("/dashctl/dashboard/prod/portal")
     );
+}
 
-    // IAM: the execution role has the managed ECS policy; task roles have nothing.
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name("dashboard-prod-execution")
-        .send()
+#[tokio::test]
+async fn the_execution_role_has_the_managed_ecs_policy_and_task_roles_have_none() {
+    let (_, aws) = dashboard().await;
+    let attached =
+        |role: &'static str| aws.iam.list_attached_role_policies().role_name(role).send();
+    let execution = attached("dashboard-prod-execution")
         .await
         .expect("attached");
     assert_eq!(
-        attached.attached_policies()[0].policy_name(),
+        execution.attached_policies()[0].policy_name(),
         Some("AmazonECSTaskExecutionRolePolicy")
     );
-    let task_policies = iam
-        .list_attached_role_policies()
-        .role_name("dashboard-prod-portal-task")
-        .send()
+    let task = attached("dashboard-prod-portal-task")
         .await
         .expect("attached");
-    assert!(task_policies.attached_policies().is_empty());
-    let inline = iam
+    assert!(task.attached_policies().is_empty());
+    let inline = aws
+        .iam
         .list_role_policies()
         .role_name("dashboard-prod-portal-task")
         .send()
         .await
         .expect("inline");
     assert!(inline.policy_names().is_empty());
+}
 
-    // Alarms per color on the ALB metrics the rollouts watch.
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&config);
-    let alarms: Vec<_> = cloudwatch
+#[tokio::test]
+async fn every_color_has_alarms_on_the_balancer_metrics_the_rollouts_watch() {
+    let (_, aws) = dashboard().await;
+    let alarms: Vec<_> = aws
+        .cloudwatch
         .describe_alarms()
         .alarm_name_prefix("dashboard-prod-")
         .into_paginator()
@@ -383,12 +361,11 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
         .iter()
         .flat_map(|page| page.metric_alarms().to_vec())
         .collect();
-    let mut alarm_names: Vec<&str> = alarms
+    let names: Vec<&str> = alarms
         .iter()
         .filter_map(|alarm| alarm.alarm_name())
         .collect();
-    alarm_names.sort();
-    assert_eq!(alarm_names.len(), 8, "{alarm_names:?}");
+    assert_eq!(names.len(), 8, "{names:?}");
     let five_xx = alarms
         .iter()
         .find(|alarm| alarm.alarm_name() == Some("dashboard-prod-portal-green-5xx"))
@@ -406,46 +383,48 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
             )
         })
         .collect();
-    assert!(
-        dimensions
-            .iter()
-            .any(|d| d.starts_with("TargetGroup=targetgroup/dashboard-prod-portal-green/")),
-        "{dimensions:?}"
-    );
-    assert!(
-        dimensions
-            .iter()
-            .any(|d| d.starts_with("LoadBalancer=app/dashboard-prod-public/")),
-        "{dimensions:?}"
-    );
+    for prefix in [
+        "TargetGroup=targetgroup/dashboard-prod-portal-green/",
+        "LoadBalancer=app/dashboard-prod-public/",
+    ] {
+        assert!(
+            dimensions.iter().any(|d| d.starts_with(prefix)),
+            "{prefix} in {dimensions:?}"
+        );
+    }
+}
 
-    // Logs with retention.
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix("/dashctl/dashboard/prod/")
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("log groups");
+#[tokio::test]
+async fn each_service_logs_to_a_group_kept_30_days() {
+    let (_, aws) = dashboard().await;
+    let groups = every!(
+        aws.logs
+            .describe_log_groups()
+            .log_group_name_prefix("/dashctl/dashboard/prod/"),
+        "log groups"
+    );
     assert_eq!(groups.len(), 2);
     assert!(
         groups
             .iter()
             .all(|group| group.retention_in_days() == Some(30))
     );
+}
 
-    // Autoscaling: request count per target on the live (blue) target group.
-    let policies = scaling
+#[tokio::test]
+async fn portal_scales_on_requests_per_target_of_the_live_color() {
+    let (_, aws) = dashboard().await;
+    let live = "service/dashboard-prod/dashboard-prod-portal-blue";
+    let ecs = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+    let policies = aws
+        .scaling
         .describe_scaling_policies()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .resource_id("service/dashboard-prod/dashboard-prod-portal-blue")
+        .service_namespace(ecs.clone())
+        .resource_id(live)
         .send()
         .await
         .expect("policies");
-    let policy = &policies.scaling_policies()[0];
-    let configuration = policy
+    let configuration = policies.scaling_policies()[0]
         .target_tracking_scaling_policy_configuration()
         .expect("target tracking");
     let metric = configuration
@@ -464,81 +443,54 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     assert_eq!(configuration.target_value(), 60000.0);
     assert_eq!(configuration.scale_out_cooldown(), Some(60));
     assert_eq!(configuration.scale_in_cooldown(), Some(300));
-    let targets = scaling
+    let targets = aws
+        .scaling
         .describe_scalable_targets()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .resource_ids("service/dashboard-prod/dashboard-prod-portal-blue")
+        .service_namespace(ecs)
+        .resource_ids(live)
         .send()
         .await
         .expect("targets");
-    assert_eq!(
-        (
-            targets.scalable_targets()[0].min_capacity(),
-            targets.scalable_targets()[0].max_capacity()
-        ),
-        (2, 6)
-    );
+    let target = &targets.scalable_targets()[0];
+    assert_eq!((target.min_capacity(), target.max_capacity()), (2, 6));
+}
 
-    // Second deploy: nothing to do, nothing duplicated.
-    moto.run(&["deploy", "--env", "aws", "-f", SPEC])
+#[test]
+fn a_second_plan_after_deploy_shows_no_changes() {
+    DASHBOARD
+        .deployed
+        .run(&["plan"])
+        .succeeds()
+        .stdout_is("No changes.\n");
+}
+
+#[tokio::test]
+async fn a_second_deploy_changes_nothing_and_duplicates_nothing() {
+    let (deployed, aws) = dashboard().await;
+    deployed
+        .run(&["deploy", "--env", "aws"])
         .succeeds()
         .stdout_contains("No changes.");
-    let plan = moto.run(&["plan", "-f", SPEC]).succeeds();
-    assert_eq!(plan.stdout(), "No changes.\n");
-    assert_eq!(
-        ec2.describe_vpcs()
-            .set_filters(Some(tag_filter()))
-            .send()
-            .await
-            .expect("vpcs")
-            .vpcs()
-            .len(),
-        1
-    );
-    assert_eq!(
-        elb.describe_load_balancers()
-            .send()
-            .await
-            .expect("lbs")
-            .load_balancers()
-            .len(),
-        2
-    );
+    let vpcs = every!(aws.ec2.describe_vpcs().set_filters(Some(tagged())), "vpcs");
+    assert_eq!(vpcs.len(), 1);
+    let balancers = aws.load_balancers().await;
+    let balancers: Vec<_> = balancers
+        .iter()
+        .filter_map(|balancer| balancer.load_balancer_name())
+        .filter(|name| is_the_dashboards(Some(name)))
+        .collect();
+    assert_eq!(balancers.len(), 2, "{balancers:?}");
+}
 
-    // A new image rolls out blue/green: green gets it, then the traffic.
-    moto.run(&[
-        "deploy",
-        "--env",
-        "aws",
-        "-f",
-        SPEC,
-        "--image",
-        "portal=ghcr.io/example/dashctl-portal:1.2.0",
-        "--bake",
-        "0s",
-    ])
-    .succeeds()
-    .contains(
-        "image: ghcr.io/example/dashctl-portal:latest -> ghcr.io/example/dashctl-portal:1.2.0",
-    )
-    // The running release changes blue/green: nothing is updated in place.
-    .contains("0 created, 0 updated, 0 deleted, 1 rolled out")
-    .contains("portal: live on green (was blue)");
-
-    // Status, as JSON.
-    let status = moto
-        .run(&["status", "--env", "aws", "-f", SPEC, "--output", "json"])
-        .succeeds();
-    let status: serde_json::Value = serde_json::from_slice(&status.output.stdout).expect("json");
+#[test]
+fn status_reports_each_services_live_color_image_capacity_scaling_and_url() {
+    let status = DASHBOARD.deployed.status();
     assert_eq!(status["app"], "dashboard");
     assert_eq!(status["environment"], "prod");
-    let portal = status["services"]
-        .as_array()
-        .and_then(|all| all.iter().find(|s| s["name"] == "portal"))
-        .expect("portal");
+    let portal = service(&status, "portal");
     assert_eq!(portal["public"], true);
-    assert_eq!(portal["live_color"], "green");
-    assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:1.2.0");
+    assert_eq!(portal["live_color"], "blue");
+    assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:latest");
     assert_eq!(portal["desired"], 2);
     assert_eq!(
         portal["scaling"],
@@ -547,133 +499,67 @@ async fn deploy_builds_the_dashboard_then_changes_nothing_and_destroy_removes_it
     assert!(
         portal["url"]
             .as_str()
-            .is_some_and(|url| url.starts_with("http://dashboard-prod-public-"))
+            .is_some_and(|url| url.starts_with("http://dashboard-prod-public-")),
+        "{portal}"
     );
-    assert!(portal.get("running").is_some());
-
-    // Destroy: without --yes it lists and refuses; with --yes nothing tagged is left.
-    moto.run(&["destroy", "-f", SPEC])
-        .exits(2)
-        .contains("Would remove (46)");
-    moto.run(&["destroy", "--yes", "-f", SPEC])
-        .succeeds()
-        .contains("Removed (46)");
-    assert!(
-        ec2.describe_vpcs()
-            .set_filters(Some(tag_filter()))
-            .send()
-            .await
-            .expect("vpcs")
-            .vpcs()
-            .is_empty()
-    );
-    assert!(
-        ec2.describe_subnets()
-            .set_filters(Some(tag_filter()))
-            .send()
-            .await
-            .expect("subnets")
-            .subnets()
-            .is_empty()
-    );
-    assert!(
-        ec2.describe_security_groups()
-            .set_filters(Some(tag_filter()))
-            .send()
-            .await
-            .expect("sgs")
-            .security_groups()
-            .is_empty()
-    );
-    assert!(
-        elb.describe_load_balancers()
-            .send()
-            .await
-            .expect("lbs")
-            .load_balancers()
-            .is_empty()
-    );
-    assert!(
-        elb.describe_target_groups()
-            .send()
-            .await
-            .expect("tgs")
-            .target_groups()
-            .is_empty()
-    );
-    assert!(
-        iam.list_roles()
-            .path_prefix("/dashctl/dashboard/prod/")
-            .send()
-            .await
-            .expect("roles")
-            .roles()
-            .is_empty()
-    );
-    assert!(
-        logs.describe_log_groups()
-            .log_group_name_prefix("/dashctl/dashboard/prod/")
-            .send()
-            .await
-            .expect("logs")
-            .log_groups()
-            .is_empty()
-    );
-    moto.run(&["plan", "-f", SPEC])
-        .succeeds()
-        .contains("Plan: 45 to create, 0 to update, 0 to delete.");
+    assert!(portal.get("running").is_some(), "{portal}");
 }
 
-#[tokio::test]
-async fn two_apps_in_one_account_never_touch_each_other() {
-    let moto = Moto::start();
-    let minimal = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/minimal.yaml");
-    // Look-alike names: `hello`/`dev` and `hello`/`dev2` share every name prefix but the last
-    // character (`shop-eu`/`prod` against `shop`/`eu-prod` is refused by validate).
-    let dir = tempfile::tempdir().expect("tempdir");
-    let lookalike = dir.path().join("minimal-dev2.yaml");
-    std::fs::write(
-        &lookalike,
-        std::fs::read_to_string(minimal)
-            .expect("minimal")
-            .replace("environment: dev", "environment: dev2"),
-    )
-    .expect("write");
-    let lookalike = lookalike.to_str().expect("path");
-    for spec in [SPEC, minimal, lookalike] {
-        moto.run(&["deploy", "--env", "aws", "-f", spec])
+/// Look-alike names: `hello`/`dev` and `hello`/`dev2` share every name prefix but the last
+/// character (`shop-eu`/`prod` against `shop`/`eu-prod` is refused by validate). They go into
+/// the account that holds the dashboard.
+#[test]
+fn two_apps_in_one_account_never_touch_each_other() {
+    let dashboard = &DASHBOARD.deployed;
+    dashboard.deploy.contains(" 0 deleted");
+    let minimal = Spec::project("examples/minimal.yaml");
+    let lookalike = Spec::written(
+        "minimal-dev2.yaml",
+        &crate::aws_fixture::replaced(&minimal.yaml(), "environment: dev", "environment: dev2"),
+    );
+    for spec in [&minimal, &lookalike] {
+        dashboard
+            .moto
+            .run(&["deploy", "--env", "aws", "-f", &spec.path])
             .succeeds()
             .contains(" 0 deleted");
     }
-    let destroy = moto.run(&["destroy", "--yes", "-f", minimal]).succeeds();
+    let destroy = dashboard
+        .moto
+        .run(&["destroy", "--yes", "-f", &minimal.path])
+        .succeeds();
     for other in ["dashboard-prod", "hello-dev2"] {
         destroy.lacks(other);
     }
-    for spec in [SPEC, lookalike] {
-        let plan = moto.run(&["plan", "-f", spec]).succeeds();
-        assert_eq!(plan.stdout(), "No changes.\n", "{spec}: {}", plan.text());
+    for spec in [&dashboard.spec, &lookalike] {
+        dashboard
+            .moto
+            .run(&["plan", "-f", &spec.path])
+            .succeeds()
+            .stdout_is("No changes.\n");
     }
 }
 
 #[tokio::test]
 async fn an_ecs_cluster_by_our_name_but_not_our_tags_is_left_alone() {
     let moto = Moto::start();
-    let ecs = aws_sdk_ecs::Client::new(&moto.config().await);
-    ecs.create_cluster()
+    let aws = Aws::new(&moto).await;
+    aws.ecs
+        .create_cluster()
         .cluster_name("hello-dev")
         .send()
         .await
         .expect("someone else's cluster");
-    let minimal = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/minimal.yaml");
-    for args in [
-        &["plan", "-f", minimal][..],
-        &["destroy", "--yes", "-f", minimal][..],
-    ] {
-        moto.run(args)
+    let minimal = Spec::project("examples/minimal.yaml");
+    for verb in [&["plan"][..], &["destroy", "--yes"][..]] {
+        let mut args = verb.to_vec();
+        args.extend(["-f", minimal.path.as_str()]);
+        moto.run(&args)
             .exits(1)
             .contains("an ECS cluster named hello-dev exists but is not tagged dashctl:app=hello");
     }
-    let cluster = ecs
+    let cluster = aws
+        .ecs
         .describe_clusters()
         .clusters("hello-dev")
         .send()

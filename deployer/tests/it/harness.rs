@@ -40,31 +40,33 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-pub fn dashctl(args: &[&str]) -> Output {
-    Command::new(DASHCTL)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running dashctl")
-}
-
 /// A run of `dashctl` that reads like what it shows:
 /// `Run::new(&["validate", "-f", spec]).exits(2).contains("unknown field")`.
 pub struct Run {
     command: Command,
+    /// Printed with a wrong exit code too (e.g. `dashctl up`'s log).
+    also_print: Option<PathBuf>,
 }
 
 impl Run {
     pub fn new(args: &[&str]) -> Self {
         let mut command = Command::new(DASHCTL);
         command.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
-        Self { command }
+        Self::with(command)
     }
 
     /// A command prepared elsewhere (e.g. `Moto::command`, with its AWS environment).
     pub fn with(command: Command) -> Self {
-        Self { command }
+        Self {
+            command,
+            also_print: None,
+        }
+    }
+
+    /// On a wrong exit code, prints `file` too, as it is then (e.g. `dashctl up`'s log).
+    pub fn also_printing(mut self, file: &Path) -> Self {
+        self.also_print = Some(file.to_owned());
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -81,16 +83,53 @@ impl Run {
     /// everything printed.
     pub fn exits(mut self, code: i32) -> Ran {
         let output = self.command.output().expect("running dashctl");
-        let ran = Ran { output };
-        assert_eq!(
-            ran.output.status.code(),
-            Some(code),
-            "{:?} exited {:?}, expected {code}:\n{}",
-            self.command.get_args().collect::<Vec<_>>(),
-            ran.output.status.code(),
-            ran.text()
-        );
-        ran
+        Ran::expecting(&self, output, code)
+    }
+
+    pub fn succeeds(self) -> Ran {
+        self.exits(0)
+    }
+
+    /// Runs it and checks nothing: for polling, where failing is an answer too.
+    pub fn output(mut self) -> Output {
+        self.command.output().expect("running dashctl")
+    }
+
+    /// Starts it in the background with its output captured, for a test that acts while it
+    /// runs; `Running::exits` checks it once it has ended.
+    pub fn spawn(mut self) -> Running {
+        let child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting dashctl");
+        Running { run: self, child }
+    }
+}
+
+/// A `Run` started in the background.
+pub struct Running {
+    run: Run,
+    child: Child,
+}
+
+impl Running {
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
+    }
+
+    pub fn has_ended(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("waiting for dashctl")
+            .is_some()
+    }
+
+    /// Waits for it to end and checks the exit code, as `Run::exits` does.
+    pub fn exits(self, code: i32) -> Ran {
+        let output = self.child.wait_with_output().expect("waiting for dashctl");
+        Ran::expecting(&self.run, output, code)
     }
 
     pub fn succeeds(self) -> Ran {
@@ -104,9 +143,26 @@ pub struct Ran {
 }
 
 impl Ran {
+    fn expecting(run: &Run, output: Output, code: i32) -> Self {
+        let ran = Self { output };
+        if ran.output.status.code() != Some(code) {
+            let also = run.also_print.as_ref().map_or_else(String::new, |file| {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                format!("\n{}:\n{text}", file.display())
+            });
+            panic!(
+                "{:?} exited {:?}, expected {code}:\n{}{also}",
+                run.command.get_args().collect::<Vec<_>>(),
+                ran.output.status.code(),
+                ran.text()
+            );
+        }
+        ran
+    }
+
     /// stdout then stderr.
     pub fn text(&self) -> String {
-        text(&self.output)
+        format!("{}{}", self.stdout(), self.stderr())
     }
 
     pub fn stdout(&self) -> String {
@@ -115,6 +171,12 @@ impl Ran {
 
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// stdout as JSON (`--output json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.text()))
     }
 
     /// Either stream says `expected`.
@@ -134,6 +196,12 @@ impl Ran {
         self
     }
 
+    /// stdout is exactly `expected`.
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        assert_eq!(self.stdout(), expected, "stderr:\n{}", self.stderr());
+        self
+    }
+
     /// Neither stream says `unexpected`.
     pub fn lacks(&self, unexpected: &str) -> &Self {
         let text = self.text();
@@ -143,14 +211,6 @@ impl Ran {
         );
         self
     }
-}
-
-pub fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Knobs for the dashboard spec the tests run.
@@ -252,20 +312,12 @@ services:
         format!("http://127.0.0.1:{}/", self.portal_port)
     }
 
-    /// Runs `dashctl SUBCOMMAND -f SPEC ARGS...`.
     /// `dashctl subcommand -f <this spec> args`, for `Run`'s checks.
     pub fn run(&self, subcommand: &str, args: &[&str]) -> Run {
         let spec = self.spec_arg();
         let mut all = vec![subcommand, "-f", spec.as_str()];
         all.extend_from_slice(args);
         Run::new(&all)
-    }
-
-    pub fn dashctl(&self, subcommand: &str, args: &[&str]) -> Output {
-        let spec = self.spec_arg();
-        let mut all = vec![subcommand, "-f", spec.as_str()];
-        all.extend_from_slice(args);
-        dashctl(&all)
     }
 
     /// Pids of every running instance of every service.
@@ -280,14 +332,14 @@ services:
     }
 
     pub fn status(&self) -> Value {
-        let output = self.dashctl("status", &["--output", "json"]);
-        assert!(output.status.success(), "status failed: {}", text(&output));
-        serde_json::from_slice(&output.stdout).expect("status JSON")
+        self.run("status", &["--output", "json"]).succeeds().json()
     }
 
     /// The local status, or None while no `dashctl up` answers for this spec (it is starting).
     pub fn try_status(&self) -> Option<Value> {
-        let output = self.dashctl("status", &["--env", "local", "--output", "json"]);
+        let output = self
+            .run("status", &["--env", "local", "--output", "json"])
+            .output();
         output
             .status
             .success()
@@ -420,7 +472,6 @@ impl Drop for Up {
     }
 }
 
-/// Whether a process exists (and is not a zombie).
 /// A temporary spec that runs one paintshop instance behind the local proxy.
 pub fn paintshop_workspace() -> Workspace {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -450,6 +501,7 @@ services:
     }
 }
 
+/// Whether a process exists (and is not a zombie).
 pub fn process_alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         stat.rsplit_once(')')

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{DashboardSpec, Workspace, page, service, text};
+use crate::harness::{DashboardSpec, Workspace, page, service};
 
 #[tokio::test]
 async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_returns() {
@@ -32,9 +32,10 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     // A new release of portal goes to green, which takes the traffic.
     spec.portal_args = vec!["--stale-after".into(), "30".into()];
     workspace.write(&spec);
-    let deploy = workspace.dashctl("deploy", &[]);
-    let out = text(&deploy);
-    assert!(deploy.status.success(), "{out}\n{}", up.log_text());
+    let deploy = workspace
+        .run("deploy", &[])
+        .also_printing(&up.log)
+        .succeeds();
     for step in [
         "portal: starting green",
         "portal: switching traffic to green",
@@ -42,7 +43,7 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
         "portal: live on green (was blue)",
         "hardware: unchanged",
     ] {
-        assert!(out.contains(step), "missing `{step}` in:\n{out}");
+        deploy.contains(step);
     }
     let status = workspace.status();
     let portal = service(&status, "portal");
@@ -104,10 +105,7 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
     let up = workspace.up().await;
     spec.portal_args = vec!["--stale-after".into(), "30".into()];
     workspace.write(&spec);
-    let spec_path = workspace.spec_arg();
-    let deploy = tokio::task::spawn_blocking(move || {
-        crate::harness::dashctl(&["deploy", "-f", &spec_path, "--env", "local"])
-    });
+    let deploy = workspace.run("deploy", &["--env", "local"]).spawn();
 
     up.wait_until("the canary step starts", Duration::from_secs(30), || {
         let canary = service(&workspace.status(), "portal")["canary"].clone();
@@ -135,13 +133,9 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
         "both colors serve during a 50% canary: blue {blue}, green {green}"
     );
 
-    let output = deploy.await.expect("deploy thread");
-    assert!(output.status.success(), "{}", text(&output));
-    assert!(
-        text(&output).contains("portal: sending 50% of traffic to green for 4s"),
-        "{}",
-        text(&output)
-    );
+    deploy
+        .succeeds()
+        .contains("portal: sending 50% of traffic to green for 4s");
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "green");
     assert_eq!(portal["canary"], serde_json::Value::Null);

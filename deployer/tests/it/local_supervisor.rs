@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Up, Workspace, free_port, process_alive, service_binary, text};
+use crate::harness::{Up, Workspace, free_port, process_alive, service_binary};
 
 /// A spec with one public service `api` running the hardware binary through `sh -c SCRIPT`,
 /// where `{hardware}` in the script stands for the hardware command line.
@@ -57,15 +57,6 @@ services:
     std::fs::write(&workspace.spec, yaml).expect("writing spec");
 }
 
-/// `dashctl status` as JSON, or `None` while `up` is not answering yet.
-fn try_status(workspace: &Workspace) -> Option<Value> {
-    let output = workspace.dashctl("status", &["--env", "local", "--output", "json"]);
-    if !output.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&output.stdout).ok()
-}
-
 /// The `api` instances in the status.
 fn instances(status: &Value) -> Vec<Value> {
     crate::harness::service(status, "api")["instances"]
@@ -78,7 +69,7 @@ fn instances(status: &Value) -> Vec<Value> {
 async fn start(workspace: &Workspace) -> (Up, Value) {
     let up = workspace.start();
     up.wait_until("an instance is ready", Duration::from_secs(60), || {
-        let ready = try_status(workspace).is_some_and(|status| {
+        let ready = workspace.try_status().is_some_and(|status| {
             instances(&status)
                 .iter()
                 .any(|instance| instance["ready"] == true)
@@ -86,7 +77,7 @@ async fn start(workspace: &Workspace) -> (Up, Value) {
         async move { ready }
     })
     .await;
-    let status = try_status(workspace).expect("status");
+    let status = workspace.try_status().expect("status");
     let instance = instances(&status)
         .into_iter()
         .find(|instance| instance["ready"] == true)
@@ -284,17 +275,17 @@ async fn a_draining_instance_stays_recorded_until_it_has_exited() {
     .await;
 
     write_spec(&workspace, script, "v2");
-    let spec = workspace.spec_arg();
-    let deploy = std::thread::spawn(move || {
-        crate::harness::dashctl(&["deploy", "-f", &spec, "--env", "local"])
-    });
+    let deploy = workspace
+        .run("deploy", &["--env", "local"])
+        .also_printing(&up.log)
+        .spawn();
 
     // Wait until the old instance has left the service (blue retired) but still runs.
     up.wait_until(
         "the old instance is retired from the service",
         Duration::from_secs(60),
         || {
-            let listed = try_status(&workspace).is_none_or(|status| {
+            let listed = workspace.try_status().is_none_or(|status| {
                 instances(&status)
                     .iter()
                     .any(|instance| instance["pid"].as_u64() == Some(old))
@@ -329,8 +320,7 @@ async fn a_draining_instance_stays_recorded_until_it_has_exited() {
         },
     )
     .await;
-    let deploy = deploy.join().expect("deploy thread");
-    assert!(deploy.status.success(), "{}", text(&deploy));
+    deploy.succeeds();
 }
 
 #[tokio::test]
@@ -394,7 +384,7 @@ async fn wait_ready_instance(
         "the instance is ready again",
         Duration::from_secs(60),
         || {
-            let ready = try_status(workspace).is_some_and(|status| {
+            let ready = workspace.try_status().is_some_and(|status| {
                 instances(&status)
                     .iter()
                     .any(|instance| instance["ready"] == true && accept(instance))
@@ -403,7 +393,7 @@ async fn wait_ready_instance(
         },
     )
     .await;
-    let status = try_status(workspace).expect("status");
+    let status = workspace.try_status().expect("status");
     let instance = instances(&status)
         .into_iter()
         .find(|instance| instance["ready"] == true && accept(instance))

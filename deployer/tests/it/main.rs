@@ -1,8 +1,11 @@
 //! dashctl end to end: the binary against real service binaries on loopback.
 
+mod aws_clients;
 mod aws_databases;
 mod aws_deploy;
+mod aws_destroy;
 mod aws_errors;
+mod aws_fixture;
 mod aws_rollouts;
 mod harness;
 mod local_autoscaling;

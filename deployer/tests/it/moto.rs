@@ -5,7 +5,7 @@
 //! scripts/moto-venv) or the repository's .venv/moto.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
@@ -14,6 +14,10 @@ use crate::harness::{DASHCTL, Run, free_port};
 
 pub struct Moto {
     child: Child,
+    /// Never written: the double exits when this pipe closes, which the operating system does
+    /// when the test process ends. That stops a double no `Drop` ever stops (one kept in a
+    /// `static`, shared by several tests) and one left by a test process that was killed.
+    _lifeline: ChildStdin,
     pub url: String,
 }
 
@@ -35,7 +39,7 @@ fn python() -> PathBuf {
 impl Moto {
     pub fn start() -> Self {
         let port = free_port();
-        let child = Command::new(python())
+        let mut child = Command::new(python())
             .args([
                 concat!(
                     env!("CARGO_MANIFEST_DIR"),
@@ -48,13 +52,16 @@ impl Moto {
             ])
             // The ECS execution role attaches an AWS managed policy.
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
+            .env("DOUBLE_STOP_WHEN_STDIN_CLOSES", "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting moto");
+        let lifeline = child.stdin.take().expect("the double's stdin is piped");
         let moto = Self {
             child,
+            _lifeline: lifeline,
             url: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -66,11 +73,6 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
-    }
-
-    /// Runs dashctl against the double with test credentials.
-    pub fn dashctl(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("running dashctl")
     }
 
     /// `dashctl args` against this moto, for `Run`'s checks.

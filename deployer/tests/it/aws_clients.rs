@@ -1,0 +1,176 @@
+//! SDK clients on the AWS double, and the reads of what dashctl built there that more than one
+//! test makes.
+
+use aws_sdk_ecs::types::ContainerDefinition;
+use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, TargetGroup};
+
+use crate::moto::Moto;
+
+/// Every item of a paginated AWS list, all pages read: `every!(elb.describe_target_groups(), "target groups")`.
+macro_rules! every {
+    ($request:expr, $what:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect($what)
+    };
+}
+pub(crate) use every;
+
+pub struct Aws {
+    pub ec2: aws_sdk_ec2::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub scaling: aws_sdk_applicationautoscaling::Client,
+}
+
+impl Aws {
+    /// Clients for `moto`. Build them in the test that uses them: a client keeps connections
+    /// on the tokio runtime it first ran on, and every test has its own runtime.
+    pub async fn new(moto: &Moto) -> Self {
+        let config = moto.config().await;
+        Self {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            rds: aws_sdk_rds::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            scaling: aws_sdk_applicationautoscaling::Client::new(&config),
+        }
+    }
+
+    pub async fn load_balancers(&self) -> Vec<LoadBalancer> {
+        every!(self.elb.describe_load_balancers(), "load balancers")
+    }
+
+    pub async fn load_balancer(&self, name: &str) -> LoadBalancer {
+        let found = self
+            .elb
+            .describe_load_balancers()
+            .names(name)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("load balancer {name}: {error:?}"));
+        found.load_balancers()[0].clone()
+    }
+
+    pub async fn target_groups(&self) -> Vec<TargetGroup> {
+        every!(self.elb.describe_target_groups(), "target groups")
+    }
+
+    pub async fn listeners(&self, balancer: &str) -> Vec<Listener> {
+        let arn = self.load_balancer(balancer).await.load_balancer_arn;
+        self.elb
+            .describe_listeners()
+            .set_load_balancer_arn(arn)
+            .send()
+            .await
+            .expect("listeners")
+            .listeners()
+            .to_vec()
+    }
+
+    /// Where the listener's default action forwards: (target group name, weight), sorted by name.
+    pub async fn forward_weights(&self, listener: &Listener) -> Vec<(String, i32)> {
+        let groups = self.target_groups().await;
+        let name = |arn: &str| {
+            groups
+                .iter()
+                .find(|group| group.target_group_arn() == Some(arn))
+                .and_then(|group| group.target_group_name())
+                .unwrap_or(arn)
+                .to_owned()
+        };
+        // dashctl always sends a ForwardConfig with both colors (the idle one at weight 0).
+        let mut weights: Vec<(String, i32)> = listener.default_actions()[0]
+            .forward_config()
+            .expect("a forward config")
+            .target_groups()
+            .iter()
+            .map(|group| {
+                (
+                    name(group.target_group_arn().unwrap_or_default()),
+                    group.weight().unwrap_or(0),
+                )
+            })
+            .collect();
+        weights.sort();
+        weights
+    }
+
+    /// The ingress rules of the security group named `name`: (port, source), the source a
+    /// CIDR block or another group's name.
+    pub async fn ingress(&self, name: &str) -> Vec<(i32, String)> {
+        let groups = every!(self.ec2.describe_security_groups(), "security groups");
+        let name_of = |id: &str| {
+            groups
+                .iter()
+                .find(|group| group.group_id() == Some(id))
+                .and_then(|group| group.group_name())
+                .unwrap_or(id)
+                .to_owned()
+        };
+        let group = groups
+            .iter()
+            .find(|group| group.group_name() == Some(name))
+            .unwrap_or_else(|| panic!("no security group {name}"));
+        let mut rules: Vec<(i32, String)> = group
+            .ip_permissions()
+            .iter()
+            .flat_map(|rule| {
+                let port = rule.from_port().unwrap_or_default();
+                let groups = rule
+                    .user_id_group_pairs()
+                    .iter()
+                    .filter_map(|pair| pair.group_id())
+                    .map(move |id| (port, name_of(id)));
+                let blocks = rule
+                    .ip_ranges()
+                    .iter()
+                    .filter_map(|range| range.cidr_ip())
+                    .map(move |cidr| (port, cidr.to_owned()));
+                groups.chain(blocks).collect::<Vec<_>>()
+            })
+            .collect();
+        rules.sort();
+        rules
+    }
+
+    /// The first container of the task definition `family_or_arn` (the latest revision of a
+    /// family).
+    pub async fn container(&self, family_or_arn: &str) -> ContainerDefinition {
+        let described = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(family_or_arn)
+            .send()
+            .await
+            .expect("task definition");
+        described
+            .task_definition()
+            .and_then(|definition| definition.container_definitions().first().cloned())
+            .expect("a container")
+    }
+
+    /// The rollout lock's parameter, if any run holds it (or left it).
+    pub async fn rollout_lock(&self, app: &str, environment: &str) -> Option<String> {
+        self.ssm
+            .get_parameter()
+            .name(format!("/dashctl/{app}/{environment}/rollout-lock"))
+            .send()
+            .await
+            .ok()
+            .and_then(|found| found.parameter()?.value().map(str::to_owned))
+    }
+}
