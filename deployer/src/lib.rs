@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod events;
 pub mod local;
 pub mod plan;
 pub mod rollout;

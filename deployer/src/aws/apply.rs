@@ -473,7 +473,7 @@ async fn apply_one(
             | Kind::ScalableTarget
     ) && change.action == Action::Create;
     if single_call {
-        retry::after_create(&label(change), || {
+        retry::after_create(&aws.events, &label(change), || {
             apply_once(aws, spec, azs, change, step, ids)
         })
         .await
@@ -604,6 +604,7 @@ async fn delete_one(
     deletion: &database::Deletion,
 ) -> anyhow::Result<()> {
     retry::until_ok(
+        &aws.events,
         &format!("delete {} {}", resource.kind, resource.name),
         Transient::Settling,
         || delete_once(aws, spec, resource, ids, deletion),

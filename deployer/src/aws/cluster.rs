@@ -15,6 +15,7 @@ use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use super::retry;
 use super::tags;
+use crate::events::Event;
 use crate::spec::Spec;
 
 fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
@@ -382,7 +383,10 @@ pub async fn delete(
                 .map_err(|e| explain("DeleteService", e))?;
             // A deleted service drains for minutes; the cluster, its subnets and security
             // groups can only go after it is INACTIVE.
-            eprintln!("  … waiting for ECS service {name} to finish draining");
+            aws.events.emit(Event::WaitingForDrain {
+                service: None,
+                ecs_service: name.to_owned(),
+            });
             wait_inactive(aws, &cluster, name).await?;
         }
         Kind::TaskDefinition => {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::Aws;
 use super::errors::explain;
 use super::names::Names;
+use crate::events::{Event, Events};
 use crate::spec::Spec;
 
 /// How long a lock stays valid without renewal.
@@ -70,6 +71,8 @@ pub struct Lock {
     token: String,
     renewal: CancellationToken,
     held: bool,
+    /// Where a lock left behind is reported when this is dropped unreleased.
+    events: Events,
 }
 
 async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
@@ -138,7 +141,7 @@ impl Lock {
         let name = parameter(spec);
         if break_lock {
             delete(aws, &name).await?;
-            eprintln!("removed the rollout lock {name} (--break-lock)");
+            aws.events.emit(Event::LockBroken { lock: name.clone() });
         }
         let holder = Holder {
             holder: format!(
@@ -163,10 +166,9 @@ impl Lock {
             };
             match Holder::parse(&current) {
                 Some(other) if other.expired() => {
-                    eprintln!(
-                        "taking over the rollout lock: {} (its holder stopped renewing it)",
-                        other.describe()
-                    );
+                    aws.events.emit(Event::LockTakenOver {
+                        holder: other.describe(),
+                    });
                     // Remove it only if it is still that same expired lock.
                     if read(aws, &name).await?.as_deref() == Some(current.as_str()) {
                         delete(aws, &name).await?;
@@ -205,12 +207,14 @@ impl Lock {
                     .and_then(|value| Holder::parse(&value))
                     .is_some_and(|current| current.token == holder.token);
                 if !still_ours {
-                    eprintln!("warning: the rollout lock {parameter} was taken from this run");
+                    ssm_aws.events.emit(Event::LockLost { lock: parameter });
                     return;
                 }
                 holder.expires = now() + LEASE.as_secs();
                 if let Err(error) = put(&ssm_aws, &parameter, &holder, true).await {
-                    eprintln!("warning: could not renew the rollout lock: {error:#}");
+                    ssm_aws.events.emit(Event::LockRenewalFailed {
+                        error: format!("{error:#}"),
+                    });
                 }
             }
         });
@@ -219,6 +223,7 @@ impl Lock {
             name,
             renewal,
             held: true,
+            events: aws.events.clone(),
         }
     }
 
@@ -230,10 +235,9 @@ impl Lock {
         match current.as_deref().and_then(Holder::parse) {
             Some(holder) if holder.token == self.token => delete(aws, &self.name).await,
             Some(other) => {
-                eprintln!(
-                    "warning: not releasing the rollout lock: it is now held by {}",
-                    other.describe()
-                );
+                aws.events.emit(Event::LockNotReleased {
+                    holder: other.describe(),
+                });
                 Ok(())
             }
             None => Ok(()),
@@ -245,11 +249,10 @@ impl Drop for Lock {
     fn drop(&mut self) {
         self.renewal.cancel();
         if self.held {
-            eprintln!(
-                "warning: the rollout lock {} was not released; it expires within {}s (or pass --break-lock once no rollout runs)",
-                self.name,
-                LEASE.as_secs()
-            );
+            self.events.emit(Event::LockLeftBehind {
+                lock: self.name.clone(),
+                expires_within: LEASE,
+            });
         }
     }
 }

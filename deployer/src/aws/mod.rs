@@ -36,6 +36,7 @@ use aws_config::{BehaviorVersion, Region};
 
 pub use status::{AwsStatus, ServiceReport};
 
+use crate::events::{Event, Events, Reach, Summary};
 use crate::plan;
 use crate::rollout::{self, Color, RolloutOptions};
 use crate::spec::{LoadedSpec, Spec};
@@ -72,12 +73,18 @@ pub struct Aws {
     /// Who is calling (`sts:GetCallerIdentity`'s ARN): recorded in the rollout lock, so
     /// whoever finds it held knows whom to ask.
     pub caller: String,
+    /// Where what happens is reported: the command's renderer.
+    pub events: Events,
 }
 
 impl Aws {
     /// Region: `--region`, else the spec's `aws.region`, else the standard AWS configuration.
     /// Credentials, profiles and `AWS_ENDPOINT_URL` come from aws-config as usual.
-    pub async fn connect(spec: &Spec, connection: &Connection) -> anyhow::Result<Self> {
+    pub async fn connect(
+        spec: &Spec,
+        connection: &Connection,
+        events: Events,
+    ) -> anyhow::Result<Self> {
         // Adaptive retries slow down on throttling (PutMetricAlarm, for one, allows a few
         // calls a second) instead of failing a deploy halfway.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -124,6 +131,7 @@ impl Aws {
             rds: aws_sdk_rds::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             region,
+            events,
         })
     }
 
@@ -425,7 +433,9 @@ async fn plan_and_deploy(
         changes.retain(|change| apply::belongs(&owners, change, only));
     }
     let rollouts = rollout_services(&changes, &inventory, spec);
-    print!("{}", plan::render(&changes));
+    aws.events.emit(Event::Plan {
+        changes: changes.clone(),
+    });
     let doomed: Vec<String> = changes
         .iter()
         .filter(|change| change.kind == Kind::Database && change.action == plan::Action::Delete)
@@ -443,45 +453,44 @@ async fn plan_and_deploy(
                 resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
             })
             .map_or("", |resource| resource.get("image"));
-        println!("Rollout of {service} ({color} is live):");
-        for step in describe_rollout(
-            spec,
-            service,
-            color,
-            image,
-            &rollout_options(spec, service, options.bake, &options.cancel),
-        ) {
-            println!("  - {step}");
-        }
+        aws.events.emit(Event::RolloutPlan {
+            service: service.clone(),
+            live: color,
+            steps: describe_rollout(
+                spec,
+                service,
+                color,
+                image,
+                &rollout_options(spec, service, options.bake, &options.cancel),
+            ),
+        });
     }
     if changes.is_empty() {
-        print_urls(spec, &inventory.ids.dns);
+        report_urls(aws, spec, &inventory.ids.dns);
         return Ok(());
     }
     if options.dry_run {
-        println!("Dry run: nothing was changed.");
+        aws.events.emit(Event::DryRun);
         return Ok(());
     }
-    let created = identity::ensure_service_linked_roles(aws).await?;
-    for role in created {
-        eprintln!(
-            "created the service-linked role {role} (first use of ECS or its autoscaling in this account)"
-        );
+    for role in identity::ensure_service_linked_roles(aws).await? {
+        aws.events.emit(Event::ServiceLinkedRoleCreated {
+            role: role.to_owned(),
+        });
     }
     let (applied, ids, rolled) =
         apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, options).await?;
-    println!(
-        "Deployed {} ({}) to {}: {} created, {} updated, {} deleted, {} rolled out in {:.1}s.",
-        spec.app,
-        spec.environment,
-        aws.region,
-        applied.created,
-        applied.updated,
-        applied.deleted,
-        rolled,
-        started.elapsed().as_secs_f64()
-    );
-    print_urls(spec, &ids.dns);
+    aws.events.emit(Event::Deployed(Summary {
+        app: spec.app.clone(),
+        environment: spec.environment.clone(),
+        region: aws.region.clone(),
+        created: applied.created,
+        updated: applied.updated,
+        deleted: applied.deleted,
+        rolled_out: rolled,
+        took: started.elapsed(),
+    }));
+    report_urls(aws, spec, &ids.dns);
     Ok(())
 }
 
@@ -494,7 +503,7 @@ async fn apply_and_roll_out(
     rollouts: &BTreeSet<String>,
     options: &DeployOptions,
 ) -> anyhow::Result<(apply::Applied, model::Ids, usize)> {
-    let progress = Progress::new();
+    let progress = Progress::new(&aws.events);
     // Without --yes nothing reaches here that deletes a database (checked above).
     let keep_everything = database::Deletion::new(false);
     let scope = apply::Scope {
@@ -528,7 +537,7 @@ async fn apply_and_roll_out(
         })
         .collect();
     if !wanted.is_empty() {
-        eprintln!("waiting for new tasks to pass their health checks...");
+        aws.events.emit(Event::WaitingForHealthyTasks);
         let timeout = spec
             .services
             .values()
@@ -547,7 +556,12 @@ async fn apply_and_roll_out(
                 resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
             })
             .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))?;
-        let report = |step: rollout::Step| eprintln!("  {service}: {step}");
+        let report = |step: rollout::Step| {
+            aws.events.emit(Event::Rollout {
+                service: service.clone(),
+                step,
+            });
+        };
         let outcome = rollout::deploy(
             &platform_,
             service,
@@ -556,13 +570,7 @@ async fn apply_and_roll_out(
             &report,
         )
         .await?;
-        println!(
-            "{service}: live on {} (was {})",
-            outcome.to,
-            outcome
-                .from
-                .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
-        );
+        aws.events.emit(Event::Live { outcome });
     }
     Ok((applied, ids, rollouts.len()))
 }
@@ -594,22 +602,29 @@ pub async fn rollback(
         &platform_,
         services,
         |service| rollout_options(spec, service, None, &options.cancel),
-        &|service, step| eprintln!("  {service}: {step}"),
+        &|service, step| {
+            aws.events.emit(Event::Rollout {
+                service: service.to_owned(),
+                step,
+            });
+        },
     )
     .await;
     lock.release(aws).await?;
     Ok(rolled?)
 }
 
-fn print_urls(spec: &Spec, dns: &BTreeMap<String, String>) {
+fn report_urls(aws: &Aws, spec: &Spec, dns: &BTreeMap<String, String>) {
     for (name, service) in &spec.services {
-        let url = desired::service_url(spec, name, dns);
-        let scope = if service.public {
-            "public"
-        } else {
-            "internal, VPC only"
-        };
-        println!("  {name}: {url} ({scope})");
+        aws.events.emit(Event::Endpoint {
+            service: name.clone(),
+            url: desired::service_url(spec, name, dns),
+            reach: if service.public {
+                Reach::Public
+            } else {
+                Reach::Vpc
+            },
+        });
     }
 }
 
@@ -654,7 +669,7 @@ async fn destroy_locked(
         &existing,
         &inventory.ids,
         deletion,
-        &Progress::new(),
+        &Progress::new(&aws.events),
     )
     .await?;
     Ok(deletes)

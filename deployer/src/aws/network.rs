@@ -29,7 +29,7 @@ pub async fn create_vpc(aws: &Aws, spec: &Spec, resource: &Resource) -> anyhow::
         .unwrap_or_default()
         .to_owned();
     // Load balancer and ECS service discovery need DNS names inside the VPC.
-    retry::after_create("enable DNS hostnames in the VPC", || async {
+    retry::after_create(&aws.events, "enable DNS hostnames in the VPC", || async {
         aws.ec2
             .modify_vpc_attribute()
             .vpc_id(&id)
@@ -60,7 +60,7 @@ pub async fn create_internet_gateway(
         .and_then(|gateway| gateway.internet_gateway_id())
         .unwrap_or_default()
         .to_owned();
-    retry::after_create("attach the internet gateway", || async {
+    retry::after_create(&aws.events, "attach the internet gateway", || async {
         aws.ec2
             .attach_internet_gateway()
             .internet_gateway_id(&id)
@@ -197,13 +197,17 @@ pub async fn ensure_route_table(
             Some(("nat", name)) => request.nat_gateway_id(id_of(ids, Kind::NatGateway, name)?),
             _ => anyhow::bail!("route table {}: unknown route `{route}`", resource.name),
         };
-        retry::after_create(&format!("route of {}", resource.name), || async {
-            request
-                .clone()
-                .send()
-                .await
-                .map_err(|e| explain("CreateRoute", e))
-        })
+        retry::after_create(
+            &aws.events,
+            &format!("route of {}", resource.name),
+            || async {
+                request
+                    .clone()
+                    .send()
+                    .await
+                    .map_err(|e| explain("CreateRoute", e))
+            },
+        )
         .await?;
     }
     let have: Vec<&str> = existing
@@ -221,6 +225,7 @@ pub async fn ensure_route_table(
         .filter(|name| !name.is_empty() && !have.contains(name))
     {
         retry::after_create(
+            &aws.events,
             &format!("associate route table {}", resource.name),
             || async {
                 aws.ec2

@@ -10,6 +10,7 @@ use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::{Aws, alarms, cluster, desired, errors::explain, retry, scaling};
+use crate::events::Event;
 use crate::rollout::{Color, Platform, PlatformError};
 use crate::spec::Spec;
 
@@ -109,7 +110,10 @@ impl<'a> AwsPlatform<'a> {
             return Ok(());
         }
         let name = self.names().colored(service, color);
-        eprintln!("  {service}: waiting for the deleted ECS service {name} to finish draining");
+        self.aws.events.emit(Event::WaitingForDrain {
+            service: Some(service.to_owned()),
+            ecs_service: name.clone(),
+        });
         cluster::wait_inactive(self.aws, &self.names().base(), &name)
             .await
             .map_err(PlatformError::Call)?;
@@ -230,7 +234,7 @@ impl Platform for AwsPlatform<'_> {
         alarms::reset(self.aws, self.spec, service, color)
             .await
             .map_err(PlatformError::Call)?;
-        let arn = retry::after_create("register the task definition", || {
+        let arn = retry::after_create(&self.aws.events, "register the task definition", || {
             cluster::register_task_definition(self.aws, self.spec, release, &ids)
         })
         .await
@@ -270,8 +274,10 @@ impl Platform for AwsPlatform<'_> {
                     .attr("task_definition", &release.name)
                     .attr("target_group", names.colored(service, color))
                     .attr("security_group", names.tasks_group(service));
-                let created =
-                    retry::after_create(&format!("create ECS service {ecs_name}"), || {
+                let created = retry::after_create(
+                    &self.aws.events,
+                    &format!("create ECS service {ecs_name}"),
+                    || {
                         cluster::create_service(
                             self.aws,
                             self.spec,
@@ -279,9 +285,10 @@ impl Platform for AwsPlatform<'_> {
                             &with_revision,
                             Some(count),
                         )
-                    })
-                    .await
-                    .map_err(PlatformError::Call)?;
+                    },
+                )
+                .await
+                .map_err(PlatformError::Call)?;
                 lock(&self.ids).insert(Kind::EcsService, &ecs_name, created);
             }
         }
@@ -358,7 +365,10 @@ impl Platform for AwsPlatform<'_> {
             .await
             .map_err(PlatformError::Call)?;
         if !firing.is_empty() {
-            eprintln!("  {service}: alarm {} is firing", firing.join(", "));
+            self.aws.events.emit(Event::AlarmFiring {
+                service: service.to_owned(),
+                alarms: firing,
+            });
             return Ok(false);
         }
         // Healthy: nothing failing its checks, and at least as many healthy targets as the

@@ -1,71 +1,45 @@
-//! Progress for long AWS work: a spinner per resource on a terminal, one line per finished
-//! step otherwise (CI logs stay readable).
+//! Long work on one resource, reported as it starts and when it finishes (how it is shown is
+//! the command layer's business).
 
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use crate::events::{Event, Events};
 
 pub struct Progress {
-    bars: Option<MultiProgress>,
+    events: Events,
 }
 
 pub struct Task {
-    bar: Option<ProgressBar>,
+    events: Events,
     label: String,
     started: Instant,
 }
 
 impl Progress {
-    pub fn new() -> Self {
+    pub fn new(events: &Events) -> Self {
         Self {
-            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
+            events: events.clone(),
         }
     }
 
     pub fn start(&self, label: String) -> Task {
-        let bar = self.bars.as_ref().map(|bars| {
-            let bar = bars.add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.set_message(label.clone());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
+        self.events.emit(Event::ResourceStarted {
+            label: label.clone(),
         });
         Task {
-            bar,
+            events: self.events.clone(),
             label,
             started: Instant::now(),
         }
     }
 }
 
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Task {
     pub fn finish(self, result: &anyhow::Result<()>) {
-        let line = match result {
-            Ok(()) => format!(
-                "  ✓ {} ({:.1}s)",
-                self.label,
-                self.started.elapsed().as_secs_f64()
-            ),
-            Err(error) => format!("  ✗ {}: {error:#}", self.label),
-        };
-        match self.bar {
-            Some(bar) => bar.finish_with_message(
-                line.trim_start()
-                    .trim_start_matches(['✓', '✗'])
-                    .trim()
-                    .to_owned(),
-            ),
-            None => eprintln!("{line}"),
-        }
+        self.events.emit(Event::ResourceFinished {
+            label: self.label,
+            took: self.started.elapsed(),
+            error: result.as_ref().err().map(|error| format!("{error:#}")),
+        });
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::errors::{AwsError, code_of};
+use crate::events::{Event, Events};
 
 /// How long a deletion may take to settle before dashctl gives up.
 pub const SETTLE: Duration = Duration::from_secs(20 * 60);
@@ -91,23 +92,29 @@ impl Transient {
 }
 
 /// Runs `call` until it succeeds, fails with an error that is not `transient`, or the kind's
-/// time limit passes. The first wait is announced on stderr with AWS's reason.
-pub async fn until_ok<T, F, Fut>(what: &str, transient: Transient, call: F) -> anyhow::Result<T>
+/// time limit passes. The first wait is announced (an [`Event::Retrying`]) with AWS's reason.
+pub async fn until_ok<T, F, Fut>(
+    events: &Events,
+    what: &str,
+    transient: Transient,
+    call: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    until_ok_within(what, &[transient], transient.limit(), call).await
+    until_ok_within(events, what, &[transient], transient.limit(), call).await
 }
 
 /// Right after a create: waits out both a resource that is not visible yet and a role that is
 /// not usable yet.
-pub async fn after_create<T, F, Fut>(what: &str, call: F) -> anyhow::Result<T>
+pub async fn after_create<T, F, Fut>(events: &Events, what: &str, call: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
     until_ok_within(
+        events,
         what,
         &[Transient::JustCreated, Transient::NewRole],
         PROPAGATION,
@@ -117,6 +124,7 @@ where
 }
 
 pub async fn until_ok_within<T, F, Fut>(
+    events: &Events,
     what: &str,
     transient: &[Transient],
     limit: Duration,
@@ -148,12 +156,12 @@ where
             return Err(error.context(reason));
         }
         if !announced {
-            eprintln!(
-                "  … {what}: waiting ({}: {}); retrying for up to {}",
-                aws.code,
-                aws.message,
-                humantime::format_duration(limit)
-            );
+            events.emit(Event::Retrying {
+                what: what.to_owned(),
+                code: aws.code.clone(),
+                message: aws.message.clone(),
+                limit,
+            });
             announced = true;
         }
         tokio::time::sleep(pause).await;
@@ -199,25 +207,60 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waits_out_a_dependency_then_succeeds() {
         let calls = AtomicUsize::new(0);
-        let result = until_ok("delete subnet", Transient::Settling, || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                Err(aws_error("DependencyViolation", "has dependencies"))
-            } else {
-                Ok(7)
-            }
-        })
+        let result = until_ok(
+            &Events::ignored(),
+            "delete subnet",
+            Transient::Settling,
+            || async {
+                if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                    Err(aws_error("DependencyViolation", "has dependencies"))
+                } else {
+                    Ok(7)
+                }
+            },
+        )
         .await;
         assert_eq!(result.expect("settled"), 7);
         assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_first_wait_is_announced_once_with_aws_reason() {
+        let announced = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = announced.clone();
+        let events = Events::new(move |event| {
+            if let Event::Retrying { what, code, .. } = event {
+                seen.lock().expect("lock").push(format!("{what}: {code}"));
+            }
+        });
+        let calls = AtomicUsize::new(0);
+        until_ok(&events, "delete subnet", Transient::Settling, || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                Err(aws_error("DependencyViolation", "has dependencies"))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .expect("settled");
+        assert_eq!(
+            *announced.lock().expect("lock"),
+            ["delete subnet: DependencyViolation"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn other_errors_are_not_retried() {
         let calls = AtomicUsize::new(0);
-        let error = until_ok("delete subnet", Transient::Settling, || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(aws_error("AccessDenied", "no"))
-        })
+        let error = until_ok(
+            &Events::ignored(),
+            "delete subnet",
+            Transient::Settling,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(aws_error("AccessDenied", "no"))
+            },
+        )
         .await
         .expect_err("not transient");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -227,6 +270,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gives_up_at_the_limit_and_says_why() {
         let error = until_ok_within(
+            &Events::ignored(),
             "delete VPC",
             &[Transient::Settling],
             Duration::from_secs(30),

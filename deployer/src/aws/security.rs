@@ -88,7 +88,7 @@ pub async fn sync_rules(
     // The group (or the one a rule names) may have been created a moment ago.
     let what = format!("set rules of security group {}", resource.name);
     if !remove.is_empty() {
-        retry::after_create(&what, || async {
+        retry::after_create(&aws.events, &what, || async {
             aws.ec2
                 .revoke_security_group_ingress()
                 .group_id(id)
@@ -100,7 +100,7 @@ pub async fn sync_rules(
         .await?;
     }
     if !add.is_empty() {
-        retry::after_create(&what, || async {
+        retry::after_create(&aws.events, &what, || async {
             aws.ec2
                 .authorize_security_group_ingress()
                 .group_id(id)

@@ -4,6 +4,7 @@
 mod deploy;
 mod destroy;
 mod down;
+mod human;
 mod plan;
 mod rollback;
 mod status;
@@ -105,7 +106,7 @@ fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
 }
 
 async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::Result<Aws> {
-    Aws::connect(&loaded.spec, connection).await
+    Aws::connect(&loaded.spec, connection, human::Human::events()).await
 }
 
 /// `--service NAME`, checked against the spec.

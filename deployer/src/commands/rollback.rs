@@ -1,12 +1,14 @@
 //! `dashctl rollback`: back to the previous color, for one service or every one that has an
 //! earlier release.
 
+use super::human::Human;
 use super::{
     Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
     resolve_for_change, runtime,
 };
 use crate::aws;
 use crate::cli::{Environment, RollbackArgs};
+use crate::events::Event;
 use crate::local::{ActionReport, client::Connection};
 
 pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
@@ -35,15 +37,9 @@ pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failur
         for skipped in &rolled.nothing_to_roll_back {
             println!("{skipped}");
         }
+        let human = Human::new();
         for outcome in rolled.outcomes {
-            println!(
-                "{}: live on {} (was {})",
-                outcome.service,
-                outcome.to,
-                outcome
-                    .from
-                    .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
-            );
+            human.show(&Event::Live { outcome });
         }
         return Ok(());
     }

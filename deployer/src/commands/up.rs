@@ -1,5 +1,6 @@
 //! `dashctl up`: run the spec on this machine until Ctrl-C or `dashctl down`.
 
+use super::human::Human;
 use super::{Failure, load, runtime};
 use crate::cli::UpArgs;
 use crate::local;
@@ -21,6 +22,6 @@ pub fn exec(args: &UpArgs) -> Result<(), Failure> {
         no_build: args.no_build,
         postgres_bin_dir: args.postgres_bin_dir.clone(),
     };
-    runtime()?.block_on(local::up(loaded, options))?;
+    runtime()?.block_on(local::up(loaded, options, &Human::events()))?;
     Ok(())
 }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::port;
 use super::process::ProcessIdentity;
+use crate::events::{Event, Events};
 use crate::spec::Database;
 
 /// The superuser `initdb` creates; services connect as it (on AWS: RDS's master user).
@@ -82,13 +83,14 @@ fn password(path: &Path) -> anyhow::Result<String> {
 
 impl LocalDatabase {
     /// Initialises the server on first use, starts it, waits until it accepts connections and
-    /// creates the database in it. `started` reports each long step on stderr.
+    /// creates the database in it; each long step is reported through `events`.
     pub async fn start(
         installation: Installation,
         key: &str,
         definition: &Database,
         state_dir: &Path,
         logs_dir: &Path,
+        events: &Events,
     ) -> anyhow::Result<Arc<Self>> {
         let started = Instant::now();
         let dir = server_dir(state_dir, key);
@@ -97,10 +99,10 @@ impl LocalDatabase {
         let password = password(&password_path)?;
         let data_dir = dir.join("data");
         if !local_postgres::is_initialized(&data_dir) {
-            eprintln!(
-                "dashctl up: database {key}: initialising PostgreSQL in {} (first run)",
-                data_dir.display()
-            );
+            events.emit(Event::InitialisingDatabase {
+                database: key.to_owned(),
+                data_dir: data_dir.clone(),
+            });
             let (installation, data, pw) = (
                 installation.clone(),
                 data_dir.clone(),
@@ -164,11 +166,11 @@ impl LocalDatabase {
                 database.database_name
             )));
         }
-        eprintln!(
-            "dashctl up: database {key}: PostgreSQL on 127.0.0.1:{} ready in {:.1}s",
-            database.port,
-            started.elapsed().as_secs_f64()
-        );
+        events.emit(Event::DatabaseReady {
+            database: key.to_owned(),
+            port: database.port,
+            took: started.elapsed(),
+        });
         Ok(database)
     }
 

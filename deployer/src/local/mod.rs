@@ -38,6 +38,7 @@ use process::ProcessIdentity;
 use release::LocalRelease;
 use service::{ServiceRuntime, ServiceSettings};
 
+use crate::events::{Event, Events, LocalEndpoint, Running};
 use crate::rollout::{Color, Platform};
 use crate::spec::LoadedSpec;
 
@@ -48,8 +49,9 @@ pub struct UpOptions {
     pub postgres_bin_dir: Option<std::path::PathBuf>,
 }
 
-/// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything.
-pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
+/// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything;
+/// says what it does through `events`.
+pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyhow::Result<()> {
     let spec = &loaded.spec;
     let workdir = loaded.workdir_absolute();
     let state_dir = loaded.state_dir_absolute();
@@ -62,9 +64,12 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         "cannot read this process's start time from /proc/self/stat; \
          dashctl up needs /proc to tell its processes from others",
     )?;
-    clean_up_previous_run(&state_dir, me).await?;
+    clean_up_previous_run(&state_dir, me, events).await?;
 
     if !spec.local.build.is_empty() && !options.no_build {
+        events.emit(Event::Building {
+            command: spec.local.build.clone(),
+        });
         build(&spec.local.build, &workdir).await?;
     }
 
@@ -73,6 +78,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         options.postgres_bin_dir.as_deref(),
         &state_dir,
         &logs_dir,
+        events,
     )
     .await?;
     let database_env: BTreeMap<String, BTreeMap<String, String>> = databases
@@ -241,34 +247,30 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions) -> anyhow::Result<()> {
         stop.clone(),
     ));
 
-    for (name, service) in &services {
-        let scope = if service.public {
-            "public"
-        } else {
-            "internal, this machine only"
-        };
-        eprintln!("  {name:<12} {}  ({scope})", service.url());
-    }
-    eprintln!(
-        "dashctl up: running {} ({}); logs in {}",
-        spec.app,
-        spec.environment,
-        logs_dir.display()
-    );
-    eprintln!(
-        "  `dashctl status -f {}` shows instances; Ctrl-C or `dashctl down` stops everything",
-        loaded.path.display()
-    );
+    events.emit(Event::Up(Running {
+        app: spec.app.clone(),
+        environment: spec.environment.clone(),
+        services: services
+            .iter()
+            .map(|(name, service)| LocalEndpoint {
+                service: name.clone(),
+                url: service.url(),
+                public: service.public,
+            })
+            .collect(),
+        logs_dir,
+        spec: loaded.path.clone(),
+    }));
 
     wait_for_stop(&stop).await;
-    eprintln!("dashctl up: stopping: draining and stopping every instance");
+    events.emit(Event::Stopping);
     stop.cancel();
     futures_util::future::join_all(services.values().map(|service| service.stop_all())).await;
     // Databases last: instances may still be writing while they drain.
     futures_util::future::join_all(databases.iter().map(|database| database.stop())).await;
     while tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(control_file::path(&state_dir));
-    eprintln!("dashctl up: stopped");
+    events.emit(Event::Stopped);
     Ok(())
 }
 
@@ -292,7 +294,11 @@ async fn wait_for_stop(stop: &CancellationToken) {
 /// may have left instances behind, whose process groups are stopped here. Only processes that
 /// are provably the recorded ones (same pid and start time) are signalled: a pid reused since
 /// belongs to someone else.
-async fn clean_up_previous_run(state_dir: &Path, me: ProcessIdentity) -> anyhow::Result<()> {
+async fn clean_up_previous_run(
+    state_dir: &Path,
+    me: ProcessIdentity,
+    events: &Events,
+) -> anyhow::Result<()> {
     let Some(previous) = ControlFile::read(state_dir).context("reading control.json")? else {
         return Ok(());
     };
@@ -310,10 +316,9 @@ async fn clean_up_previous_run(state_dir: &Path, me: ProcessIdentity) -> anyhow:
         .filter(ProcessIdentity::is_same_process)
         .collect();
     if !leftovers.is_empty() {
-        eprintln!(
-            "dashctl up: stopping {} instance(s) left by a previous run that did not stop cleanly",
-            leftovers.len()
-        );
+        events.emit(Event::StoppingLeftovers {
+            count: leftovers.len(),
+        });
         futures_util::future::join_all(
             leftovers
                 .iter()
@@ -365,6 +370,7 @@ async fn start_databases(
     bin_dir: Option<&Path>,
     state_dir: &Path,
     logs_dir: &Path,
+    events: &Events,
 ) -> anyhow::Result<BTreeMap<String, Arc<database::LocalDatabase>>> {
     let mut started = BTreeMap::new();
     if loaded.spec.databases.is_empty() {
@@ -397,6 +403,7 @@ async fn start_databases(
             definition,
             state_dir,
             logs_dir,
+            events,
         )
         .await
         {
@@ -417,7 +424,6 @@ async fn build(command: &[String], workdir: &Path) -> anyhow::Result<()> {
     let Some((program, args)) = command.split_first() else {
         return Ok(());
     };
-    eprintln!("dashctl up: building: {}", command.join(" "));
     let status = tokio::process::Command::new(program)
         .args(args)
         .current_dir(workdir)

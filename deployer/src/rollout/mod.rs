@@ -162,7 +162,8 @@ pub struct Rollbacks {
 }
 
 /// A step of a rollout, reported as it starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     Start {
         color: Color,
@@ -173,6 +174,7 @@ pub enum Step {
     Canary {
         to: Color,
         percent: u8,
+        #[serde(serialize_with = "crate::events::seconds")]
         duration: Duration,
     },
     Switch {
@@ -180,6 +182,7 @@ pub enum Step {
     },
     Bake {
         color: Color,
+        #[serde(serialize_with = "crate::events::seconds")]
         duration: Duration,
     },
     Retire {
