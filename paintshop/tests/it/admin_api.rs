@@ -7,13 +7,10 @@ use serde_json::{Value, json};
 
 use crate::harness::{Options, Running, TestDb, on_both_databases};
 
-const ADMIN_KEY: &str = "admin-0123456789abcdef0123456789";
+pub const ADMIN_KEY: &str = "admin-0123456789abcdef0123456789";
 
-fn with_admin() -> Options {
-    Options {
-        admin_key: Some(ADMIN_KEY),
-        ..Options::default()
-    }
+pub fn with_admin() -> Options {
+    Options::default().admin_key(Some(ADMIN_KEY))
 }
 
 async fn admin(
@@ -35,29 +32,42 @@ async fn admin(
     (status, response.json().await.expect("a JSON body"))
 }
 
-pub async fn create_user(paintshop: &Running, name: &str) -> String {
-    let (status, body) = admin(
+/// `POST /admin/v1/users` with `body`, under the admin key.
+async fn post_user(paintshop: &Running, body: Value) -> (u16, Value) {
+    let path = "/admin/v1/users";
+    admin(
         paintshop,
         reqwest::Method::POST,
-        "/admin/v1/users",
+        path,
         Some(ADMIN_KEY),
-        Some(json!({"name": name})),
+        Some(body),
     )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body["key"].as_str().expect("the new key").to_owned()
+    .await
 }
 
-async fn solve_status(paintshop: &Running, key: &str) -> u16 {
-    reqwest::Client::new()
-        .post(paintshop.url("/v2/solve"))
-        .bearer_auth(key)
-        .json(&json!({"colors": 1, "customers": [{"likes": [{"color": 1, "finish": "glossy"}]}]}))
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
+/// `GET /admin/v1/users`, under the admin key.
+async fn list_users(paintshop: &Running) -> (u16, Value) {
+    let path = "/admin/v1/users";
+    admin(paintshop, reqwest::Method::GET, path, Some(ADMIN_KEY), None).await
+}
+
+/// `DELETE /admin/v1/users/NAME`, under the admin key.
+async fn revoke_user(paintshop: &Running, name: &str) -> (u16, Value) {
+    let path = format!("/admin/v1/users/{name}");
+    admin(
+        paintshop,
+        reqwest::Method::DELETE,
+        &path,
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await
+}
+
+pub async fn create_user(paintshop: &Running, name: &str) -> String {
+    let (status, body) = post_user(paintshop, json!({"name": name})).await;
+    assert_eq!(status, 201, "{body}");
+    body["key"].as_str().expect("the new key").to_owned()
 }
 
 #[tokio::test]
@@ -84,11 +94,7 @@ async fn without_an_admin_key_the_admin_api_is_404_and_says_how_to_turn_it_on() 
 
 #[tokio::test]
 async fn a_missing_or_wrong_admin_key_is_401_and_counts_as_a_failed_key() {
-    let paintshop = Running::start(Options {
-        failed_keys_per_minute: 3,
-        ..with_admin()
-    })
-    .await;
+    let paintshop = Running::start(with_admin().failed_keys_per_minute(3)).await;
     let user_key = paintshop.add_user("alice").await;
     let get = reqwest::Method::GET;
     let path = "/admin/v1/users";
@@ -109,72 +115,32 @@ async fn a_missing_or_wrong_admin_key_is_401_and_counts_as_a_failed_key() {
 
 async fn users_are_created_listed_and_revoked(db: TestDb) {
     let paintshop = Running::start_on(with_admin(), &db).await;
-    let (post, get, delete) = (
-        reqwest::Method::POST,
-        reqwest::Method::GET,
-        reqwest::Method::DELETE,
-    );
-    let (status, created) = admin(
-        &paintshop,
-        post.clone(),
-        "/admin/v1/users",
-        Some(ADMIN_KEY),
-        Some(json!({"name": "  alice "})),
-    )
-    .await;
+    let (status, created) = post_user(&paintshop, json!({"name": "  alice "})).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["name"], "alice", "trimmed as by `users add`");
     let key = created["key"].as_str().expect("key").to_owned();
     assert!(key.starts_with("psk_") && key.len() == 68, "{key}");
-    assert_eq!(solve_status(&paintshop, &key).await, 200);
+    assert_eq!(paintshop.small_solve_status(&key).await, 200);
 
-    let (status, body) = admin(
-        &paintshop,
-        post.clone(),
-        "/admin/v1/users",
-        Some(ADMIN_KEY),
-        Some(json!({"name": "alice"})),
-    )
-    .await;
+    let (status, body) = post_user(&paintshop, json!({"name": "alice"})).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("conflict")));
     for bad in [
         json!({"name": ""}),
         json!({"name": "a\u{7}"}),
         json!({"name": "x".repeat(65)}),
     ] {
-        let (status, body) = admin(
-            &paintshop,
-            post.clone(),
-            "/admin/v1/users",
-            Some(ADMIN_KEY),
-            Some(bad.clone()),
-        )
-        .await;
+        let (status, body) = post_user(&paintshop, bad.clone()).await;
         assert_eq!(status, 400, "{bad}");
         assert_eq!(
             body["message"],
             "a user name is 1 to 64 printable characters"
         );
     }
-    let (status, _) = admin(
-        &paintshop,
-        post,
-        "/admin/v1/users",
-        Some(ADMIN_KEY),
-        Some(json!({"name": "bob", "admin": true})),
-    )
-    .await;
+    let (status, _) = post_user(&paintshop, json!({"name": "bob", "admin": true})).await;
     assert_eq!(status, 400, "unknown fields are refused");
     create_user(&paintshop, "bob").await;
 
-    let (status, list) = admin(
-        &paintshop,
-        get.clone(),
-        "/admin/v1/users",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let (status, list) = list_users(&paintshop).await;
     assert_eq!(status, 200);
     let users = list["users"].as_array().expect("users");
     let names: Vec<&str> = users
@@ -185,37 +151,20 @@ async fn users_are_created_listed_and_revoked(db: TestDb) {
     assert!(users.iter().all(|user| user["active"] == true));
     assert!(users.iter().all(|user| user.get("key").is_none()), "{list}");
 
-    let (status, revoked) = admin(
-        &paintshop,
-        delete.clone(),
-        "/admin/v1/users/alice",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let (status, revoked) = revoke_user(&paintshop, "alice").await;
     assert_eq!(status, 200, "{revoked}");
     assert_eq!(revoked["active"], false);
     assert!(revoked["revoked_at_ms"].is_i64());
-    assert_eq!(solve_status(&paintshop, &key).await, 401, "revoked at once");
-    let (status, body) = admin(
-        &paintshop,
-        delete.clone(),
-        "/admin/v1/users/alice",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    assert_eq!(
+        paintshop.small_solve_status(&key).await,
+        401,
+        "revoked at once"
+    );
+    let (status, body) = revoke_user(&paintshop, "alice").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-    let (status, _) = admin(
-        &paintshop,
-        delete,
-        "/admin/v1/users/nobody",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let (status, _) = revoke_user(&paintshop, "nobody").await;
     assert_eq!(status, 404);
-    let (_, list) = admin(&paintshop, get, "/admin/v1/users", Some(ADMIN_KEY), None).await;
+    let (_, list) = list_users(&paintshop).await;
     assert_eq!(list["users"][0]["active"], false);
     assert_eq!(list["users"][1]["active"], true);
     paintshop.stop().await;
@@ -277,7 +226,7 @@ async fn neither_the_admin_key_nor_user_keys_reach_the_logs() {
     let logs = CapturedLogs::start();
     let paintshop = Running::start(with_admin()).await;
     let key = create_user(&paintshop, "alice").await;
-    assert_eq!(solve_status(&paintshop, &key).await, 200);
+    assert_eq!(paintshop.small_solve_status(&key).await, 200);
     let (status, _) = admin(
         &paintshop,
         reqwest::Method::GET,
@@ -287,14 +236,7 @@ async fn neither_the_admin_key_nor_user_keys_reach_the_logs() {
     )
     .await;
     assert_eq!(status, 401);
-    let (status, _) = admin(
-        &paintshop,
-        reqwest::Method::DELETE,
-        "/admin/v1/users/alice",
-        Some(ADMIN_KEY),
-        None,
-    )
-    .await;
+    let (status, _) = revoke_user(&paintshop, "alice").await;
     assert_eq!(status, 200);
     paintshop.stop().await;
     let text = logs.text();

@@ -10,6 +10,7 @@ use paintshop::legacy_input::Limits;
 use paintshop::state::Protections;
 use paintshop::store::Store;
 use paintshop::{AppState, ServerSettings};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -71,6 +72,34 @@ impl Default for Options {
         }
     }
 }
+
+/// One chained setter per field a test changes, so a test names only that:
+/// `Options::default().max_body_bytes(4096)`.
+macro_rules! setters {
+    ($($field:ident: $type:ty),* $(,)?) => {
+        impl Options {
+            $(
+                pub fn $field(mut self, $field: $type) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters!(
+    rate_limit_per_minute: u32,
+    max_body_bytes: usize,
+    anonymous_rate_limit_per_minute: Option<u32>,
+    failed_keys_per_minute: u32,
+    trusted_proxies: Vec<&'static str>,
+    max_concurrent_requests: usize,
+    max_concurrent_solves: usize,
+    history_retention: Duration,
+    clock: Option<Clock>,
+    admin_key: Option<&'static str>,
+);
 
 impl Running {
     /// On a SQLite file of its own.
@@ -145,6 +174,23 @@ impl Running {
         format!("http://{}{path}", self.api)
     }
 
+    /// `POST /v2/solve` with `body`, under `key` when there is one.
+    pub async fn post_solve(&self, key: Option<&str>, body: &Value) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(self.url("/v2/solve"))
+            .json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("send")
+    }
+
+    /// The status of [`small_solve_request`] under `key`.
+    pub async fn small_solve_status(&self, key: &str) -> u16 {
+        let response = self.post_solve(Some(key), &small_solve_request()).await;
+        response.status().as_u16()
+    }
+
     /// Creates a user the way `paintshop users add` does and returns its key.
     pub async fn add_user(&self, name: &str) -> String {
         let key = paintshop::api_keys::generate_key();
@@ -165,6 +211,11 @@ impl Running {
             .expect("joins")
             .expect("clean exit");
     }
+}
+
+/// A /v2/ instance solved at once: one customer, who likes one color matte.
+pub fn small_solve_request() -> Value {
+    serde_json::json!({"colors": 2, "customers": [{"likes": [{"color": 1, "finish": "matte"}]}]})
 }
 
 /// Sends `request` byte for byte (no client library in between to fix it up) and returns the
@@ -188,13 +239,16 @@ pub async fn raw_request(address: SocketAddr, request: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-/// The legacy client's exact request: the JSON pasted into the request line, unencoded.
+/// The legacy client's exact request: the JSON pasted into the request line, unencoded. With
+/// `closing`, it asks the server to close the connection after the answer.
+pub fn legacy_request(json: &str, closing: bool) -> String {
+    let connection = if closing { "Connection: close\r\n" } else { "" };
+    format!("GET /v1/?input={json} HTTP/1.1\r\nHost: paintshop\r\n{connection}\r\n")
+}
+
+/// Sends [`legacy_request`] on a connection of its own; returns the answer's status and body.
 pub async fn legacy_get(address: SocketAddr, json: &str) -> (u16, String) {
-    raw_request(
-        address,
-        &format!("GET /v1/?input={json} HTTP/1.1\r\nHost: paintshop\r\nConnection: close\r\n\r\n"),
-    )
-    .await
+    raw_request(address, &legacy_request(json, true)).await
 }
 
 /// The legacy case file as (JSON input, expected answer) pairs.

@@ -6,11 +6,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Options, Running, TestDb, on_both_databases, raw_request};
+use crate::harness::{
+    Options, Running, TestDb, on_both_databases, raw_request, small_solve_request,
+};
 
-fn small_request() -> Value {
-    json!({"colors": 2, "customers": [{"likes": [{"color": 1, "finish": "matte"}]}]})
-}
+const SMALL_V1: &str = r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#;
 
 /// A /v1/ instance that is tiny on the wire but large to solve: a million colors.
 const MANY_COLORS_V1: &str = r#"{"colors":1000000,"customers":1,"demands":[[1,1,0]]}"#;
@@ -25,14 +25,16 @@ async fn v1(paintshop: &Running, json: &str, headers: &[(&str, &str)]) -> reqwes
     request.send().await.expect("send")
 }
 
-async fn solve(paintshop: &Running, key: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(paintshop.url("/v2/solve"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .expect("send")
+/// Sends a small /v1/ request every 20 ms, 200 times at most, until one is answered `status`.
+async fn small_v1_until(paintshop: &Running, status: u16) -> Option<reqwest::Response> {
+    for _ in 0..200 {
+        let response = v1(paintshop, SMALL_V1, &[]).await;
+        if response.status() == status {
+            return Some(response);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
 
 /// Sends `head` and reads the answer's status line without sending any body.
@@ -67,11 +69,7 @@ async fn an_anonymous_body_is_refused_before_a_byte_of_it_is_read() {
 
 #[tokio::test]
 async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() {
-    let paintshop = Running::start(Options {
-        max_body_bytes: 4096,
-        ..Options::default()
-    })
-    .await;
+    let paintshop = Running::start(Options::default().max_body_bytes(4096)).await;
     let key = paintshop.add_user("alice").await;
     let line = status_before_body(
         &paintshop,
@@ -93,11 +91,7 @@ async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() 
 
 #[tokio::test]
 async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_run() {
-    let paintshop = Running::start(Options {
-        max_concurrent_solves: 1,
-        ..Options::default()
-    })
-    .await;
+    let paintshop = Running::start(Options::default().max_concurrent_solves(1)).await;
     let key = paintshop.add_user("alice").await;
     // Another large solve holds the only slot.
     let held = paintshop.solve_slots.try_take().expect("a free slot");
@@ -110,13 +104,16 @@ async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_
         .map(|color| json!({"color": color, "finish": "glossy"}))
         .collect();
     let large_v2 = json!({"colors": 60_000, "customers": [{"likes": likes}]});
-    let busy = solve(&paintshop, &key, &large_v2).await;
+    let busy = paintshop.post_solve(Some(&key), &large_v2).await;
     assert_eq!(busy.status(), 503);
     let error: Value = busy.json().await.expect("json");
     assert_eq!(error["error"], "overloaded");
     // Small instances are solved inline and never wait for a slot.
     assert_eq!(
-        solve(&paintshop, &key, &small_request()).await.status(),
+        paintshop
+            .post_solve(Some(&key), &small_solve_request())
+            .await
+            .status(),
         200
     );
     drop(held);
@@ -128,11 +125,7 @@ async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_
 
 #[tokio::test]
 async fn requests_past_the_concurrency_cap_get_503_and_health_checks_still_answer() {
-    let paintshop = Running::start(Options {
-        max_concurrent_requests: 1,
-        ..Options::default()
-    })
-    .await;
+    let paintshop = Running::start(Options::default().max_concurrent_requests(1)).await;
     let key = paintshop.add_user("alice").await;
     // A keyed upload that never finishes holds the only request slot.
     let mut slow = tokio::net::TcpStream::connect(paintshop.api)
@@ -144,57 +137,30 @@ async fn requests_past_the_concurrency_cap_get_503_and_health_checks_still_answe
     )
     .await
     .expect("send");
-    let mut shed = None;
-    for _ in 0..200 {
-        let response = v1(
-            &paintshop,
-            r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
-            &[],
-        )
-        .await;
-        if response.status() == 503 {
-            shed = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let shed = shed.expect("a request past the cap is shed");
+    let shed = small_v1_until(&paintshop, 503)
+        .await
+        .expect("a request past the cap is shed");
     assert_eq!(shed.headers()["retry-after"], "1");
     let ready = reqwest::get(paintshop.url("/readyz"))
         .await
         .expect("readyz");
     assert_eq!(ready.status(), 200);
     drop(slow);
-    let mut served = false;
-    for _ in 0..200 {
-        let response = v1(
-            &paintshop,
-            r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#,
-            &[],
-        )
-        .await;
-        if response.status() == 200 {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(served, "the slot is given back when the slow client leaves");
+    assert!(
+        small_v1_until(&paintshop, 200).await.is_some(),
+        "the slot is given back when the slow client leaves"
+    );
     paintshop.stop().await;
 }
 
 #[tokio::test]
 async fn anonymous_v1_is_limited_per_client_address_believing_only_trusted_proxies() {
-    let untrusted = Running::start(Options {
-        anonymous_rate_limit_per_minute: Some(1),
-        ..Options::default()
-    })
-    .await;
-    let simple = r#"{"colors":1,"customers":1,"demands":[[1,1,0]]}"#;
-    let first = v1(&untrusted, simple, &[("x-forwarded-for", "192.0.2.1")]).await;
+    let untrusted =
+        Running::start(Options::default().anonymous_rate_limit_per_minute(Some(1))).await;
+    let first = v1(&untrusted, SMALL_V1, &[("x-forwarded-for", "192.0.2.1")]).await;
     assert_eq!(first.status(), 200);
     // A made-up X-Forwarded-For from an untrusted peer changes nothing.
-    let second = v1(&untrusted, simple, &[("x-forwarded-for", "192.0.2.2")]).await;
+    let second = v1(&untrusted, SMALL_V1, &[("x-forwarded-for", "192.0.2.2")]).await;
     assert_eq!(second.status(), 429);
     assert!(second.headers().contains_key("retry-after"));
     assert!(
@@ -208,43 +174,43 @@ async fn anonymous_v1_is_limited_per_client_address_believing_only_trusted_proxi
     let key = untrusted.add_user("alice").await;
     let keyed = v1(
         &untrusted,
-        simple,
+        SMALL_V1,
         &[("authorization", &format!("Bearer {key}"))],
     )
     .await;
     assert_eq!(keyed.status(), 200);
     untrusted.stop().await;
 
-    let behind_proxy = Running::start(Options {
-        anonymous_rate_limit_per_minute: Some(1),
-        trusted_proxies: vec!["127.0.0.0/8"],
-        ..Options::default()
-    })
+    let behind_proxy = Running::start(
+        Options::default()
+            .anonymous_rate_limit_per_minute(Some(1))
+            .trusted_proxies(vec!["127.0.0.0/8"]),
+    )
     .await;
     for client in ["192.0.2.1", "192.0.2.2"] {
         let forwarded = format!("6.6.6.6, {client}");
-        let response = v1(&behind_proxy, simple, &[("x-forwarded-for", &forwarded)]).await;
+        let response = v1(&behind_proxy, SMALL_V1, &[("x-forwarded-for", &forwarded)]).await;
         assert_eq!(response.status(), 200, "{client} has its own quota");
     }
-    let again = v1(&behind_proxy, simple, &[("x-forwarded-for", "192.0.2.1")]).await;
+    let again = v1(&behind_proxy, SMALL_V1, &[("x-forwarded-for", "192.0.2.1")]).await;
     assert_eq!(again.status(), 429);
     behind_proxy.stop().await;
 }
 
 #[tokio::test]
 async fn repeated_bad_keys_lock_the_address_out_of_keyed_requests_for_the_minute() {
-    let paintshop = Running::start(Options {
-        failed_keys_per_minute: 3,
-        ..Options::default()
-    })
-    .await;
+    let paintshop = Running::start(Options::default().failed_keys_per_minute(3)).await;
     let key = paintshop.add_user("alice").await;
     for attempt in 0..3 {
-        let response = solve(&paintshop, &format!("psk_guess{attempt}"), &small_request()).await;
+        let response = paintshop
+            .post_solve(Some(&format!("psk_guess{attempt}")), &small_solve_request())
+            .await;
         assert_eq!(response.status(), 401);
     }
     // Even the right key is refused now: nothing is looked up for this address.
-    let refused = solve(&paintshop, &key, &small_request()).await;
+    let refused = paintshop
+        .post_solve(Some(&key), &small_solve_request())
+        .await;
     assert_eq!(refused.status(), 429);
     assert!(refused.headers().contains_key("retry-after"));
     let error: Value = refused.json().await.expect("json");
@@ -277,7 +243,7 @@ async fn a_long_or_unprintable_request_id_is_replaced_and_never_stored(db: TestD
                 .post(url)
                 .bearer_auth(key)
                 .header("x-request-id", id)
-                .json(&small_request())
+                .json(&small_solve_request())
                 .send()
                 .await
                 .expect("send");
@@ -355,10 +321,7 @@ async fn history_and_rate_windows_past_their_retention_are_deleted(db: TestDb) {
         );
     }
     let paintshop = Running::start_with_store(
-        Options {
-            history_retention: Duration::from_secs(86_400),
-            ..Options::default()
-        },
+        Options::default().history_retention(Duration::from_secs(86_400)),
         store,
         db,
     )

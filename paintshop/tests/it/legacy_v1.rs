@@ -1,4 +1,4 @@
-use crate::harness::{Options, Running, legacy_cases, legacy_get, raw_request};
+use crate::harness::{Options, Running, legacy_cases, legacy_get, legacy_request, raw_request};
 
 #[tokio::test]
 async fn all_legacy_cases_pass_through_v1_in_every_encoding() {
@@ -41,9 +41,8 @@ async fn all_legacy_cases_pass_through_v1_in_every_encoding() {
 #[tokio::test]
 async fn keep_alive_connections_rewrite_every_request_line() {
     let paintshop = Running::start(Options::default()).await;
-    let one = r#"GET /v1/?input={"colors":1,"customers":1,"demands":[[1,1,1]]} HTTP/1.1\r\nHost: x\r\n\r\n"#.replace("\\r\\n", "\r\n");
-    let last = r#"GET /v1/?input={"colors":2,"customers":1,"demands":[[1,2,0]]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"#
-        .replace("\\r\\n", "\r\n");
+    let one = legacy_request(r#"{"colors":1,"customers":1,"demands":[[1,1,1]]}"#, false);
+    let last = legacy_request(r#"{"colors":2,"customers":1,"demands":[[1,2,0]]}"#, true);
     let (status, body) = raw_request(paintshop.api, &format!("{one}{one}{last}")).await;
     assert_eq!(status, 200);
     // Three answers on one connection; the last body is `0 0`.
@@ -59,7 +58,7 @@ async fn keep_alive_connections_rewrite_every_request_line() {
 async fn ambiguous_framing_is_refused_after_the_earlier_answers() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let paintshop = Running::start(Options::default()).await;
-    let one = r#"GET /v1/?input={"colors":1,"customers":1,"demands":[[1,1,1]]} HTTP/1.1\r\nHost: x\r\n\r\n"#.replace("\\r\\n", "\r\n");
+    let one = legacy_request(r#"{"colors":1,"customers":1,"demands":[[1,1,1]]}"#, false);
     let smuggled = format!(
         "POST /v1/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{one}",
         one.len()
@@ -89,74 +88,40 @@ async fn ambiguous_framing_is_refused_after_the_earlier_answers() {
     paintshop.stop().await;
 }
 
+/// Each line: an `input` a client sends => what the one-line 400 answer says about it.
+const MALFORMED: &str = r#"
+not-json => input is not valid JSON
+{"colors":2,"customers":2,"demands":[[1,1,0]]} => customers is 2 but demands has 1 entries
+{"colors":2,"customers":1,"demands":[[2,1,0]]} => customer 1 says T=2 but has 2 numbers
+{"colors":2,"customers":1,"demands":[[1,3,0]]} => customer 1: color 3 is outside 1..2
+{"colors":2,"customers":1,"demands":[[1,0,0]]} => color 0 is outside
+{"colors":2,"customers":1,"demands":[[1,1,2]]} => finish 2 is not 0 (glossy) or 1 (matte)
+{"colors":2,"customers":1,"demands":[[2,1,1,2,1]]} => likes two matte colors (1 and 2)
+{"colors":-1,"customers":1,"demands":[[1,1,0]]} => colors must be between 1 and
+{"colors":99999999999,"customers":1,"demands":[[1,1,0]]} => colors must be between 1 and
+{"colors":2,"customers":1,"demands":[[]]} => customer 1 is empty
+{"colors":2,"customers":1,"demands":[[1,1.5,0]]} => input is not valid JSON
+{"colors":2,"customers":1,"demands":[[-1]]} => says T=-1
+"#;
+
+fn assert_malformed(input: &str, (status, body): (u16, String), reason: &str) {
+    assert_eq!(status, 400, "{input} -> {body}");
+    assert!(
+        body.contains(reason),
+        "{input}: expected {reason:?} in {body:?}"
+    );
+    assert_eq!(body.trim_end().lines().count(), 1, "one line: {body:?}");
+}
+
 #[tokio::test]
 async fn malformed_input_gets_400_with_one_line_reason_and_the_server_keeps_serving() {
     let paintshop = Running::start(Options::default()).await;
-    let cases = [
-        (None, "missing query parameter `input`"),
-        (Some("not-json"), "input is not valid JSON"),
-        (
-            Some(r#"{"colors":2,"customers":2,"demands":[[1,1,0]]}"#),
-            "customers is 2 but demands has 1 entries",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[2,1,0]]}"#),
-            "customer 1 says T=2 but has 2 numbers",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[1,3,0]]}"#),
-            "customer 1: color 3 is outside 1..2",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[1,0,0]]}"#),
-            "color 0 is outside",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[1,1,2]]}"#),
-            "finish 2 is not 0 (glossy) or 1 (matte)",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[2,1,1,2,1]]}"#),
-            "likes two matte colors (1 and 2)",
-        ),
-        (
-            Some(r#"{"colors":-1,"customers":1,"demands":[[1,1,0]]}"#),
-            "colors must be between 1 and",
-        ),
-        (
-            Some(r#"{"colors":99999999999,"customers":1,"demands":[[1,1,0]]}"#),
-            "colors must be between 1 and",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[]]}"#),
-            "customer 1 is empty",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[1,1.5,0]]}"#),
-            "input is not valid JSON",
-        ),
-        (
-            Some(r#"{"colors":2,"customers":1,"demands":[[-1]]}"#),
-            "says T=-1",
-        ),
-    ];
-    for (input, reason) in cases {
-        let (status, body) = match input {
-            Some(json) => legacy_get(paintshop.api, json).await,
-            None => {
-                raw_request(
-                    paintshop.api,
-                    "GET /v1/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                )
-                .await
-            }
-        };
-        assert_eq!(status, 400, "{input:?} -> {body}");
-        assert!(
-            body.contains(reason),
-            "{input:?}: expected {reason:?} in {body:?}"
-        );
-        assert_eq!(body.trim_end().lines().count(), 1, "one line: {body:?}");
+    let no_input = "GET /v1/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let answer = raw_request(paintshop.api, no_input).await;
+    assert_malformed("no input", answer, "missing query parameter `input`");
+    for case in MALFORMED.lines().filter(|line| !line.is_empty()) {
+        let (input, reason) = case.split_once(" => ").expect("INPUT => REASON");
+        assert_malformed(input, legacy_get(paintshop.api, input).await, reason);
     }
     // Still serving.
     let (status, body) = legacy_get(
@@ -172,33 +137,10 @@ async fn malformed_input_gets_400_with_one_line_reason_and_the_server_keeps_serv
 async fn crash_endpoint_is_gone_by_default_and_metrics_stay_off_the_public_port() {
     let paintshop = Running::start(Options::default()).await;
     let client = reqwest::Client::new();
-    assert_eq!(
-        client
-            .get(paintshop.url("/crash"))
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        404
-    );
-    assert_eq!(
-        client
-            .get(paintshop.url("/metrics"))
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        404
-    );
-    assert_eq!(
-        client
-            .get(paintshop.url("/readyz"))
-            .send()
-            .await
-            .expect("send")
-            .status(),
-        200
-    );
+    for (path, status) in [("/crash", 404), ("/metrics", 404), ("/readyz", 200)] {
+        let response = client.get(paintshop.url(path)).send().await.expect("send");
+        assert_eq!(response.status(), status, "{path}");
+    }
     legacy_get(
         paintshop.api,
         r#"{"colors":1,"customers":1,"demands":[[1,1,1]]}"#,

@@ -4,12 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::admin_api::create_user;
+use crate::admin_api::{ADMIN_KEY, create_user, with_admin};
 use crate::harness::{Options, Running, TestDb, on_both_databases};
-
-const ADMIN_KEY: &str = "admin-0123456789abcdef0123456789";
 
 /// Two instances on `db`. On PostgreSQL they start at once, migrating the same empty database
 /// together; a SQLite file is for one instance, so there the second starts after the first.
@@ -25,27 +23,15 @@ async fn two_instances(db: &TestDb, options: impl Fn() -> Options) -> (Running, 
     }
 }
 
-async fn solve(paintshop: &Running, key: &str) -> u16 {
-    reqwest::Client::new()
-        .post(paintshop.url("/v2/solve"))
-        .bearer_auth(key)
-        .json(&json!({"colors": 2, "customers": [{"likes": [{"color": 2, "finish": "matte"}]}]}))
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
-}
-
 async fn users_and_history_are_shared(db: TestDb) {
-    let (a, b) = two_instances(&db, || Options {
-        admin_key: Some(ADMIN_KEY),
-        ..Options::default()
-    })
-    .await;
+    let (a, b) = two_instances(&db, with_admin).await;
     let key = create_user(&a, "alice").await;
-    assert_eq!(solve(&b, &key).await, 200, "a key made on A works on B");
-    assert_eq!(solve(&a, &key).await, 200);
+    assert_eq!(
+        b.small_solve_status(&key).await,
+        200,
+        "a key made on A works on B"
+    );
+    assert_eq!(a.small_solve_status(&key).await, 200);
     let history: Value = reqwest::Client::new()
         .get(b.url("/v2/history"))
         .bearer_auth(&key)
@@ -67,7 +53,11 @@ async fn users_and_history_are_shared(db: TestDb) {
         .await
         .expect("send");
     assert_eq!(revoked.status(), 200);
-    assert_eq!(solve(&a, &key).await, 401, "revoked on B, refused on A");
+    assert_eq!(
+        a.small_solve_status(&key).await,
+        401,
+        "revoked on B, refused on A"
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -81,11 +71,9 @@ async fn the_per_key_limit_holds_across_instances(db: TestDb) {
         let now = now.clone();
         move || {
             let now = now.clone();
-            Options {
-                rate_limit_per_minute: LIMIT,
-                clock: Some(Arc::new(move || now.load(Ordering::SeqCst))),
-                ..Options::default()
-            }
+            Options::default()
+                .rate_limit_per_minute(LIMIT)
+                .clock(Some(Arc::new(move || now.load(Ordering::SeqCst))))
         }
     };
     let (a, b) = two_instances(&db, clock).await;
@@ -93,7 +81,7 @@ async fn the_per_key_limit_holds_across_instances(db: TestDb) {
     let mut accepted = 0;
     for request in 0..2 * LIMIT {
         let instance = if request % 2 == 0 { &a } else { &b };
-        match solve(instance, &key).await {
+        match instance.small_solve_status(&key).await {
             200 => accepted += 1,
             429 => {}
             other => panic!("unexpected status {other}"),
@@ -101,8 +89,12 @@ async fn the_per_key_limit_holds_across_instances(db: TestDb) {
     }
     assert_eq!(accepted, LIMIT, "the limit is per key, not per instance");
     now.fetch_add(60_000, Ordering::SeqCst);
-    assert_eq!(solve(&b, &key).await, 200, "a new window starts from zero");
-    assert_eq!(solve(&a, &key).await, 200);
+    assert_eq!(
+        b.small_solve_status(&key).await,
+        200,
+        "a new window starts from zero"
+    );
+    assert_eq!(a.small_solve_status(&key).await, 200);
     a.stop().await;
     b.stop().await;
 }

@@ -10,16 +10,6 @@ fn five_color_request() -> Value {
     ]})
 }
 
-async fn post_solve(paintshop: &Running, key: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(paintshop.url("/v2/solve"))
-        .json(body);
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    request.send().await.expect("send")
-}
-
 async fn history(paintshop: &Running, key: &str, query: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .get(paintshop.url(&format!("/v2/history{query}")))
@@ -35,7 +25,7 @@ async fn history(paintshop: &Running, key: &str, query: &str) -> (u16, Value) {
 
 async fn v2_requires_a_valid_key_and_explains_why_not(db: TestDb) {
     let paintshop = Running::start_on(Options::default(), &db).await;
-    let response = post_solve(&paintshop, None, &five_color_request()).await;
+    let response = paintshop.post_solve(None, &five_color_request()).await;
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let body: Value = response.json().await.expect("json");
@@ -47,7 +37,9 @@ async fn v2_requires_a_valid_key_and_explains_why_not(db: TestDb) {
             .contains("Authorization: Bearer")
     );
 
-    let response = post_solve(&paintshop, Some("psk_wrong"), &five_color_request()).await;
+    let response = paintshop
+        .post_solve(Some("psk_wrong"), &five_color_request())
+        .await;
     assert_eq!(response.status(), 401);
 
     let key = paintshop.add_user("alice").await;
@@ -56,20 +48,16 @@ async fn v2_requires_a_valid_key_and_explains_why_not(db: TestDb) {
         .revoke_user("alice", 1)
         .await
         .expect("revoke");
-    assert_eq!(
-        post_solve(&paintshop, Some(&key), &five_color_request())
-            .await
-            .status(),
-        401,
-        "revoked key"
-    );
+    assert_eq!(paintshop.small_solve_status(&key).await, 401, "revoked key");
     paintshop.stop().await;
 }
 
 async fn solve_answers_json_with_finishes_mattes_and_request_id(db: TestDb) {
     let paintshop = Running::start_on(Options::default(), &db).await;
     let key = paintshop.add_user("alice").await;
-    let response = post_solve(&paintshop, Some(&key), &five_color_request()).await;
+    let response = paintshop
+        .post_solve(Some(&key), &five_color_request())
+        .await;
     assert_eq!(response.status(), 200);
     let header_id = response.headers()["x-request-id"]
         .to_str()
@@ -86,7 +74,8 @@ async fn solve_answers_json_with_finishes_mattes_and_request_id(db: TestDb) {
 
     let impossible = json!({"colors": 1, "customers": [
         {"likes": [{"color": 1, "finish": "matte"}]}, {"likes": [{"color": 1, "finish": "glossy"}]}]});
-    let body: Value = post_solve(&paintshop, Some(&key), &impossible)
+    let body: Value = paintshop
+        .post_solve(Some(&key), &impossible)
         .await
         .json()
         .await
@@ -112,7 +101,7 @@ async fn solve_answers_json_with_finishes_mattes_and_request_id(db: TestDb) {
             "colors must be between",
         ),
     ] {
-        let response = post_solve(&paintshop, Some(&key), &bad).await;
+        let response = paintshop.post_solve(Some(&key), &bad).await;
         assert_eq!(response.status(), 400, "{bad}");
         let body: Value = response.json().await.expect("json");
         assert!(
@@ -127,13 +116,12 @@ async fn history_is_private_newest_first_paginated_and_includes_keyed_v1_calls(d
     let paintshop = Running::start_on(Options::default(), &db).await;
     let alice = paintshop.add_user("alice").await;
     let bob = paintshop.add_user("bob").await;
+    // The history below describes these: five colors, four likes, one matte.
     for _ in 0..3 {
-        assert_eq!(
-            post_solve(&paintshop, Some(&alice), &five_color_request())
-                .await
-                .status(),
-            200
-        );
+        let response = paintshop
+            .post_solve(Some(&alice), &five_color_request())
+            .await;
+        assert_eq!(response.status(), 200);
     }
     let v1 = reqwest::Client::new()
         .get(paintshop.url("/v1/"))
@@ -146,7 +134,9 @@ async fn history_is_private_newest_first_paginated_and_includes_keyed_v1_calls(d
         .await
         .expect("send");
     assert_eq!(v1.text().await.expect("body"), "IMPOSSIBLE");
-    post_solve(&paintshop, Some(&bob), &five_color_request()).await;
+    paintshop
+        .post_solve(Some(&bob), &five_color_request())
+        .await;
 
     let (status, page) = history(&paintshop, &alice, "?limit=2").await;
     assert_eq!(status, 200);
@@ -193,25 +183,20 @@ async fn each_key_is_rate_limited_with_retry_after(db: TestDb) {
     // Time stands still 15 s into a window: the test cannot straddle two windows.
     let now = 1_700_000_040_000 + 15_000;
     let paintshop = Running::start_on(
-        Options {
-            rate_limit_per_minute: 2,
-            clock: Some(std::sync::Arc::new(move || now)),
-            ..Options::default()
-        },
+        Options::default()
+            .rate_limit_per_minute(2)
+            .clock(Some(std::sync::Arc::new(move || now))),
         &db,
     )
     .await;
     let alice = paintshop.add_user("alice").await;
     let bob = paintshop.add_user("bob").await;
     for _ in 0..2 {
-        assert_eq!(
-            post_solve(&paintshop, Some(&alice), &five_color_request())
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(paintshop.small_solve_status(&alice).await, 200);
     }
-    let limited = post_solve(&paintshop, Some(&alice), &five_color_request()).await;
+    let limited = paintshop
+        .post_solve(Some(&alice), &five_color_request())
+        .await;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -220,9 +205,7 @@ async fn each_key_is_rate_limited_with_retry_after(db: TestDb) {
         .expect("seconds");
     assert_eq!(retry_after, 45, "seconds to the end of the window");
     assert_eq!(
-        post_solve(&paintshop, Some(&bob), &five_color_request())
-            .await
-            .status(),
+        paintshop.small_solve_status(&bob).await,
         200,
         "bob has his own quota"
     );
@@ -230,20 +213,13 @@ async fn each_key_is_rate_limited_with_retry_after(db: TestDb) {
 }
 
 async fn bodies_over_the_limit_get_413(db: TestDb) {
-    let paintshop = Running::start_on(
-        Options {
-            max_body_bytes: 1024,
-            ..Options::default()
-        },
-        &db,
-    )
-    .await;
+    let paintshop = Running::start_on(Options::default().max_body_bytes(1024), &db).await;
     let key = paintshop.add_user("alice").await;
     let likes: Vec<Value> = (1..=200)
         .map(|color| json!({"color": color, "finish": "glossy"}))
         .collect();
     let big = json!({"colors": 200, "customers": [{"likes": likes}]});
-    assert_eq!(post_solve(&paintshop, Some(&key), &big).await.status(), 413);
+    assert_eq!(paintshop.post_solve(Some(&key), &big).await.status(), 413);
     paintshop.stop().await;
 }
 
