@@ -6,6 +6,11 @@ use paintshop::solver::solve;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "../tests/it/hard_instances.rs"]
+mod hard_instances;
+
+use hard_instances::forcing_chain;
+
 /// `customers` random customers over `colors` colors with `pairs` likes in all, about one in
 /// five matte (at most one per customer): a mix of solvable and forcing-heavy instances.
 fn random_instance(colors: u32, customers: usize, pairs: usize, seed: u64) -> Problem {
@@ -29,19 +34,6 @@ fn random_instance(colors: u32, customers: usize, pairs: usize, seed: u64) -> Pr
         colors,
         customers: list,
     }
-}
-
-/// The worst case for propagation: forcing color 0 forces 1, which forces 2, ... to the end.
-fn forcing_chain(colors: u32) -> Problem {
-    let mut customers = vec![Customer {
-        glossy: vec![],
-        matte: Some(0),
-    }];
-    customers.extend((1..colors).map(|color| Customer {
-        glossy: vec![color - 1],
-        matte: Some(color),
-    }));
-    Problem { colors, customers }
 }
 
 /// A chain whose end is contradicted: the solver must walk it all before saying IMPOSSIBLE.

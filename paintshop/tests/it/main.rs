@@ -4,6 +4,7 @@
 
 mod admin_api;
 mod cli;
+mod hard_instances;
 mod harness;
 mod hostile_clients;
 mod legacy_v1;

@@ -2,6 +2,8 @@ use paintshop::problem::{Customer, Finish, Problem};
 use paintshop::solver::{brute_force, solve};
 use proptest::prelude::*;
 
+use crate::hard_instances::forcing_chain;
+
 /// Random small instances, within the problem's rule of at most one matte per customer.
 fn small_problem() -> impl Strategy<Value = Problem> {
     (1u32..=8).prop_flat_map(|colors| {
@@ -37,17 +39,7 @@ proptest! {
 
 #[test]
 fn a_long_forcing_chain_is_followed_to_the_end() {
-    // Customer i likes color i matte or color i-1 glossy; customer 0 wants color 0 matte:
-    // every color is forced in turn, the worst case for propagation depth.
-    let colors = 100_000u32;
-    let mut customers = vec![Customer {
-        glossy: vec![],
-        matte: Some(0),
-    }];
-    customers.extend((1..colors).map(|color| Customer {
-        glossy: vec![color - 1],
-        matte: Some(color),
-    }));
-    let finishes = solve(&Problem { colors, customers }).expect("solvable");
+    // Every color is forced in turn, the worst case for propagation depth.
+    let finishes = solve(&forcing_chain(100_000)).expect("solvable");
     assert!(finishes.iter().all(|&finish| finish == Finish::Matte));
 }
