@@ -10,6 +10,8 @@ pub mod request_line;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use clock::unix_millis;
 pub use health::{Readiness, health_routes, probe_routes};

@@ -2,14 +2,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hardware::refresher::RefreshSettings;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use service_kit::testing::ServerTask;
 
 /// A hardware service running in this process on a real socket.
 pub struct RunningHardware {
     pub address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<anyhow::Result<()>>,
+    server: ServerTask,
 }
 
 pub fn settings(compute_cost: Duration, interval: Duration) -> RefreshSettings {
@@ -49,34 +47,19 @@ impl RunningHardware {
             .await
             .expect("bind test port");
         let address = listener.local_addr().expect("bound address");
-        let (stop, stopped) = oneshot::channel::<()>();
         let url = database_url.to_owned();
-        let task = tokio::spawn(async move {
-            hardware::serve(listener, &url, settings, Default::default(), async {
-                let _ = stopped.await;
-            })
-            .await
+        let server = ServerTask::spawn(|stopped| async move {
+            hardware::serve(listener, &url, settings, Default::default(), stopped).await
         });
-        Self {
-            address,
-            stop: Some(stop),
-            task,
-        }
+        Self { address, server }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let outcome = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        outcome
-            .expect("hardware stops within 10 s")
-            .expect("task joins")
-            .expect("clean exit");
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

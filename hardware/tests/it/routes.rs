@@ -5,34 +5,18 @@ use axum::http::{Request, StatusCode};
 use hardware::availability::Availability;
 use hardware::snapshot::{Entry, Profile, Snapshot, SnapshotCell};
 use hardware::{AppState, app};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use service_kit::testing::answer;
 
 async fn get(state: &AppState, path: &str) -> (StatusCode, String, Option<String>) {
     let request = Request::get(path)
         .body(Body::empty())
         .expect("valid request");
-    let response = app(state.clone())
-        .oneshot(request)
-        .await
-        .expect("router answers");
-    let status = response.status();
-    let content_type = response
-        .headers()
+    let (status, headers, body) = answer(app(state.clone()), request).await;
+    let content_type = headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        String::from_utf8_lossy(&body).into_owned(),
-        content_type,
-    )
+    (status, body, content_type)
 }
 
 fn entry(id: i64, provider: &str, name: &str, availability: Availability) -> Entry {

@@ -11,9 +11,8 @@ use paintshop::state::Protections;
 use paintshop::store::Store;
 use paintshop::{AppState, ServerSettings};
 use serde_json::Value;
+use service_kit::testing::ServerTask;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/legacy");
 
@@ -34,8 +33,7 @@ pub struct Running {
     pub store: Store,
     /// The server's large-solve slots: a test that takes them all sees the server saturated.
     pub solve_slots: SolveSlots,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<anyhow::Result<()>>,
+    server: ServerTask,
     _db: TestDb,
 }
 
@@ -155,17 +153,14 @@ impl Running {
             history_retention: options.history_retention,
             ..ServerSettings::default()
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(paintshop::serve(api, monitor, state, settings, async {
-            let _ = stopped.await;
-        }));
+        let server =
+            ServerTask::spawn(|stopped| paintshop::serve(api, monitor, state, settings, stopped));
         Self {
             api: api_address,
             monitor: monitor_address,
             store,
             solve_slots,
-            stop: Some(stop),
-            task,
+            server,
             _db: db,
         }
     }
@@ -201,15 +196,8 @@ impl Running {
         key
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let joined = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        joined
-            .expect("stops in time")
-            .expect("joins")
-            .expect("clean exit");
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

@@ -2,11 +2,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use portal::cache::DashboardCache;
 use portal::hardware_client::ProfileAvailability;
 use portal::poller::Known;
-use tower::ServiceExt;
+use service_kit::testing::answer;
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -39,19 +38,11 @@ async fn get(
     if let Some(tag) = if_none_match {
         request = request.header("if-none-match", tag);
     }
-    let response = portal::app(cache.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("answer");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    answer(
+        portal::app(cache.clone()),
+        request.body(Body::empty()).expect("request"),
+    )
+    .await
 }
 
 #[tokio::test]

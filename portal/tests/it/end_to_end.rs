@@ -3,55 +3,44 @@ use std::time::Duration;
 
 use hardware::refresher::RefreshSettings;
 use portal::PollerSettings;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use service_kit::testing::ServerTask;
 
 /// A server of either kind running in this process on a real socket.
 struct Running {
     address: SocketAddr,
     /// portal's monitor port (hardware has none).
     monitor: Option<SocketAddr>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<anyhow::Result<()>>,
+    server: ServerTask,
 }
 
 impl Running {
     async fn stop(self) {
-        let _ = self.stop.send(());
-        let joined = tokio::time::timeout(Duration::from_secs(10), self.task).await;
-        joined
-            .expect("stops within 10 s")
-            .expect("joins")
-            .expect("clean exit");
+        self.server.stop().await;
     }
 }
 
 async fn start_hardware(address: SocketAddr, database_url: String) -> Running {
     let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
     let settings = RefreshSettings {
         workers: 2,
         interval: Duration::from_millis(200),
         compute_cost: Duration::from_millis(30),
     };
-    let task = tokio::spawn(async move {
+    let server = ServerTask::spawn(|stopped| async move {
         hardware::serve(
             listener,
             &database_url,
             settings,
             Default::default(),
-            async {
-                let _ = stopped.await;
-            },
+            stopped,
         )
         .await
     });
     Running {
         address,
         monitor: None,
-        stop,
-        task,
+        server,
     }
 }
 
@@ -60,7 +49,6 @@ async fn start_portal(hardware: SocketAddr) -> Running {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
     let settings = PollerSettings {
         hardware_url: format!("http://{hardware}"),
         interval: Duration::from_millis(100),
@@ -72,17 +60,13 @@ async fn start_portal(hardware: SocketAddr) -> Running {
         .await
         .expect("bind monitor");
     let monitor_address = monitor.local_addr().expect("monitor address");
-    let task = tokio::spawn(async move {
-        portal::serve(listener, monitor, settings, Default::default(), async {
-            let _ = stopped.await;
-        })
-        .await
+    let server = ServerTask::spawn(|stopped| {
+        portal::serve(listener, monitor, settings, Default::default(), stopped)
     });
     Running {
         address,
         monitor: Some(monitor_address),
-        stop,
-        task,
+        server,
     }
 }
 
