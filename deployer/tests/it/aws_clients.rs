@@ -1,7 +1,9 @@
 //! SDK clients on the AWS double, and the reads of what dashctl built there that more than one
 //! test makes.
 
-use aws_sdk_ecs::types::ContainerDefinition;
+use std::collections::HashMap;
+
+use aws_sdk_ecs::types::{ContainerDefinition, Service};
 use aws_sdk_elasticloadbalancingv2::types::{Listener, LoadBalancer, TargetGroup};
 
 use crate::moto::Moto;
@@ -84,14 +86,10 @@ impl Aws {
     /// Where the listener's default action forwards: (target group name, weight), sorted by name.
     pub async fn forward_weights(&self, listener: &Listener) -> Vec<(String, i32)> {
         let groups = self.target_groups().await;
-        let name = |arn: &str| {
-            groups
-                .iter()
-                .find(|group| group.target_group_arn() == Some(arn))
-                .and_then(|group| group.target_group_name())
-                .unwrap_or(arn)
-                .to_owned()
-        };
+        let names: HashMap<&str, &str> = groups
+            .iter()
+            .filter_map(|group| Some((group.target_group_arn()?, group.target_group_name()?)))
+            .collect();
         // dashctl always sends a ForwardConfig with both colors (the idle one at weight 0).
         let mut weights: Vec<(String, i32)> = listener.default_actions()[0]
             .forward_config()
@@ -99,10 +97,9 @@ impl Aws {
             .target_groups()
             .iter()
             .map(|group| {
-                (
-                    name(group.target_group_arn().unwrap_or_default()),
-                    group.weight().unwrap_or(0),
-                )
+                let arn = group.target_group_arn().unwrap_or_default();
+                let name = names.get(arn).copied().unwrap_or(arn);
+                (name.to_owned(), group.weight().unwrap_or(0))
             })
             .collect();
         weights.sort();
@@ -113,14 +110,11 @@ impl Aws {
     /// CIDR block or another group's name.
     pub async fn ingress(&self, name: &str) -> Vec<(i32, String)> {
         let groups = every!(self.ec2.describe_security_groups(), "security groups");
-        let name_of = |id: &str| {
-            groups
-                .iter()
-                .find(|group| group.group_id() == Some(id))
-                .and_then(|group| group.group_name())
-                .unwrap_or(id)
-                .to_owned()
-        };
+        let names: HashMap<&str, &str> = groups
+            .iter()
+            .filter_map(|group| Some((group.group_id()?, group.group_name()?)))
+            .collect();
+        let name_of = |id: &str| names.get(id).copied().unwrap_or(id).to_owned();
         let group = groups
             .iter()
             .find(|group| group.group_name() == Some(name))
@@ -145,6 +139,19 @@ impl Aws {
             .collect();
         rules.sort();
         rules
+    }
+
+    /// The ECS services `names` of `cluster`.
+    pub async fn services(&self, cluster: &str, names: &[&str]) -> Vec<Service> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(names.iter().map(|name| name.to_string()).collect()))
+            .send()
+            .await
+            .expect("services");
+        described.services().to_vec()
     }
 
     /// The first container of the task definition `family_or_arn` (the latest revision of a

@@ -2,7 +2,7 @@
 //! reachable only from the tasks that use it, the password never in clear, a release and a
 //! rollback with the database in place, and no way to lose it by accident.
 
-use crate::aws_clients::Aws;
+use crate::aws_clients::{Aws, every};
 use crate::aws_fixture::{Deployed, Spec, replaced};
 use crate::moto::Moto;
 
@@ -87,15 +87,14 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
         .iter()
         .filter_map(|subnet| subnet.subnet_identifier().map(str::to_owned))
         .collect();
-    let subnets = aws
-        .ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(subnet_ids.clone()))
-        .send()
-        .await
-        .expect("subnets");
-    assert_eq!(subnets.subnets().len(), 2, "{subnet_ids:?}");
-    for subnet in subnets.subnets() {
+    let subnets = every!(
+        aws.ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(subnet_ids.clone())),
+        "subnets"
+    );
+    assert_eq!(subnets.len(), 2, "{subnet_ids:?}");
+    for subnet in &subnets {
         let name = subnet
             .tags()
             .iter()
@@ -155,10 +154,7 @@ async fn paintshop_gets_a_private_encrypted_database_its_tasks_alone_can_reach()
     );
 
     // A second plan finds nothing to do: what AWS reports reads back as the spec says.
-    deployed
-        .run(&["plan"])
-        .succeeds()
-        .stdout_contains("No changes");
+    deployed.plan().stdout_contains("No changes");
 
     deployed
         .run(&["status", "--env", "aws"])
@@ -188,13 +184,7 @@ async fn a_release_and_a_rollback_keep_the_database_and_its_connection() {
     let before = database(&aws).await.expect("database");
 
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "api=ghcr.io/example/dashctl-paintshop:v2",
-        ])
+        .release("api=ghcr.io/example/dashctl-paintshop:v2")
         .succeeds()
         .stdout_contains("api: live on green");
     let container = aws.container("paintshop-prod-api").await;

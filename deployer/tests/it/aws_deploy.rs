@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::aws_clients::{Aws, every};
 use crate::aws_fixture::{Deployed, Spec};
-use crate::harness::{Ran, service};
+use crate::harness::{Ran, live_release, service};
 use crate::moto::Moto;
 
 const SPEC: &str = "config/dashboard.yaml";
@@ -234,15 +234,12 @@ async fn the_public_listener_on_80_forwards_to_blue_and_keeps_green_attached_at_
 async fn services_run_on_fargate_in_private_subnets_without_public_addresses() {
     let (_, aws) = dashboard().await;
     let services = aws
-        .ecs
-        .describe_services()
-        .cluster("dashboard-prod")
-        .services("dashboard-prod-portal-blue")
-        .services("dashboard-prod-hardware-blue")
-        .send()
-        .await
-        .expect("services");
-    assert_eq!(services.services().len(), 2);
+        .services(
+            "dashboard-prod",
+            &["dashboard-prod-portal-blue", "dashboard-prod-hardware-blue"],
+        )
+        .await;
+    assert_eq!(services.len(), 2);
     let private: Vec<String> = every!(
         aws.ec2.describe_subnets().set_filters(Some(tagged())),
         "subnets"
@@ -256,7 +253,7 @@ async fn services_run_on_fargate_in_private_subnets_without_public_addresses() {
     })
     .filter_map(|subnet| subnet.subnet_id().map(str::to_owned))
     .collect();
-    for service in services.services() {
+    for service in &services {
         assert_eq!(service.launch_type().map(|t| t.as_str()), Some("FARGATE"));
         let network = service
             .network_configuration()
@@ -281,18 +278,13 @@ async fn services_run_on_fargate_in_private_subnets_without_public_addresses() {
 #[tokio::test]
 async fn portal_tasks_find_hardware_through_the_internal_balancer_and_log_to_their_group() {
     let (_, aws) = dashboard().await;
-    let services = aws
-        .ecs
-        .describe_services()
-        .cluster("dashboard-prod")
-        .services("dashboard-prod-portal-blue")
-        .send()
-        .await
-        .expect("portal");
+    let portal = aws
+        .services("dashboard-prod", &["dashboard-prod-portal-blue"])
+        .await;
     let definition = aws
         .ecs
         .describe_task_definition()
-        .set_task_definition(services.services()[0].task_definition.clone())
+        .set_task_definition(portal[0].task_definition.clone())
         .send()
         .await
         .expect("task definition");
@@ -372,24 +364,20 @@ async fn every_color_has_alarms_on_the_balancer_metrics_the_rollouts_watch() {
         .expect("5xx alarm");
     assert_eq!(five_xx.metric_name(), Some("HTTPCode_Target_5XX_Count"));
     assert_eq!(five_xx.threshold(), Some(10.0));
-    let dimensions: Vec<String> = five_xx
-        .dimensions()
-        .iter()
-        .map(|d| {
-            format!(
-                "{}={}",
-                d.name().unwrap_or_default(),
-                d.value().unwrap_or_default()
-            )
-        })
-        .collect();
-    for prefix in [
-        "TargetGroup=targetgroup/dashboard-prod-portal-green/",
-        "LoadBalancer=app/dashboard-prod-public/",
+    for (name, prefix) in [
+        ("TargetGroup", "targetgroup/dashboard-prod-portal-green/"),
+        ("LoadBalancer", "app/dashboard-prod-public/"),
     ] {
         assert!(
-            dimensions.iter().any(|d| d.starts_with(prefix)),
-            "{prefix} in {dimensions:?}"
+            five_xx
+                .dimensions()
+                .iter()
+                .any(|dimension| dimension.name() == Some(name)
+                    && dimension
+                        .value()
+                        .is_some_and(|value| value.starts_with(prefix))),
+            "{name}={prefix}... in {:?}",
+            five_xx.dimensions()
         );
     }
 }
@@ -457,11 +445,7 @@ async fn portal_scales_on_requests_per_target_of_the_live_color() {
 
 #[test]
 fn a_second_plan_after_deploy_shows_no_changes() {
-    DASHBOARD
-        .deployed
-        .run(&["plan"])
-        .succeeds()
-        .stdout_is("No changes.\n");
+    DASHBOARD.deployed.plan().stdout_is("No changes.\n");
 }
 
 #[tokio::test]
@@ -489,8 +473,10 @@ fn status_reports_each_services_live_color_image_capacity_scaling_and_url() {
     assert_eq!(status["environment"], "prod");
     let portal = service(&status, "portal");
     assert_eq!(portal["public"], true);
-    assert_eq!(portal["live_color"], "blue");
-    assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:latest");
+    assert_eq!(
+        live_release(portal),
+        ("blue", "ghcr.io/example/dashctl-portal:latest")
+    );
     assert_eq!(portal["desired"], 2);
     assert_eq!(
         portal["scaling"],

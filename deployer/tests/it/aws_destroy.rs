@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::Filter;
 
 use crate::aws_clients::{Aws, every};
 use crate::aws_fixture::{Deployed, Spec};
-use crate::harness::service;
+use crate::harness::{live_release, service};
 
 fn tagged() -> Vec<Filter> {
     dashctl::aws::tags::ec2_filters("dashboard", "prod")
@@ -22,15 +22,8 @@ async fn a_release_changes_colors_then_destroy_asks_and_removes_both_colors_and_
     // A new image rolls out blue/green: green gets it, then the traffic. The running release
     // changes colors: nothing is updated in place.
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=ghcr.io/example/dashctl-portal:1.2.0",
-            "--bake",
-            "0s",
-        ])
+        .release("portal=ghcr.io/example/dashctl-portal:1.2.0")
+        .args(&["--bake", "0s"])
         .succeeds()
         .contains(
             "image: ghcr.io/example/dashctl-portal:latest -> ghcr.io/example/dashctl-portal:1.2.0",
@@ -39,8 +32,10 @@ async fn a_release_changes_colors_then_destroy_asks_and_removes_both_colors_and_
         .contains("portal: live on green (was blue)");
     let status = deployed.status();
     let portal = service(&status, "portal");
-    assert_eq!(portal["live_color"], "green");
-    assert_eq!(portal["image"], "ghcr.io/example/dashctl-portal:1.2.0");
+    assert_eq!(
+        live_release(portal),
+        ("green", "ghcr.io/example/dashctl-portal:1.2.0")
+    );
     assert_eq!(portal["desired"], 2);
     assert_eq!(
         portal["scaling"],
@@ -86,7 +81,6 @@ async fn a_release_changes_colors_then_destroy_asks_and_removes_both_colors_and_
     );
     assert!(logs.is_empty(), "{logs:?}");
     deployed
-        .run(&["plan"])
-        .succeeds()
+        .plan()
         .contains("Plan: 45 to create, 0 to update, 0 to delete.");
 }

@@ -1,7 +1,7 @@
 //! What AWS tests start from: one of the project's specs (as it is, or with test-sized waits)
 //! deployed once on a fresh double.
 
-use crate::harness::Ran;
+use crate::harness::{Ran, Run};
 use crate::moto::Moto;
 
 /// A spec file for `dashctl -f`.
@@ -67,10 +67,20 @@ impl Deployed {
     }
 
     /// `dashctl args... -f <the spec>` against this double.
-    pub fn run(&self, args: &[&str]) -> crate::harness::Run {
+    pub fn run(&self, args: &[&str]) -> Run {
         let mut all = args.to_vec();
         all.extend(["-f", self.spec.path.as_str()]);
         self.moto.run(&all)
+    }
+
+    /// `dashctl plan`, which succeeds.
+    pub fn plan(&self) -> Ran {
+        self.run(&["plan"]).succeeds()
+    }
+
+    /// `deploy --env aws --image SERVICE=IMAGE`: a release of a new image.
+    pub fn release(&self, service_image: &str) -> Run {
+        self.run(&["deploy", "--env", "aws", "--image", service_image])
     }
 
     /// `dashctl status --env aws` as JSON.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::aws_clients::Aws;
 use crate::aws_fixture::{Deployed, Spec, replaced};
-use crate::harness::{Running, service};
+use crate::harness::{Running, live_release, service};
 
 /// config/dashboard.yaml with test-sized waits, portal with the `deploy:` policy given.
 fn spec(portal_deploy: &str) -> Spec {
@@ -68,15 +68,20 @@ fn green_live() -> Vec<(String, i32)> {
 
 /// `deploy --image portal=example/portal:v2`, started in the background.
 fn start_v2(deployed: &Deployed) -> Running {
-    deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v2",
-        ])
-        .spawn()
+    deployed.release("portal=example/portal:v2").spawn()
+}
+
+/// The dashboard deployed with portal's `deploy:` policy, and a release of v2 under way until
+/// `what`: `done` holds for the public listener's weights.
+async fn rolling_out(
+    portal_deploy: &str,
+    what: &str,
+    done: impl Fn(&[(String, i32)]) -> bool,
+) -> (Deployed, Aws, Running) {
+    let (deployed, aws) = deployed(portal_deploy).await;
+    let rollout = start_v2(&deployed);
+    wait_for_weights(&aws, what, done).await;
+    (deployed, aws, rollout)
 }
 
 fn portal(deployed: &Deployed) -> serde_json::Value {
@@ -90,6 +95,17 @@ fn color<'a>(portal: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .expect(name)
 }
 
+/// A release of v2 (all at once, baking for `bake`) whose green has just taken all traffic.
+async fn baking(bake: &str) -> (Deployed, Aws, Running) {
+    let policy = format!(
+        "deploy: {{ strategy: all-at-once, bake: {bake}, auto_rollback: true, health_timeout: 8s }}"
+    );
+    rolling_out(&policy, "green went live", |weights| {
+        weights == green_live()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     let (deployed, aws) = deployed(ALL_AT_ONCE).await;
@@ -97,14 +113,8 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
 
     // --dry-run says what would happen and changes nothing.
     let dry = deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v2",
-            "--dry-run",
-        ])
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
         .succeeds();
     for line in [
         "Rollout of portal (blue is live):",
@@ -124,8 +134,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         .stdout_contains("1 rolled out");
     assert_eq!(listener_weights(&aws).await, green_live());
     let now = portal(&deployed);
-    assert_eq!(now["live_color"], "green");
-    assert_eq!(now["image"], "example/portal:v2");
+    assert_eq!(live_release(&now), ("green", "example/portal:v2"));
     assert_eq!(color(&now, "green")["desired"], 2);
     assert_eq!(color(&now, "green")["weight"], 100);
     assert_eq!(color(&now, "blue")["desired"], 0);
@@ -137,18 +146,11 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     // The plan compares with the spec, which still says :latest: portal's task definition
     // would change. Deploying the image that runs changes nothing.
     deployed
-        .run(&["plan"])
-        .succeeds()
+        .plan()
         .stdout_contains("task definition dashboard-prod-portal");
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v2",
-            "--dry-run",
-        ])
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
         .succeeds()
         .stdout_contains("No changes.");
 
@@ -161,25 +163,18 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         .stdout_contains("portal: live on blue (was green)");
     assert_eq!(listener_weights(&aws).await, blue_live());
     let now = portal(&deployed);
-    assert_eq!(now["live_color"], "blue");
-    assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
+    assert_eq!(
+        live_release(&now),
+        ("blue", "ghcr.io/example/dashctl-portal:latest")
+    );
     assert_eq!(color(&now, "blue")["desired"], 2);
     assert_eq!(color(&now, "green")["desired"], 0);
-    deployed
-        .run(&["plan"])
-        .succeeds()
-        .stdout_is("No changes.\n");
+    deployed.plan().stdout_is("No changes.\n");
 
     // A release that never becomes healthy (the double fails the health checks of images
     // named `unhealthy`): blue keeps all traffic and green goes back to zero.
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v3-unhealthy",
-        ])
+        .release("portal=example/portal:v3-unhealthy")
         .exits(1)
         .contains("green did not become healthy within 8s; blue still serves all traffic");
     assert_eq!(listener_weights(&aws).await, blue_live());
@@ -205,14 +200,8 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
             .is_some_and(|holder| holder.contains("someone"))
     );
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v2",
-            "--break-lock",
-        ])
+        .release("portal=example/portal:v2")
+        .args(&["--break-lock"])
         .succeeds();
     assert_eq!(
         aws.rollout_lock("dashboard", "prod").await,
@@ -238,8 +227,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         .lacks("Rollout of portal");
     let now = deployed.status();
     let hardware = service(&now, "hardware");
-    assert_eq!(hardware["image"], "example/hardware:v2");
-    assert_eq!(hardware["live_color"], "green");
+    assert_eq!(live_release(hardware), ("green", "example/hardware:v2"));
     assert_eq!(
         service(&now, "portal")["image"],
         "example/portal:v2",
@@ -298,13 +286,8 @@ async fn canary_weights_step_up_before_the_full_switch() {
 
 #[tokio::test]
 async fn a_firing_alarm_while_baking_switches_traffic_back() {
-    let (deployed, aws) = deployed(
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 8s }",
-    )
-    .await;
-    let rollout = start_v2(&deployed);
     // Once green takes all traffic, it is baking: make its 5xx alarm fire.
-    wait_for_weights(&aws, "green went live", |weights| weights == green_live()).await;
+    let (deployed, aws, rollout) = baking("30s").await;
     aws.cloudwatch
         .set_alarm_state()
         .alarm_name("dashboard-prod-portal-green-5xx")
@@ -325,13 +308,11 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
 
 #[tokio::test]
 async fn ctrl_c_during_a_canary_leaves_the_live_color() {
-    let (deployed, aws) =
-        deployed("deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 8s }")
-            .await;
-    let rollout = start_v2(&deployed);
-    wait_for_weights(&aws, "the canary step started", |weights| {
-        weights.iter().any(|(_, weight)| *weight == 10)
-    })
+    let (deployed, aws, rollout) = rolling_out(
+        "deploy: { strategy: canary, canary: [10%, 5m], bake: 0s, health_timeout: 8s }",
+        "the canary step started",
+        |weights| weights.iter().any(|(_, weight)| *weight == 10),
+    )
     .await;
     nix::sys::signal::kill(rollout.pid(), nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     rollout
@@ -348,12 +329,7 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
 
 #[tokio::test]
 async fn autoscaling_out_while_baking_is_not_a_failure() {
-    let (deployed, aws) = deployed(
-        "deploy: { strategy: all-at-once, bake: 8s, auto_rollback: true, health_timeout: 8s }",
-    )
-    .await;
-    let rollout = start_v2(&deployed);
-    wait_for_weights(&aws, "green went live", |weights| weights == green_live()).await;
+    let (_deployed, aws, rollout) = baking("8s").await;
     // What target tracking does under load: two more tasks, `initial` for a while.
     aws.ecs
         .update_service()
@@ -384,13 +360,7 @@ async fn a_release_waits_for_a_deleted_idle_service_to_drain() {
         .await
         .expect("delete blue");
     deployed
-        .run(&[
-            "deploy",
-            "--env",
-            "aws",
-            "--image",
-            "portal=example/portal:v3",
-        ])
+        .release("portal=example/portal:v3")
         .succeeds()
         .contains(
             "waiting for the deleted ECS service dashboard-prod-portal-blue to finish draining",

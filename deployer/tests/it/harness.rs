@@ -69,6 +69,12 @@ impl Run {
         self
     }
 
+    /// More arguments after those it was made with.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.command.args(args);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.command.env(key, value);
         self
@@ -349,18 +355,25 @@ services:
 
     /// Starts `dashctl up` and waits until the portal page is served through the proxy.
     pub async fn up(&self) -> Up {
+        self.up_until_served("", |body| body.contains("Amazon - c5:"))
+            .await
+    }
+
+    /// Starts `dashctl up` and waits until `path` answers through the proxy.
+    pub async fn up_serving(&self, path: &str) -> Up {
+        self.up_until_served(path, |_| true).await
+    }
+
+    async fn up_until_served(&self, path: &str, accept: impl Fn(&str) -> bool) -> Up {
         let up = self.start();
-        let url = self.portal_url();
+        let url = format!("{}{path}", self.portal_url());
+        let accept = &accept;
         up.wait_until(
-            "the dashboard is served through the proxy",
+            &format!("{url} is served through the proxy"),
             Duration::from_secs(60),
             || {
                 let url = url.clone();
-                async move {
-                    page(&url)
-                        .await
-                        .is_some_and(|body| body.contains("Amazon - c5:"))
-                }
+                async move { page(&url).await.is_some_and(|body| accept(&body)) }
             },
         )
         .await;
@@ -401,6 +414,16 @@ pub struct Up {
 impl Up {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The log says `expected` now (nothing is waited for).
+    pub fn log_contains(&self, expected: &str) -> &Self {
+        let log = self.log_text();
+        assert!(
+            log.contains(expected),
+            "missing `{expected}` in dashctl up's log:\n{log}"
+        );
+        self
     }
 
     pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, mut check: F)
@@ -540,6 +563,12 @@ pub fn service<'a>(status: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no service {name} in {status}"))
 }
 
+/// A service's live color and the image it runs, from a status: `("green", "example/portal:v2")`.
+pub fn live_release(service: &Value) -> (&str, &str) {
+    let field = |name: &str| service[name].as_str().unwrap_or_default();
+    (field("live_color"), field("image"))
+}
+
 /// Sends `request` byte for byte on a fresh connection to the proxy on `port` (no client
 /// library to fix it up) and returns everything the server answered before closing.
 pub fn raw(port: u16, request: &str) -> String {
@@ -552,4 +581,13 @@ pub fn raw(port: u16, request: &str) -> String {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer
+}
+
+/// `GET target` sent byte for byte (a legacy client's raw JSON in the request line, say), on a
+/// connection it closes; everything the server answered.
+pub fn raw_get(port: u16, target: &str) -> String {
+    raw(
+        port,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
 }

@@ -33,40 +33,22 @@ async fn a_burst_scales_out_and_quiet_scales_back_in() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    up.wait_until(
-        "portal scales out to 3 instances",
-        Duration::from_secs(20),
-        || {
-            let count = live_instances(&workspace);
-            async move { count == 3 }
-        },
-    )
-    .await;
-    up.wait_until(
-        "the new instances are ready",
-        Duration::from_secs(20),
-        || {
-            let ready = service(&workspace.status(), "portal")["ready"].as_u64();
-            async move { ready == Some(3) }
-        },
-    )
-    .await;
-
-    // Quiet: back to the minimum once the window empties and the scale-in cooldown passes.
-    up.wait_until(
-        "portal scales back in to 1 instance",
-        Duration::from_secs(30),
-        || {
-            let count = live_instances(&workspace);
-            async move { count == 1 }
-        },
-    )
-    .await;
-    let log = up.log_text();
-    assert!(
-        log.contains("scaling: ") && log.contains("> target 120"),
-        "{log}"
-    );
-    assert!(log.contains("< target 120"), "{log}");
-    assert!(log.contains("instance stopped"), "{log}");
+    // Out, then, once quiet, back to the minimum when the window empties and the scale-in
+    // cooldown passes.
+    let stages = [
+        ("portal scales out to 3 instances", 20, "desired", 3),
+        ("the new instances are ready", 20, "ready", 3),
+        ("portal scales back in to 1 instance", 30, "desired", 1),
+    ];
+    for (what, seconds, count, wanted) in stages {
+        up.wait_until(what, Duration::from_secs(seconds), || {
+            let now = service(&workspace.status(), "portal")[count].as_u64();
+            async move { now == Some(wanted) }
+        })
+        .await;
+    }
+    up.log_contains("scaling: ")
+        .log_contains("> target 120")
+        .log_contains("< target 120")
+        .log_contains("instance stopped");
 }

@@ -167,11 +167,7 @@ async fn two_instances_share_users_history_and_limits_through_release_rollback_a
     let workspace = workspace();
     let mut up = workspace.start();
     ready_instances(&workspace, &up, 2).await;
-    let log = up.log_text();
-    assert!(
-        log.contains("database main: PostgreSQL on 127.0.0.1:"),
-        "{log}"
-    );
+    up.log_contains("database main: PostgreSQL on 127.0.0.1:");
 
     // The server listens on loopback only, and status says where it is (never the password).
     let status = workspace.status();
@@ -192,7 +188,10 @@ async fn two_instances_share_users_history_and_limits_through_release_rollback_a
     );
     let password_file = database["password_file"].as_str().expect("password file");
     let password = std::fs::read_to_string(password_file).expect("password");
-    assert!(!log.contains(password.trim()), "the password is not logged");
+    assert!(
+        !up.log_text().contains(password.trim()),
+        "the password is not logged"
+    );
     let database_pid = database["pid"].as_u64().expect("pid");
 
     // Users created through the admin API authenticate on both instances; bob's burst shows

@@ -71,12 +71,7 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
     )
     .await;
     assert!(page(&workspace.portal_url()).await.is_some());
-    assert!(
-        up.log_text()
-            .contains("instance exited; restarting after backoff"),
-        "{}",
-        up.log_text()
-    );
+    up.log_contains("instance exited; restarting after backoff");
 
     // The table view names what runs.
     workspace
@@ -128,13 +123,7 @@ async fn instances_left_by_a_killed_up_are_stopped_by_the_next_up() {
     );
 
     let second = workspace.up().await;
-    assert!(
-        second
-            .log_text()
-            .contains("stopping 2 instance(s) left by a previous run"),
-        "{}",
-        second.log_text()
-    );
+    second.log_contains("stopping 2 instance(s) left by a previous run");
     second
         .wait_until(
             "the leftover instances are gone",

@@ -2,30 +2,12 @@
 
 use std::time::Duration;
 
-use crate::harness::{page, paintshop_workspace, raw, service};
-
-/// Sends the legacy client's exact bytes (raw JSON in the request line) and returns the answer.
-fn raw_get(port: u16, target: &str) -> String {
-    raw(
-        port,
-        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
-    )
-}
+use crate::harness::{paintshop_workspace, raw_get, service};
 
 #[tokio::test]
 async fn legacy_request_lines_pass_the_proxy_and_a_crashed_instance_comes_back() {
     let workspace = paintshop_workspace();
-    let up = workspace.start();
-    let health = format!("http://127.0.0.1:{}/healthz", workspace.portal_port);
-    up.wait_until(
-        "paintshop answers through the proxy",
-        Duration::from_secs(60),
-        || {
-            let health = health.clone();
-            async move { page(&health).await.is_some() }
-        },
-    )
-    .await;
+    let up = workspace.up_serving("healthz").await;
 
     let answer = raw_get(
         workspace.portal_port,

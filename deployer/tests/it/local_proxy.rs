@@ -2,9 +2,7 @@
 //! waiting at `local.upstream_timeout` (504), keeps connection-scoped headers to itself, and
 //! tells the instance who the client is the way an ALB does.
 
-use std::time::Duration;
-
-use crate::harness::{Workspace, free_port, page, raw};
+use crate::harness::{Workspace, free_port, raw, raw_get};
 
 /// An instance that answers `/readyz` at once, echoes the headers it received on `/echo`, and
 /// never answers `/slow`.
@@ -60,22 +58,9 @@ services:
 #[tokio::test]
 async fn a_slow_instance_gets_a_504_and_headers_are_forwarded_as_an_alb_does() {
     let workspace = workspace();
-    let up = workspace.start();
-    let ready = format!("http://127.0.0.1:{}/readyz", workspace.portal_port);
-    up.wait_until(
-        "the instance answers through the proxy",
-        Duration::from_secs(60),
-        || {
-            let ready = ready.clone();
-            async move { page(&ready).await.is_some() }
-        },
-    )
-    .await;
+    let _up = workspace.up_serving("readyz").await;
 
-    let slow = raw(
-        workspace.portal_port,
-        "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let slow = raw_get(workspace.portal_port, "/slow");
     assert!(slow.starts_with("HTTP/1.1 504"), "{slow}");
     assert!(slow.contains("did not answer within 1s"), "{slow}");
 
@@ -106,9 +91,6 @@ async fn a_slow_instance_gets_a_504_and_headers_are_forwarded_as_an_alb_does() {
 
     // This service did not ask for raw request lines (`local.raw_request_lines`): the proxy
     // parses strictly, as hyper does, and refuses them before any instance sees them.
-    let raw_json = raw(
-        workspace.portal_port,
-        "GET /echo?input={\"a\":[1]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    let raw_json = raw_get(workspace.portal_port, "/echo?input={\"a\":[1]}");
     assert!(raw_json.starts_with("HTTP/1.1 400"), "{raw_json}");
 }

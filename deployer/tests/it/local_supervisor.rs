@@ -68,21 +68,30 @@ fn instances(status: &Value) -> Vec<Value> {
 /// Starts `up` and waits until one instance is ready; returns it.
 async fn start(workspace: &Workspace) -> (Up, Value) {
     let up = workspace.start();
+    let instance = wait_ready_instance(&up, workspace, |_| true).await;
+    (up, instance)
+}
+
+/// Waits until an `api` instance is ready and `accept`s; returns it.
+async fn wait_ready_instance(
+    up: &Up,
+    workspace: &Workspace,
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let wanted = |instance: &Value| instance["ready"] == true && accept(instance);
+    // `up` may not answer yet (it is starting) or may have nothing ready yet: both wait.
+    let find = || {
+        let status = workspace.try_status()?;
+        instances(&status)
+            .into_iter()
+            .find(|instance| wanted(instance))
+    };
     up.wait_until("an instance is ready", Duration::from_secs(60), || {
-        let ready = workspace.try_status().is_some_and(|status| {
-            instances(&status)
-                .iter()
-                .any(|instance| instance["ready"] == true)
-        });
-        async move { ready }
+        let found = find().is_some();
+        async move { found }
     })
     .await;
-    let status = workspace.try_status().expect("status");
-    let instance = instances(&status)
-        .into_iter()
-        .find(|instance| instance["ready"] == true)
-        .expect("ready instance");
-    (up, instance)
+    find().expect("the ready instance")
 }
 
 fn control_file(workspace: &Workspace) -> std::path::PathBuf {
@@ -233,12 +242,7 @@ async fn pids_in_control_json_are_signalled_only_while_they_are_the_same_process
 
     // A new `up` starts (the old one is not running) and stops the genuine leftover group.
     let (up, _) = start(&workspace).await;
-    assert!(
-        up.log_text()
-            .contains("stopping 1 instance(s) left by a previous run"),
-        "{}",
-        up.log_text()
-    );
+    up.log_contains("stopping 1 instance(s) left by a previous run");
     up.wait_until(
         "the leftover instance and its child are gone",
         Duration::from_secs(30),
@@ -349,54 +353,21 @@ async fn an_instance_whose_port_was_taken_moves_to_a_new_port() {
         if squatter.is_some() {
             break;
         }
-        let (_, restarted) =
+        instance =
             wait_ready_instance(&up, &workspace, |found| found["pid"].as_u64() != Some(pid)).await;
-        instance = restarted;
     }
     let (_listener, taken) = squatter.expect("took the instance's port");
 
-    let (_, moved) = wait_ready_instance(&up, &workspace, |found| {
+    let moved = wait_ready_instance(&up, &workspace, |found| {
         found["port"].as_u64() != Some(u64::from(taken))
     })
     .await;
     assert!(moved["restarts"].as_u64() >= Some(1), "{moved}");
-    assert!(
-        up.log_text()
-            .contains(&format!("port {taken} is taken by another program")),
-        "{}",
-        up.log_text()
-    );
+    up.log_contains(&format!("port {taken} is taken by another program"));
     assert!(
         crate::harness::page(&format!("{}healthz", workspace.portal_url()))
             .await
             .is_some(),
         "the proxy reaches the instance on its new port"
     );
-}
-
-/// Waits until the `api` instance is ready and `accept`s; returns the status and it.
-async fn wait_ready_instance(
-    up: &Up,
-    workspace: &Workspace,
-    accept: impl Fn(&Value) -> bool,
-) -> (Value, Value) {
-    up.wait_until(
-        "the instance is ready again",
-        Duration::from_secs(60),
-        || {
-            let ready = workspace.try_status().is_some_and(|status| {
-                instances(&status)
-                    .iter()
-                    .any(|instance| instance["ready"] == true && accept(instance))
-            });
-            async move { ready }
-        },
-    )
-    .await;
-    let status = workspace.try_status().expect("status");
-    let instance = instances(&status)
-        .into_iter()
-        .find(|instance| instance["ready"] == true && accept(instance))
-        .expect("instance");
-    (status, instance)
 }

@@ -1,6 +1,7 @@
-//! The AWS test double per test, and SDK clients pointed at it: moto, made to behave as AWS
-//! does where it matters to dashctl by `tests/aws-double/aws_double.py` (targets that turn
-//! healthy, or not, services that drain, interfaces that linger, roles that propagate, ...).
+//! The AWS test double (one per test, or one that several tests share), and the SDK
+//! configuration that points at it: moto, made to behave as AWS does where it matters to
+//! dashctl by `tests/aws-double/aws_double.py` (targets that turn healthy, or not, services
+//! that drain, interfaces that linger, roles that propagate, ...).
 //! The python with moto installed comes from DASHCTL_MOTO_PYTHON (scripts/test sets it up with
 //! scripts/moto-venv) or the repository's .venv/moto.
 

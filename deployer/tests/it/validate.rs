@@ -1,11 +1,15 @@
 //! `dashctl validate` and spec errors at the command line: exit codes and messages.
 
-use crate::harness::Run;
+use crate::harness::{Ran, Run};
 
-fn write(dir: &tempfile::TempDir, yaml: &str) -> String {
-    let path = dir.path().join("spec.yaml");
-    std::fs::write(&path, yaml).expect("write spec");
-    path.display().to_string()
+/// `dashctl verb -f SPEC`, SPEC holding `yaml`, which it refuses (exit 2): what it printed, and
+/// SPEC's path (messages start with it).
+fn refused(verb: &str, yaml: &str) -> (Ran, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, yaml).expect("write spec");
+    let spec = spec.display().to_string();
+    (Run::new(&[verb, "-f", &spec]).exits(2), spec)
 }
 
 #[test]
@@ -25,27 +29,23 @@ fn project_specs_validate() {
 
 #[test]
 fn invalid_specs_exit_2_with_file_line_and_column() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = write(
-        &dir,
+    let (ran, spec) = refused(
+        "validate",
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    scaling: { min: 3, max: 2 }\n    replicas: 4\n",
     );
-    Run::new(&["validate", "-f", &spec])
-        .exits(2)
-        .contains(&format!(
-            "{spec}:7:5: services.web: unknown field `replicas`"
-        ))
-        // The snippet shows the offending line.
-        .contains("replicas: 4");
+    ran.contains(&format!(
+        "{spec}:7:5: services.web: unknown field `replicas`"
+    ))
+    // The snippet shows the offending line.
+    .contains("replicas: 4");
 
-    let spec = write(
-        &dir,
+    let (ran, spec) = refused(
+        "validate",
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    scaling: { min: 3, max: 2 }\n",
     );
-    Run::new(&["validate", "-f", &spec])
-        .exits(2)
-        .contains(&format!("{spec}:6:21: min (3) is greater than max (2)"));
+    ran.contains(&format!("{spec}:6:21: min (3) is greater than max (2)"));
 
+    let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("missing.yaml").display().to_string();
     Run::new(&["validate", "-f", &missing])
         .exits(2)
@@ -54,14 +54,11 @@ fn invalid_specs_exit_2_with_file_line_and_column() {
 
 #[test]
 fn up_refuses_a_spec_without_local_sections() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = write(
-        &dir,
+    let (ran, _) = refused(
+        "up",
         "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    public: true\n",
     );
-    Run::new(&["up", "-f", &spec])
-        .exits(2)
-        .contains("service `web` has no `local` section");
+    ran.contains("service `web` has no `local` section");
 }
 
 #[test]
