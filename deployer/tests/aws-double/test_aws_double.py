@@ -204,6 +204,18 @@ class DoubleTest(unittest.TestCase):
             self.assertGreaterEqual(time.monotonic() - started, 1.0, f"{rate + 1} calls in a second, none refused")
         self.skipTest("this machine is too busy to make the calls within a second")
 
+    def assertPaged(self, client, operation: str, items: str, more: str, asking: dict,  # type: ignore[no-untyped-def]
+                    pages: dict | None = None, **params) -> list:
+        """`operation` asked for many items at once (`asking`, e.g. {"MaxResults": 100}) still
+        answers one page of the double's size (2), its `more` field (NextToken, Marker,
+        IsTruncated) saying there is more; returns what boto's paginator reads from all pages
+        (the search expression `items`, e.g. "Roles[].RoleName"; `pages`: its PaginationConfig)."""
+        page = getattr(client, operation)(**params, **asking)
+        self.assertEqual(len(page[items.split("[")[0]]), 2)
+        self.assertTrue(page.get(more), f"{more} in {page}")
+        paginate = client.get_paginator(operation).paginate
+        return list((paginate(**params, PaginationConfig=pages) if pages else paginate(**params)).search(items))
+
     def wait_until(self, probe, timeout: float = 5.0, what: str = "condition"):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while True:
@@ -754,23 +766,18 @@ class Rules(DoubleTest):
         # IAM roles, inline and attached policies.
         for index in range(5):
             self.iam.create_role(RoleName=f"r{index}", Path="/app/", AssumeRolePolicyDocument=ECS_TASKS_TRUST)
-        page = self.iam.list_roles(PathPrefix="/app/", MaxItems=100)
-        self.assertEqual((len(page["Roles"]), page["IsTruncated"]), (2, True))
-        roles = list(self.iam.get_paginator("list_roles").paginate(PathPrefix="/app/").search("Roles[].RoleName"))
+        many = {"MaxItems": 100}
+        roles = self.assertPaged(self.iam, "list_roles", "Roles[].RoleName", "IsTruncated", many, PathPrefix="/app/")
         self.assertEqual(sorted(roles), [f"r{i}" for i in range(5)])
         for index in range(3):
             self.iam.put_role_policy(RoleName="r0", PolicyName=f"p{index}", PolicyDocument=S3_POLICY)
-        page = self.iam.list_role_policies(RoleName="r0", MaxItems=100)
-        self.assertEqual((len(page["PolicyNames"]), page["IsTruncated"]), (2, True))
-        names = list(self.iam.get_paginator("list_role_policies").paginate(RoleName="r0").search("PolicyNames[]"))
+        names = self.assertPaged(self.iam, "list_role_policies", "PolicyNames[]", "IsTruncated", many, RoleName="r0")
         self.assertEqual(names, ["p0", "p1", "p2"])
         for index in range(3):
             policy = self.iam.create_policy(PolicyName=f"m{index}", PolicyDocument=S3_POLICY)["Policy"]["Arn"]
             self.iam.attach_role_policy(RoleName="r0", PolicyArn=policy)
-        page = self.iam.list_attached_role_policies(RoleName="r0", MaxItems=100)
-        self.assertEqual((len(page["AttachedPolicies"]), page["IsTruncated"]), (2, True))
-        attached = list(self.iam.get_paginator("list_attached_role_policies").paginate(RoleName="r0")
-                        .search("AttachedPolicies[].PolicyName"))
+        attached = self.assertPaged(self.iam, "list_attached_role_policies", "AttachedPolicies[].PolicyName",
+                                    "IsTruncated", many, RoleName="r0")
         self.assertEqual(attached, ["m0", "m1", "m2"])
 
         # Log groups, parameters, alarms.
@@ -781,22 +788,15 @@ class Rules(DoubleTest):
                 AlarmName=f"app-{index}", Namespace="N", MetricName="M", Statistic="Sum", Period=60,
                 EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
             ) if index < 3 else None
-        page = self.logs.describe_log_groups(logGroupNamePrefix="/app/", limit=50)
-        self.assertEqual(len(page["logGroups"]), 2)
-        self.assertIn("nextToken", page)
-        groups = list(self.logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/app/")
-                      .search("logGroups[].logGroupName"))
+        groups = self.assertPaged(self.logs, "describe_log_groups", "logGroups[].logGroupName", "nextToken",
+                                  {"limit": 50}, logGroupNamePrefix="/app/")
         self.assertEqual(len(groups), 5)
-        page = self.ssm.get_parameters_by_path(Path="/app", MaxResults=10)
-        self.assertEqual(len(page["Parameters"]), 2)
-        self.assertIn("NextToken", page)
-        self.assertEqual(len(list(self.ssm.get_paginator("get_parameters_by_path").paginate(Path="/app")
-                                  .search("Parameters[]"))), 5)
-        page = self.cloudwatch.describe_alarms(AlarmNamePrefix="app-", MaxRecords=100)
-        self.assertEqual(len(page["MetricAlarms"]), 2)
-        self.assertIn("NextToken", page)
-        self.assertEqual(len(list(self.cloudwatch.get_paginator("describe_alarms")
-                                  .paginate(AlarmNamePrefix="app-").search("MetricAlarms[]"))), 3)
+        parameters = self.assertPaged(self.ssm, "get_parameters_by_path", "Parameters[]", "NextToken",
+                                      {"MaxResults": 10}, Path="/app")
+        self.assertEqual(len(parameters), 5)
+        alarms = self.assertPaged(self.cloudwatch, "describe_alarms", "MetricAlarms[]", "NextToken",
+                                  {"MaxRecords": 100}, AlarmNamePrefix="app-")
+        self.assertEqual(len(alarms), 3)
 
     def test_r11_pagination_of_resources(self) -> None:
         vpc, subnets, group = self.ecs_ready()
@@ -805,12 +805,9 @@ class Rules(DoubleTest):
             self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{index}.0/24")
         mine = [{"Name": "vpc-id", "Values": [vpc]}]
         self.assertEqual(len(self.ec2.describe_subnets(Filters=mine)["Subnets"]), 5)
-        page = self.ec2.describe_subnets(Filters=mine, MaxResults=100)
-        self.assertEqual(len(page["Subnets"]), 2)
-        self.assertIn("NextToken", page)
-        self.assertEqual(len(list(self.ec2.get_paginator("describe_subnets")
-                                  .paginate(Filters=mine, PaginationConfig={"PageSize": 100})
-                                  .search("Subnets[]"))), 5)
+        subnets_read = self.assertPaged(self.ec2, "describe_subnets", "Subnets[]", "NextToken", {"MaxResults": 100},
+                                        pages={"PageSize": 100}, Filters=mine)
+        self.assertEqual(len(subnets_read), 5)
         for paginator, key in (("describe_security_groups", "SecurityGroups"),
                                ("describe_route_tables", "RouteTables")):
             page = getattr(self.ec2, paginator)(Filters=mine, MaxResults=5)
@@ -818,25 +815,17 @@ class Rules(DoubleTest):
         for index in range(3):
             allocation = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
             self.ec2.create_nat_gateway(SubnetId=subnets[index % 2], AllocationId=allocation)
-        page = self.ec2.describe_nat_gateways(MaxResults=5)
-        self.assertEqual(len(page["NatGateways"]), 2)
-        self.assertEqual(len(list(self.ec2.get_paginator("describe_nat_gateways").paginate()
-                                  .search("NatGateways[]"))), 3)
+        nats = self.assertPaged(self.ec2, "describe_nat_gateways", "NatGateways[]", "NextToken", {"MaxResults": 5})
+        self.assertEqual(len(nats), 3)
 
         # ELBv2.
         for index in range(3):
             self.elb.create_load_balancer(Name=f"lb{index}", Subnets=subnets, SecurityGroups=[group])
             self.target_group(vpc, f"tg{index}")
-        page = self.elb.describe_load_balancers(PageSize=100)
-        self.assertEqual(len(page["LoadBalancers"]), 2)
-        self.assertIn("NextMarker", page)
-        self.assertEqual(len(list(self.elb.get_paginator("describe_load_balancers").paginate()
-                                  .search("LoadBalancers[]"))), 3)
-        page = self.elb.describe_target_groups(PageSize=100)
-        self.assertEqual(len(page["TargetGroups"]), 2)
-        self.assertIn("NextMarker", page)
-        self.assertEqual(len(list(self.elb.get_paginator("describe_target_groups").paginate()
-                                  .search("TargetGroups[]"))), 3)
+        for operation, items in (("describe_load_balancers", "LoadBalancers[]"),
+                                 ("describe_target_groups", "TargetGroups[]")):
+            found = self.assertPaged(self.elb, operation, items, "NextMarker", {"PageSize": 100})
+            self.assertEqual(len(found), 3, operation)
 
         # ECS services, scalable targets and scaling policies.
         td = self.task_definition("nginx:1")
@@ -854,16 +843,12 @@ class Rules(DoubleTest):
                     "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
                 },
             )
-        page = self.ecs.list_services(cluster="c", maxResults=100)
-        self.assertEqual(len(page["serviceArns"]), 2)
-        self.assertIn("nextToken", page)
-        self.assertEqual(len(list(self.ecs.get_paginator("list_services").paginate(cluster="c")
-                                  .search("serviceArns[]"))), 3)
-        page = self.scaling.describe_scalable_targets(ServiceNamespace="ecs", MaxResults=50)
-        self.assertEqual(len(page["ScalableTargets"]), 2)
-        self.assertIn("NextToken", page)
-        self.assertEqual(len(list(self.scaling.get_paginator("describe_scalable_targets")
-                                  .paginate(ServiceNamespace="ecs").search("ScalableTargets[]"))), 3)
+        services = self.assertPaged(self.ecs, "list_services", "serviceArns[]", "nextToken", {"maxResults": 100},
+                                    cluster="c")
+        self.assertEqual(len(services), 3)
+        targets = self.assertPaged(self.scaling, "describe_scalable_targets", "ScalableTargets[]", "NextToken",
+                                   {"MaxResults": 50}, ServiceNamespace="ecs")
+        self.assertEqual(len(targets), 3)
         self.assertEqual(len(list(self.scaling.get_paginator("describe_scaling_policies")
                                   .paginate(ServiceNamespace="ecs").search("ScalingPolicies[]"))), 3)
         exact = self.scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId="service/c/s10")
@@ -1031,15 +1016,11 @@ class Rules(DoubleTest):
             self.rds.create_db_subnet_group(DBSubnetGroupName=f"g{index}", DBSubnetGroupDescription="d",
                                             SubnetIds=subnets)
             self.db_instance(f"db{index}", f"g{index}", group)
-        page = self.rds.describe_db_subnet_groups(MaxRecords=100)
-        self.assertEqual(len(page["DBSubnetGroups"]), 2)
-        self.assertIn("Marker", page)
-        names = self.rds.get_paginator("describe_db_subnet_groups").paginate().search("DBSubnetGroups[].DBSubnetGroupName")
+        many = {"MaxRecords": 100}
+        names = self.assertPaged(self.rds, "describe_db_subnet_groups", "DBSubnetGroups[].DBSubnetGroupName", "Marker",
+                                 many)
         self.assertEqual(sorted(names), ["g0", "g1", "g2"])
-        page = self.rds.describe_db_instances(MaxRecords=100)
-        self.assertEqual(len(page["DBInstances"]), 2)
-        self.assertIn("Marker", page)
-        names = self.rds.get_paginator("describe_db_instances").paginate().search("DBInstances[].DBInstanceIdentifier")
+        names = self.assertPaged(self.rds, "describe_db_instances", "DBInstances[].DBInstanceIdentifier", "Marker", many)
         self.assertEqual(sorted(names), ["db0", "db1", "db2"])
 
 
