@@ -34,6 +34,11 @@ struct ProxyState {
 /// Serves the proxy of `service` until `stop`. `lines`: `Legacy` for a service whose clients
 /// send raw `"`, `{`, `[` in request lines (spec `local.raw_request_lines`), which the proxy then
 /// passes on percent-encoded, as paintshop itself accepts them; `Strict` otherwise.
+///
+/// The proxy runs on worker threads of its own, one per core, each a single-threaded runtime
+/// accepting from the same listener, as nginx's workers do. A connection, its requests and its
+/// connections to instances then stay on one thread: no task is handed to another thread or
+/// stolen by one, which on a loaded machine costs more than the forwarding itself.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<ServiceRuntime>,
@@ -41,18 +46,61 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> std::io::Result<()> {
     let forwarded_port = HeaderValue::from(service.listen.port());
+    let name = service.name.clone();
     let state = Arc::new(ProxyState {
         service,
         forwarded_port,
     });
-    service_kit::server::serve_connections(
-        listener,
-        move |client| ClientConnection::new(state.clone(), client),
-        lines,
-        service_kit::ConnectionLimits::default(),
-        stop.cancelled_owned(),
-    )
-    .await
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let defaults = service_kit::ConnectionLimits::default();
+    let limits = service_kit::ConnectionLimits {
+        max_connections: (defaults.max_connections / workers).max(1),
+        ..defaults
+    };
+    let listener = listener.into_std()?;
+    let mut finished = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let listener = listener.try_clone()?;
+        let state = state.clone();
+        let stop = stop.clone();
+        let (done, finished_rx) = tokio::sync::oneshot::channel();
+        finished.push(finished_rx);
+        std::thread::Builder::new()
+            .name(format!("proxy-{name}-{index}"))
+            .spawn(move || {
+                let result = run_worker(listener, state, lines, limits, stop);
+                let _ = done.send(result);
+            })?;
+    }
+    for worker in finished {
+        worker
+            .await
+            .map_err(|_| std::io::Error::other("a proxy worker thread panicked"))??;
+    }
+    Ok(())
+}
+
+fn run_worker(
+    listener: std::net::TcpListener,
+    state: Arc<ProxyState>,
+    lines: service_kit::RequestLines,
+    limits: service_kit::ConnectionLimits,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        service_kit::server::serve_connections(
+            listener,
+            move |client| ClientConnection::new(state.clone(), client),
+            lines,
+            limits,
+            stop.cancelled_owned(),
+        )
+        .await
+    })
 }
 
 /// What the proxy keeps for one client connection.
