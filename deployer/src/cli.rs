@@ -32,6 +32,15 @@ pub struct SpecArg {
     pub file: PathBuf,
 }
 
+/// The spec and where to act on it (`--env`), for the commands that act locally or on AWS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub spec: SpecArg,
+    #[arg(long, value_enum)]
+    pub env: Option<Environment>,
+}
+
 /// Where a command acts. Without `--env`: this machine if `dashctl up` runs this spec here,
 /// else AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,9 +138,7 @@ pub struct DownArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub spec: SpecArg,
-    #[arg(long, value_enum)]
-    pub env: Option<Environment>,
+    pub target: TargetArgs,
     #[arg(short, long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
@@ -139,9 +146,7 @@ pub struct StatusArgs {
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
     #[command(flatten)]
-    pub spec: SpecArg,
-    #[arg(long, value_enum)]
-    pub env: Option<Environment>,
+    pub target: TargetArgs,
     /// Deploy one service (locally: redeployed even if unchanged).
     #[arg(long)]
     pub service: Option<String>,
@@ -169,9 +174,7 @@ pub struct DeployArgs {
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
     #[command(flatten)]
-    pub spec: SpecArg,
-    #[arg(long, value_enum)]
-    pub env: Option<Environment>,
+    pub target: TargetArgs,
     /// The service to roll back; without it, every service that has an earlier release.
     #[arg(long)]
     pub service: Option<String>,

@@ -10,3 +10,4 @@ pub mod local;
 pub mod plan;
 pub mod rollout;
 pub mod spec;
+pub mod table;

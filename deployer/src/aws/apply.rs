@@ -177,13 +177,13 @@ async fn run_steps(
 ) -> Vec<anyhow::Result<Done>> {
     bounded(steps.iter().map(|(change, step)| async move {
         let task = progress.start(label(change));
-        let result = apply_one(aws, spec, azs, change, step, ids).await;
-        task.finish(
-            &result
-                .as_ref()
-                .map(|_| ())
-                .map_err(|error| anyhow::anyhow!("{error:#}")),
-        );
+        let apply = || apply_once(aws, spec, azs, change, step, ids);
+        let result = if is_single_call(change) {
+            retry::after_create(&aws.events, &label(change), apply).await
+        } else {
+            apply().await
+        };
+        task.finish(&result);
         result.map(|outcome| (change.clone(), step.resource.service.clone(), outcome))
     }))
     .await
@@ -343,12 +343,7 @@ async fn create_security_groups(
     let created = bounded(missing.iter().map(|resource| async move {
         let task = progress.start(format!("create security group {}", resource.name));
         let result = security::create(aws, spec, resource, ids_now).await;
-        task.finish(
-            &result
-                .as_ref()
-                .map(|_| ())
-                .map_err(|error| anyhow::anyhow!("{error:#}")),
-        );
+        task.finish(&result);
         result.map(|id| (resource.name.clone(), id))
     }))
     .await;
@@ -420,13 +415,17 @@ pub async fn delete_all(
                 })
                 .unwrap_or_default();
             let task = progress.start(format!("delete {kind} {}{snapshot}", resource.name));
-            let result = delete_one(aws, spec, resource, ids, deletion).await;
-            task.finish(
-                &result
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|error| anyhow::anyhow!("{error:#}")),
-            );
+            // What still depends on it is waited out: network interfaces that linger after
+            // their load balancer or tasks, tasks still draining from a cluster, an address
+            // still held by a NAT gateway.
+            let result = retry::until_ok(
+                &aws.events,
+                &format!("delete {} {}", resource.kind, resource.name),
+                Transient::Settling,
+                || delete_once(aws, spec, resource, ids, deletion),
+            )
+            .await;
+            task.finish(&result);
             result
         }))
         .await;
@@ -451,18 +450,11 @@ fn immutable(change: &Change, what: &str) -> anyhow::Error {
     )
 }
 
-/// Applies one change. A call that only references what an earlier step created is retried
-/// while AWS has not caught up yet (`*.NotFound`, a role not yet assumable); calls that create
-/// something and then configure it retry inside, call by call.
-async fn apply_one(
-    aws: &Aws,
-    spec: &Spec,
-    azs: &[String],
-    change: &Change,
-    step: &Step<'_>,
-    ids: &Ids,
-) -> anyhow::Result<Outcome> {
-    let single_call = matches!(
+/// A call that only references what an earlier step created is retried while AWS has not
+/// caught up yet (`*.NotFound`, a role not yet assumable); calls that create something and then
+/// configure it retry inside, call by call.
+fn is_single_call(change: &Change) -> bool {
+    matches!(
         change.kind,
         Kind::Subnet
             | Kind::NatGateway
@@ -471,17 +463,10 @@ async fn apply_one(
             | Kind::TaskDefinition
             | Kind::EcsService
             | Kind::ScalableTarget
-    ) && change.action == Action::Create;
-    if single_call {
-        retry::after_create(&aws.events, &label(change), || {
-            apply_once(aws, spec, azs, change, step, ids)
-        })
-        .await
-    } else {
-        apply_once(aws, spec, azs, change, step, ids).await
-    }
+    ) && change.action == Action::Create
 }
 
+/// Applies one change.
 async fn apply_once(
     aws: &Aws,
     spec: &Spec,
@@ -593,25 +578,7 @@ async fn apply_once(
     }
 }
 
-/// Deletes one resource, waiting out what still depends on it (network interfaces that linger
-/// after their load balancer or tasks, tasks still draining from a cluster, an address still
-/// held by a NAT gateway).
-async fn delete_one(
-    aws: &Aws,
-    spec: &Spec,
-    resource: &Resource,
-    ids: &Ids,
-    deletion: &database::Deletion,
-) -> anyhow::Result<()> {
-    retry::until_ok(
-        &aws.events,
-        &format!("delete {} {}", resource.kind, resource.name),
-        Transient::Settling,
-        || delete_once(aws, spec, resource, ids, deletion),
-    )
-    .await
-}
-
+/// Deletes one resource (once: the caller waits out what still depends on it).
 async fn delete_once(
     aws: &Aws,
     spec: &Spec,

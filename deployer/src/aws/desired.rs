@@ -596,21 +596,22 @@ mod tests {
         crate::spec::parse(Path::new("spec.yaml"), yaml).expect("valid spec")
     }
 
+    /// What a first deploy of `spec` wants in these zones (nothing exists, nothing is live).
+    fn first_deploy(spec: &Spec, azs: &[&str], partition: &str) -> Vec<Resource> {
+        let azs: Vec<String> = azs.iter().map(|zone| (*zone).to_owned()).collect();
+        let place = Placement {
+            azs: &azs,
+            partition,
+        };
+        resources(spec, &place, &Ids::default(), &BTreeMap::new())
+    }
+
     #[test]
     fn https_gets_a_443_listener_and_port_80_redirects() {
         let spec = spec(
             "app: shop\nenvironment: prod\naws: { certificate_arn: 'arn:aws:acm:eu-west-1:1:certificate/x' }\nservices:\n  web: { port: 3000, public: true }\n",
         );
-        let azs = ["eu-west-1a".to_owned(), "eu-west-1b".to_owned()];
-        let resources = resources(
-            &spec,
-            &Placement {
-                azs: &azs,
-                partition: "aws",
-            },
-            &Ids::default(),
-            &BTreeMap::new(),
-        );
+        let resources = first_deploy(&spec, &["eu-west-1a", "eu-west-1b"], "aws");
         let listener = |name: &str| {
             resources
                 .iter()
@@ -655,16 +656,7 @@ mod tests {
         let spec = spec(
             "app: a\nenvironment: b\nservices:\n  web:\n    port: 80\n    public: true\n    secrets: { DB: /prod/db-password, KEY: 'arn:aws:secretsmanager:eu-west-1:1:secret:k' }\n",
         );
-        let azs = ["x".to_owned(), "y".to_owned()];
-        let resources = resources(
-            &spec,
-            &Placement {
-                azs: &azs,
-                partition: "aws-cn",
-            },
-            &Ids::default(),
-            &BTreeMap::new(),
-        );
+        let resources = first_deploy(&spec, &["x", "y"], "aws-cn");
         let role = resources
             .iter()
             .find(|r| r.kind == Kind::Role && r.name == "a-b-execution")
@@ -711,12 +703,7 @@ mod tests {
         let spec = spec(
             "app: a\nenvironment: b\nnetwork: { cidr: 10.9.0.0/16, azs: 3, nat: per-az }\nservices:\n  web: { port: 80, public: true }\n",
         );
-        let azs: Vec<String> = ["x1", "x2", "x3"].map(String::from).to_vec();
-        let place = Placement {
-            azs: &azs,
-            partition: "aws",
-        };
-        let resources = resources(&spec, &place, &Ids::default(), &BTreeMap::new());
+        let resources = first_deploy(&spec, &["x1", "x2", "x3"], "aws");
         let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
         assert_eq!(count(Kind::NatGateway), 3);
         assert_eq!(count(Kind::Subnet), 6);

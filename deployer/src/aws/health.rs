@@ -81,45 +81,38 @@ mod tests {
         }
     }
 
-    fn wanted() -> Vec<Wanted> {
-        vec![Wanted {
-            service: "portal".into(),
-            target_group_arn: "arn".into(),
-            expected: 2,
-        }]
+    impl Fake {
+        fn healthy_after(polls: usize) -> Self {
+            Self {
+                polls: Mutex::new(0),
+                healthy_after: polls,
+            }
+        }
+
+        /// Waits for portal's two targets, polling every 5 ms for at most `limit`.
+        async fn wait(&self, limit: Duration) -> anyhow::Result<()> {
+            let wanted = [Wanted {
+                service: "portal".into(),
+                target_group_arn: "arn".into(),
+                expected: 2,
+            }];
+            wait_all(limit, Duration::from_millis(5), self, &wanted).await
+        }
     }
 
     #[tokio::test]
     async fn waits_until_targets_are_healthy() {
-        let fake = Fake {
-            polls: Mutex::new(0),
-            healthy_after: 3,
-        };
-        wait_all(
-            Duration::from_secs(1),
-            Duration::from_millis(5),
-            &fake,
-            &wanted(),
-        )
-        .await
-        .expect("healthy");
+        let fake = Fake::healthy_after(3);
+        fake.wait(Duration::from_secs(1)).await.expect("healthy");
         assert_eq!(*fake.polls.lock().expect("lock"), 4);
     }
 
     #[tokio::test]
     async fn gives_up_with_a_clear_reason() {
-        let fake = Fake {
-            polls: Mutex::new(0),
-            healthy_after: usize::MAX,
-        };
-        let error = wait_all(
-            Duration::from_millis(30),
-            Duration::from_millis(5),
-            &fake,
-            &wanted(),
-        )
-        .await
-        .expect_err("never healthy");
+        let error = Fake::healthy_after(usize::MAX)
+            .wait(Duration::from_millis(30))
+            .await
+            .expect_err("never healthy");
         assert!(
             error
                 .to_string()

@@ -35,7 +35,7 @@ impl Progress {
 }
 
 impl Task {
-    pub fn finish(self, result: &anyhow::Result<()>) {
+    pub fn finish<T>(self, result: &anyhow::Result<T>) {
         self.events.emit(Event::ResourceFinished {
             label: self.label,
             took: self.started.elapsed(),

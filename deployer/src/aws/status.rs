@@ -10,6 +10,7 @@ use super::names::Names;
 use super::{Aws, cluster, desired, lock};
 use crate::rollout::Color;
 use crate::spec::Spec;
+use crate::table;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AwsStatus {
@@ -24,107 +25,101 @@ pub struct AwsStatus {
 impl AwsStatus {
     /// The `dashctl status --env aws` tables.
     pub fn table(&self) -> String {
-        use comfy_table::{Table, presets::NOTHING};
         let mut out = format!("{} ({}) on AWS\n\n", self.app, self.environment);
-        let mut table = Table::new();
-        table.load_preset(NOTHING).set_header([
-            "SERVICE",
-            "LIVE",
-            "IMAGE",
-            "RUNNING/DESIRED",
-            "HEALTHY TARGETS",
-            "SCALING",
-            "URL",
-        ]);
-        for service in &self.services {
-            let scaling = match (
-                service.scaling.min,
-                service.scaling.max,
-                service.scaling.requests_per_target,
-            ) {
-                (Some(min), Some(max), Some(target)) => format!("{min}-{max} @ {target} req/min"),
-                _ => "-".to_owned(),
-            };
-            table.add_row([
-                format!(
-                    "{}{}",
-                    service.name,
-                    if service.public { "" } else { " (internal)" }
-                ),
-                service
-                    .live_color
-                    .map_or_else(|| "-".to_owned(), |color| color.to_string()),
-                service.image.clone().unwrap_or_else(|| "-".to_owned()),
-                format!("{}/{}", service.running, service.desired),
-                format!("{}/{}", service.healthy_targets, service.registered_targets),
-                scaling,
-                service
-                    .url
-                    .clone()
-                    .unwrap_or_else(|| "(not deployed)".to_owned()),
-            ]);
-        }
-        out.push_str(&table.to_string());
-        out.push_str("\n\n");
-        let mut colors = Table::new();
-        colors.load_preset(NOTHING).set_header([
-            "SERVICE",
-            "COLOR",
-            "TRAFFIC",
-            "TASK DEFINITION",
-            "IMAGE",
-            "RUNNING/DESIRED",
-            "HEALTHY",
-        ]);
-        for service in &self.services {
-            for color in &service.colors {
-                colors.add_row([
-                    service.name.clone(),
-                    color.color.to_string(),
-                    format!("{}%", color.weight),
-                    color
-                        .task_definition
+        let dash = || "-".to_owned();
+        out.push_str(&table::plain(
+            [
+                "SERVICE",
+                "LIVE",
+                "IMAGE",
+                "RUNNING/DESIRED",
+                "HEALTHY TARGETS",
+                "SCALING",
+                "URL",
+            ],
+            self.services.iter().map(|service| {
+                let scaling = match (
+                    service.scaling.min,
+                    service.scaling.max,
+                    service.scaling.requests_per_target,
+                ) {
+                    (Some(min), Some(max), Some(target)) => {
+                        format!("{min}-{max} @ {target} req/min")
+                    }
+                    _ => dash(),
+                };
+                [
+                    table::service_name(&service.name, service.public),
+                    service
+                        .live_color
+                        .map_or_else(dash, |color| color.to_string()),
+                    service.image.clone().unwrap_or_else(dash),
+                    format!("{}/{}", service.running, service.desired),
+                    format!("{}/{}", service.healthy_targets, service.registered_targets),
+                    scaling,
+                    service
+                        .url
                         .clone()
-                        .unwrap_or_else(|| "-".to_owned()),
-                    color.image.clone().unwrap_or_else(|| "-".to_owned()),
-                    format!("{}/{}", color.running, color.desired),
-                    format!("{}/{}", color.healthy_targets, color.registered_targets),
-                ]);
-            }
-        }
-        out.push_str(&colors.to_string());
+                        .unwrap_or_else(|| "(not deployed)".to_owned()),
+                ]
+            }),
+        ));
+        out.push_str("\n\n");
+        out.push_str(&table::plain(
+            [
+                "SERVICE",
+                "COLOR",
+                "TRAFFIC",
+                "TASK DEFINITION",
+                "IMAGE",
+                "RUNNING/DESIRED",
+                "HEALTHY",
+            ],
+            self.services.iter().flat_map(|service| {
+                service.colors.iter().map(|color| {
+                    [
+                        service.name.clone(),
+                        color.color.to_string(),
+                        format!("{}%", color.weight),
+                        color.task_definition.clone().unwrap_or_else(dash),
+                        color.image.clone().unwrap_or_else(dash),
+                        format!("{}/{}", color.running, color.desired),
+                        format!("{}/{}", color.healthy_targets, color.registered_targets),
+                    ]
+                })
+            }),
+        ));
         out.push('\n');
         if !self.databases.is_empty() {
-            let mut databases = Table::new();
-            databases.load_preset(NOTHING).set_header([
-                "DATABASE",
-                "RDS INSTANCE",
-                "STATE",
-                "VERSION",
-                "ENDPOINT",
-                "DELETION PROTECTION",
-            ]);
-            for database in &self.databases {
-                let dash = || "-".to_owned();
-                databases.add_row([
-                    database.name.clone(),
-                    database.identifier.clone(),
-                    database
-                        .state
-                        .clone()
-                        .unwrap_or_else(|| "(not created)".to_owned()),
-                    database.engine_version.clone().unwrap_or_else(dash),
-                    database.endpoint.clone().unwrap_or_else(dash),
-                    if database.deletion_protection {
-                        "on"
-                    } else {
-                        "off"
-                    }
-                    .to_owned(),
-                ]);
-            }
             out.push('\n');
-            out.push_str(&databases.to_string());
+            out.push_str(&table::plain(
+                [
+                    "DATABASE",
+                    "RDS INSTANCE",
+                    "STATE",
+                    "VERSION",
+                    "ENDPOINT",
+                    "DELETION PROTECTION",
+                ],
+                self.databases.iter().map(|database| {
+                    [
+                        database.name.clone(),
+                        database.identifier.clone(),
+                        database
+                            .state
+                            .clone()
+                            .unwrap_or_else(|| "(not created)".to_owned()),
+                        database.engine_version.clone().unwrap_or_else(dash),
+                        database.endpoint.clone().unwrap_or_else(dash),
+                        if database.deletion_protection {
+                            "on"
+                        } else {
+                            "off"
+                        }
+                        .to_owned(),
+                    ]
+                }),
+            ));
             out.push('\n');
         }
         if let Some(holder) = &self.rollout_in_progress {

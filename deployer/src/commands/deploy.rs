@@ -2,14 +2,14 @@
 
 use super::{
     Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
-    resolve_for_change, runtime,
+    resolve_for_change, runtime, service_lacking,
 };
 use crate::aws;
 use crate::cli::{DeployArgs, Environment};
 use crate::local::client::Connection;
 
 pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
-    let mut loaded = load(&args.spec)?;
+    let mut loaded = load(&args.target.spec)?;
     for name in args
         .service
         .iter()
@@ -17,7 +17,7 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
     {
         known_service(&loaded, name)?;
     }
-    if resolve_for_change(args.env, &loaded, "deploy")? == Environment::Local {
+    if resolve_for_change(args.target.env, &loaded, "deploy")? == Environment::Local {
         if !args.images.is_empty()
             || args.dry_run
             || args.bake.is_some()
@@ -37,12 +37,7 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
             definition.image = Some(image);
         }
     }
-    if let Some((name, _)) = loaded
-        .spec
-        .services
-        .iter()
-        .find(|(_, definition)| definition.image.is_none())
-    {
+    if let Some(name) = service_lacking(&loaded, |definition| definition.image.is_none()) {
         return Err(Failure::Usage(format!(
             "service `{name}` has no image; set services.{name}.image or pass --image {name}=IMAGE"
         )));
@@ -69,7 +64,7 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
             {
                 Failure::Usage(format!("{error}"))
             } else {
-                implicit_aws(args.env)(error)
+                implicit_aws(args.target.env)(error)
             }
         })?;
     Ok(())

@@ -118,6 +118,16 @@ fn known_service(loaded: &LoadedSpec, name: &str) -> Result<(), Failure> {
     }
 }
 
+/// The first service (by name) that lacks what a command needs, for its usage error.
+fn service_lacking(loaded: &LoadedSpec, lacks: impl Fn(&spec::Service) -> bool) -> Option<&str> {
+    loaded
+        .spec
+        .services
+        .iter()
+        .find(|(_, definition)| lacks(definition))
+        .map(|(name, _)| name.as_str())
+}
+
 /// Prints what a local deploy or rollback did; its error is the command's failure.
 fn finish(report: ActionReport) -> Result<(), Failure> {
     for step in &report.steps {

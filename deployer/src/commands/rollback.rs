@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::local::{ActionReport, client::Connection};
 
 pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
-    let loaded = load(&args.spec)?;
+    let loaded = load(&args.target.spec)?;
     let services: Vec<String> = match args.service {
         Some(name) => {
             known_service(&loaded, &name)?;
@@ -23,7 +23,7 @@ pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failur
     // Rolling back everything skips the services with nothing to roll back to; rolling back
     // one that has none fails.
     let all = services.len() > 1;
-    if resolve_for_change(args.env, &loaded, "roll back")? == Environment::Aws {
+    if resolve_for_change(args.target.env, &loaded, "roll back")? == Environment::Aws {
         let rolled = runtime()?
             .block_on(async {
                 let aws = connect(&loaded, aws_args).await?;
@@ -33,7 +33,7 @@ pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failur
                 };
                 aws::rollback(&aws, &loaded.spec, &services, &options).await
             })
-            .map_err(implicit_aws(args.env))?;
+            .map_err(implicit_aws(args.target.env))?;
         for skipped in &rolled.nothing_to_roll_back {
             println!("{skipped}");
         }

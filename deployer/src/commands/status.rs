@@ -8,14 +8,14 @@ use crate::cli::{Environment, OutputFormat, StatusArgs};
 use crate::local::client::Connection;
 
 pub fn exec(args: &StatusArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
-    let loaded = load(&args.spec)?;
-    if resolve(args.env, &loaded) == Environment::Aws {
+    let loaded = load(&args.target.spec)?;
+    if resolve(args.target.env, &loaded) == Environment::Aws {
         let report = runtime()?
             .block_on(async {
                 let aws = connect(&loaded, aws_args).await?;
                 aws::status(&aws, &loaded.spec).await
             })
-            .map_err(implicit_aws(args.env))?;
+            .map_err(implicit_aws(args.target.env))?;
         return show(args.output, &report, aws::AwsStatus::table);
     }
     let report = runtime()?.block_on(async { Connection::open(&loaded)?.status().await })?;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::service::ServiceStatus;
 use crate::rollout::Outcome;
+use crate::table;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -20,96 +21,86 @@ pub struct StatusReport {
 impl StatusReport {
     /// The `dashctl status` table.
     pub fn table(&self) -> String {
-        use comfy_table::{Table, presets::NOTHING};
         let mut out = format!(
             "{} ({}) on {}, dashctl up pid {}\n\n",
             self.app, self.environment, self.platform, self.pid
         );
-        let mut services = Table::new();
-        services.load_preset(NOTHING).set_header([
-            "SERVICE",
-            "URL",
-            "LIVE",
-            "READY",
-            "REQ/MIN",
-            "SCALING (min-max @ req/min/target)",
-        ]);
-        for service in &self.services {
-            services.add_row([
-                format!(
-                    "{}{}",
-                    service.name,
-                    if service.public { "" } else { " (internal)" }
-                ),
-                service.url.clone(),
-                match (service.live_color, service.canary) {
-                    (Some(live), Some((canary, percent))) => {
-                        format!("{live} ({canary} {percent}%)")
-                    }
-                    (Some(live), None) => live.to_string(),
-                    (None, _) => "-".to_owned(),
-                },
-                format!("{}/{}", service.ready, service.desired),
-                service.requests_per_minute.to_string(),
-                format!(
-                    "{}-{} @ {}",
-                    service.scaling.min, service.scaling.max, service.scaling.requests_per_target
-                ),
-            ]);
-        }
-        out.push_str(&services.to_string());
+        out.push_str(&table::plain(
+            [
+                "SERVICE",
+                "URL",
+                "LIVE",
+                "READY",
+                "REQ/MIN",
+                "SCALING (min-max @ req/min/target)",
+            ],
+            self.services.iter().map(|service| {
+                [
+                    table::service_name(&service.name, service.public),
+                    service.url.clone(),
+                    match (service.live_color, service.canary) {
+                        (Some(live), Some((canary, percent))) => {
+                            format!("{live} ({canary} {percent}%)")
+                        }
+                        (Some(live), None) => live.to_string(),
+                        (None, _) => "-".to_owned(),
+                    },
+                    format!("{}/{}", service.ready, service.desired),
+                    service.requests_per_minute.to_string(),
+                    format!(
+                        "{}-{} @ {}",
+                        service.scaling.min,
+                        service.scaling.max,
+                        service.scaling.requests_per_target
+                    ),
+                ]
+            }),
+        ));
         out.push_str("\n\n");
-        let mut instances = Table::new();
-        instances
-            .load_preset(NOTHING)
-            .set_header(["INSTANCE", "PID", "PORT", "STATE", "RESTARTS", "REQUESTS"]);
-        for service in &self.services {
-            for instance in &service.instances {
-                let state = if instance.draining {
-                    "draining"
-                } else if instance.ready {
-                    "ready"
-                } else if instance.pid.is_some() {
-                    "starting"
-                } else {
-                    "restarting"
-                };
-                instances.add_row([
-                    instance.id.clone(),
-                    instance
-                        .pid
-                        .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
-                    instance.port.to_string(),
-                    state.to_owned(),
-                    instance.restarts.to_string(),
-                    instance.requests.to_string(),
-                ]);
-            }
-        }
-        out.push_str(&instances.to_string());
+        out.push_str(&table::plain(
+            ["INSTANCE", "PID", "PORT", "STATE", "RESTARTS", "REQUESTS"],
+            self.services
+                .iter()
+                .flat_map(|service| &service.instances)
+                .map(|instance| {
+                    let state = if instance.draining {
+                        "draining"
+                    } else if instance.ready {
+                        "ready"
+                    } else if instance.pid.is_some() {
+                        "starting"
+                    } else {
+                        "restarting"
+                    };
+                    [
+                        instance.id.clone(),
+                        instance
+                            .pid
+                            .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
+                        instance.port.to_string(),
+                        state.to_owned(),
+                        instance.restarts.to_string(),
+                        instance.requests.to_string(),
+                    ]
+                }),
+        ));
         out.push('\n');
         if !self.databases.is_empty() {
-            let mut databases = Table::new();
-            databases.load_preset(NOTHING).set_header([
-                "DATABASE",
-                "URL",
-                "PASSWORD FILE",
-                "PID",
-                "RESTARTS",
-            ]);
-            for database in &self.databases {
-                databases.add_row([
-                    database.name.clone(),
-                    database.url.clone(),
-                    database.password_file.display().to_string(),
-                    database
-                        .pid
-                        .map_or_else(|| "restarting".to_owned(), |pid| pid.to_string()),
-                    database.restarts.to_string(),
-                ]);
-            }
             out.push('\n');
-            out.push_str(&databases.to_string());
+            out.push_str(&table::plain(
+                ["DATABASE", "URL", "PASSWORD FILE", "PID", "RESTARTS"],
+                self.databases.iter().map(|database| {
+                    [
+                        database.name.clone(),
+                        database.url.clone(),
+                        database.password_file.display().to_string(),
+                        database
+                            .pid
+                            .map_or_else(|| "restarting".to_owned(), |pid| pid.to_string()),
+                        database.restarts.to_string(),
+                    ]
+                }),
+            ));
             out.push('\n');
         }
         out

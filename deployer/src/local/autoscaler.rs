@@ -66,32 +66,20 @@ pub fn decide(
             ),
         };
     }
-    let since = |at: Option<Instant>| at.map(|at| now.duration_since(at));
-    if wanted > current {
-        let reason = format!(
-            "{metric:.0} requests/min per instance > target {}: {requests_per_minute:.0} requests/min needs {wanted}",
-            policy.requests_per_target
-        );
-        return match since(history.last_scale_out) {
-            Some(elapsed) if elapsed < policy.scale_out_cooldown => {
-                Decision::Cooling { wanted, reason }
-            }
-            _ => Decision::Scale { to: wanted, reason },
-        };
+    // Out: cooled down from the last scale-out; in: from any scaling activity.
+    let (comparison, last, cooldown) = match wanted.cmp(&current) {
+        std::cmp::Ordering::Equal => return Decision::Hold,
+        std::cmp::Ordering::Greater => (">", history.last_scale_out, policy.scale_out_cooldown),
+        std::cmp::Ordering::Less => ("<", history.last_activity, policy.scale_in_cooldown),
+    };
+    let reason = format!(
+        "{metric:.0} requests/min per instance {comparison} target {}: {requests_per_minute:.0} requests/min needs {wanted}",
+        policy.requests_per_target
+    );
+    match last.map(|at| now.duration_since(at)) {
+        Some(elapsed) if elapsed < cooldown => Decision::Cooling { wanted, reason },
+        _ => Decision::Scale { to: wanted, reason },
     }
-    if wanted < current {
-        let reason = format!(
-            "{metric:.0} requests/min per instance < target {}: {requests_per_minute:.0} requests/min needs {wanted}",
-            policy.requests_per_target
-        );
-        return match since(history.last_activity) {
-            Some(elapsed) if elapsed < policy.scale_in_cooldown => {
-                Decision::Cooling { wanted, reason }
-            }
-            _ => Decision::Scale { to: wanted, reason },
-        };
-    }
-    Decision::Hold
 }
 
 /// Requests per minute over a sliding window of counter samples.

@@ -85,25 +85,20 @@ impl Connection {
         .await
     }
 
-    /// Waits for the whole rollout (health waits and bake included).
     pub async fn deploy(&self, service: Option<String>) -> anyhow::Result<ActionReport> {
-        self.call(
-            reqwest::Method::POST,
-            "/deploy",
-            Some(&DeployRequest { service }),
-            None,
-        )
-        .await
+        self.rollout("/deploy", &DeployRequest { service }).await
     }
 
     pub async fn rollback(&self, service: String) -> anyhow::Result<ActionReport> {
-        self.call(
-            reqwest::Method::POST,
-            "/rollback",
-            Some(&RollbackRequest { service }),
-            None,
-        )
-        .await
+        self.rollout("/rollback", &RollbackRequest { service })
+            .await
+    }
+
+    /// No time limit: the answer comes when the whole rollout is done (health waits and bake
+    /// included).
+    async fn rollout(&self, path: &str, request: &impl Serialize) -> anyhow::Result<ActionReport> {
+        self.call(reqwest::Method::POST, path, Some(request), None)
+            .await
     }
 
     /// Asks `up` to stop and waits until its process has exited.

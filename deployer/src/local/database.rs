@@ -137,41 +137,61 @@ impl LocalDatabase {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(handle);
 
         let (installation, port) = (database.installation.clone(), database.port);
-        let ready =
-            tokio::task::spawn_blocking(move || installation.wait_ready(port, READY_TIMEOUT))
-                .await
-                .context("readiness task")?;
-        if let Err(error) = ready {
-            database.stop().await;
-            return Err(anyhow::Error::new(error).context(format!(
-                "database {key}: PostgreSQL did not start; see {}",
-                log.display()
-            )));
-        }
+        database
+            .or_stop(
+                "readiness",
+                move || installation.wait_ready(port, READY_TIMEOUT),
+                || {
+                    format!(
+                        "database {key}: PostgreSQL did not start; see {}",
+                        log.display()
+                    )
+                },
+            )
+            .await?;
         let (installation, port, password, name) = (
             database.installation.clone(),
             database.port,
             database.password.clone(),
             database.database_name.clone(),
         );
-        let created = tokio::task::spawn_blocking(move || {
-            installation.create_database(port, SUPERUSER, &password, &name)
-        })
-        .await
-        .context("createdb task")?;
-        if let Err(error) = created {
-            database.stop().await;
-            return Err(anyhow::Error::new(error).context(format!(
-                "database {key}: creating {}",
-                database.database_name
-            )));
-        }
+        database
+            .or_stop(
+                "createdb",
+                move || installation.create_database(port, SUPERUSER, &password, &name),
+                || format!("database {key}: creating {}", database.database_name),
+            )
+            .await?;
         events.emit(Event::DatabaseReady {
             database: key.to_owned(),
             port: database.port,
             took: started.elapsed(),
         });
         Ok(database)
+    }
+
+    /// One blocking step of starting the server (`task` names it if the task itself fails); if
+    /// the step fails the server is stopped, so a failed start leaves nothing running.
+    async fn or_stop<T, E>(
+        &self,
+        task: &str,
+        step: impl FnOnce() -> Result<T, E> + Send + 'static,
+        what_failed: impl FnOnce() -> String,
+    ) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let result = tokio::task::spawn_blocking(step)
+            .await
+            .with_context(|| format!("{task} task"))?;
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                self.stop().await;
+                Err(anyhow::Error::new(error).context(what_failed()))
+            }
+        }
     }
 
     /// What a service attached to this database gets in its environment.

@@ -25,6 +25,18 @@ struct FakePlatform {
 }
 
 impl FakePlatform {
+    /// Deploys `release` of portal, reporting nothing.
+    async fn release(
+        &self,
+        release: &str,
+        options: &RolloutOptions,
+    ) -> Result<Outcome, RolloutError> {
+        deploy(self, "portal", &release.to_owned(), options, &quiet).await
+    }
+    /// Rolls portal back, reporting nothing.
+    async fn roll_back(&self) -> Result<Outcome, RolloutError> {
+        rollback(self, "portal", &options(), &quiet).await
+    }
     fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("lock").clone()
     }
@@ -153,9 +165,7 @@ fn quiet(_: Step) {}
 #[tokio::test]
 async fn first_deploy_goes_live_on_blue() {
     let fake = FakePlatform::default();
-    let outcome = deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("deploy");
+    let outcome = fake.release("v1", &options()).await.expect("deploy");
     assert_eq!(
         outcome,
         Outcome {
@@ -173,9 +183,7 @@ async fn first_deploy_goes_live_on_blue() {
 #[tokio::test]
 async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &options()).await.expect("v1");
     let steps = Mutex::new(Vec::new());
     let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
     let outcome = deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
@@ -210,10 +218,9 @@ async fn an_unhealthy_release_never_receives_traffic() {
         broken: vec!["bad".into()],
         ..Default::default()
     };
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
-    let error = deploy(&fake, "portal", &"bad".to_owned(), &options(), &quiet)
+    fake.release("v1", &options()).await.expect("v1");
+    let error = fake
+        .release("bad", &options())
         .await
         .expect_err("must fail");
     assert!(
@@ -243,11 +250,10 @@ async fn a_release_that_fails_while_baking_is_rolled_back() {
         flaky: vec!["flaky".into()],
         ..Default::default()
     };
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &options()).await.expect("v1");
     *fake.checks.lock().expect("lock") = 0;
-    let error = deploy(&fake, "portal", &"flaky".to_owned(), &options(), &quiet)
+    let error = fake
+        .release("flaky", &options())
         .await
         .expect_err("rolled back");
     assert!(
@@ -278,15 +284,9 @@ async fn a_release_that_fails_while_baking_is_rolled_back() {
 #[tokio::test]
 async fn rollback_restores_the_previous_color_first() {
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
-    deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
-        .await
-        .expect("v2");
-    let outcome = rollback(&fake, "portal", &options(), &quiet)
-        .await
-        .expect("rollback");
+    fake.release("v1", &options()).await.expect("v1");
+    fake.release("v2", &options()).await.expect("v2");
+    let outcome = fake.roll_back().await.expect("rollback");
     assert_eq!(outcome.to, Color::Blue);
     assert_eq!(
         fake.calls()[7..],
@@ -303,9 +303,7 @@ async fn rollback_restores_the_previous_color_first() {
 #[tokio::test]
 async fn rollback_before_any_deploy_is_an_error() {
     let fake = FakePlatform::default();
-    let error = rollback(&fake, "portal", &options(), &quiet)
-        .await
-        .expect_err("nothing to roll back");
+    let error = fake.roll_back().await.expect_err("nothing to roll back");
     assert!(matches!(error, RolloutError::NeverDeployed { .. }));
 }
 
@@ -315,18 +313,12 @@ async fn a_failed_deploy_does_not_replace_the_release_rollback_returns_to() {
         broken: vec!["bad".into()],
         ..Default::default()
     };
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1 on blue");
-    deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
-        .await
-        .expect("v2 on green");
-    deploy(&fake, "portal", &"bad".to_owned(), &options(), &quiet)
+    fake.release("v1", &options()).await.expect("v1 on blue");
+    fake.release("v2", &options()).await.expect("v2 on green");
+    fake.release("bad", &options())
         .await
         .expect_err("bad never healthy");
-    let outcome = rollback(&fake, "portal", &options(), &quiet)
-        .await
-        .expect("rollback");
+    let outcome = fake.roll_back().await.expect("rollback");
     assert_eq!(outcome.to, Color::Blue);
     assert_eq!(fake.releases.lock().expect("lock")[&Color::Blue], "v1");
 }
@@ -334,12 +326,8 @@ async fn a_failed_deploy_does_not_replace_the_release_rollback_returns_to() {
 #[tokio::test]
 async fn canary_steps_shift_weights_before_the_full_switch() {
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
-        .await
-        .expect("v1");
-    deploy(&fake, "portal", &"v2".to_owned(), &canary(), &quiet)
-        .await
-        .expect("v2");
+    fake.release("v1", &canary()).await.expect("v1");
+    fake.release("v2", &canary()).await.expect("v2");
     assert_eq!(
         fake.calls()[3..],
         [
@@ -359,11 +347,10 @@ async fn a_canary_that_turns_unhealthy_sends_everything_back() {
         flaky: vec!["flaky".into()],
         ..Default::default()
     };
-    deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &canary()).await.expect("v1");
     *fake.checks.lock().expect("lock") = 0;
-    let error = deploy(&fake, "portal", &"flaky".to_owned(), &canary(), &quiet)
+    let error = fake
+        .release("flaky", &canary())
         .await
         .expect_err("abandoned");
     assert!(matches!(error, RolloutError::Abandoned { .. }), "{error}");
@@ -392,15 +379,14 @@ async fn an_interrupted_rollout_leaves_the_live_color() {
         broken: vec!["slow".into()],
         ..Default::default()
     };
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &options()).await.expect("v1");
     let interrupted = RolloutOptions {
         health_timeout: Duration::from_secs(60),
         ..options()
     };
     interrupted.cancel.cancel();
-    let error = deploy(&fake, "portal", &"slow".to_owned(), &interrupted, &quiet)
+    let error = fake
+        .release("slow", &interrupted)
         .await
         .expect_err("interrupted");
     assert!(
@@ -428,16 +414,12 @@ async fn failure_at_every_step() {
         ("retire blue", Color::Green),
     ] {
         let fake = FakePlatform::default();
-        deploy(&fake, "portal", &"v1".to_owned(), &canary(), &quiet)
-            .await
-            .expect("v1");
+        fake.release("v1", &canary()).await.expect("v1");
         let fake = FakePlatform {
             failing: vec![failing],
             ..fake
         };
-        let error = deploy(&fake, "portal", &"v2".to_owned(), &canary(), &quiet)
-            .await
-            .expect_err(failing);
+        let error = fake.release("v2", &canary()).await.expect_err(failing);
         assert_eq!(
             *fake.live.lock().expect("lock"),
             Some(live_after),
@@ -461,12 +443,8 @@ async fn failure_at_every_step() {
 #[tokio::test]
 async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
-    let error = rollback(&fake, "portal", &options(), &quiet)
-        .await
-        .expect_err("nothing on green");
+    fake.release("v1", &options()).await.expect("v1");
+    let error = fake.roll_back().await.expect_err("nothing on green");
     assert!(error.is_nothing_to_roll_back(), "{error}");
     assert_eq!(
         fake.calls(),
@@ -478,9 +456,7 @@ async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
 #[tokio::test]
 async fn rolling_back_several_skips_those_with_nothing_to_return_to_but_one_alone_fails() {
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &options()).await.expect("v1");
     let both = ["portal".to_owned(), "hardware".to_owned()];
     let rolled = rollback_all(&fake, &both, |_| options(), &|_, _| {})
         .await
@@ -503,9 +479,7 @@ async fn rolling_back_several_skips_those_with_nothing_to_return_to_but_one_alon
 async fn rolling_back_several_reports_each_step_with_its_service() {
     let fake = FakePlatform::default();
     for release in ["v1", "v2"] {
-        deploy(&fake, "portal", &release.to_owned(), &options(), &quiet)
-            .await
-            .expect(release);
+        fake.release(release, &options()).await.expect(release);
     }
     let steps = Mutex::new(Vec::new());
     let record = |service: &str, step: Step| {
@@ -531,14 +505,13 @@ async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
     // On AWS the clean-up finds no service to scale down when CreateService itself failed;
     // its error must come after the real one, never instead of it.
     let fake = FakePlatform::default();
-    deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
-        .await
-        .expect("v1");
+    fake.release("v1", &options()).await.expect("v1");
     let fake = FakePlatform {
         failing: vec!["start green", "revert green"],
         ..fake
     };
-    let error = deploy(&fake, "portal", &"v2".to_owned(), &options(), &quiet)
+    let error = fake
+        .release("v2", &options())
         .await
         .expect_err("cannot start");
     let text = error.to_string();
@@ -597,7 +570,8 @@ async fn a_failed_health_call_is_the_reason_with_its_causes() {
         failing: vec!["health"],
         ..FakePlatform::default()
     };
-    let error = deploy(&fake, "portal", &"v1".to_owned(), &options(), &quiet)
+    let error = fake
+        .release("v1", &options())
         .await
         .expect_err("health API fails");
     assert!(

@@ -404,15 +404,26 @@ fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<
         ));
     }
 
-    for (key, value) in &service.env {
-        check_placeholders(
-            spec,
-            name,
-            &at(&format!("env.{key}")),
-            value,
-            false,
-            findings,
-        );
+    // Placeholders in what a service is given: its env, and locally its command and env too
+    // (where `{port}` and the like also apply).
+    let given = service
+        .env
+        .iter()
+        .map(|(key, value)| (format!("env.{key}"), value, false));
+    let given_locally = service.local.iter().flat_map(|local| {
+        let command = local
+            .command
+            .iter()
+            .enumerate()
+            .map(|(index, part)| (format!("local.command.{index}"), part, true));
+        let env = local
+            .env
+            .iter()
+            .map(|(key, value)| (format!("local.env.{key}"), value, true));
+        command.chain(env)
+    });
+    for (path, text, local) in given.chain(given_locally) {
+        check_placeholders(spec, name, &at(&path), text, local, findings);
     }
     for (key, value) in &service.secrets {
         if value.trim().is_empty() {
@@ -428,26 +439,6 @@ fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<
                 at("local.command"),
                 "command is empty; expected a program and its arguments",
             ));
-        }
-        for (index, part) in local.command.iter().enumerate() {
-            check_placeholders(
-                spec,
-                name,
-                &at(&format!("local.command.{index}")),
-                part,
-                true,
-                findings,
-            );
-        }
-        for (key, value) in &local.env {
-            check_placeholders(
-                spec,
-                name,
-                &at(&format!("local.env.{key}")),
-                value,
-                true,
-                findings,
-            );
         }
         if service.public && local.listen_port.is_none() {
             findings.push(
