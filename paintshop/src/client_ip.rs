@@ -83,66 +83,54 @@ pub async fn resolve(
 mod tests {
     use super::*;
 
-    fn headers(values: &[&str]) -> HeaderMap {
+    /// The client address seen behind `trusted` networks, for a request from `peer` carrying
+    /// one `X-Forwarded-For` header per entry of `forwarded`.
+    fn client_seen(trusted: &[&str], peer: &str, forwarded: &[&str]) -> IpAddr {
+        let proxies = TrustedProxies::new(
+            trusted
+                .iter()
+                .map(|network| network.parse().expect("network"))
+                .collect(),
+        );
         let mut headers = HeaderMap::new();
-        for value in values {
+        for value in forwarded {
             headers.append(FORWARDED_FOR, value.parse().expect("header value"));
         }
-        headers
+        proxies.client(ip(peer), &headers)
     }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("address")
     }
 
-    fn trusted(networks: &[&str]) -> TrustedProxies {
-        TrustedProxies::new(
-            networks
-                .iter()
-                .map(|n| n.parse().expect("network"))
-                .collect(),
-        )
-    }
-
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
-        let proxies = trusted(&["10.0.0.0/16"]);
-        assert_eq!(
-            proxies.client(ip("203.0.113.9"), &headers(&["1.2.3.4"])),
-            ip("203.0.113.9")
-        );
+        let seen = client_seen(&["10.0.0.0/16"], "203.0.113.9", &["1.2.3.4"]);
+        assert_eq!(seen, ip("203.0.113.9"));
     }
 
     #[test]
     fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client() {
-        let proxies = trusted(&["10.0.0.0/16"]);
         // The client wrote "6.6.6.6" itself; the ALB appended the address it saw.
-        let seen = proxies.client(
-            ip("10.0.3.7"),
-            &headers(&["6.6.6.6, 198.51.100.4", "10.0.1.1"]),
-        );
+        let forwarded = ["6.6.6.6, 198.51.100.4", "10.0.1.1"];
+        let seen = client_seen(&["10.0.0.0/16"], "10.0.3.7", &forwarded);
         assert_eq!(seen, ip("198.51.100.4"));
     }
 
     #[test]
     fn a_malformed_entry_stops_the_walk_at_the_last_trusted_hop() {
-        let proxies = trusted(&["10.0.0.0/16"]);
+        let malformed = ["1.2.3.4, garbage, 10.0.0.5"];
+        let seen = client_seen(&["10.0.0.0/16"], "10.0.3.7", &malformed);
+        assert_eq!(seen, ip("10.0.3.7"));
         assert_eq!(
-            proxies.client(ip("10.0.3.7"), &headers(&["1.2.3.4, garbage, 10.0.0.5"])),
-            ip("10.0.3.7")
-        );
-        assert_eq!(
-            proxies.client(ip("10.0.3.7"), &HeaderMap::new()),
+            client_seen(&["10.0.0.0/16"], "10.0.3.7", &[]),
             ip("10.0.3.7")
         );
     }
 
     #[test]
     fn ipv4_mapped_ipv6_peers_match_ipv4_networks() {
-        let proxies = trusted(&["127.0.0.0/8"]);
-        assert_eq!(
-            proxies.client(ip("::ffff:127.0.0.1"), &headers(&["192.0.2.1"])),
-            ip("192.0.2.1")
-        );
+        let seen = client_seen(&["127.0.0.0/8"], "::ffff:127.0.0.1", &["192.0.2.1"]);
+        assert_eq!(seen, ip("192.0.2.1"));
     }
 }

@@ -58,6 +58,11 @@ impl RunningHardware {
         format!("http://{}{path}", self.address)
     }
 
+    /// The answer to `GET path`, whatever its status.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(self.url(path)).await.expect("GET")
+    }
+
     pub async fn stop(self) {
         self.server.stop().await;
     }

@@ -47,14 +47,7 @@ async fn computes_in_background_and_follows_table_changes(db: TestDb) {
     })
     .await;
 
-    let metrics = client
-        .get(hardware.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = hardware.get("/metrics").await.text().await.expect("text");
     assert!(
         metrics.contains("hardware_refresh_duration_seconds"),
         "{metrics}"
@@ -84,11 +77,7 @@ async fn a_restarted_service_serves_persisted_values_at_once(db: TestDb) {
         settings(Duration::from_secs(3600), Duration::from_secs(3600)),
     )
     .await;
-    let ready = client
-        .get(second.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = second.get("/readyz").await;
     assert_eq!(
         ready.status(),
         200,
@@ -98,11 +87,9 @@ async fn a_restarted_service_serves_persisted_values_at_once(db: TestDb) {
         .await
         .expect("served at once");
     assert_eq!(before, after);
-    let detail: serde_json::Value = client
-        .get(second.url("/api/availability"))
-        .send()
+    let detail: serde_json::Value = second
+        .get("/api/availability")
         .await
-        .expect("detail")
         .json()
         .await
         .expect("json");

@@ -6,23 +6,27 @@ fn paintshop() -> Command {
     Command::new(env!("CARGO_BIN_EXE_paintshop"))
 }
 
+/// Runs `command` and returns its stdout; fails the test, showing stderr, unless it succeeds.
+fn succeeds(command: &mut Command) -> String {
+    let output = command.output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `command` and returns its stderr; fails the test unless it exits with status 1.
+fn fails(command: &mut Command) -> String {
+    let output = command.output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn solve_prints_the_legacy_answers_for_the_legacy_case_file() {
-    let output = paintshop()
-        .args(["solve", &format!("{SHARED}/paintshop-cases.in.txt")])
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeds(paintshop().args(["solve", &format!("{SHARED}/paintshop-cases.in.txt")]));
     let expected =
         std::fs::read_to_string(format!("{SHARED}/paintshop-cases.out.txt")).expect("expected");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim_end(),
-        expected.trim_end()
-    );
+    assert_eq!(stdout.trim_end(), expected.trim_end());
 }
 
 #[test]
@@ -30,12 +34,7 @@ fn solve_reports_a_bad_file_clearly() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("cases.txt");
     std::fs::write(&path, "1\n2\n1\n1 3 0\n").expect("write");
-    let output = paintshop()
-        .args(["solve", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = fails(paintshop().args(["solve", path.to_str().expect("utf-8 path")]));
     assert!(
         stderr.contains("case #1: customer 1: color 3 is outside 1..2"),
         "{stderr}"
@@ -47,16 +46,7 @@ fn users_add_prints_a_key_once_and_stores_only_its_hash() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("users.db");
     let url = format!("sqlite://{}", db.display());
-    let add = paintshop()
-        .args(["users", "add", "alice", "--database-url", &url])
-        .output()
-        .expect("run");
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&add.stdout);
+    let stdout = succeeds(paintshop().args(["users", "add", "alice", "--database-url", &url]));
     let key = stdout.lines().last().expect("key line").to_owned();
     assert!(key.starts_with("psk_") && key.len() == 68, "{key}");
     let raw = std::fs::read(&db).expect("db file");
@@ -69,26 +59,12 @@ fn users_add_prints_a_key_once_and_stores_only_its_hash() {
         );
     }
 
-    let again = paintshop()
-        .args(["users", "add", "alice", "--database-url", &url])
-        .output()
-        .expect("run");
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let again = fails(paintshop().args(["users", "add", "alice", "--database-url", &url]));
+    assert!(again.contains("already exists"));
 
-    let revoke = paintshop()
-        .args(["users", "revoke", "alice", "--database-url", &url])
-        .output()
-        .expect("run");
-    assert!(revoke.status.success());
-    let list = paintshop()
-        .args(["users", "list", "--database-url", &url])
-        .output()
-        .expect("run");
-    assert_eq!(
-        String::from_utf8_lossy(&list.stdout).trim(),
-        "alice\trevoked"
-    );
+    succeeds(paintshop().args(["users", "revoke", "alice", "--database-url", &url]));
+    let list = succeeds(paintshop().args(["users", "list", "--database-url", &url]));
+    assert_eq!(list.trim(), "alice\trevoked");
 }
 
 #[test]
@@ -148,15 +124,21 @@ fn without_a_url_the_pg_environment_chooses_postgresql() {
         return;
     };
     server.create_database("users").expect("create database");
-    let run = |args: &[&str]| {
-        let output = paintshop()
+    // paintshop `args` with nothing but the PG* environment saying where its database is.
+    let on_postgres = |password: &str, args: &[&str]| {
+        let mut command = paintshop();
+        command
             .args(args)
             .env_remove("DATABASE_URL")
             .env("PGHOST", "127.0.0.1")
             .env("PGPORT", server.port().to_string())
             .env("PGUSER", server.superuser())
-            .env("PGPASSWORD", server.password())
-            .env("PGDATABASE", "users")
+            .env("PGPASSWORD", password)
+            .env("PGDATABASE", "users");
+        command
+    };
+    let run = |args: &[&str]| {
+        let output = on_postgres(server.password(), args)
             .env("PGSSLMODE", "prefer")
             .output()
             .expect("run");
@@ -173,18 +155,7 @@ fn without_a_url_the_pg_environment_chooses_postgresql() {
     assert!(run(&["users", "list"]).contains("carol\tactive"));
 
     // A wrong password is a clear error that does not show the password either.
-    let output = paintshop()
-        .args(["users", "list"])
-        .env_remove("DATABASE_URL")
-        .env("PGHOST", "127.0.0.1")
-        .env("PGPORT", server.port().to_string())
-        .env("PGUSER", server.superuser())
-        .env("PGPASSWORD", "wrong-password-42")
-        .env("PGDATABASE", "users")
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = fails(&mut on_postgres("wrong-password-42", &["users", "list"]));
     assert!(
         stderr.contains("cannot connect to postgres://postgres@127.0.0.1:"),
         "{stderr}"
