@@ -47,6 +47,13 @@ async fn a_burst_scales_out_and_quiet_scales_back_in() {
         })
         .await;
     }
+    // Scaling in drains the instances it retires before they stop, which takes a moment after
+    // the desired count drops.
+    up.wait_until("retired instances stop", Duration::from_secs(30), || {
+        let stopped = up.log_text().contains("instance stopped");
+        async move { stopped }
+    })
+    .await;
     up.log_contains("scaling: ")
         .log_contains("> target 120")
         .log_contains("< target 120")
