@@ -16,7 +16,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -157,14 +156,15 @@ where
         let _ = stream.set_nodelay(true);
         let service = per_connection(address);
         match lines {
-            RequestLines::Strict => spawn_connection(&builder, &graceful, stream, service, permit),
-            RequestLines::Legacy => spawn_connection(
-                &builder,
-                &graceful,
-                LegacyRequestLines::new(stream),
-                service,
-                permit,
-            ),
+            RequestLines::Strict => {
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(run_connection(graceful.watch(connection), permit));
+            }
+            RequestLines::Legacy => {
+                let io = TokioIo::new(LegacyRequestLines::new(stream));
+                let connection = builder.serve_connection(io, service);
+                tokio::spawn(run_connection(graceful.watch(connection), permit));
+            }
         }
     }
     drop(listener);
@@ -180,33 +180,17 @@ where
     Ok(())
 }
 
-fn spawn_connection<IO, S, B>(
-    builder: &http1::Builder,
-    graceful: &GracefulShutdown,
-    io: IO,
-    service: S,
+/// Runs one connection to its end, holding its place under the connection cap until then.
+async fn run_connection(
+    connection: impl Future<Output = Result<(), hyper::Error>>,
     permit: tokio::sync::OwnedSemaphorePermit,
-) where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<hyper::body::Incoming>, Response = hyper::Response<B>>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: std::error::Error + Send + Sync + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let connection = builder.serve_connection(TokioIo::new(io), service);
-    let watched = graceful.watch(connection);
-    tokio::spawn(async move {
-        // Errors here are the client's (reset, timed out, malformed); hyper has answered
-        // what it could.
-        if let Err(error) = watched.await {
-            tracing::debug!("connection ended: {error}");
-        }
-        drop(permit);
-    });
+) {
+    // Errors here are the client's (reset, timed out, malformed); hyper has answered what it
+    // could.
+    if let Err(error) = connection.await {
+        tracing::debug!("connection ended: {error}");
+    }
+    drop(permit);
 }
 
 /// Out of file descriptors or a connection reset before accept: wait a moment rather than
