@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::listener_action::ListenerAction;
-use super::model::{Inventory, Kind};
+use super::model::{Inventory, Kind, Resource};
 use super::names::Names;
 use crate::rollout::Color;
 use crate::spec::Spec;
@@ -27,21 +27,20 @@ pub fn listener_name(spec: &Spec, service: &str) -> String {
 
 /// The listener action recorded on a listener resource (discovered or desired).
 pub fn listener_action(
-    inventory: &Inventory,
+    resources: &[Resource],
     spec: &Spec,
     service: &str,
 ) -> Option<ListenerAction> {
     let listener = listener_name(spec, service);
-    inventory
-        .resources
+    resources
         .iter()
         .find(|resource| resource.kind == Kind::Listener && resource.name == listener)
         .and_then(|resource| resource.get("action").parse().ok())
 }
 
 /// (color, weight) pairs the service's listener sends traffic to.
-pub fn weights(spec: &Spec, service: &str, inventory: &Inventory) -> Vec<(Color, u16)> {
-    listener_action(inventory, spec, service)
+pub fn weights(spec: &Spec, service: &str, resources: &[Resource]) -> Vec<(Color, u16)> {
+    listener_action(resources, spec, service)
         .map(|action| action.color_weights(&Names::new(spec), service))
         .unwrap_or_default()
 }
@@ -50,7 +49,7 @@ pub fn live_colors(spec: &Spec, inventory: &Inventory) -> BTreeMap<String, Color
     spec.services
         .keys()
         .map(|service| {
-            let live = listener_action(inventory, spec, service)
+            let live = listener_action(&inventory.resources, spec, service)
                 .and_then(|action| action.live_color(&Names::new(spec), service))
                 .unwrap_or(Color::Blue);
             (service.clone(), live)

@@ -554,7 +554,8 @@ pub fn scaling(spec: &Spec, service: &str, color: Color) -> (Resource, Resource)
 }
 
 /// The idle color's ECS service belongs to rollouts, not to the plan: whatever it runs (a
-/// previous release kept for rollback, scaled to zero) is kept as it is.
+/// previous release kept for rollback, scaled to zero or kept warm) is kept as it is, and so
+/// is the scalable target that carries its `keep_previous` window.
 pub fn keep_idle(
     wanted: &mut Vec<Resource>,
     existing: &[Resource],
@@ -564,12 +565,16 @@ pub fn keep_idle(
     let names = Names::new(spec);
     for (service, color) in live {
         let idle = names.colored(service, color.other());
-        if let Some(found) = existing
-            .iter()
-            .find(|resource| resource.kind == Kind::EcsService && resource.name == idle)
-        {
-            wanted.push(found.clone());
-        }
+        let window = names.scalable_resource(&idle);
+        wanted.extend(
+            existing
+                .iter()
+                .filter(|resource| {
+                    (resource.kind == Kind::EcsService && resource.name == idle)
+                        || (resource.kind == Kind::ScalableTarget && resource.name == window)
+                })
+                .cloned(),
+        );
     }
 }
 

@@ -15,7 +15,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::model::{Ids, Kind};
 use super::names::Names;
-use crate::rollout::Color;
+use crate::rollout::{Color, Traffic};
 
 /// The largest weight ALB accepts on one target group of a forward action.
 pub const MAX_WEIGHT: u16 = 999;
@@ -90,6 +90,12 @@ impl ListenerAction {
                     .map(|weight| (color, weight))
             })
             .collect()
+    }
+
+    /// The service's split between its colors, in percent (None: it sends them nothing).
+    pub fn traffic(&self, names: &Names<'_>, service: &str) -> Option<Traffic> {
+        let weight = |color| u32::from(self.weight_of(names, service, color).unwrap_or(0));
+        Traffic::from_weights(weight(Color::Blue), weight(Color::Green))
     }
 
     /// The color with the most traffic (blue on a tie, as before the first rollout); None when

@@ -6,13 +6,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_ssm::types::ParameterType;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Aws;
-use super::errors::explain;
 use super::names::Names;
+use super::parameters::{delete, put, read};
 use crate::events::{Event, Events};
 use crate::spec::Spec;
 
@@ -73,60 +72,6 @@ pub struct Lock {
     held: bool,
     /// Where a lock left behind is reported when this is dropped unreleased.
     events: Events,
-}
-
-async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
-    match aws.ssm.get_parameter().name(name).send().await {
-        Ok(found) => Ok(found
-            .parameter()
-            .and_then(|parameter| parameter.value().map(str::to_owned))),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            Ok(None)
-        }
-        Err(error) => Err(explain("GetParameter", error)),
-    }
-}
-
-async fn put(aws: &Aws, name: &str, holder: &Holder, overwrite: bool) -> anyhow::Result<bool> {
-    let value = serde_json::to_string(holder)?;
-    match aws
-        .ssm
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(ParameterType::String)
-        .overwrite(overwrite)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_already_exists()) =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(explain("PutParameter", error)),
-    }
-}
-
-async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    match aws.ssm.delete_parameter().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(explain("DeleteParameter", error)),
-    }
 }
 
 impl Lock {

@@ -13,12 +13,14 @@ mod discover;
 mod errors;
 pub mod health;
 mod identity;
+mod keep_warm;
 mod listener_action;
 mod lock;
 mod logs;
 pub mod model;
 mod names;
 mod network;
+mod parameters;
 mod platform;
 mod progress;
 mod retry;
@@ -26,6 +28,9 @@ mod scaling;
 mod security;
 mod status;
 pub mod tags;
+mod traffic_record;
+
+pub use traffic_record::TrafficDrift;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -280,6 +285,8 @@ pub struct DeployOptions {
     /// Override every service's `deploy.bake`.
     pub bake: Option<std::time::Duration>,
     pub break_lock: bool,
+    /// Go ahead although a listener's weights are not what dashctl last set.
+    pub accept_live_traffic: bool,
     /// `--yes`: the databases the spec no longer has may be deleted, as this says. Without
     /// it a deploy that would delete one refuses before changing anything.
     pub delete_databases: Option<database::Deletion>,
@@ -389,10 +396,18 @@ fn describe_rollout(
             ""
         }
     ));
-    steps.push(format!(
-        "scale {} to 0 (kept for rollback)",
-        names.colored(service, live)
-    ));
+    steps.push(if options.keep_previous.is_zero() {
+        format!(
+            "scale {} to 0 (kept for rollback)",
+            names.colored(service, live)
+        )
+    } else {
+        format!(
+            "keep {} at its size for {} (rollback only moves traffic), then scale it to 0",
+            names.colored(service, live),
+            humantime::format_duration(options.keep_previous)
+        )
+    });
     steps
 }
 
@@ -427,6 +442,14 @@ async fn plan_and_deploy(
         live,
         wanted,
     } = State::read(aws, spec).await?;
+    traffic_record::check(
+        aws,
+        spec,
+        &inventory.resources,
+        "deploy",
+        options.accept_live_traffic,
+    )
+    .await?;
     let mut changes = plan::diff(&wanted, &inventory.resources);
     if let Some(only) = &options.only_service {
         let owners = apply::owners(&wanted, &inventory.resources);
@@ -548,6 +571,8 @@ async fn apply_and_roll_out(
     }
 
     let releases = desired::resources(spec, &place, &ids, live);
+    // What apply left on the listeners is now what dashctl last set.
+    traffic_record::record(aws, spec, traffic_record::of(spec, &releases)).await?;
     let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone());
     for service in rollouts {
         let release = releases
@@ -577,6 +602,8 @@ async fn apply_and_roll_out(
 
 pub struct RollbackOptions {
     pub break_lock: bool,
+    /// Go ahead although a listener's weights are not what dashctl last set.
+    pub accept_live_traffic: bool,
     /// Ctrl-C: abandons a rollback before its switch.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -590,7 +617,7 @@ pub async fn rollback(
     options: &RollbackOptions,
 ) -> anyhow::Result<rollout::Rollbacks> {
     let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
-    let inventory = match discover::inventory(aws, spec).await {
+    let inventory = match rollback_inventory(aws, spec, options).await {
         Ok(inventory) => inventory,
         Err(error) => {
             lock.release(aws).await?;
@@ -612,6 +639,24 @@ pub async fn rollback(
     .await;
     lock.release(aws).await?;
     Ok(rolled?)
+}
+
+/// What exists, once it is clear that traffic is where dashctl left it.
+async fn rollback_inventory(
+    aws: &Aws,
+    spec: &Spec,
+    options: &RollbackOptions,
+) -> anyhow::Result<Inventory> {
+    let inventory = discover::inventory(aws, spec).await?;
+    traffic_record::check(
+        aws,
+        spec,
+        &inventory.resources,
+        "roll back",
+        options.accept_live_traffic,
+    )
+    .await?;
+    Ok(inventory)
 }
 
 fn report_urls(aws: &Aws, spec: &Spec, dns: &BTreeMap<String, String>) {
@@ -654,6 +699,8 @@ async fn destroy_locked(
 ) -> anyhow::Result<Vec<plan::Change>> {
     let inventory = discover::inventory(aws, spec).await?;
     let deletes = plan::diff(&[], &inventory.resources);
+    // No listener left to have weights: the record goes too (a later deploy starts afresh).
+    traffic_record::forget(aws, spec).await?;
     if deletes.is_empty() {
         return Ok(deletes);
     }

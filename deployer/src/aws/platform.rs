@@ -4,14 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::colors::listener_name;
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
-use super::{Aws, alarms, cluster, desired, errors::explain, retry, scaling};
+use super::{
+    Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, traffic_record,
+};
 use crate::events::Event;
-use crate::rollout::{Color, Platform, PlatformError};
+use crate::rollout::{Color, Platform, PlatformError, Traffic};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
@@ -178,6 +181,44 @@ impl<'a> AwsPlatform<'a> {
         Ok(())
     }
 
+    /// The service listener's default action as AWS reports it now (None: it has none).
+    async fn listener_action(
+        &self,
+        service: &str,
+    ) -> Result<Option<ListenerAction>, PlatformError> {
+        let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
+        let described = self
+            .aws
+            .elb
+            .describe_listeners()
+            .listener_arns(&listener)
+            .send()
+            .await
+            .map_err(|e| PlatformError::Call(explain("DescribeListeners", e)))?;
+        let Some(action) = described
+            .listeners()
+            .first()
+            .and_then(|found| found.default_actions().first())
+        else {
+            return Ok(None);
+        };
+        ListenerAction::from_aws(action, &self.ids())
+            .map(Some)
+            .map_err(|error| {
+                PlatformError::Call(
+                    anyhow::Error::new(error)
+                        .context(format!("listener {}", listener_name(self.spec, service))),
+                )
+            })
+    }
+
+    /// Ends `color`'s keep_previous window (it is being started, restored or retired).
+    async fn end_warm(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+        keep_warm::end(self.aws, &self.names(), service, color)
+            .await
+            .map_err(PlatformError::Call)
+    }
+
     fn scaling_resources(&self, service: &str, color: Color) -> Option<(Resource, Resource)> {
         self.spec
             .services
@@ -198,30 +239,10 @@ impl Platform for AwsPlatform<'_> {
     type Release = Resource;
 
     async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
-        let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
-        let described = self
-            .aws
-            .elb
-            .describe_listeners()
-            .listener_arns(&listener)
-            .send()
-            .await
-            .map_err(|e| PlatformError::Call(explain("DescribeListeners", e)))?;
-        let ids = self.ids();
-        let Some(action) = described
-            .listeners()
-            .first()
-            .and_then(|found| found.default_actions().first())
-        else {
-            return Ok(None);
-        };
-        let action = ListenerAction::from_aws(action, &ids).map_err(|error| {
-            PlatformError::Call(
-                anyhow::Error::new(error)
-                    .context(format!("listener {}", listener_name(self.spec, service))),
-            )
-        })?;
-        Ok(action.live_color(&self.names(), service))
+        Ok(self
+            .listener_action(service)
+            .await?
+            .and_then(|action| action.live_color(&self.names(), service)))
     }
 
     async fn start_release(
@@ -244,6 +265,7 @@ impl Platform for AwsPlatform<'_> {
         let names = self.names();
         let ecs_name = names.colored(service, color);
         self.wait_until_not_draining(service, color).await?;
+        self.end_warm(service, color).await?;
         match self.ecs_service(service, color).await? {
             Some(existing) => {
                 let kept = (!has_no_release(&existing))
@@ -307,6 +329,16 @@ impl Platform for AwsPlatform<'_> {
             return Err(PlatformError::Failed(format!(
                 "{service} has never run on {color}; there is no previous release to roll back to"
             )));
+        }
+        self.end_warm(service, color).await?;
+        let kept = self
+            .ecs_service(service, color)
+            .await?
+            .map_or(0, |found| found.desired_count());
+        if kept > 0 {
+            // Kept warm: its tasks serve as they are; autoscaling sizes it once it is live.
+            lock(&self.started).insert((service.to_owned(), color), kept);
+            return Ok(());
         }
         let count = self.live_count(service, color).await?;
         lock(&self.started).insert((service.to_owned(), color), count);
@@ -406,7 +438,20 @@ impl Platform for AwsPlatform<'_> {
             .send()
             .await
             .map_err(|e| PlatformError::Call(explain("ModifyListener", e)))?;
-        Ok(())
+        traffic_record::record(
+            self.aws,
+            self.spec,
+            [(service.to_owned(), Traffic::to(to, percent))],
+        )
+        .await
+        .map_err(PlatformError::Call)
+    }
+
+    async fn traffic(&self, service: &str) -> Result<Option<Traffic>, PlatformError> {
+        let Some(action) = self.listener_action(service).await? else {
+            return Ok(None);
+        };
+        Ok(action.traffic(&self.names(), service))
     }
 
     async fn retarget_scaling(&self, service: &str, to: Color) -> Result<(), PlatformError> {
@@ -433,10 +478,30 @@ impl Platform for AwsPlatform<'_> {
         Ok(())
     }
 
+    async fn keep_warm(
+        &self,
+        service: &str,
+        color: Color,
+        window: Duration,
+    ) -> Result<(), PlatformError> {
+        let count = self
+            .ecs_service(service, color)
+            .await?
+            .map_or(0, |found| found.desired_count());
+        if count == 0 {
+            return Ok(());
+        }
+        keep_warm::begin(self.aws, &self.names(), service, color, count, window)
+            .await
+            .map(|_| ())
+            .map_err(PlatformError::Call)
+    }
+
     async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         if self.ecs_service(service, color).await?.is_none() {
             return Ok(());
         }
+        self.end_warm(service, color).await?;
         self.set_desired(service, color, 0).await
     }
 }

@@ -7,7 +7,7 @@ use super::colors::{listener_name, live_colors, weights};
 use super::health::TargetHealth;
 use super::model::{Inventory, Kind};
 use super::names::Names;
-use super::{Aws, cluster, desired, lock};
+use super::{Aws, cluster, desired, keep_warm, lock};
 use crate::rollout::Color;
 use crate::spec::Spec;
 use crate::table;
@@ -50,9 +50,13 @@ impl AwsStatus {
                 };
                 [
                     table::service_name(&service.name, service.public),
-                    service
-                        .live_color
-                        .map_or_else(dash, |color| color.to_string()),
+                    match (service.live_color, &service.kept_warm) {
+                        (Some(live), Some(warm)) => {
+                            format!("{live} ({} warm until {})", warm.color, warm.until)
+                        }
+                        (Some(live), None) => live.to_string(),
+                        (None, _) => dash(),
+                    },
                     service.image.clone().unwrap_or_else(dash),
                     format!("{}/{}", service.running, service.desired),
                     format!("{}/{}", service.healthy_targets, service.registered_targets),
@@ -142,7 +146,16 @@ pub struct ServiceReport {
     pub registered_targets: usize,
     pub url: Option<String>,
     pub scaling: ScalingReport,
+    /// The previous color kept up by `deploy.keep_previous`, and until when (RFC 3339, UTC):
+    /// rolling back before then only moves traffic.
+    pub kept_warm: Option<KeptWarm>,
     pub colors: Vec<ColorReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptWarm {
+    pub color: Color,
+    pub until: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,7 +230,7 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
     for (name, definition) in &spec.services {
         let lb = names.load_balancer(definition.public);
         let has_listener = find(Kind::Listener, &listener_name(spec, name)).is_some();
-        let split = weights(spec, name, inventory);
+        let split = weights(spec, name, &inventory.resources);
         let live_color = has_listener.then(|| live.get(name).copied().unwrap_or(Color::Blue));
         let mut colors = Vec::new();
         for color in [Color::Blue, Color::Green] {
@@ -234,6 +247,15 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
         let scaled = names.colored(name, live_color.unwrap_or(Color::Blue));
         let target = find(Kind::ScalableTarget, &names.scalable_resource(&scaled));
         let policy = find(Kind::ScalingPolicy, &names.scaling_policy(name));
+        let kept_warm = match live_color {
+            Some(live) => keep_warm::until(aws, &names, name, live.other())
+                .await?
+                .map(|until| KeptWarm {
+                    color: live.other(),
+                    until: humantime::format_rfc3339_seconds(until).to_string(),
+                }),
+            None => None,
+        };
         services.push(ServiceReport {
             name: name.clone(),
             public: definition.public,
@@ -256,6 +278,7 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
                 requests_per_target: policy
                     .and_then(|policy| policy.get("requests_per_target").parse().ok()),
             },
+            kept_warm,
             colors,
         });
     }

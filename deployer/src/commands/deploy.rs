@@ -1,7 +1,7 @@
 //! `dashctl deploy`: roll the spec out blue/green, locally (through `dashctl up`) or on AWS.
 
 use super::{
-    Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
+    Failure, cancel_on_ctrl_c, connect, finish, known_service, load, refused_or_failed,
     resolve_for_change, runtime, service_lacking,
 };
 use crate::aws;
@@ -22,10 +22,11 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
             || args.dry_run
             || args.bake.is_some()
             || args.break_lock
+            || args.accept_live_traffic
             || args.yes
         {
             return Err(Failure::Usage(
-                "--image, --dry-run, --bake, --break-lock and --yes apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
+                "--image, --dry-run, --bake, --break-lock, --accept-live-traffic and --yes apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
             ));
         }
         let report =
@@ -50,6 +51,7 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
                 dry_run: args.dry_run,
                 bake: args.bake,
                 break_lock: args.break_lock,
+                accept_live_traffic: args.accept_live_traffic,
                 delete_databases: args
                     .yes
                     .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),
@@ -57,15 +59,6 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
             };
             aws::deploy(&aws, &loaded, options).await
         })
-        .map_err(|error| {
-            if error
-                .downcast_ref::<aws::UnconfirmedDatabaseDeletion>()
-                .is_some()
-            {
-                Failure::Usage(format!("{error}"))
-            } else {
-                implicit_aws(args.target.env)(error)
-            }
-        })?;
+        .map_err(refused_or_failed(args.target.env))?;
     Ok(())
 }

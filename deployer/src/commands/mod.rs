@@ -105,6 +105,23 @@ fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
     }
 }
 
+/// A deploy or rollback on AWS that refused before changing anything because it lacks the
+/// operator's go-ahead (`--yes`, `--accept-live-traffic`) is a usage error; anything else is
+/// a failure.
+fn refused_or_failed(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
+    move |error| {
+        if error
+            .downcast_ref::<aws::UnconfirmedDatabaseDeletion>()
+            .is_some()
+            || error.downcast_ref::<aws::TrafficDrift>().is_some()
+        {
+            Failure::Usage(format!("{error}"))
+        } else {
+            implicit_aws(env)(error)
+        }
+    }
+}
+
 async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::Result<Aws> {
     Aws::connect(&loaded.spec, connection, human::Human::events()).await
 }

@@ -3,7 +3,7 @@
 
 use super::human::Human;
 use super::{
-    Failure, cancel_on_ctrl_c, connect, finish, implicit_aws, known_service, load,
+    Failure, cancel_on_ctrl_c, connect, finish, known_service, load, refused_or_failed,
     resolve_for_change, runtime,
 };
 use crate::aws;
@@ -29,11 +29,12 @@ pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failur
                 let aws = connect(&loaded, aws_args).await?;
                 let options = aws::RollbackOptions {
                     break_lock: args.break_lock,
+                    accept_live_traffic: args.accept_live_traffic,
                     cancel: cancel_on_ctrl_c(),
                 };
                 aws::rollback(&aws, &loaded.spec, &services, &options).await
             })
-            .map_err(implicit_aws(args.target.env))?;
+            .map_err(refused_or_failed(args.target.env))?;
         for skipped in &rolled.nothing_to_roll_back {
             println!("{skipped}");
         }

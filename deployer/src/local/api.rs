@@ -38,12 +38,16 @@ impl StatusReport {
                 [
                     table::service_name(&service.name, service.public),
                     service.url.clone(),
-                    match (service.live_color, service.canary) {
-                        (Some(live), Some((canary, percent))) => {
+                    match (service.live_color, service.canary, service.kept_warm) {
+                        (Some(live), Some((canary, percent)), _) => {
                             format!("{live} ({canary} {percent}%)")
                         }
-                        (Some(live), None) => live.to_string(),
-                        (None, _) => "-".to_owned(),
+                        (Some(live), None, Some((warm, left))) => format!(
+                            "{live} ({warm} warm, {} left)",
+                            humantime::format_duration(std::time::Duration::from_secs(left))
+                        ),
+                        (Some(live), None, None) => live.to_string(),
+                        (None, _, _) => "-".to_owned(),
                     },
                     format!("{}/{}", service.ready, service.desired),
                     service.requests_per_minute.to_string(),

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Platform, PlatformError};
+use crate::rollout::{Color, Platform, PlatformError, Traffic};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
@@ -42,6 +43,7 @@ impl Platform for LocalPlatform {
     ) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
+        runtime.end_warm(color);
         // Whatever this color ran before is replaced, not mixed with the new release.
         runtime
             .scale(color, 0)
@@ -66,6 +68,11 @@ impl Platform for LocalPlatform {
             )));
         }
         let _guard = runtime.changes.lock().await;
+        runtime.end_warm(color);
+        if runtime.count(color) > 0 {
+            // Kept warm: its instances serve as they are; the autoscaler sizes it once live.
+            return Ok(());
+        }
         runtime
             .scale(color, Self::starting_size(runtime))
             .await
@@ -93,6 +100,10 @@ impl Platform for LocalPlatform {
         Ok(())
     }
 
+    async fn traffic(&self, service: &str) -> Result<Option<Traffic>, PlatformError> {
+        Ok(self.service(service)?.traffic())
+    }
+
     async fn retarget_scaling(&self, service: &str, to: Color) -> Result<(), PlatformError> {
         // The local autoscaler always scales the live color, so switching traffic already
         // re-pointed it; this only records the fact.
@@ -101,9 +112,36 @@ impl Platform for LocalPlatform {
         Ok(())
     }
 
+    async fn keep_warm(
+        &self,
+        service: &str,
+        color: Color,
+        window: Duration,
+    ) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?.clone();
+        let ended = runtime.begin_warm(color, window);
+        // `dashctl up` itself ends the window: it runs for as long as the instances do.
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(window) => {}
+                () = ended.cancelled() => return,
+            }
+            let _guard = runtime.changes.lock().await;
+            if !runtime.finish_warm(&ended) || runtime.live_color() == Some(color) {
+                return;
+            }
+            tracing::info!(service = %runtime.name, %color, "keep_previous window over: retiring {color}");
+            if let Err(error) = runtime.scale(color, 0).await {
+                tracing::warn!(service = %runtime.name, %color, %error, "could not retire {color}");
+            }
+        });
+        Ok(())
+    }
+
     async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
+        runtime.end_warm(color);
         runtime.scale(color, 0).await.map_err(PlatformError::Failed)
     }
 }

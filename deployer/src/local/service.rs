@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
 use super::port;
 use super::process::ProcessIdentity;
 use super::release::LocalRelease;
-use crate::rollout::Color;
+use crate::rollout::{Color, Traffic};
 use crate::spec::Scaling;
 
 /// What the proxy needs to route a request, rebuilt whole whenever any part of it changes and
@@ -65,6 +66,15 @@ pub struct ServiceRuntime {
     pub measured_rpm: AtomicU64,
     /// Serializes scaling and rollout steps on this service.
     pub changes: tokio::sync::Mutex<()>,
+    /// The previous color, kept up after a release until its window ends.
+    warm: Mutex<Option<WarmWindow>>,
+}
+
+struct WarmWindow {
+    color: Color,
+    until: std::time::Instant,
+    /// Cancelled when the window ends early (the color is started, restored or retired).
+    ended: CancellationToken,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +90,9 @@ pub struct ServiceStatus {
     pub ready: usize,
     pub requests_per_minute: u64,
     pub scaling: ScalingStatus,
+    /// The previous color kept up for an instant rollback, and for how many more seconds.
+    #[serde(default)]
+    pub kept_warm: Option<(Color, u64)>,
     pub instances: Vec<InstanceStatus>,
 }
 
@@ -121,6 +134,7 @@ impl ServiceRuntime {
             requests_total: AtomicU64::new(0),
             measured_rpm: AtomicU64::new(0),
             changes: tokio::sync::Mutex::new(()),
+            warm: Mutex::new(None),
         }
     }
 
@@ -163,6 +177,56 @@ impl ServiceRuntime {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((to, percent));
             self.rebuild_routing();
         }
+    }
+
+    /// The split the proxy routes by right now.
+    pub fn traffic(&self) -> Option<Traffic> {
+        let routing = self.routing.load();
+        let live = routing.live?;
+        Some(match routing.canary {
+            Some((color, percent)) => Traffic::to(color, percent),
+            None => Traffic::to(live, 100),
+        })
+    }
+
+    /// Starts `color`'s window (ending any earlier one); the token is cancelled if it ends early.
+    pub fn begin_warm(&self, color: Color, window: Duration) -> CancellationToken {
+        let ended = CancellationToken::new();
+        let earlier = self.lock_warm().replace(WarmWindow {
+            color,
+            until: std::time::Instant::now() + window,
+            ended: ended.clone(),
+        });
+        if let Some(earlier) = earlier {
+            earlier.ended.cancel();
+        }
+        ended
+    }
+
+    /// Ends `color`'s window early, if it has one. Call it holding `changes`.
+    pub fn end_warm(&self, color: Color) {
+        let mut warm = self.lock_warm();
+        if warm.as_ref().is_some_and(|window| window.color == color)
+            && let Some(window) = warm.take()
+        {
+            window.ended.cancel();
+        }
+    }
+
+    /// Ends the window `ended` belongs to, when it ran its course; false if it already ended.
+    pub fn finish_warm(&self, ended: &CancellationToken) -> bool {
+        let mut warm = self.lock_warm();
+        if ended.is_cancelled() {
+            return false;
+        }
+        warm.take();
+        true
+    }
+
+    fn lock_warm(&self) -> std::sync::MutexGuard<'_, Option<WarmWindow>> {
+        self.warm
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn canary(&self) -> Option<(Color, u8)> {
@@ -369,6 +433,12 @@ impl ServiceRuntime {
                 max: self.scaling.max,
                 requests_per_target: self.scaling.requests_per_target,
             },
+            kept_warm: self.lock_warm().as_ref().map(|window| {
+                let left = window
+                    .until
+                    .saturating_duration_since(std::time::Instant::now());
+                (window.color, left.as_secs())
+            }),
             instances,
         }
     }

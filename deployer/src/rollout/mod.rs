@@ -45,6 +45,57 @@ impl fmt::Display for Color {
     }
 }
 
+/// How a service's traffic is split between its colors, in percent of requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    pub blue: u8,
+    pub green: u8,
+}
+
+impl Traffic {
+    /// `percent` to `to`, the rest to the other color: what `shift_traffic` asks for.
+    pub fn to(to: Color, percent: u8) -> Self {
+        let percent = percent.min(100);
+        match to {
+            Color::Blue => Self {
+                blue: percent,
+                green: 100 - percent,
+            },
+            Color::Green => Self {
+                blue: 100 - percent,
+                green: percent,
+            },
+        }
+    }
+
+    /// Relative weights as a platform stores them (an ALB accepts 0-999 per target group),
+    /// in percent; None when neither color gets anything.
+    pub fn from_weights(blue: u32, green: u32) -> Option<Self> {
+        let total = u64::from(blue) + u64::from(green);
+        if total == 0 {
+            return None;
+        }
+        let blue = ((u64::from(blue) * 100 + total / 2) / total) as u8;
+        Some(Self {
+            blue,
+            green: 100 - blue,
+        })
+    }
+
+    pub fn of(self, color: Color) -> u8 {
+        match color {
+            Color::Blue => self.blue,
+            Color::Green => self.green,
+        }
+    }
+}
+
+impl fmt::Display for Traffic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "blue {}% / green {}%", self.blue, self.green)
+    }
+}
+
 /// What a platform must do for a rollout. Every method is about one service and one color.
 pub trait Platform: Sync {
     /// What a color runs: a container image on AWS, a command and env locally.
@@ -102,11 +153,29 @@ pub trait Platform: Sync {
         percent: u8,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
+    /// How the service's traffic is split right now, as the router itself reports it (the
+    /// listener read back on AWS); None before the first deploy.
+    fn traffic(
+        &self,
+        service: &str,
+    ) -> impl Future<Output = Result<Option<Traffic>, PlatformError>> + Send;
+
     /// Points request-count autoscaling at `color`.
     fn retarget_scaling(
         &self,
         service: &str,
         to: Color,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+
+    /// Leaves `color` running at its size for `window`, so that rolling back to it is only a
+    /// traffic change; when the window ends it drains and scales to zero by itself, whether or
+    /// not dashctl is still running. `start_release`, `restore` and `retire` of the color end
+    /// the window early.
+    fn keep_warm(
+        &self,
+        service: &str,
+        color: Color,
+        window: Duration,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
     /// Drains `color` and scales it to zero; it keeps its release for a later rollback.
@@ -116,6 +185,10 @@ pub trait Platform: Sync {
         color: Color,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 }
+
+/// How long the router may take to report weights it accepted (an ALB applies a listener
+/// change within seconds).
+pub const TRAFFIC_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct RolloutOptions {
@@ -127,6 +200,10 @@ pub struct RolloutOptions {
     /// How long the new color must stay healthy while live before the old one is retired.
     pub bake: Duration,
     pub auto_rollback: bool,
+    /// How long the previous color stays up after a release (zero: retired at once).
+    pub keep_previous: Duration,
+    /// Longest wait for the router to report the weights just set.
+    pub traffic_timeout: Duration,
     /// How often health is polled while waiting and baking.
     pub poll_interval: Duration,
     /// Cancelling (Ctrl-C) before the full switch abandons the rollout; the live color stays.
@@ -147,6 +224,8 @@ impl RolloutOptions {
             canary: deploy.canary_steps(),
             bake: deploy.bake.0,
             auto_rollback: deploy.auto_rollback,
+            keep_previous: deploy.keep_previous.0,
+            traffic_timeout: TRAFFIC_TIMEOUT,
             poll_interval: Duration::from_secs(1),
             cancel,
         }
@@ -185,6 +264,16 @@ pub enum Step {
         #[serde(serialize_with = "crate::events::seconds")]
         duration: Duration,
     },
+    /// The router reports the weights just set.
+    TrafficConfirmed {
+        traffic: Traffic,
+    },
+    /// The previous color stays up for this long so a rollback is instant.
+    KeepWarm {
+        color: Color,
+        #[serde(serialize_with = "crate::events::seconds")]
+        duration: Duration,
+    },
     Retire {
         color: Color,
     },
@@ -214,6 +303,12 @@ impl fmt::Display for Step {
             Self::Bake { color, duration } => write!(
                 f,
                 "baking {color} for {}",
+                humantime::format_duration(*duration)
+            ),
+            Self::TrafficConfirmed { traffic } => write!(f, "traffic confirmed: {traffic}"),
+            Self::KeepWarm { color, duration } => write!(
+                f,
+                "keeping {color} up for {} (rolling back until then only moves traffic)",
                 humantime::format_duration(*duration)
             ),
             Self::Retire { color } => write!(f, "draining and retiring {color}"),
@@ -313,6 +408,37 @@ async fn watch<P: Platform>(
     }
 }
 
+/// Moves traffic, then waits until the router reports exactly that split: nothing is scaled
+/// down or declared done on weights the router has not applied (or that someone changed
+/// meanwhile).
+async fn shift<P: Platform>(
+    platform_: &P,
+    service: &str,
+    to: Color,
+    percent: u8,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<(), PlatformError> {
+    platform_.shift_traffic(service, to, percent).await?;
+    let wanted = Traffic::to(to, percent);
+    let deadline = Instant::now() + options.traffic_timeout;
+    loop {
+        let reported = platform_.traffic(service).await?;
+        if reported == Some(wanted) {
+            progress(Step::TrafficConfirmed { traffic: wanted });
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let reported = reported.map_or_else(|| "no traffic".to_owned(), |t| t.to_string());
+            return Err(PlatformError::Failed(format!(
+                "traffic was set to {wanted}, but after {} the router still reports {reported}",
+                humantime::format_duration(options.traffic_timeout)
+            )));
+        }
+        tokio::time::sleep(options.poll_interval).await;
+    }
+}
+
 /// Undoes a rollout that has not fully switched: all traffic back to `live`, the new color
 /// scaled down and given back its previous release. Returns what went wrong while undoing, so
 /// the caller reports it after the reason the rollout stopped (never instead of it).
@@ -322,13 +448,14 @@ async fn abandon<P: Platform>(
     target: Color,
     live: Option<Color>,
     shifted: bool,
+    options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Option<String> {
     progress(Step::Abandon { color: target });
     let mut problems = Vec::new();
     if shifted
         && let Some(live) = live
-        && let Err(error) = platform_.shift_traffic(service, live, 100).await
+        && let Err(error) = shift(platform_, service, live, 100, options, progress).await
     {
         // Without this the rest would take capacity from a color still serving traffic.
         return Some(format!(
@@ -375,7 +502,7 @@ pub async fn deploy<P: Platform>(
 
     progress(Step::Start { color: target });
     if let Err(error) = platform_.start_release(service, target, release).await {
-        let cleanup = abandon(platform_, service, target, live, false, progress).await;
+        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
         return Err(RolloutError::Abandoned {
             service: service.to_owned(),
             color: target,
@@ -385,7 +512,7 @@ pub async fn deploy<P: Platform>(
     }
     progress(Step::WaitHealthy { color: target });
     if let Err(stop) = wait_healthy(platform_, service, target, options).await {
-        let cleanup = abandon(platform_, service, target, live, false, progress).await;
+        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
         return Err(match (stop, cleanup) {
             (Stop::TimedOut, None) => RolloutError::NeverHealthy {
                 service: service.to_owned(),
@@ -409,12 +536,14 @@ pub async fn deploy<P: Platform>(
                 percent: *percent,
                 duration: *duration,
             });
-            let shifted = match platform_.shift_traffic(service, target, *percent).await {
+            let shifted = match shift(platform_, service, target, *percent, options, progress).await
+            {
                 Ok(()) => watch(platform_, service, target, *duration, options, true).await,
                 Err(error) => Err(Stop::Failed(error)),
             };
             if let Err(stop) = shifted {
-                let cleanup = abandon(platform_, service, target, live, true, progress).await;
+                let cleanup =
+                    abandon(platform_, service, target, live, true, options, progress).await;
                 return Err(RolloutError::Abandoned {
                     service: service.to_owned(),
                     color: target,
@@ -429,8 +558,8 @@ pub async fn deploy<P: Platform>(
     }
 
     progress(Step::Switch { to: target });
-    if let Err(error) = platform_.shift_traffic(service, target, 100).await {
-        let cleanup = abandon(platform_, service, target, live, true, progress).await;
+    if let Err(error) = shift(platform_, service, target, 100, options, progress).await {
+        let cleanup = abandon(platform_, service, target, live, true, options, progress).await;
         return Err(RolloutError::Abandoned {
             service: service.to_owned(),
             color: target,
@@ -454,8 +583,7 @@ pub async fn deploy<P: Platform>(
             && options.auto_rollback
         {
             progress(Step::RollBack { to: old });
-            platform_
-                .shift_traffic(service, old, 100)
+            shift(platform_, service, old, 100, options, progress)
                 .await
                 .map_err(&fail)?;
             platform_
@@ -473,8 +601,19 @@ pub async fn deploy<P: Platform>(
                 live: old,
             });
         }
-        progress(Step::Retire { color: old });
-        platform_.retire(service, old).await.map_err(&fail)?;
+        if options.keep_previous.is_zero() {
+            progress(Step::Retire { color: old });
+            platform_.retire(service, old).await.map_err(&fail)?;
+        } else {
+            progress(Step::KeepWarm {
+                color: old,
+                duration: options.keep_previous,
+            });
+            platform_
+                .keep_warm(service, old, options.keep_previous)
+                .await
+                .map_err(&fail)?;
+        }
     }
     Ok(Outcome {
         service: service.to_owned(),
@@ -531,8 +670,7 @@ pub async fn rollback<P: Platform>(
         });
     }
     progress(Step::RollBack { to: previous });
-    platform_
-        .shift_traffic(service, previous, 100)
+    shift(platform_, service, previous, 100, options, progress)
         .await
         .map_err(&fail)?;
     platform_

@@ -22,6 +22,11 @@ struct FakePlatform {
     calls: Mutex<Vec<String>>,
     /// Calls (by their recorded prefix, e.g. "start green") that fail.
     failing: Vec<&'static str>,
+    /// The split the router reports, and how many more reads report the one before a shift.
+    traffic: Mutex<(Option<Traffic>, Option<Traffic>, u32)>,
+    /// Reads of the router that still report the old split after each shift (u32::MAX: the
+    /// router never applies it, as when someone keeps changing it back).
+    traffic_lag: u32,
 }
 
 impl FakePlatform {
@@ -121,6 +126,11 @@ impl Platform for FakePlatform {
         Ok(running && !self.broken.contains(&release) && !flaky_failed)
     }
     async fn shift_traffic(&self, _: &str, to: Color, percent: u8) -> Result<(), PlatformError> {
+        {
+            let mut traffic = self.traffic.lock().expect("lock");
+            let reported = traffic.0;
+            *traffic = (reported, Some(Traffic::to(to, percent)), self.traffic_lag);
+        }
         if percent == 100 {
             self.record(format!("shift {to}"))?;
             *self.live.lock().expect("lock") = Some(to);
@@ -129,8 +139,25 @@ impl Platform for FakePlatform {
         }
         Ok(())
     }
+    async fn traffic(&self, _: &str) -> Result<Option<Traffic>, PlatformError> {
+        let mut traffic = self.traffic.lock().expect("lock");
+        if traffic.2 > 0 {
+            traffic.2 = traffic.2.saturating_sub(u32::from(traffic.2 != u32::MAX));
+            return Ok(traffic.0);
+        }
+        traffic.0 = traffic.1;
+        Ok(traffic.0)
+    }
     async fn retarget_scaling(&self, _: &str, to: Color) -> Result<(), PlatformError> {
         self.record(format!("scale-on {to}"))
+    }
+    async fn keep_warm(
+        &self,
+        _: &str,
+        color: Color,
+        window: Duration,
+    ) -> Result<(), PlatformError> {
+        self.record(format!("keep {color} {}ms", window.as_millis()))
     }
     async fn retire(&self, _: &str, color: Color) -> Result<(), PlatformError> {
         self.record(format!("retire {color}"))?;
@@ -145,6 +172,8 @@ fn options() -> RolloutOptions {
         canary: Vec::new(),
         bake: Duration::from_millis(30),
         auto_rollback: true,
+        keep_previous: Duration::ZERO,
+        traffic_timeout: Duration::from_millis(50),
         poll_interval: Duration::from_millis(5),
         cancel: CancellationToken::new(),
     }
@@ -206,10 +235,106 @@ async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
             "starting green",
             "waiting for green to be healthy",
             "switching traffic to green",
+            "traffic confirmed: blue 0% / green 100%",
             "baking green for 30ms",
             "draining and retiring blue"
         ]
     );
+}
+
+#[tokio::test]
+async fn keep_previous_leaves_the_old_color_up_and_rollback_only_moves_traffic() {
+    let fake = FakePlatform::default();
+    let keep = RolloutOptions {
+        keep_previous: Duration::from_secs(1800),
+        ..options()
+    };
+    fake.release("v1", &keep).await.expect("v1");
+    fake.release("v2", &keep).await.expect("v2");
+    assert_eq!(
+        fake.calls()[3..],
+        [
+            "start green v2",
+            "shift green",
+            "scale-on green",
+            "keep blue 1800000ms"
+        ]
+    );
+    fake.roll_back().await.expect("rollback");
+    assert_eq!(
+        fake.calls()[7..],
+        [
+            "restore blue",
+            "shift blue",
+            "scale-on blue",
+            "retire green"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_retired_before_the_router_reports_the_switch() {
+    let fake = FakePlatform {
+        traffic_lag: 3,
+        ..FakePlatform::default()
+    };
+    fake.release("v1", &options()).await.expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step);
+    deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
+        .await
+        .expect("v2");
+    let steps = steps.into_inner().expect("lock");
+    let confirmed = steps
+        .iter()
+        .position(|step| {
+            *step
+                == Step::TrafficConfirmed {
+                    traffic: Traffic::to(Color::Green, 100),
+                }
+        })
+        .expect("switch confirmed");
+    let retired = steps
+        .iter()
+        .position(|step| matches!(step, Step::Retire { .. }))
+        .expect("retired");
+    assert!(confirmed < retired, "{steps:?}");
+}
+
+#[tokio::test]
+async fn a_router_that_never_reports_the_switch_abandons_the_release() {
+    let fake = FakePlatform {
+        traffic_lag: u32::MAX,
+        ..FakePlatform::default()
+    };
+    let error = fake
+        .release("v1", &options())
+        .await
+        .expect_err("never confirmed");
+    assert!(
+        error
+            .to_string()
+            .contains("traffic was set to blue 100% / green 0%, but after 50ms the router still reports no traffic"),
+        "{error}"
+    );
+    assert!(!fake.calls().iter().any(|call| call.starts_with("scale-on")));
+}
+
+#[test]
+fn traffic_from_weights_rounds_to_percent() {
+    assert_eq!(
+        Traffic::from_weights(1, 2),
+        Some(Traffic {
+            blue: 33,
+            green: 67
+        })
+    );
+    assert_eq!(
+        Traffic::from_weights(0, 999),
+        Some(Traffic::to(Color::Green, 100))
+    );
+    assert_eq!(Traffic::from_weights(0, 0), None);
+    assert_eq!(Traffic::to(Color::Blue, 90).of(Color::Green), 10);
 }
 
 #[tokio::test]

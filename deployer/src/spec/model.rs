@@ -403,6 +403,11 @@ pub struct DeployPolicy {
     /// How long the new color must stay healthy while live before the old one is retired.
     #[serde(default = "default_bake")]
     pub bake: SpecDuration,
+    /// How long the previous color stays up at its size after a release (e.g. `30m`): a
+    /// rollback within that window only moves traffic, no task starts. Then it scales to zero
+    /// by itself. `0s` (the default) retires it as soon as the new color has baked.
+    #[serde(default)]
+    pub keep_previous: SpecDuration,
     /// Switch back to the old color if the new one turns unhealthy while baking.
     #[serde(default = "default_auto_rollback")]
     pub auto_rollback: bool,
@@ -432,6 +437,7 @@ impl Default for DeployPolicy {
             strategy: Strategy::default(),
             canary: Vec::new(),
             bake: default_bake(),
+            keep_previous: SpecDuration::default(),
             auto_rollback: default_auto_rollback(),
             health_timeout: default_health_timeout(),
             max_5xx_per_minute: default_max_5xx_per_minute(),
@@ -523,7 +529,7 @@ pub struct LocalService {
 }
 
 /// A duration written as `300s`, `5m`, `1h 30m` or `250ms` (a bare number means seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SpecDuration(pub Duration);
 
 impl fmt::Display for SpecDuration {

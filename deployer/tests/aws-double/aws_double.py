@@ -290,6 +290,29 @@ R14 RDS instances. A created instance (CreateDBInstance, also restores) is ``cre
     AWS makes without a status change), the instance's network interface in
     DescribeNetworkInterfaces / DeleteSubnet / DeleteVpc, stopped instances, Multi-AZ,
     clusters, read replicas, engine/class/storage validation, the secret's rotation.
+
+R15 Scheduled scaling (Application Auto Scaling). PutScheduledAction for a scalable target that
+    is not registered -> ObjectNotFoundException "No scalable target registered for service
+    namespace: NS, resource ID: ID, scalable dimension: DIM" (moto stores the action anyway);
+    a Schedule that is not ``at(...)``, ``rate(...)`` or ``cron(...)`` -> ValidationException.
+    DeregisterScalableTarget deletes the target's scheduled actions and scaling policies (moto
+    keeps both). A one-time action (``at(yyyy-mm-ddThh:mm:ss)``, UTC) runs once its time has
+    passed (checked on every request): it sets the target's MinCapacity/MaxCapacity to those
+    its ScalableTargetAction gives, then brings an ECS service's desiredCount into that range
+    (its tasks stop or start as R2 simulates); moto never runs a scheduled action. The action
+    stays listed after it ran.
+    Docs: Application Auto Scaling API Reference, PutScheduledAction ("You cannot create a
+    scheduled action until you have registered the resource as a scalable target"; "If a
+    scalable target is deregistered, the scalable target is no longer available to run
+    scheduled actions. Any scheduled actions that were specified for the scalable target are
+    deleted") and ObjectNotFoundException; User Guide, "How scheduled scaling for Application
+    Auto Scaling works" ("If current capacity is greater than the specified maximum capacity,
+    Application Auto Scaling scales in ... to the specified maximum capacity"), "Delete a
+    scheduled action" (deregister-scalable-target deletes remaining policies and scheduled
+    actions). The exact ObjectNotFoundException wording is unverified.
+    Not modelled: ``rate``/``cron`` schedules and StartTime/EndTime (stored, never run),
+    Timezone other than UTC, the minute or so AWS may take to run an action, scaling
+    activities (DescribeScalingActivities).
 """
 
 from __future__ import annotations
@@ -365,7 +388,10 @@ def now() -> float:
 # moto
 
 from moto.applicationautoscaling.exceptions import AWSValidationException  # noqa: E402
-from moto.applicationautoscaling.models import ApplicationAutoscalingBackend  # noqa: E402
+from moto.applicationautoscaling.models import (  # noqa: E402
+    ApplicationAutoscalingBackend,
+    applicationautoscaling_backends,
+)
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse  # noqa: E402
 from moto.cloudwatch.responses import CloudWatchResponse  # noqa: E402
 from moto.core.base_backend import backend_lock  # noqa: E402
@@ -690,6 +716,7 @@ class World:
         self.role_created: dict[str, float] = {}
         self.uses_rds = False  # so EC2 calls never create an RDS backend of their own
         self.db_transitions: dict[int, tuple[Any, float]] = {}  # id(DBInstance) -> (it, when it ends)
+        self.scheduled_done: set[int] = set()  # id() of one-time scheduled actions that ran (R15)
 
     # Backends of this account and region.
     def ec2(self) -> Any:
@@ -788,6 +815,49 @@ class World:
             for container in definition.container_definitions or []
         )
 
+    # ---- scheduled scaling (R15)
+    def _run_scheduled_actions(self) -> None:
+        if self.region not in applicationautoscaling_backends.get(self.account, {}):
+            return
+        backend = applicationautoscaling_backends[self.account][self.region]
+        wall_clock = time.time()
+        for action in list(backend.scheduled_actions):
+            when = _one_time_schedule(action.schedule)
+            if id(action) in self.scheduled_done or when is None or wall_clock < when:
+                continue
+            self.scheduled_done.add(id(action))
+            target = backend.targets.get(action.scalable_dimension, {}).get(action.resource_id)
+            if target is None:
+                continue
+            wanted = action.scalable_target_action or {}
+            if wanted.get("MinCapacity") is not None:
+                target.min_capacity = int(wanted["MinCapacity"])
+            if wanted.get("MaxCapacity") is not None:
+                target.max_capacity = int(wanted["MaxCapacity"])
+            if action.service_namespace == "ecs":
+                self._clamp_ecs_service(action.resource_id, target.min_capacity, target.max_capacity)
+
+    def _clamp_ecs_service(self, resource_id: str, low: int | None, high: int | None) -> None:
+        """An ECS service's desiredCount brought into [low, high], as a scaling activity does."""
+        parts = resource_id.split("/")
+        if len(parts) != 3:
+            return
+        _, cluster, name = parts
+        try:
+            service = self.ecs()._get_service(cluster, name)
+        except Exception:
+            return
+        desired = int(service.desired_count or 0)
+        clamped = max(low if low is not None else desired, min(high if high is not None else desired, desired))
+        if clamped == desired:
+            return
+        service.desired_count = clamped
+        sim = self.sim_of(service)
+        if sim is not None and sim.simulated:
+            at = now()
+            sim.scale(at, clamped)
+            sim.refresh(at)
+
     def sim_of(self, service: Any) -> SimService | None:
         return getattr(service, "_double_sim", None)
 
@@ -847,6 +917,8 @@ class World:
             _log_exception()
 
     def _tick(self, at: float) -> None:
+        if on("R15"):
+            self._run_scheduled_actions()
         if self.services:
             for service in list(self.services):
                 service.tick(at)
@@ -1888,6 +1960,56 @@ def _scaling_register_scalable_target(original, self, *args, **kwargs):  # type:
     if not target.role_arn:
         target.role_arn = arn
     return target
+
+
+def _one_time_schedule(schedule: str | None) -> float | None:
+    """The UTC time of an ``at(yyyy-mm-ddThh:mm:ss)`` schedule, as a Unix timestamp."""
+    import datetime
+
+    text = (schedule or "").strip()
+    if not (text.startswith("at(") and text.endswith(")")):
+        return None
+    try:
+        when = datetime.datetime.strptime(text[3:-1], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return when.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+@wrap(ApplicationAutoscalingBackend, "put_scheduled_action")
+def _scaling_put_scheduled_action(original, self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    if not on("R15"):
+        return original(self, *args, **kwargs)
+    a = arguments(original, self, args, kwargs)
+    namespace, resource_id, dimension = a.get("service_namespace"), a.get("resource_id"), a.get("scalable_dimension")
+    schedule = str(a.get("schedule") or "")
+    if schedule and not any(schedule.startswith(kind + "(") and schedule.endswith(")") for kind in ("at", "rate", "cron")):
+        raise AWSValidationException(f"Schedule expression {schedule} is not valid: use at(...), rate(...) or cron(...)")
+    if schedule.startswith("at(") and _one_time_schedule(schedule) is None:
+        raise AWSValidationException(f"Schedule expression {schedule} is not valid: at() takes yyyy-mm-ddThh:mm:ss")
+    if resource_id not in self.targets.get(dimension, {}):
+        raise DoubleError(
+            "ObjectNotFoundException",
+            f"No scalable target registered for service namespace: {namespace}, resource ID: {resource_id}, scalable dimension: {dimension}",
+        )
+    return original(self, *args, **kwargs)
+
+
+@wrap(ApplicationAutoscalingBackend, "deregister_scalable_target")
+def _scaling_deregister_scalable_target(original, self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    result = original(self, *args, **kwargs)
+    if on("R15"):
+        a = arguments(original, self, args, kwargs)
+        resource_id, dimension = a.get("r_id"), a.get("dimension")
+        self.scheduled_actions = [
+            action
+            for action in self.scheduled_actions
+            if not (action.resource_id == resource_id and action.scalable_dimension == dimension)
+        ]
+        for key, policy in list(self.policies.items()):
+            if policy.resource_id == resource_id and policy.scalable_dimension == dimension:
+                del self.policies[key]
+    return result
 
 
 @wrap(ApplicationAutoscalingBackend, "describe_scaling_policies")

@@ -1010,6 +1010,39 @@ class Rules(DoubleTest):
         self.rds.delete_db_subnet_group(DBSubnetGroupName="app")
         self.ec2.delete_security_group(GroupId=group)
 
+    def test_r15_scheduled_actions_need_a_target_and_run_at_their_time(self) -> None:
+        vpc, subnets, group = self.ecs_ready()
+        _, groups, _ = self.balancer(vpc, subnets, group)
+        td = self.task_definition("nginx:1")
+        self.service("web-blue", td, groups["blue"], 2, subnets, group)
+        self.wait_until(lambda: self.describe("web-blue")["runningCount"] == 2, what="2 running tasks")
+        target = dict(ServiceNamespace="ecs", ResourceId="service/c/web-blue",
+                      ScalableDimension="ecs:service:DesiredCount")
+        due = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2))
+        action = dict(target, ScheduledActionName="later", Schedule=f"at({due})",
+                      ScalableTargetAction={"MinCapacity": 0, "MaxCapacity": 0})
+        self.assertError("ObjectNotFoundException", self.scaling.put_scheduled_action, **action,
+                         message="No scalable target registered for service namespace: ecs, resource ID: service/c/web-blue")
+        self.scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=2)
+        self.assertError("ValidationException", self.scaling.put_scheduled_action,
+                         **dict(action, Schedule="tomorrow"))
+
+        # Deregistering the target deletes its scheduled actions.
+        self.scaling.put_scheduled_action(**action)
+        self.scaling.deregister_scalable_target(**target)
+        self.assertEqual(self.scaling.describe_scheduled_actions(ServiceNamespace="ecs")["ScheduledActions"], [])
+
+        # A one-time action scales the service into its range once its time has passed.
+        self.scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=2)
+        self.scaling.put_scheduled_action(**action)
+        self.assertEqual(self.describe("web-blue")["desiredCount"], 2)
+        self.wait_until(lambda: self.describe("web-blue")["desiredCount"] == 0, timeout=8.0,
+                        what="the scheduled action to scale the service to 0")
+        scalable = self.scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"][0]
+        self.assertEqual((scalable["MinCapacity"], scalable["MaxCapacity"]), (0, 0))
+        self.wait_until(lambda: self.describe("web-blue")["runningCount"] == 0, what="tasks stopped")
+        self.assertEqual(len(self.scaling.describe_scheduled_actions(ServiceNamespace="ecs")["ScheduledActions"]), 1)
+
     def test_r11_pagination_of_databases(self) -> None:
         _, subnets, group = self.network()
         for index in range(3):

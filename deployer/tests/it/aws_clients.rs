@@ -180,4 +180,88 @@ impl Aws {
             .ok()
             .and_then(|found| found.parameter()?.value().map(str::to_owned))
     }
+
+    /// The targets registered in the target group named `name` (ip:port), sorted.
+    pub async fn targets(&self, name: &str) -> Vec<String> {
+        let arn = self
+            .target_groups()
+            .await
+            .into_iter()
+            .find(|group| group.target_group_name() == Some(name))
+            .and_then(|group| group.target_group_arn)
+            .unwrap_or_else(|| panic!("target group {name}"));
+        let health = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .expect("target health");
+        let mut targets: Vec<String> = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|description| description.target())
+            .map(|target| {
+                format!(
+                    "{}:{}",
+                    target.id().unwrap_or_default(),
+                    target.port().unwrap_or(0)
+                )
+            })
+            .collect();
+        targets.sort();
+        targets
+    }
+
+    /// Schedules of the ECS scheduled actions on `resource_id` (`service/cluster/name`).
+    pub async fn scheduled_actions(&self, resource_id: &str) -> Vec<String> {
+        let found = self
+            .scaling
+            .describe_scheduled_actions()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .resource_id(resource_id)
+            .send()
+            .await
+            .expect("scheduled actions");
+        found
+            .scheduled_actions()
+            .iter()
+            .map(|action| action.schedule().to_owned())
+            .collect()
+    }
+
+    /// Sets the listener's default action by hand (as someone in the console would): target
+    /// group name -> weight.
+    pub async fn set_forward_weights(&self, listener: &Listener, weights: &[(&str, i32)]) {
+        use aws_sdk_elasticloadbalancingv2::types::{
+            Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
+        };
+        let groups = self.target_groups().await;
+        let tuples = weights.iter().map(|(name, weight)| {
+            let arn = groups
+                .iter()
+                .find(|group| group.target_group_name() == Some(*name))
+                .and_then(|group| group.target_group_arn())
+                .unwrap_or_else(|| panic!("target group {name}"));
+            TargetGroupTuple::builder()
+                .target_group_arn(arn)
+                .weight(*weight)
+                .build()
+        });
+        let action = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .set_target_groups(Some(tuples.collect()))
+                    .build(),
+            )
+            .build();
+        self.elb
+            .modify_listener()
+            .set_listener_arn(listener.listener_arn().map(str::to_owned))
+            .default_actions(action)
+            .send()
+            .await
+            .expect("listener changed by hand");
+    }
 }

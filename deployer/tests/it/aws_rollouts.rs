@@ -395,3 +395,123 @@ async fn a_lock_whose_holder_died_expires() {
         .exits(1)
         .contains("is in progress: rollback by ops@laptop (pid 7) (lease renewed, expires in");
 }
+
+const KEEP_PREVIOUS_1H: &str = "deploy: { strategy: all-at-once, bake: 0s, keep_previous: 1h, auto_rollback: true, health_timeout: 8s }";
+
+#[tokio::test]
+async fn within_keep_previous_a_rollback_only_moves_traffic() {
+    let (deployed, aws) = deployed(KEEP_PREVIOUS_1H).await;
+    start_v2(&deployed)
+        .succeeds()
+        .contains("portal: keeping blue up for 1h (rolling back until then only moves traffic)")
+        .stdout_contains("portal: live on green (was blue)");
+    let now = portal(&deployed);
+    assert_eq!(color(&now, "blue")["desired"], 2, "blue stays at its size");
+    assert_eq!(now["kept_warm"]["color"], "blue");
+    let blue_window = "service/dashboard-prod/dashboard-prod-portal-blue";
+    let schedules = aws.scheduled_actions(blue_window).await;
+    assert!(
+        schedules.len() == 1 && schedules[0].starts_with("at("),
+        "one one-time scale-down: {schedules:?}"
+    );
+    // The window belongs to the rollout: the plan leaves it alone.
+    deployed
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
+        .succeeds()
+        .stdout_contains("No changes.");
+
+    // Rollback inside the window: the same blue tasks take the traffic back.
+    let blue_targets = aws.targets("dashboard-prod-portal-blue").await;
+    assert_eq!(blue_targets.len(), 2);
+    deployed
+        .run(&["rollback", "--env", "aws", "--service", "portal"])
+        .succeeds()
+        .stdout_contains("portal: live on blue (was green)");
+    assert_eq!(listener_weights(&aws).await, blue_live());
+    assert_eq!(
+        aws.targets("dashboard-prod-portal-blue").await,
+        blue_targets,
+        "no blue task was started or replaced"
+    );
+    let now = portal(&deployed);
+    assert_eq!(color(&now, "blue")["desired"], 2);
+    assert_eq!(color(&now, "green")["desired"], 0);
+    assert_eq!(now["kept_warm"], serde_json::Value::Null);
+    assert_eq!(
+        aws.scheduled_actions(blue_window).await,
+        Vec::<String>::new(),
+        "the live color never scales itself down"
+    );
+    assert_eq!(now["scaling"]["min"], 2, "autoscaling is back on blue");
+}
+
+#[tokio::test]
+async fn after_keep_previous_the_old_color_scales_to_zero_by_itself() {
+    let (deployed, _aws) = deployed(
+        "deploy: { strategy: all-at-once, bake: 0s, keep_previous: 3s, auto_rollback: true, health_timeout: 8s }",
+    )
+    .await;
+    start_v2(&deployed)
+        .succeeds()
+        .contains("portal: keeping blue up for 3s");
+    // No dashctl command runs meanwhile: Application Auto Scaling's one-time action does it
+    // (reading status only lets the double's clock be seen).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while color(&portal(&deployed), "blue")["desired"] != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blue still runs after its window"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(portal(&deployed)["kept_warm"], serde_json::Value::Null);
+
+    // Outside the window a rollback works as before: blue is started again, then goes live.
+    deployed
+        .run(&["rollback", "--env", "aws", "--service", "portal"])
+        .succeeds()
+        .stdout_contains("portal: live on blue (was green)");
+    let now = portal(&deployed);
+    assert_eq!(color(&now, "blue")["desired"], 2);
+    assert_eq!(now["scaling"]["min"], 2);
+}
+
+#[tokio::test]
+async fn weights_changed_by_hand_stop_a_release_until_accepted() {
+    let (deployed, aws) = deployed(ALL_AT_ONCE).await;
+    let listener = aws.listeners("dashboard-prod-public").await.remove(0);
+    aws.set_forward_weights(
+        &listener,
+        &[
+            ("dashboard-prod-portal-blue", 50),
+            ("dashboard-prod-portal-green", 50),
+        ],
+    )
+    .await;
+    start_v2(&deployed)
+        .exits(2)
+        .contains("refusing to deploy: portal sends blue 50% / green 50%, but dashctl last set blue 100% / green 0%")
+        .contains("--accept-live-traffic");
+    deployed
+        .run(&["rollback", "--env", "aws", "--service", "portal"])
+        .exits(2)
+        .contains("refusing to roll back: portal sends blue 50% / green 50%");
+    assert_eq!(
+        listener_weights(&aws).await,
+        vec![
+            ("dashboard-prod-portal-blue".to_owned(), 50),
+            ("dashboard-prod-portal-green".to_owned(), 50),
+        ],
+        "nothing changed"
+    );
+    deployed
+        .release("portal=example/portal:v2")
+        .args(&["--accept-live-traffic"])
+        .succeeds()
+        .contains("portal: traffic confirmed: blue 0% / green 100%")
+        .stdout_contains("portal: live on green (was blue)");
+    assert_eq!(listener_weights(&aws).await, green_live());
+    // What dashctl set is recorded again: the next release needs no flag.
+    deployed.release("portal=example/portal:v3").succeeds();
+}

@@ -140,3 +140,88 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
     assert_eq!(portal["live_color"], "green");
     assert_eq!(portal["canary"], serde_json::Value::Null);
 }
+
+/// The ids of `color`'s instances of portal in a status report.
+fn instance_ids(status: &serde_json::Value, color: &str) -> Vec<String> {
+    service(status, "portal")["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter(|instance| instance["color"] == color)
+        .filter_map(|instance| instance["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_ends() {
+    let mut spec = DashboardSpec {
+        portal_deploy: "{ bake: 0s, keep_previous: 1h, health_timeout: 15s }",
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+    let blue = instance_ids(&workspace.status(), "blue");
+    assert_eq!(blue.len(), 1);
+
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    workspace
+        .run("deploy", &["--service", "portal"])
+        .also_printing(&up.log)
+        .succeeds()
+        .contains("portal: keeping blue up for 1h (rolling back until then only moves traffic)")
+        .contains("portal: live on green (was blue)");
+    let status = workspace.status();
+    assert_eq!(instance_ids(&status, "blue"), blue, "blue keeps running");
+    let kept = &service(&status, "portal")["kept_warm"];
+    assert_eq!(kept[0], "blue");
+    assert!(kept[1].as_u64().is_some_and(|left| left > 3000), "{kept}");
+    workspace
+        .run("status", &["--env", "local"])
+        .succeeds()
+        .stdout_contains("green (blue warm, ");
+
+    // Rollback inside the window: the same blue instance takes the traffic back at once.
+    workspace
+        .run("rollback", &["--service", "portal"])
+        .succeeds()
+        .contains("portal: traffic confirmed: blue 100% / green 0%")
+        .stdout_contains("portal: live on blue (was green)");
+    let status = workspace.status();
+    assert_eq!(service(&status, "portal")["live_color"], "blue");
+    assert_eq!(
+        instance_ids(&status, "blue"),
+        blue,
+        "no instance was started"
+    );
+    assert_eq!(
+        service(&status, "portal")["kept_warm"],
+        serde_json::Value::Null
+    );
+    assert!(page(&workspace.portal_url()).await.is_some());
+
+    // A short window: once it ends, `up` retires the previous color with no command run.
+    spec.portal_deploy = "{ bake: 0s, keep_previous: 2s, health_timeout: 15s }";
+    spec.portal_args = vec!["--stale-after".into(), "31".into()];
+    workspace.write(&spec);
+    workspace
+        .run("deploy", &["--service", "portal"])
+        .succeeds()
+        .contains("portal: keeping blue up for 2s");
+    up.wait_until(
+        "blue is retired after its window",
+        Duration::from_secs(30),
+        || {
+            let status = workspace.status();
+            async move { instance_ids(&status, "blue").is_empty() }
+        },
+    )
+    .await;
+    let status = workspace.status();
+    assert_eq!(service(&status, "portal")["live_color"], "green");
+    assert_eq!(
+        service(&status, "portal")["kept_warm"],
+        serde_json::Value::Null
+    );
+    assert!(page(&workspace.portal_url()).await.is_some());
+}
