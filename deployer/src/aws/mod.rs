@@ -15,6 +15,7 @@ pub mod health;
 mod identity;
 mod listener_action;
 mod lock;
+pub mod log_reader;
 mod logs;
 pub mod model;
 mod names;

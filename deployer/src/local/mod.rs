@@ -10,6 +10,8 @@ mod control;
 mod control_file;
 mod database;
 mod instance;
+mod log_writer;
+pub mod log_reader;
 mod platform;
 mod port;
 mod process;
