@@ -1958,8 +1958,13 @@ def _ecs_list_tasks(original, self):  # type: ignore[no-untyped-def]
 
 @wrap(LogsResponse, "filter_log_events")
 def _logs_filter_log_events(original, self):  # type: ignore[no-untyped-def]
+    hidden: dict[str, Any] = {}
     if on("R15"):
-        hide_params(self, {"interleaved": True})
+        hidden["interleaved"] = True
+    if on("R11"):  # moto pages correctly; only the page size is clamped (one hide_params)
+        hidden["limit"] = _page_size(self._get_param("limit"))
+    if hidden:
+        hide_params(self, hidden)
     return original(self)
 
 
@@ -2096,7 +2101,6 @@ paged(EC2Response, "describe_nat_gateways", ["NatGateways"], "NextToken", "NextT
 clamped(IamResponse, "list_roles", "MaxItems")
 clamped(IamResponse, "list_attached_role_policies", "MaxItems")
 clamped(LogsResponse, "describe_log_groups", "limit")
-clamped(LogsResponse, "filter_log_events", "limit")
 clamped(SimpleSystemManagerResponse, "get_parameters_by_path", "MaxResults")
 clamped(ELBV2Response, "describe_load_balancers", "PageSize")
 clamped(ApplicationAutoScalingResponse, "describe_scaling_policies", "MaxResults")
