@@ -97,11 +97,14 @@ service, color and instance that wrote it:
 
   2026-12-01T10:00:01.123Z portal/green/portal-green-3  {\"message\":\"portal listening\",...}
 
+Without --env: this machine while `dashctl up` runs the spec here, else AWS.
+
 Locally the lines come from the files `dashctl up` writes under .dashctl/logs (one per
-instance, each line stamped with the time it was printed); this works after `up` has
-stopped too (with --env local). On AWS they come from the service's CloudWatch log group
+instance, each line stamped with the time it was printed); after `up` has stopped, read them
+with --env local. On AWS they come from the service's CloudWatch log group
 (/dashctl/APP/ENV/SERVICE); the instance is the ECS task id, and its color is known while ECS
-lists the task (running, or stopped within about an hour; older ones show as `?`).
+lists the task (running, or stopped within about an hour; older ones show as `?` and are left
+out by --color).
 
 Examples:
   dashctl logs portal                      the last 10 minutes of every instance

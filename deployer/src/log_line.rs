@@ -63,7 +63,10 @@ mod tests {
             line.to_string(),
             "2026-12-01T10:00:01.123Z portal/green/portal-green-3  portal listening"
         );
-        let unknown = LogLine { color: None, ..line };
+        let unknown = LogLine {
+            color: None,
+            ..line
+        };
         assert_eq!(unknown.source(), "portal/?/portal-green-3");
     }
 }

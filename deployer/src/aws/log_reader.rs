@@ -199,5 +199,7 @@ impl<'a> AwsLogs<'a> {
 
 fn millis(at: SystemTime) -> i64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }

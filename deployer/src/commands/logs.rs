@@ -64,12 +64,8 @@ async fn follow_aws(
     out: &mut Output,
 ) -> anyhow::Result<()> {
     loop {
-        match logs.read_new(since).await? {
-            Some(lines) => {
-                if !out.print(&lines) {
-                    return Ok(());
-                }
-            }
+        let lines = match logs.read_new(since).await? {
+            Some(lines) => lines,
             None if !args.follow => {
                 eprintln!(
                     "{} has no logs on AWS yet: its log group {} does not exist (`dashctl deploy --env aws` creates it)",
@@ -79,7 +75,10 @@ async fn follow_aws(
                 return Ok(());
             }
             // Following before the first deploy: it may come.
-            None => {}
+            None => Vec::new(),
+        };
+        if !out.print(&lines) {
+            return Ok(());
         }
         if !args.follow {
             break;

@@ -181,7 +181,10 @@ mod tests {
     }
 
     fn line(seconds: u64, message: &str) -> String {
-        format!("{} {message}\n", super::super::log_writer::stamp(at(seconds)))
+        format!(
+            "{} {message}\n",
+            super::super::log_writer::stamp(at(seconds))
+        )
     }
 
     fn messages(lines: &[LogLine]) -> Vec<String> {
@@ -192,8 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn instances_are_merged_by_time_filtered_by_color_and_age_and_read_on_from_where_they_ended()
-    {
+    fn instances_are_merged_by_time_filtered_by_color_and_age_and_read_on_from_where_they_ended() {
         let dir = tempfile::tempdir().expect("tempdir");
         let write = |name: &str, text: &str| {
             use std::io::Write;
@@ -245,7 +247,11 @@ mod tests {
                 "portal/blue/portal-blue-4 a new instance",
             ]
         );
-        assert_eq!(lines[0].at, at(6), "an unstamped line has its file's last time");
+        assert_eq!(
+            lines[0].at,
+            at(6),
+            "an unstamped line has its file's last time"
+        );
 
         let mut green = LocalLogs::new(dir.path().to_owned(), "portal", Some(Color::Green));
         assert_eq!(
@@ -261,7 +267,11 @@ mod tests {
     #[test]
     fn no_logs_directory_is_no_lines() {
         let mut logs = LocalLogs::new(PathBuf::from("/nonexistent/dashctl/logs"), "portal", None);
-        assert!(logs.read_new(SystemTime::UNIX_EPOCH).expect("read").is_empty());
+        assert!(
+            logs.read_new(SystemTime::UNIX_EPOCH)
+                .expect("read")
+                .is_empty()
+        );
         assert!(!logs.has_files());
     }
 }
