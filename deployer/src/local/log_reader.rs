@@ -3,7 +3,7 @@
 //! time. It remembers how far it read each file, so following is reading again.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,6 +23,8 @@ pub struct LocalLogs {
 struct Cursor {
     instance: String,
     color: Color,
+    /// Whether reading has begun (the first read starts near `since`).
+    started: bool,
     offset: u64,
     /// The start of a line still being written.
     partial: Vec<u8>,
@@ -87,6 +89,7 @@ impl LocalLogs {
                 Cursor {
                     instance,
                     color,
+                    started: false,
                     offset: 0,
                     partial: Vec::new(),
                     last_at: SystemTime::UNIX_EPOCH,
@@ -127,22 +130,30 @@ impl Cursor {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(error),
         };
-        if file.metadata()?.len() < self.offset {
+        let len = file.metadata()?.len();
+        if len < self.offset {
             // Truncated: its content is new.
             self.offset = 0;
             self.partial.clear();
         }
+        if !self.started {
+            self.started = true;
+            self.offset = start_near(&mut file, len, since)?;
+        }
         file.seek(SeekFrom::Start(self.offset))?;
-        let mut bytes = std::mem::take(&mut self.partial);
-        let read = file.read_to_end(&mut bytes)?;
-        self.offset += read as u64;
-        let complete = bytes
-            .iter()
-            .rposition(|byte| *byte == b'\n')
-            .map_or(0, |newline| newline + 1);
-        self.partial = bytes.split_off(complete);
-        for raw in bytes.split_inclusive(|byte| *byte == b'\n') {
-            let text = String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw));
+        let mut reader = BufReader::new(file);
+        let mut raw = std::mem::take(&mut self.partial);
+        loop {
+            let read = reader.read_until(b'\n', &mut raw)?;
+            if read == 0 {
+                break;
+            }
+            self.offset += read as u64;
+            let Some(line) = raw.strip_suffix(b"\n") else {
+                // The instance is still writing it: the rest comes with the next read.
+                break;
+            };
+            let text = String::from_utf8_lossy(line);
             let (at, message) = match stamped(&text) {
                 Some((at, message)) => {
                     self.last_at = at;
@@ -159,8 +170,52 @@ impl Cursor {
                     message,
                 });
             }
+            raw.clear();
         }
+        self.partial = raw;
         Ok(())
+    }
+}
+
+/// Below this many bytes a log is read from its start.
+const SCAN: u64 = 64 * 1024;
+
+/// Where to start reading a log for the lines from `since` on: a line start before which
+/// every line is older. Lines are appended in time order, so a bisection on their stamps finds
+/// it without reading a long log from its start.
+fn start_near(file: &mut std::fs::File, len: u64, since: SystemTime) -> std::io::Result<u64> {
+    let (mut low, mut high) = (0, len);
+    while high.saturating_sub(low) > SCAN {
+        let middle = low + (high - low) / 2;
+        match first_stamp_after(file, middle)? {
+            Some((line_start, at)) if at < since && line_start < high => low = line_start,
+            _ => high = middle,
+        }
+    }
+    Ok(low)
+}
+
+/// The first stamped line starting after `offset` (within `SCAN` bytes): where it starts,
+/// and its time.
+fn first_stamp_after(
+    file: &mut std::fs::File,
+    offset: u64,
+) -> std::io::Result<Option<(u64, SystemTime)>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::new(Read::by_ref(file).take(SCAN));
+    let mut line = Vec::new();
+    // The rest of the line `offset` falls into.
+    let mut position = offset + reader.read_until(b'\n', &mut line)? as u64;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line)?;
+        if read == 0 || !line.ends_with(b"\n") {
+            return Ok(None);
+        }
+        if let Some((at, _)) = stamped(&String::from_utf8_lossy(&line)) {
+            return Ok(Some((position, at)));
+        }
+        position += read as u64;
     }
 }
 
@@ -262,6 +317,33 @@ mod tests {
                 "portal/green/portal-green-2 half a line",
             ]
         );
+    }
+
+    #[test]
+    fn a_long_log_is_read_from_near_since_without_losing_a_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut text = String::from("a line from before stamps\n");
+        for second in 0..20_000 {
+            text.push_str(&line(second, &format!("line {second}")));
+            if second % 1000 == 0 {
+                text.push_str("an unstamped line\n");
+            }
+        }
+        std::fs::write(dir.path().join("portal-blue-1.log"), &text).expect("write");
+        let mut logs = LocalLogs::new(dir.path().to_owned(), "portal", None);
+        let lines = logs.read_new(at(15_000)).expect("read");
+        assert_eq!(lines.len(), 5_000 + 5, "{:?}", lines.first());
+        assert_eq!(lines[0].message, "line 15000");
+        assert_eq!(lines[1].message, "an unstamped line");
+        assert_eq!(
+            lines.last().map(|line| line.message.as_str()),
+            Some("line 19999")
+        );
+
+        let mut everything = LocalLogs::new(dir.path().to_owned(), "portal", None);
+        let all = everything.read_new(SystemTime::UNIX_EPOCH).expect("read");
+        assert_eq!(all.len(), 1 + 20_000 + 20);
+        assert_eq!(all[0].message, "a line from before stamps");
     }
 
     #[test]
