@@ -29,12 +29,28 @@ pub fn exec(args: &LogsArgs, aws_args: &aws::Connection) -> Result<(), Failure> 
             .block_on(async {
                 let aws = connect(&loaded, aws_args).await?;
                 let mut logs = AwsLogs::new(&aws, &loaded.spec, &args.service, color);
-                follow_aws(&mut logs, since, args, &mut out).await
+                read_aws(&mut logs, since, args, &mut out).await
             })
             .map_err(implicit_aws(args.target.env));
     }
-    let dir = loaded.state_dir_absolute().join("logs");
+    read_local(
+        args,
+        loaded.state_dir_absolute().join("logs"),
+        color,
+        since,
+        &mut out,
+    )
+}
+
+fn read_local(
+    args: &LogsArgs,
+    dir: std::path::PathBuf,
+    color: Option<Color>,
+    since: SystemTime,
+    out: &mut Output,
+) -> Result<(), Failure> {
     let mut logs = LocalLogs::new(dir.clone(), &args.service, color);
+    let mut said_waiting = false;
     loop {
         let lines = logs.read_new(since)?;
         if !out.print(&lines) {
@@ -42,6 +58,14 @@ pub fn exec(args: &LogsArgs, aws_args: &aws::Connection) -> Result<(), Failure> 
         }
         if !args.follow {
             break;
+        }
+        if !logs.has_files() && !said_waiting {
+            said_waiting = true;
+            eprintln!(
+                "{} has no logs in {} yet; waiting for `dashctl up` to write them (Ctrl-C to stop)",
+                who(args),
+                dir.display()
+            );
         }
         std::thread::sleep(LOCAL_POLL);
     }
@@ -57,7 +81,7 @@ pub fn exec(args: &LogsArgs, aws_args: &aws::Connection) -> Result<(), Failure> 
     Ok(())
 }
 
-async fn follow_aws(
+async fn read_aws(
     logs: &mut AwsLogs<'_>,
     since: SystemTime,
     args: &LogsArgs,
