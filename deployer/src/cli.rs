@@ -85,6 +85,48 @@ pub enum Command {
     /// Switch a service back to the color it ran before the last deploy (scaling it up first
     /// if it was scaled down). No image pull, no new task definition.
     Rollback(RollbackArgs),
+    /// Show a service's logs, every instance's lines interleaved by time, each naming who
+    /// wrote it: locally from `.dashctl/logs`, on AWS from CloudWatch Logs.
+    #[command(long_about = LOGS_HELP)]
+    Logs(LogsArgs),
+}
+
+const LOGS_HELP: &str = "\
+Show a service's logs: the lines of all its instances, interleaved by time, each naming the
+service, color and instance that wrote it:
+
+  2026-12-01T10:00:01.123Z portal/green/portal-green-3  {\"message\":\"portal listening\",...}
+
+Without --env: this machine while `dashctl up` runs the spec here, else AWS.
+
+Locally the lines come from the files `dashctl up` writes under .dashctl/logs (one per
+instance, each line stamped with the time it was printed); after `up` has stopped, read them
+with --env local. On AWS they come from the service's CloudWatch log group
+(/dashctl/APP/ENV/SERVICE); the instance is the ECS task id, and its color is known while ECS
+lists the task (running, or stopped within about an hour; older ones show as `?` and are left
+out by --color).
+
+Examples:
+  dashctl logs portal                      the last 10 minutes of every instance
+  dashctl logs portal --color green        only the green instances (e.g. during a rollout)
+  dashctl logs portal --since 2h           the last two hours
+  dashctl logs portal -F                   keep printing new lines until Ctrl-C
+  dashctl logs hardware --env aws --since 30m";
+
+/// Which instances `dashctl logs` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Blue,
+    Green,
+}
+
+impl From<ColorArg> for crate::rollout::Color {
+    fn from(color: ColorArg) -> Self {
+        match color {
+            ColorArg::Blue => Self::Blue,
+            ColorArg::Green => Self::Green,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -191,6 +233,23 @@ pub struct RollbackArgs {
     /// with the larger share first. Without it such a run refuses before changing anything.
     #[arg(long)]
     pub accept_live_traffic: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// The service whose logs to show (a name from the spec).
+    pub service: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only the instances of this color (default: both).
+    #[arg(long, value_enum)]
+    pub color: Option<ColorArg>,
+    /// How far back to start, e.g. 30s, 10m, 2h, 1day.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub since: std::time::Duration,
+    /// Keep printing new lines as they are written, until Ctrl-C (AWS: read every 2 s).
+    #[arg(short = 'F', long)]
+    pub follow: bool,
 }
 
 fn parse_image(text: &str) -> Result<(String, String), String> {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod events;
 pub mod local;
+pub mod log_line;
 pub mod plan;
 pub mod rollout;
 pub mod spec;

@@ -16,6 +16,7 @@ mod identity;
 mod keep_warm;
 mod listener_action;
 mod lock;
+pub mod log_reader;
 mod logs;
 pub mod model;
 mod names;

@@ -5,6 +5,7 @@ mod deploy;
 mod destroy;
 mod down;
 mod human;
+mod logs;
 mod plan;
 mod rollback;
 mod status;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status(args) => status::exec(&args, aws),
         Command::Deploy(args) => deploy::exec(args, aws),
         Command::Rollback(args) => rollback::exec(args, aws),
+        Command::Logs(args) => logs::exec(&args, aws),
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::log_writer;
 use super::port;
 use super::process::{self, ProcessIdentity};
 use super::release::LocalRelease;
@@ -26,6 +27,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(30);
 const TERMINATE_GRACE: Duration = Duration::from_secs(10);
 /// How long after its group got SIGKILL the instance's own process is waited for.
 const LEADER_MARGIN: Duration = Duration::from_secs(1);
+/// How long the last lines of a stopped child may take to reach its log.
+const COPY_MARGIN: Duration = Duration::from_secs(1);
 
 /// How instances are checked: path, cadence and AWS-style thresholds.
 #[derive(Debug, Clone)]
@@ -206,11 +209,17 @@ impl Instance {
     }
 }
 
+/// A started child and the tasks copying its stdout and stderr into its log.
+struct Started {
+    child: Child,
+    copiers: Vec<JoinHandle<()>>,
+}
+
 fn spawn_child(
     instance: &Instance,
     release: &LocalRelease,
     context: &RunContext,
-) -> std::io::Result<Child> {
+) -> std::io::Result<Started> {
     let (command, env) =
         release.for_instance(instance.port(), &instance.id, instance.color.as_str());
     let Some((program, args)) = command.split_first() else {
@@ -228,14 +237,33 @@ fn spawn_child(
         .envs(env)
         .current_dir(&context.workdir)
         .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
+        // Through dashctl, which stamps every line with the time (log_writer.rs).
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         // Its own process group: a Ctrl-C in the terminal reaches dashctl only, which then
         // drains and stops instances in order instead of racing their restart; and stopping
         // the group stops whatever the instance started itself.
         .process_group(0)
         .kill_on_drop(true);
-    child.spawn()
+    let mut child = child.spawn()?;
+    let mut copiers = Vec::with_capacity(2);
+    if let Some(stdout) = child.stdout.take() {
+        copiers.push(log_writer::copy_stamped(
+            stdout,
+            log.try_clone()?,
+            instance.id.clone(),
+        ));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        copiers.push(log_writer::copy_stamped(stderr, log, instance.id.clone()));
+    }
+    Ok(Started { child, copiers })
+}
+
+/// Waits for the last lines of a child that ended to reach its log; not longer than
+/// `COPY_MARGIN`, since a process it left behind may still hold its output open.
+async fn finish_copying(copiers: Vec<JoinHandle<()>>) {
+    let _ = tokio::time::timeout(COPY_MARGIN, futures_util::future::join_all(copiers)).await;
 }
 
 /// A program with a `/` is a path relative to the workdir; a bare name is looked up on PATH.
@@ -253,7 +281,7 @@ async fn supervise(instance: Arc<Instance>, release: Arc<LocalRelease>, context:
         move_off_a_taken_port(&instance);
         let started = Instant::now();
         let outcome = match spawn_child(&instance, &release, &context) {
-            Ok(mut child) => {
+            Ok(Started { mut child, copiers }) => {
                 let pid = child.id();
                 instance.set_process(pid);
                 tracing::info!(instance = %instance.id, pid, port = instance.port(), "instance started");
@@ -263,10 +291,12 @@ async fn supervise(instance: Arc<Instance>, release: Arc<LocalRelease>, context:
                         if let Some(pgid) = pid {
                             stop_leftovers(&instance, pgid).await;
                         }
+                        finish_copying(copiers).await;
                         outcome
                     }
                     () = instance.stop.cancelled() => {
                         terminate(&mut child).await;
+                        finish_copying(copiers).await;
                         instance.set_process(None);
                         tracing::info!(instance = %instance.id, "instance stopped");
                         return;

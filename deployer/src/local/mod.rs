@@ -10,6 +10,8 @@ mod control;
 mod control_file;
 mod database;
 mod instance;
+pub mod log_reader;
+mod log_writer;
 mod platform;
 mod port;
 mod process;

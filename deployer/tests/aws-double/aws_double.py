@@ -27,6 +27,7 @@ Timings are shortened to seconds and set by environment variables (defaults in b
     DOUBLE_ALARM_RATE                [3]    PutMetricAlarm calls per second per account/region
     DOUBLE_DESCRIBE_RATE             [40]   ELBv2 / ECS Describe* calls per second (each service)
     DOUBLE_PAGE_SIZE                 [2]    items per page of the paginated calls (R11)
+    DOUBLE_STOPPED_TASK_SECONDS      [3600] ListTasks lists a stopped task this long (R16)
     DOUBLE_UNHEALTHY_MARKER          [unhealthy]  image substring that fails health checks (R2)
     DOUBLE_OFF_RULES                 []     e.g. "R9,R12": switch rules off (the double's own
                                             tests only; dashctl tests run with every rule on)
@@ -74,8 +75,8 @@ R2  Tasks as targets. Every ACTIVE ECS service (REPLICA, ECS deployment controll
     (runningCount, pendingCount, rolloutState); ECS Developer Guide, "Deploy Amazon ECS services
     by replacing tasks" (minimumHealthyPercent / maximumPercent).
     Not modelled: ECS replacing unhealthy tasks, the deployment circuit breaker (rolloutState
-    never becomes FAILED), health check grace periods, ListTasks/DescribeTasks for these tasks,
-    maximumPercent, AZ balancing, slow start.
+    never becomes FAILED), health check grace periods, DescribeTasks for these tasks (ListTasks:
+    R16), maximumPercent, AZ balancing, slow start.
 
 R3  Draining services. DeleteService without force while desiredCount > 0 ->
     InvalidParameterException "The service cannot be stopped while it is scaled above 0."
@@ -202,13 +203,14 @@ R11 Pagination: these calls return at most DOUBLE_PAGE_SIZE items per page with 
     maximum, together with a token; callers must follow the token):
       moto already paginates correctly, the double clamps the page size:
         IAM ListRoles, ListAttachedRolePolicies (moto may return a last, empty page),
-        CloudWatch Logs DescribeLogGroups, SSM GetParametersByPath, ELBv2
+        CloudWatch Logs DescribeLogGroups and FilterLogEvents (``limit``; AWS also stops a page
+        at 1 MB), SSM GetParametersByPath, ELBv2
         DescribeLoadBalancers, Application Auto Scaling DescribeScalingPolicies (whose
         ResourceId filter moto matches as a substring; the double keeps exact matches), RDS
         DescribeDBInstances (Marker; AWS's minimum MaxRecords of 20 is not enforced);
       moto does not paginate (or, DescribeScalableTargets, loops forever), the double pages:
         CloudWatch DescribeAlarms (NextToken), IAM ListRolePolicies (Marker/IsTruncated),
-        ECS ListServices (nextToken), ELBv2 DescribeTargetGroups (NextMarker), Application Auto
+        ECS ListServices and ListTasks (nextToken), ELBv2 DescribeTargetGroups (NextMarker), Application Auto
         Scaling DescribeScalableTargets (NextToken), EC2 DescribeSubnets,
         DescribeSecurityGroups, DescribeRouteTables, DescribeNatGateways (NextToken; EC2 pages
         only when the caller sends MaxResults or NextToken: without MaxResults, EC2 returns
@@ -313,6 +315,25 @@ R15 Scheduled scaling (Application Auto Scaling). PutScheduledAction for a scala
     Not modelled: ``rate``/``cron`` schedules and StartTime/EndTime (stored, never run),
     Timezone other than UTC, the minute or so AWS may take to run an action, scaling
     activities (DescribeScalingActivities).
+
+R16 Task listing: ECS ListTasks lists R2's simulated tasks, as
+    ``arn:PARTITION:ecs:REGION:ACCOUNT:task/CLUSTER/ID`` (moto lists only RunTask's tasks, and
+    ignores ``serviceName``):
+    ``desiredStatus`` RUNNING (the default) lists the tasks not asked to stop, STOPPED those
+    asked to stop (scaled in, replaced, their service deleted) for DOUBLE_STOPPED_TASK_SECONDS
+    after that, also after the task is gone from its service; ``serviceName`` keeps the tasks
+    of that service of the cluster (any status) and leaves out moto's RunTask tasks (which
+    belong to no service); paginated as in R11. An unknown cluster -> ClusterNotFoundException
+    (moto's). CloudWatch Logs FilterLogEvents interleaves the events of all streams by time
+    whatever ``interleaved`` says (moto keeps stream order unless it is true).
+    Docs: ECS API Reference, ListTasks ("Recently stopped tasks might appear in the returned
+    results"; desiredStatus: "The default status filter is RUNNING"; the AWS CLI reference:
+    "stopped tasks appear in the returned results for at least one hour"); CloudWatch Logs API
+    Reference, FilterLogEvents (interleaved: "Starting on June 17, 2019, this parameter is
+    ignored and the value is assumed to be true. The response from this operation always
+    interleaves events from multiple log streams within a log group.").
+    Not modelled: the family, startedBy, containerInstance and launchType filters for simulated
+    tasks, ServiceNotFoundException for a service name the cluster never had (it lists nothing).
 """
 
 from __future__ import annotations
@@ -355,6 +376,7 @@ DB_DELETE = _number("DOUBLE_DB_DELETE_SECONDS", 3.0)
 ALARM_RATE = _number("DOUBLE_ALARM_RATE", 3)
 DESCRIBE_RATE = _number("DOUBLE_DESCRIBE_RATE", 40)
 PAGE_SIZE = max(1, int(_number("DOUBLE_PAGE_SIZE", 2)))
+STOPPED_TASK_LISTED = _number("DOUBLE_STOPPED_TASK_SECONDS", 3600.0)
 UNHEALTHY_MARKER = os.environ.get("DOUBLE_UNHEALTHY_MARKER", "unhealthy") or "unhealthy"
 OFF_RULES = {
     rule.strip().upper()
@@ -483,6 +505,9 @@ class SimTask:
         self.gone_at: float | None = None
         self.bindings = list(service.bindings)
         self.unhealthy = deployment.unhealthy
+        self.cluster = service.cluster
+        self.service_name = service.name
+        service.world.listed_tasks.append(self)
         self.eni_id: str | None = None
         self.ip: str | None = None
         if service.subnets:
@@ -717,6 +742,7 @@ class World:
         self.uses_rds = False  # so EC2 calls never create an RDS backend of their own
         self.db_transitions: dict[int, tuple[Any, float]] = {}  # id(DBInstance) -> (it, when it ends)
         self.scheduled_done: set[int] = set()  # id() of one-time scheduled actions that ran (R15)
+        self.listed_tasks: list[SimTask] = []  # what ListTasks can still see (R16)
 
     # Backends of this account and region.
     def ec2(self) -> Any:
@@ -937,6 +963,11 @@ class World:
                 if at >= deadline:
                     self._finish_nat_deletion(nat_id)
                     del self.nat_deadlines[nat_id]
+        if self.listed_tasks:
+            self.listed_tasks = [
+                task for task in self.listed_tasks
+                if task.stop_at is None or at < task.stop_at + STOPPED_TASK_LISTED
+            ]
         if self.db_transitions:
             for key, (database, ends) in list(self.db_transitions.items()):
                 if at >= ends:
@@ -2024,6 +2055,42 @@ def _scaling_describe_scaling_policies(original, self, *args, **kwargs):  # type
 
 
 # --------------------------------------------------------------------------------------------
+# R16: task listing
+
+
+@wrap(EC2ContainerServiceResponse, "list_tasks")
+def _ecs_list_tasks(original, self):  # type: ignore[no-untyped-def]
+    w = response_world(self)
+    result = original(self)  # moto's RunTask tasks; also checks that the cluster exists
+    if not on("R16") or not isinstance(result, ActionResult) or not isinstance(result.result, dict):
+        return result
+    cluster = str(self._get_param("cluster", "default")).split("/")[-1]
+    service_name = self._get_param("serviceName")
+    wanted = self._get_param("desiredStatus") or "RUNNING"
+    arns = [] if service_name else list(result.result.get("taskArns") or [])
+    prefix = f"arn:{get_partition(w.region)}:ecs:{w.region}:{w.account}:task/{cluster}/"
+    for task in w.listed_tasks:
+        if task.cluster != cluster or (service_name and task.service_name != service_name):
+            continue
+        if (task.stop_at is None) == (wanted == "RUNNING"):
+            arns.append(prefix + task.id)
+    result.result["taskArns"] = arns
+    return result
+
+
+@wrap(LogsResponse, "filter_log_events")
+def _logs_filter_log_events(original, self):  # type: ignore[no-untyped-def]
+    hidden: dict[str, Any] = {}
+    if on("R16"):
+        hidden["interleaved"] = True
+    if on("R11"):  # moto pages correctly; only the page size is clamped (one hide_params)
+        hidden["limit"] = _page_size(self._get_param("limit"))
+    if hidden:
+        hide_params(self, hidden)
+    return original(self)
+
+
+# --------------------------------------------------------------------------------------------
 # R10: throttling
 
 _throttled_describes(ELBV2Response, "Throttling", "elbv2-describe")
@@ -2138,6 +2205,8 @@ paged(CloudWatchResponse, "describe_alarms", ["MetricAlarms", "CompositeAlarms"]
 paged(IamResponse, "list_role_policies", ["PolicyNames"], "Marker", "Marker", "MaxItems",
       InvalidInput("Invalid Marker."), truncated_key="IsTruncated")
 paged(EC2ContainerServiceResponse, "list_services", ["serviceArns"], "nextToken", "nextToken", "maxResults",
+      InvalidParameterException("Invalid nextToken."))
+paged(EC2ContainerServiceResponse, "list_tasks", ["taskArns"], "nextToken", "nextToken", "maxResults",
       InvalidParameterException("Invalid nextToken."))
 paged(ELBV2Response, "describe_target_groups", ["TargetGroups"], "Marker", "NextMarker", "PageSize",
       ValidationError("Invalid Marker."))

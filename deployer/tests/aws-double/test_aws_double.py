@@ -1056,6 +1056,57 @@ class Rules(DoubleTest):
         names = self.assertPaged(self.rds, "describe_db_instances", "DBInstances[].DBInstanceIdentifier", "Marker", many)
         self.assertEqual(sorted(names), ["db0", "db1", "db2"])
 
+    def test_r16_tasks_are_listed_by_service_and_desired_status(self) -> None:
+        vpc, subnets, group = self.ecs_ready()
+        td = self.task_definition("nginx:1")
+        self.service("web-blue", td, None, 3, subnets, group)
+        self.service("web-green", td, None, 1, subnets, group)
+
+        def ids(service: str, status: str | None = None) -> list[str]:
+            status_filter = {"desiredStatus": status} if status else {}
+            paginate = self.ecs.get_paginator("list_tasks").paginate
+            arns = paginate(cluster="c", serviceName=service, **status_filter).search("taskArns[]")
+            return sorted(arn.rsplit("/", 1)[-1] for arn in arns)
+
+        blue = self.assertPaged(self.ecs, "list_tasks", "taskArns[]", "nextToken", {"maxResults": 100},
+                                cluster="c", serviceName="web-blue")
+        self.assertEqual(len(blue), 3)
+        prefix = f"arn:aws:ecs:{REGION}:{self.account}:task/c/"
+        self.assertTrue(all(arn.startswith(prefix) for arn in blue), blue)
+        green = ids("web-green")
+        self.assertEqual(len(green), 1)
+        self.assertNotIn(green[0], ids("web-blue"))
+        self.assertEqual(ids("web-blue", "RUNNING"), ids("web-blue"))
+        self.assertEqual(ids("web-blue", "STOPPED"), [])
+        self.assertEqual(len(self.ecs.list_tasks(cluster="c")["taskArns"]), 2)  # a page of all 4
+
+        # Scaled in: the stopped tasks are listed as STOPPED, also once they are gone.
+        before = ids("web-blue")
+        self.ecs.update_service(cluster="c", service="web-blue", desiredCount=1)
+        running = ids("web-blue")
+        self.assertEqual(len(running), 1)
+        stopped = ids("web-blue", "STOPPED")
+        self.assertEqual(sorted(running + stopped), before)
+        time.sleep(ENI_LINGER + 0.5)
+        self.assertEqual(self.describe("web-blue")["runningCount"], 1)
+        self.assertEqual(ids("web-blue", "STOPPED"), stopped)
+        self.assertError("ClusterNotFoundException", self.ecs.list_tasks, cluster="nope")
+
+    def test_r16_log_events_of_all_streams_come_interleaved_by_time(self) -> None:
+        self.logs.create_log_group(logGroupName="/app/web")
+        for stream in ("web/web/a", "web/web/b"):
+            self.logs.create_log_stream(logGroupName="/app/web", logStreamName=stream)
+        base = int(time.time() * 1000)
+        self.logs.put_log_events(logGroupName="/app/web", logStreamName="web/web/a", logEvents=[
+            {"timestamp": base, "message": "a1"}, {"timestamp": base + 2, "message": "a2"},
+        ])
+        self.logs.put_log_events(logGroupName="/app/web", logStreamName="web/web/b", logEvents=[
+            {"timestamp": base + 1, "message": "b1"}, {"timestamp": base + 3, "message": "b2"},
+        ])
+        messages = self.assertPaged(self.logs, "filter_log_events", "events[].message", "nextToken",
+                                    {"limit": 100}, logGroupName="/app/web", startTime=base)
+        self.assertEqual(messages, ["a1", "b1", "a2", "b2"])
+
 
 class Concurrency(DoubleTest):
     def test_parallel_first_calls_of_an_account(self) -> None:

@@ -15,5 +15,6 @@ mod local_paintshop;
 mod local_proxy;
 mod local_rollouts;
 mod local_supervisor;
+mod logs;
 mod moto;
 mod validate;
