@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// Resource kinds in dependency order: creation walks this order, deletion walks it backwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Vpc,
