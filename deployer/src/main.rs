@@ -23,7 +23,9 @@ fn main() -> ExitCode {
             match failure {
                 Failure::InvalidSpec(error) => eprintln!("{:?}", miette::Report::new(error)),
                 Failure::Usage(message) => eprintln!("error: {message}"),
-                Failure::Failed(error) | Failure::Reverted(error) | Failure::NeedsAttention(error) => {
+                Failure::Failed(error)
+                | Failure::Reverted(error)
+                | Failure::NeedsAttention(error) => {
                     eprintln!("error: {error:#}");
                 }
             }

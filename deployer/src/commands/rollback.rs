@@ -18,7 +18,11 @@ pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failur
 
 /// Rolling back everything skips the services with nothing to roll back to; rolling back one
 /// that has none fails.
-fn roll_back(args: RollbackArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
+fn roll_back(
+    args: RollbackArgs,
+    aws_args: &aws::Connection,
+    events: Events,
+) -> Result<(), Failure> {
     let loaded = load(&args.target.spec)?;
     let services: Vec<String> = match args.service {
         Some(name) => {
@@ -28,11 +32,8 @@ fn roll_back(args: RollbackArgs, aws_args: &aws::Connection, events: Events) -> 
         None => loaded.spec.services.keys().cloned().collect(),
     };
     if resolve_for_change(args.target.env, &loaded, "roll back")? == Environment::Local {
-        let report = runtime()?.block_on(async {
-            Connection::open(&loaded)?
-                .rollback(services, &events)
-                .await
-        })?;
+        let report = runtime()?
+            .block_on(async { Connection::open(&loaded)?.rollback(services, &events).await })?;
         return finish(report);
     }
     let rolled = runtime()?

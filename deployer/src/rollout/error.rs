@@ -61,7 +61,9 @@ pub enum RolloutError {
     /// A release failed, and moving traffic back to the color that was live failed too: where
     /// traffic goes now is not known. `reason` is why the release stopped; `error` why traffic
     /// could not go back.
-    #[error("{service}: rollout to {color} failed ({reason}) and traffic could not be moved back to {live}; check `dashctl status`, then `dashctl rollback --service {service}`")]
+    #[error(
+        "{service}: rollout to {color} failed ({reason}) and traffic could not be moved back to {live}; check `dashctl status`, then `dashctl rollback --service {service}`"
+    )]
     UndoFailed {
         service: String,
         color: Color,
@@ -189,7 +191,9 @@ mod tests {
         };
         assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
         assert!(
-            error.to_string().contains("traffic could not be moved back to blue"),
+            error
+                .to_string()
+                .contains("traffic could not be moved back to blue"),
             "{error}"
         );
         assert_eq!(

@@ -178,8 +178,7 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         .release("portal=example/portal:v3-unhealthy")
         .args(&["--output", "jsonl"])
         .exits(3);
-    abandoned
-        .contains("green did not become healthy within 8s; blue still serves all traffic");
+    abandoned.contains("green did not become healthy within 8s; blue still serves all traffic");
     assert_abandoned_in_json_lines(&abandoned);
     assert_eq!(listener_weights(&aws).await, blue_live());
     let now = portal(&deployed);

@@ -136,7 +136,11 @@ impl Running {
     /// sees none of it.
     pub fn stdout_lines(&mut self) -> std::sync::mpsc::Receiver<String> {
         use std::io::BufRead;
-        let stdout = self.child.stdout.take().expect("stdout is piped and not taken yet");
+        let stdout = self
+            .child
+            .stdout
+            .take()
+            .expect("stdout is piped and not taken yet");
         let (lines, received) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
@@ -214,7 +218,10 @@ impl Ran {
             .lines()
             .map(|line| match serde_json::from_str::<Value>(line) {
                 Ok(value) if value.is_object() => value,
-                _ => panic!("stdout line is not a JSON object: {line:?}\n{}", self.text()),
+                _ => panic!(
+                    "stdout line is not a JSON object: {line:?}\n{}",
+                    self.text()
+                ),
             })
             .collect()
     }
@@ -241,7 +248,12 @@ impl Ran {
     pub fn result(&self) -> Value {
         let lines = self.json_lines();
         let last = lines.last().cloned().unwrap_or_default();
-        assert_eq!(last["event"], "result", "the last line is the result:\n{}", self.text());
+        assert_eq!(
+            last["event"],
+            "result",
+            "the last line is the result:\n{}",
+            self.text()
+        );
         last
     }
 

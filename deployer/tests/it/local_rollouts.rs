@@ -208,11 +208,9 @@ async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
         "{result}"
     );
     assert!(
-        result["error"]
-            .as_str()
-            .is_some_and(|error| error.contains(
-                "portal: blue did not become healthy within 4s; green still serves all traffic"
-            )),
+        result["error"].as_str().is_some_and(|error| error.contains(
+            "portal: blue did not become healthy within 4s; green still serves all traffic"
+        )),
         "{result}"
     );
     assert!(
