@@ -160,7 +160,7 @@ where
     let sender = lines.clone();
     let events = Events::new(move |event| {
         log(&event);
-        // A client gone away receives nothing more; the rollout goes on regardless.
+        // A client gone away receives nothing more; the rollout goes on to a safe end.
         let _ = sender.send(RolloutLine::Event(event));
     });
     let work = work(state, events, cancel.clone());
