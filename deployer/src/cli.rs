@@ -51,6 +51,27 @@ pub enum Environment {
     Aws,
 }
 
+/// How `deploy` and `rollback` report what they do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    /// Lines for a person: progress on stderr, results on stdout.
+    #[default]
+    Human,
+    /// For CI: one JSON object per line on stdout for every event (`"event"` names it: plan,
+    /// rollout steps with service, color and weight, alarms, live...), the last one
+    /// `{"event":"result","ok":...,"exit_code":...}` with the error if it failed. Nothing else
+    /// is written to stdout; errors are also printed on stderr.
+    Jsonl,
+}
+
+/// The exit codes of `deploy` and `rollback`, for `--help`.
+pub const ROLLOUT_EXIT_CODES: &str = "Exit codes:
+  0  done
+  1  failed; the error says why (a held lock, nothing to roll back to, an AWS call refused...)
+  2  invalid spec or command line; nothing was changed
+  3  the release failed and was abandoned or rolled back: the live color from before serves all traffic
+  4  the release failed and traffic could not be moved back: needs attention (`dashctl status`)";
+
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum OutputFormat {
     #[default]
@@ -81,9 +102,11 @@ pub enum Command {
     /// start the idle color, wait until healthy, shift traffic (canary steps if configured),
     /// bake, retire the old color. On AWS it first prints the plan and applies infrastructure
     /// changes in dependency order; it ends with the URLs.
+    #[command(after_help = ROLLOUT_EXIT_CODES)]
     Deploy(DeployArgs),
     /// Switch a service back to the color it ran before the last deploy (scaling it up first
     /// if it was scaled down). No image pull, no new task definition.
+    #[command(after_help = ROLLOUT_EXIT_CODES)]
     Rollback(RollbackArgs),
     /// Show a service's logs, every instance's lines interleaved by time, each naming who
     /// wrote it: locally from `.dashctl/logs`, on AWS from CloudWatch Logs.
@@ -192,6 +215,9 @@ pub struct DeployArgs {
     /// Deploy one service (locally: redeployed even if unchanged).
     #[arg(long)]
     pub service: Option<String>,
+    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ProgressFormat,
     /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
     #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
     pub images: Vec<(String, String)>,
@@ -225,6 +251,9 @@ pub struct RollbackArgs {
     /// The service to roll back; without it, every service that has an earlier release.
     #[arg(long)]
     pub service: Option<String>,
+    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ProgressFormat,
     /// AWS: remove a rollout lock left by a run that died first.
     #[arg(long)]
     pub break_lock: bool,

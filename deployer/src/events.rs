@@ -1,19 +1,20 @@
 //! What happens while a command works, as values. Platforms and operations emit events into
 //! an [`Events`] sink; the command layer decides how they look (`commands/human.rs` prints the
-//! lines a person reads). Every event serialises, so one JSON object per event is only a second
-//! renderer away.
+//! lines a person reads, `commands/jsonl.rs` one JSON object per event). Every event reads back
+//! from its JSON too: a running `dashctl up` streams a local rollout's events to the command
+//! that asked for it.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::Change;
-use crate::rollout::{Color, Outcome, Step};
+use crate::rollout::{Color, Outcome, Rollbacks, Step};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// `--break-lock` removed the rollout lock before taking it.
@@ -38,7 +39,7 @@ pub enum Event {
     /// The run ended without releasing the lock; it lapses after its lease.
     LockLeftBehind {
         lock: String,
-        #[serde(serialize_with = "seconds")]
+        #[serde(with = "seconds")]
         expires_within: Duration,
     },
     /// A deleted ECS service drains before anything of the same name (or holding its network)
@@ -57,7 +58,7 @@ pub enum Event {
         what: String,
         code: String,
         message: String,
-        #[serde(serialize_with = "seconds")]
+        #[serde(with = "seconds")]
         limit: Duration,
     },
     /// Long work on one resource started (create, update or delete).
@@ -67,7 +68,7 @@ pub enum Event {
     /// It finished: `error` says why when it failed.
     ResourceFinished {
         label: String,
-        #[serde(serialize_with = "seconds")]
+        #[serde(with = "seconds")]
         took: Duration,
         error: Option<String>,
     },
@@ -98,6 +99,18 @@ pub enum Event {
     Live {
         outcome: Outcome,
     },
+    /// A local deploy of every service skips one whose live color already runs the spec.
+    Unchanged {
+        service: String,
+    },
+    /// A deploy found every service running what the spec says.
+    NothingToDeploy,
+    /// Rolling back every service skips one with no earlier release; `message` says why.
+    NothingToRollBack {
+        message: String,
+    },
+    /// A rollback of every service found none with an earlier release.
+    NothingRolledBack,
     /// A deploy finished.
     Deployed(Summary),
     /// Where a service answers.
@@ -122,7 +135,7 @@ pub enum Event {
     DatabaseReady {
         database: String,
         port: u16,
-        #[serde(serialize_with = "seconds")]
+        #[serde(with = "seconds")]
         took: Duration,
     },
     /// `dashctl up` serves every service and waits for Ctrl-C or `dashctl down`.
@@ -133,7 +146,7 @@ pub enum Event {
 }
 
 /// What a running `dashctl up` serves, and where to look.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Running {
     pub app: String,
     pub environment: String,
@@ -143,14 +156,14 @@ pub struct Running {
     pub spec: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocalEndpoint {
     pub service: String,
     pub url: String,
     pub public: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub app: String,
     pub environment: String,
@@ -159,12 +172,12 @@ pub struct Summary {
     pub updated: usize,
     pub deleted: usize,
     pub rolled_out: usize,
-    #[serde(serialize_with = "seconds")]
+    #[serde(with = "seconds")]
     pub took: Duration,
 }
 
 /// Who can reach a service's URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     Public,
@@ -198,12 +211,33 @@ impl fmt::Debug for Events {
     }
 }
 
-/// Durations as seconds, the unit a reader of the JSON expects.
-pub fn seconds<S: serde::Serializer>(
-    duration: &Duration,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(duration.as_secs_f64())
+/// What rolling services back came to, as events: the skipped ones, then each one now live,
+/// or that none was rolled back.
+pub fn rolled_back(events: &Events, rolled: Rollbacks) {
+    for message in rolled.nothing_to_roll_back {
+        events.emit(Event::NothingToRollBack { message });
+    }
+    if rolled.outcomes.is_empty() {
+        events.emit(Event::NothingRolledBack);
+    }
+    for outcome in rolled.outcomes {
+        events.emit(Event::Live { outcome });
+    }
+}
+
+/// Durations as seconds (`#[serde(with = "seconds")]`), the unit a reader of the JSON expects.
+pub mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(duration.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        Duration::try_from_secs_f64(f64::deserialize(deserializer)?).map_err(D::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -220,13 +254,27 @@ mod tests {
                 duration: Duration::from_secs(60),
             },
         };
+        let json = serde_json::to_value(&event).expect("json");
         assert_eq!(
-            serde_json::to_value(&event).expect("json"),
+            json,
             serde_json::json!({
                 "event": "rollout",
                 "service": "web",
                 "step": {"step": "canary", "to": "green", "percent": 10, "duration": 60.0},
             })
         );
+        let read: Event = serde_json::from_value(json).expect("reads back");
+        assert!(
+            matches!(&read, Event::Rollout { service, step: Step::Canary { duration, .. } }
+                if service == "web" && *duration == Duration::from_secs(60)),
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn a_negative_duration_is_refused_when_read() {
+        let json = serde_json::json!({"event": "rollout", "service": "web",
+            "step": {"step": "bake", "color": "blue", "duration": -1.0}});
+        assert!(serde_json::from_value::<Event>(json).is_err());
     }
 }

@@ -18,17 +18,18 @@ fn main() -> ExitCode {
         .init();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::InvalidSpec(error)) => {
-            eprintln!("{:?}", miette::Report::new(error));
-            ExitCode::from(2)
-        }
-        Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Failed(error)) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(1)
+        Err(failure) => {
+            let code = failure.exit_code();
+            match failure {
+                Failure::InvalidSpec(error) => eprintln!("{:?}", miette::Report::new(error)),
+                Failure::Usage(message) => eprintln!("error: {message}"),
+                Failure::Failed(error)
+                | Failure::Reverted(error)
+                | Failure::NeedsAttention(error) => {
+                    eprintln!("error: {error:#}");
+                }
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -1,14 +1,21 @@
 //! `dashctl deploy`: roll the spec out blue/green, locally (through `dashctl up`) or on AWS.
 
 use super::{
-    Failure, cancel_on_ctrl_c, connect, finish, known_service, load, refused_or_failed,
-    resolve_for_change, runtime, service_lacking,
+    Failure, cancel_on_ctrl_c, connect_reporting, finish, known_service, load, progress,
+    refused_or_failed, reported, resolve_for_change, runtime, service_lacking,
 };
 use crate::aws;
 use crate::cli::{DeployArgs, Environment};
+use crate::events::Events;
 use crate::local::client::Connection;
 
 pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
+    let format = args.output;
+    let events = progress(format);
+    reported(format, deploy(args, aws_args, events))
+}
+
+fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
     let mut loaded = load(&args.target.spec)?;
     for name in args
         .service
@@ -29,8 +36,11 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
                 "--image, --dry-run, --bake, --break-lock, --accept-live-traffic and --yes apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
             ));
         }
-        let report =
-            runtime()?.block_on(async { Connection::open(&loaded)?.deploy(args.service).await })?;
+        let report = runtime()?.block_on(async {
+            Connection::open(&loaded)?
+                .deploy(args.service, &events)
+                .await
+        })?;
         return finish(report);
     }
     for (name, image) in args.images {
@@ -45,7 +55,7 @@ pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure>
     }
     runtime()?
         .block_on(async {
-            let aws = connect(&loaded, aws_args).await?;
+            let aws = connect_reporting(&loaded, aws_args, events).await?;
             let options = aws::DeployOptions {
                 only_service: args.service,
                 dry_run: args.dry_run,

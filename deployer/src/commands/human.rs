@@ -109,6 +109,12 @@ impl Human {
                     .from
                     .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
             ),
+            Event::Unchanged { service } => eprintln!("  {service}: unchanged"),
+            Event::NothingToDeploy => {
+                println!("nothing to deploy: every service already runs what the spec says");
+            }
+            Event::NothingToRollBack { message } => println!("{message}"),
+            Event::NothingRolledBack => println!("nothing to roll back"),
             Event::Deployed(summary) => summarise(summary),
             Event::Endpoint {
                 service,

@@ -5,6 +5,7 @@ mod deploy;
 mod destroy;
 mod down;
 mod human;
+mod jsonl;
 mod logs;
 mod plan;
 mod rollback;
@@ -13,11 +14,14 @@ mod up;
 mod validate;
 
 use crate::aws::{self, Aws};
-use crate::cli::{Cli, Command, Environment, SpecArg};
-use crate::local::{ActionReport, client::Connection};
+use crate::cli::{Cli, Command, Environment, ProgressFormat, SpecArg};
+use crate::events::Events;
+use crate::local::client::Connection;
+use crate::local::{ActionError, ActionReport};
+use crate::rollout::{Aftermath, RolloutError};
 use crate::spec::{self, LoadedSpec, SpecError};
 
-/// Why a command failed, which decides the exit code.
+/// Why a command failed, which decides the exit code (`cli::ROLLOUT_EXIT_CODES` tells users).
 #[derive(Debug)]
 pub enum Failure {
     /// Exit 2: the spec is invalid.
@@ -26,11 +30,62 @@ pub enum Failure {
     Usage(String),
     /// Exit 1: the work itself failed.
     Failed(anyhow::Error),
+    /// Exit 3: a release failed and was abandoned or rolled back; the live color from before
+    /// serves all traffic.
+    Reverted(anyhow::Error),
+    /// Exit 4: a release failed and undoing it failed too; needs attention.
+    NeedsAttention(anyhow::Error),
 }
 
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Failed(_) => 1,
+            Self::InvalidSpec(_) | Self::Usage(_) => 2,
+            Self::Reverted(_) => 3,
+            Self::NeedsAttention(_) => 4,
+        }
+    }
+
+    /// The kind of failure as one word, for machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::Usage(_) => "usage",
+            Self::Failed(_) => "failed",
+            Self::Reverted(_) => "reverted",
+            Self::NeedsAttention(_) => "needs_attention",
+        }
+    }
+
+    /// The error as one message (an invalid spec's problems one per line).
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidSpec(error) => error.lines().join("\n"),
+            Self::Usage(message) => message.clone(),
+            Self::Failed(error) | Self::Reverted(error) | Self::NeedsAttention(error) => {
+                format!("{error:#}")
+            }
+        }
+    }
+
+    fn after(aftermath: Aftermath, error: anyhow::Error) -> Self {
+        match aftermath {
+            Aftermath::Failed => Self::Failed(error),
+            Aftermath::Reverted => Self::Reverted(error),
+            Aftermath::NeedsAttention => Self::NeedsAttention(error),
+        }
+    }
+}
+
+/// A failed rollout anywhere in the error's chain decides what kind of failure it is.
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
-        Self::Failed(error)
+        let aftermath = error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<RolloutError>())
+            .map_or(Aftermath::Failed, RolloutError::aftermath);
+        Self::after(aftermath, error)
     }
 }
 
@@ -98,12 +153,12 @@ fn resolve_for_change(
 /// Said when a command went to AWS only because no local run was found.
 fn implicit_aws(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Failure {
     move |error| {
-        match env {
-        Some(_) => Failure::Failed(error),
-        None => Failure::Failed(error.context(
-            "no `dashctl up` runs this spec here, so this command went to AWS (pass --env local or --env aws to choose)",
-        )),
-    }
+        Failure::from(match env {
+            Some(_) => error,
+            None => error.context(
+                "no `dashctl up` runs this spec here, so this command went to AWS (pass --env local or --env aws to choose)",
+            ),
+        })
     }
 }
 
@@ -125,7 +180,32 @@ fn refused_or_failed(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Fail
 }
 
 async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::Result<Aws> {
-    Aws::connect(&loaded.spec, connection, human::Human::events()).await
+    connect_reporting(loaded, connection, human::Human::events()).await
+}
+
+/// Connects to AWS with its events going to `events`.
+async fn connect_reporting(
+    loaded: &LoadedSpec,
+    connection: &aws::Connection,
+    events: Events,
+) -> anyhow::Result<Aws> {
+    Aws::connect(&loaded.spec, connection, events).await
+}
+
+/// Where a deploy's or rollback's events go, as `--output` says.
+fn progress(format: ProgressFormat) -> Events {
+    match format {
+        ProgressFormat::Human => human::Human::events(),
+        ProgressFormat::Jsonl => jsonl::events(),
+    }
+}
+
+/// How a deploy or rollback ended; with `--output jsonl` also as the last line of stdout.
+fn reported(format: ProgressFormat, result: Result<(), Failure>) -> Result<(), Failure> {
+    if format == ProgressFormat::Jsonl {
+        jsonl::result(&result);
+    }
+    result
 }
 
 /// `--service NAME`, checked against the spec.
@@ -147,24 +227,14 @@ fn service_lacking(loaded: &LoadedSpec, lacks: impl Fn(&spec::Service) -> bool) 
         .map(|(name, _)| name.as_str())
 }
 
-/// Prints what a local deploy or rollback did; its error is the command's failure.
+/// A local deploy's or rollback's report (its events were shown as they came) as the
+/// command's result.
 fn finish(report: ActionReport) -> Result<(), Failure> {
-    for step in &report.steps {
-        println!("  {step}");
-    }
-    for outcome in &report.outcomes {
-        match &outcome.from {
-            Some(from) => println!("{}: live on {} (was {from})", outcome.service, outcome.to),
-            None => println!("{}: live on {}", outcome.service, outcome.to),
-        }
-    }
     match report.error {
-        Some(error) => Err(Failure::Failed(anyhow::anyhow!(error))),
-        None => {
-            if report.outcomes.is_empty() {
-                println!("nothing to deploy: every service already runs what the spec says");
-            }
-            Ok(())
+        None => Ok(()),
+        Some(ActionError::Invalid { message }) => Err(Failure::Usage(message)),
+        Some(ActionError::Failed { message, aftermath }) => {
+            Err(Failure::after(aftermath, anyhow::anyhow!(message)))
         }
     }
 }

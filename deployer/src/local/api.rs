@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::service::ServiceStatus;
-use crate::rollout::Outcome;
+use crate::events::Event;
+use crate::rollout::Aftermath;
 use crate::table;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,34 +120,34 @@ pub struct DeployRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RollbackRequest {
-    pub service: String,
+    /// Rolled back one after another; with several, one that has nothing to roll back to is
+    /// skipped.
+    pub services: Vec<String>,
 }
 
-/// What a deploy or rollback did: the steps taken, and the outcome or the error.
+/// One line of the answer to a deploy or rollback (the answer is NDJSON): each event as it
+/// happens, then what it came to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutLine {
+    Event(Event),
+    Done(ActionReport),
+}
+
+/// What a deploy or rollback came to; its steps and outcomes went out as events before it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ActionReport {
-    pub steps: Vec<String>,
-    pub outcomes: Vec<OutcomeLine>,
-    pub error: Option<String>,
-    /// A rollback that found nothing to roll back to, and why: not an error when rolling back
-    /// every service.
-    #[serde(default)]
-    pub nothing_to_roll_back: Option<String>,
+    pub error: Option<ActionError>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OutcomeLine {
-    pub service: String,
-    pub from: Option<String>,
-    pub to: String,
-}
-
-impl From<Outcome> for OutcomeLine {
-    fn from(outcome: Outcome) -> Self {
-        Self {
-            service: outcome.service,
-            from: outcome.from.map(|color| color.to_string()),
-            to: outcome.to.to_string(),
-        }
-    }
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionError {
+    /// The request, or the spec as it reads now, cannot be acted on; nothing was touched.
+    Invalid { message: String },
+    /// The work failed; `aftermath` says what it left serving.
+    Failed {
+        message: String,
+        aftermath: Aftermath,
+    },
 }

@@ -6,9 +6,10 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::api::{ActionReport, DeployRequest, RollbackRequest, StatusReport};
+use super::api::{ActionReport, DeployRequest, RollbackRequest, RolloutLine, StatusReport};
 use super::control_file::{self, ControlFile};
 use super::process::ProcessIdentity;
+use crate::events::Events;
 use crate::spec::LoadedSpec;
 
 pub struct Connection {
@@ -38,29 +39,15 @@ impl Connection {
         Ok(Self { file, up, http })
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-        timeout: Option<Duration>,
-    ) -> anyhow::Result<T> {
-        let mut request = self
+    async fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> anyhow::Result<T> {
+        let response = self
             .http
-            .request(method, format!("{}{path}", self.file.url))
-            .bearer_auth(&self.file.token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
-        }
-        let response = request.send().await.with_context(|| {
-            format!(
-                "cannot reach dashctl up (pid {}) at {}",
-                self.file.pid, self.file.url
-            )
-        })?;
+            .get(format!("{}{path}", self.file.url))
+            .bearer_auth(&self.file.token)
+            .timeout(timeout)
+            .send()
+            .await
+            .with_context(|| self.unreachable())?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -76,29 +63,82 @@ impl Connection {
     }
 
     pub async fn status(&self) -> anyhow::Result<StatusReport> {
-        self.call(
-            reqwest::Method::GET,
-            "/status",
-            None::<&()>,
-            Some(Duration::from_secs(10)),
+        self.get("/status", Duration::from_secs(10)).await
+    }
+
+    /// Deploys `service` (every service when None), passing each event to `events` as it
+    /// happens.
+    pub async fn deploy(
+        &self,
+        service: Option<String>,
+        events: &Events,
+    ) -> anyhow::Result<ActionReport> {
+        self.rollout("/deploy", &DeployRequest { service }, events)
+            .await
+    }
+
+    pub async fn rollback(
+        &self,
+        services: Vec<String>,
+        events: &Events,
+    ) -> anyhow::Result<ActionReport> {
+        self.rollout("/rollback", &RollbackRequest { services }, events)
+            .await
+    }
+
+    /// No time limit: the answer streams until the whole rollout is done (health waits and
+    /// bake included), one line per event, the report last.
+    async fn rollout(
+        &self,
+        path: &str,
+        request: &impl Serialize,
+        events: &Events,
+    ) -> anyhow::Result<ActionReport> {
+        let mut response = self
+            .http
+            .post(format!("{}{path}", self.file.url))
+            .bearer_auth(&self.file.token)
+            .json(request)
+            .send()
+            .await
+            .with_context(|| self.unreachable())?;
+        let status = response.status();
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                match serde_json::from_slice(&line) {
+                    Ok(RolloutLine::Event(event)) => events.emit(event),
+                    Ok(RolloutLine::Done(report)) => return Ok(report),
+                    Err(_) => bail!(
+                        "dashctl up answered {status}: {}",
+                        String::from_utf8_lossy(&line).trim()
+                    ),
+                }
+            }
+            let chunk = response
+                .chunk()
+                .await
+                .context("reading the answer of dashctl up")?;
+            match chunk {
+                Some(chunk) => pending.extend_from_slice(&chunk),
+                None if pending.iter().all(u8::is_ascii_whitespace) => bail!(
+                    "dashctl up (pid {}) stopped answering before the rollout ended; `dashctl status` shows where it is",
+                    self.file.pid
+                ),
+                None => bail!(
+                    "dashctl up answered {status}: {}",
+                    String::from_utf8_lossy(&pending).trim()
+                ),
+            }
+        }
+    }
+
+    fn unreachable(&self) -> String {
+        format!(
+            "cannot reach dashctl up (pid {}) at {}",
+            self.file.pid, self.file.url
         )
-        .await
-    }
-
-    pub async fn deploy(&self, service: Option<String>) -> anyhow::Result<ActionReport> {
-        self.rollout("/deploy", &DeployRequest { service }).await
-    }
-
-    pub async fn rollback(&self, service: String) -> anyhow::Result<ActionReport> {
-        self.rollout("/rollback", &RollbackRequest { service })
-            .await
-    }
-
-    /// No time limit: the answer comes when the whole rollout is done (health waits and bake
-    /// included).
-    async fn rollout(&self, path: &str, request: &impl Serialize) -> anyhow::Result<ActionReport> {
-        self.call(reqwest::Method::POST, path, Some(request), None)
-            .await
     }
 
     /// Asks `up` to stop and waits until its process has exited.

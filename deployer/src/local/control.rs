@@ -2,7 +2,9 @@
 //! `down` can drive a running local environment. Every call needs the token from control.json.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,10 +16,13 @@ use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use super::api::{ActionReport, DeployRequest, RollbackRequest, StatusReport};
+use super::api::{
+    ActionError, ActionReport, DeployRequest, RollbackRequest, RolloutLine, StatusReport,
+};
 use super::platform::LocalPlatform;
 use super::release::LocalRelease;
-use crate::rollout::{self, RolloutOptions, Step};
+use crate::events::{self, Event, Events};
+use crate::rollout::{self, Aftermath, RolloutError, RolloutOptions, Step};
 use crate::spec::{self, LoadedSpec};
 
 pub struct ControlState {
@@ -102,17 +107,7 @@ async fn down(State(state): State<Arc<ControlState>>) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-fn failed(status: StatusCode, message: String) -> (StatusCode, Json<ActionReport>) {
-    (
-        status,
-        Json(ActionReport {
-            error: Some(message),
-            ..ActionReport::default()
-        }),
-    )
-}
-
-fn options(loaded: &LoadedSpec, service: &str) -> RolloutOptions {
+fn options(loaded: &LoadedSpec, service: &str, cancel: &CancellationToken) -> RolloutOptions {
     RolloutOptions {
         poll_interval: loaded
             .spec
@@ -120,48 +115,157 @@ fn options(loaded: &LoadedSpec, service: &str) -> RolloutOptions {
             .health_interval
             .0
             .min(Duration::from_secs(1)),
-        ..RolloutOptions::for_service(&loaded.spec, service, CancellationToken::new())
-    }
-}
-
-/// Records each step in the report and the log.
-fn step_recorder(steps: &Mutex<Vec<String>>, service: &str) -> impl Fn(Step) + Send + Sync {
-    move |step: Step| {
-        tracing::info!(service, "{step}");
-        steps
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(format!("{service}: {step}"));
+        ..RolloutOptions::for_service(&loaded.spec, service, cancel.clone())
     }
 }
 
 async fn deploy(
     State(state): State<Arc<ControlState>>,
     Json(request): Json<DeployRequest>,
-) -> (StatusCode, Json<ActionReport>) {
-    let loaded = match spec::load(&state.loaded.path) {
-        Ok(loaded) => loaded,
-        Err(error) => return failed(StatusCode::BAD_REQUEST, error.lines().join("\n")),
-    };
+) -> Response {
+    streamed(state, |state, events, cancel| async move {
+        report(deploy_services(&state, request, &events, &cancel).await)
+    })
+}
+
+async fn rollback(
+    State(state): State<Arc<ControlState>>,
+    Json(request): Json<RollbackRequest>,
+) -> Response {
+    streamed(state, |state, events, cancel| async move {
+        report(roll_back_services(&state, &request.services, &events, &cancel).await)
+    })
+}
+
+fn report(result: Result<(), ActionError>) -> ActionReport {
+    ActionReport {
+        error: result.err(),
+    }
+}
+
+/// Runs a rollout in a task of its own and answers with its events as NDJSON as they happen,
+/// the report last. The task does not depend on the request: when the client goes away
+/// (Ctrl-C, a killed CI job) its token is cancelled, which the engine answers like Ctrl-C on
+/// AWS (before the switch the release is abandoned and the live color keeps serving; after it,
+/// the rollout finishes). Dropping the rollout half-way instead would leave a canary's traffic
+/// split, or a started color running, with nobody to undo it. `dashctl up` stopping cancels
+/// it the same way.
+fn streamed<F, Work>(state: Arc<ControlState>, work: F) -> Response
+where
+    F: FnOnce(Arc<ControlState>, Events, CancellationToken) -> Work,
+    Work: Future<Output = ActionReport> + Send + 'static,
+{
+    let (lines, received) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = state.stop.child_token();
+    let sender = lines.clone();
+    let events = Events::new(move |event| {
+        log(&event);
+        // A client gone away receives nothing more; the rollout goes on to a safe end.
+        let _ = sender.send(RolloutLine::Event(event));
+    });
+    let work = work(state, events, cancel.clone());
+    tokio::spawn(async move {
+        let report = work.await;
+        let _ = lines.send(RolloutLine::Done(report));
+    });
+    let body = futures_util::stream::unfold(
+        (received, Some(cancel.drop_guard())),
+        |(mut received, mut until_done)| async move {
+            let line: RolloutLine = received.recv().await?;
+            if matches!(line, RolloutLine::Done(_)) {
+                // The rollout is over: the client leaving now changes nothing.
+                if let Some(guard) = until_done.take() {
+                    guard.disarm();
+                }
+            }
+            Some((Ok::<_, Infallible>(ndjson(&line)), (received, until_done)))
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+fn ndjson(line: &RolloutLine) -> Vec<u8> {
+    match serde_json::to_vec(line) {
+        Ok(mut bytes) => {
+            bytes.push(b'\n');
+            bytes
+        }
+        Err(error) => {
+            tracing::warn!("could not send a rollout event: {error}");
+            Vec::new()
+        }
+    }
+}
+
+/// Keeps `up`'s log saying what rollouts do.
+fn log(event: &Event) {
+    match event {
+        Event::Rollout { service, step } => tracing::info!(service, "{step}"),
+        Event::Live { outcome } => {
+            tracing::info!(service = outcome.service, "live on {}", outcome.to);
+        }
+        _ => {}
+    }
+}
+
+fn failed(error: &RolloutError) -> ActionError {
+    ActionError::Failed {
+        message: rollout::with_causes(error),
+        aftermath: error.aftermath(),
+    }
+}
+
+/// One rollout at a time: a second deploy waits for the first; one whose client left while
+/// waiting never starts.
+async fn one_at_a_time<'a>(
+    state: &'a ControlState,
+    cancel: &CancellationToken,
+) -> Result<tokio::sync::MutexGuard<'a, ()>, ActionError> {
+    tokio::select! {
+        guard = state.rollouts.lock() => Ok(guard),
+        () = cancel.cancelled() => Err(interrupted("before it started")),
+    }
+}
+
+fn interrupted(when: &str) -> ActionError {
+    ActionError::Failed {
+        message: format!("interrupted {when}; nothing more was changed"),
+        aftermath: Aftermath::Failed,
+    }
+}
+
+async fn deploy_services(
+    state: &ControlState,
+    request: DeployRequest,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<(), ActionError> {
+    let loaded = spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
+        message: error.lines().join("\n"),
+    })?;
     let names: Vec<String> = match &request.service {
         Some(name) if !loaded.spec.services.contains_key(name) => {
-            return failed(
-                StatusCode::BAD_REQUEST,
-                format!("the spec has no service `{name}`"),
-            );
+            return Err(ActionError::Invalid {
+                message: format!("the spec has no service `{name}`"),
+            });
         }
         Some(name) => vec![name.clone()],
         None => loaded.spec.services.keys().cloned().collect(),
     };
-    let _one_at_a_time = state.rollouts.lock().await;
-    let steps = Mutex::new(Vec::new());
-    let mut report = ActionReport::default();
+    let _one_at_a_time = one_at_a_time(state, cancel).await?;
+    let mut deployed = 0;
     for name in names {
         let Some(runtime) = state.platform.services.get(&name) else {
-            report.error = Some(format!(
-                "service `{name}` was added to the spec after `dashctl up` started; restart it to add services"
-            ));
-            break;
+            return Err(ActionError::Failed {
+                message: format!(
+                    "service `{name}` was added to the spec after `dashctl up` started; restart it to add services"
+                ),
+                aftermath: Aftermath::Failed,
+            });
         };
         let Some(release) = LocalRelease::from_spec(
             &loaded.spec.services[&name],
@@ -169,76 +273,72 @@ async fn deploy(
             &state.database_env,
             &loaded.state_dir_absolute(),
         ) else {
-            report.error = Some(format!("service `{name}` has no `local` section"));
-            break;
+            return Err(ActionError::Invalid {
+                message: format!("service `{name}` has no `local` section"),
+            });
         };
         // Deploying everything skips what already runs; naming a service redeploys it.
         if request.service.is_none() && runtime.live_release().as_deref() == Some(&release) {
-            steps
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(format!("{name}: unchanged"));
+            events.emit(Event::Unchanged { service: name });
             continue;
         }
-        let result = {
-            let record = step_recorder(&steps, &name);
-            rollout::deploy(
-                state.platform.as_ref(),
-                &name,
-                &release,
-                &options(&loaded, &name),
-                &record,
-            )
-            .await
-        };
-        match result {
-            Ok(outcome) => report.outcomes.push(outcome.into()),
-            Err(error) => {
-                report.error = Some(format!("{error:#}"));
-                break;
-            }
+        if cancel.is_cancelled() {
+            return Err(interrupted(&format!("before deploying {name}")));
         }
-    }
-    report.steps = steps
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    (StatusCode::OK, Json(report))
-}
-
-async fn rollback(
-    State(state): State<Arc<ControlState>>,
-    Json(request): Json<RollbackRequest>,
-) -> (StatusCode, Json<ActionReport>) {
-    if !state.platform.services.contains_key(&request.service) {
-        return failed(
-            StatusCode::BAD_REQUEST,
-            format!("no service `{}` is running", request.service),
-        );
-    }
-    let _one_at_a_time = state.rollouts.lock().await;
-    let steps = Mutex::new(Vec::new());
-    let result = {
-        let record = step_recorder(&steps, &request.service);
-        rollout::rollback(
+        let progress = |step: Step| {
+            events.emit(Event::Rollout {
+                service: name.clone(),
+                step,
+            });
+        };
+        let outcome = rollout::deploy(
             state.platform.as_ref(),
-            &request.service,
-            &options(&state.loaded, &request.service),
-            &record,
+            &name,
+            &release,
+            &options(&loaded, &name, cancel),
+            &progress,
         )
         .await
-    };
-    let mut report = ActionReport::default();
-    match result {
-        Ok(outcome) => report.outcomes.push(outcome.into()),
-        Err(error) if error.is_nothing_to_roll_back() => {
-            report.nothing_to_roll_back = Some(error.to_string())
-        }
-        Err(error) => report.error = Some(format!("{error:#}")),
+        .map_err(|error| failed(&error))?;
+        events.emit(Event::Live { outcome });
+        deployed += 1;
     }
-    report.steps = steps
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    (StatusCode::OK, Json(report))
+    if deployed == 0 {
+        events.emit(Event::NothingToDeploy);
+    }
+    Ok(())
+}
+
+async fn roll_back_services(
+    state: &ControlState,
+    services: &[String],
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<(), ActionError> {
+    if let Some(unknown) = services
+        .iter()
+        .find(|service| !state.platform.services.contains_key(*service))
+    {
+        return Err(ActionError::Invalid {
+            message: format!("no service `{unknown}` is running"),
+        });
+    }
+    let _one_at_a_time = one_at_a_time(state, cancel).await?;
+    let rolled = rollout::rollback_all(
+        state.platform.as_ref(),
+        services,
+        |service| options(&state.loaded, service, cancel),
+        &|service, step| {
+            events.emit(Event::Rollout {
+                service: service.to_owned(),
+                step,
+            });
+        },
+    )
+    .await
+    .map_err(|error| failed(&error))?;
+    events::rolled_back(events, rolled);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-pub use api::{ActionReport, StatusReport};
+pub use api::{ActionError, ActionReport, StatusReport};
 pub use service::ServiceStatus;
 
 use control::ControlState;

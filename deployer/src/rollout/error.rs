@@ -3,6 +3,8 @@
 use std::error::Error;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::Color;
 
 /// A platform could not do what the engine asked. Its `Display` is this failure's own message;
@@ -56,6 +58,20 @@ pub enum RolloutError {
         color: Color,
         live: Color,
     },
+    /// A release failed, and moving traffic back to the color that was live failed too: where
+    /// traffic goes now is not known. `reason` is why the release stopped; `error` why traffic
+    /// could not go back.
+    #[error(
+        "{service}: rollout to {color} failed ({reason}) and traffic could not be moved back to {live}; check `dashctl status`, then `dashctl rollback --service {service}`"
+    )]
+    UndoFailed {
+        service: String,
+        color: Color,
+        live: Color,
+        reason: String,
+        #[source]
+        error: PlatformError,
+    },
     #[error("{service}: nothing to roll back to (it has never been deployed)")]
     NeverDeployed { service: String },
     #[error("{service}: nothing to roll back to ({color} has no earlier release)")]
@@ -70,6 +86,21 @@ pub enum RolloutError {
     },
 }
 
+/// What a failed rollout left serving, which is what an operator (or a CI job) must know
+/// first: the exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aftermath {
+    /// It failed without a release to undo: nothing was deployed, or it stopped at a step
+    /// the engine does not undo (a platform call failing).
+    Failed,
+    /// The release was abandoned or rolled back: the live color is the one from before and
+    /// serves all traffic.
+    Reverted,
+    /// Undoing the release failed: traffic may not be where it was. Needs attention.
+    NeedsAttention,
+}
+
 impl RolloutError {
     /// The service had nothing to roll back to: not a failure when rolling back everything.
     pub fn is_nothing_to_roll_back(&self) -> bool {
@@ -77,5 +108,110 @@ impl RolloutError {
             self,
             Self::NeverDeployed { .. } | Self::NothingToRollBack { .. }
         )
+    }
+
+    /// What this failure left serving. Every variant that promises "still serves all traffic"
+    /// or "traffic is back" is [`Aftermath::Reverted`]; a platform failure is an interrupted
+    /// step, not an undone release.
+    pub fn aftermath(&self) -> Aftermath {
+        match self {
+            Self::NeverHealthy { .. } | Self::Abandoned { .. } | Self::RolledBack { .. } => {
+                Aftermath::Reverted
+            }
+            Self::NeverDeployed { .. } | Self::NothingToRollBack { .. } | Self::Platform { .. } => {
+                Aftermath::Failed
+            }
+            Self::UndoFailed { .. } => Aftermath::NeedsAttention,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform_failure() -> RolloutError {
+        RolloutError::Platform {
+            service: "portal".into(),
+            error: PlatformError::Failed("UpdateService: throttled".into()),
+        }
+    }
+
+    #[test]
+    fn a_release_that_was_undone_left_the_live_color_serving() {
+        let undone = [
+            RolloutError::NeverHealthy {
+                service: "portal".into(),
+                color: Color::Green,
+                live: "blue".into(),
+                timeout: Duration::from_secs(8),
+            },
+            RolloutError::Abandoned {
+                service: "portal".into(),
+                color: Color::Green,
+                live: "blue".into(),
+                reason: "canary at 10%: interrupted".into(),
+            },
+            RolloutError::RolledBack {
+                service: "portal".into(),
+                color: Color::Green,
+                live: Color::Blue,
+            },
+        ];
+        for error in undone {
+            assert_eq!(error.aftermath(), Aftermath::Reverted, "{error}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_roll_back_and_platform_failures_are_plain_failures() {
+        let failed = [
+            RolloutError::NeverDeployed {
+                service: "portal".into(),
+            },
+            RolloutError::NothingToRollBack {
+                service: "portal".into(),
+                color: Color::Blue,
+            },
+            platform_failure(),
+        ];
+        for error in failed {
+            assert_eq!(error.aftermath(), Aftermath::Failed, "{error}");
+        }
+    }
+
+    #[test]
+    fn traffic_that_could_not_be_moved_back_needs_attention() {
+        let error = RolloutError::UndoFailed {
+            service: "portal".into(),
+            color: Color::Green,
+            live: Color::Blue,
+            reason: "it turned unhealthy".into(),
+            error: PlatformError::Failed("ModifyListener: throttled".into()),
+        };
+        assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
+        assert!(
+            error
+                .to_string()
+                .contains("traffic could not be moved back to blue"),
+            "{error}"
+        );
+        assert_eq!(
+            std::error::Error::source(&error).map(ToString::to_string),
+            Some("ModifyListener: throttled".to_owned()),
+            "why it could not go back stays the source"
+        );
+    }
+
+    #[test]
+    fn the_aftermath_reads_as_one_word_in_json() {
+        assert_eq!(
+            serde_json::to_value(platform_failure().aftermath()).expect("json"),
+            serde_json::json!("failed")
+        );
+        assert_eq!(
+            serde_json::to_value(Aftermath::NeedsAttention).expect("json"),
+            serde_json::json!("needs_attention")
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::spec::Spec;
 
 mod error;
 
-pub use error::{PlatformError, RolloutError, with_causes};
+pub use error::{Aftermath, PlatformError, RolloutError, with_causes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -241,7 +241,7 @@ pub struct Rollbacks {
 }
 
 /// A step of a rollout, reported as it starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     Start {
@@ -253,7 +253,7 @@ pub enum Step {
     Canary {
         to: Color,
         percent: u8,
-        #[serde(serialize_with = "crate::events::seconds")]
+        #[serde(with = "crate::events::seconds")]
         duration: Duration,
     },
     Switch {
@@ -261,7 +261,7 @@ pub enum Step {
     },
     Bake {
         color: Color,
-        #[serde(serialize_with = "crate::events::seconds")]
+        #[serde(with = "crate::events::seconds")]
         duration: Duration,
     },
     /// The router reports the weights just set.
@@ -271,7 +271,7 @@ pub enum Step {
     /// The previous color stays up for this long so a rollback is instant.
     KeepWarm {
         color: Color,
-        #[serde(serialize_with = "crate::events::seconds")]
+        #[serde(with = "crate::events::seconds")]
         duration: Duration,
     },
     Retire {
@@ -318,7 +318,7 @@ impl fmt::Display for Step {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub service: String,
     pub from: Option<Color>,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::aws_clients::Aws;
 use crate::aws_fixture::{Deployed, Spec, replaced};
-use crate::harness::{Running, live_release, service};
+use crate::harness::{Ran, Running, live_release, service};
 
 /// config/dashboard.yaml with test-sized waits, portal with the `deploy:` policy given.
 fn spec(portal_deploy: &str) -> Spec {
@@ -172,11 +172,14 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
     deployed.plan().stdout_is("No changes.\n");
 
     // A release that never becomes healthy (the double fails the health checks of images
-    // named `unhealthy`): blue keeps all traffic and green goes back to zero.
-    deployed
+    // named `unhealthy`): blue keeps all traffic and green goes back to zero. Exit 3 says so
+    // to CI, and the JSON lines show each step.
+    let abandoned = deployed
         .release("portal=example/portal:v3-unhealthy")
-        .exits(1)
-        .contains("green did not become healthy within 8s; blue still serves all traffic");
+        .args(&["--output", "jsonl"])
+        .exits(3);
+    abandoned.contains("green did not become healthy within 8s; blue still serves all traffic");
+    assert_abandoned_in_json_lines(&abandoned);
     assert_eq!(listener_weights(&aws).await, blue_live());
     let now = portal(&deployed);
     assert_eq!(now["image"], "ghcr.io/example/dashctl-portal:latest");
@@ -232,6 +235,49 @@ async fn new_images_go_to_the_idle_color_and_rollback_returns() {
         service(&now, "portal")["image"],
         "example/portal:v2",
         "portal untouched"
+    );
+}
+
+/// `--output jsonl` of the unhealthy v3: JSON only on stdout, the plan, then green started,
+/// waited for and abandoned, and a result with exit code 3.
+fn assert_abandoned_in_json_lines(abandoned: &Ran) {
+    let lines = abandoned.json_lines();
+    let plan = lines
+        .iter()
+        .position(|line| line["event"] == "plan")
+        .unwrap_or_else(|| panic!("no plan in {lines:#?}"));
+    let rollout_plan = lines
+        .iter()
+        .position(|line| line["event"] == "rollout_plan" && line["service"] == "portal")
+        .unwrap_or_else(|| panic!("no rollout plan in {lines:#?}"));
+    assert!(plan < rollout_plan, "{lines:#?}");
+    assert_eq!(
+        abandoned.rollout_steps(),
+        [
+            "portal start green",
+            "portal wait_healthy green",
+            "portal abandon green"
+        ]
+    );
+    assert!(
+        !lines.iter().any(|line| line["event"] == "live"),
+        "nothing went live: {lines:#?}"
+    );
+    let result = abandoned.result();
+    assert_eq!(
+        (&result["ok"], &result["exit_code"], &result["failure"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!(3),
+            &serde_json::json!("reverted")
+        ),
+        "{result}"
+    );
+    assert!(
+        result["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("green did not become healthy within 8s")),
+        "{result}"
     );
 }
 
@@ -297,7 +343,7 @@ async fn a_firing_alarm_while_baking_switches_traffic_back() {
         .await
         .expect("set alarm");
     rollout
-        .exits(1)
+        .exits(3)
         .contains("alarm dashboard-prod-portal-green-5xx is firing")
         .contains("green turned unhealthy while baking; traffic is back on blue");
     assert_eq!(listener_weights(&aws).await, blue_live());
@@ -316,7 +362,7 @@ async fn ctrl_c_during_a_canary_leaves_the_live_color() {
     .await;
     nix::sys::signal::kill(rollout.pid(), nix::sys::signal::Signal::SIGINT).expect("SIGINT");
     rollout
-        .exits(1)
+        .exits(3)
         .contains("abandoned (canary at 10%: interrupted); blue still serves all traffic");
     assert_eq!(listener_weights(&aws).await, blue_live());
     assert_eq!(color(&portal(&deployed), "green")["desired"], 0);

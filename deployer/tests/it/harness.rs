@@ -132,6 +132,33 @@ impl Running {
             .is_some()
     }
 
+    /// Its stdout, line by line as it is written (read on a thread of its own); `exits` then
+    /// sees none of it.
+    pub fn stdout_lines(&mut self) -> std::sync::mpsc::Receiver<String> {
+        use std::io::BufRead;
+        let stdout = self
+            .child
+            .stdout
+            .take()
+            .expect("stdout is piped and not taken yet");
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        received
+    }
+
+    /// SIGKILLs it (no chance to clean up, as a killed CI job) and waits for it to be gone.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for it to end and checks the exit code, as `Run::exits` does.
     pub fn exits(self, code: i32) -> Ran {
         let output = self.child.wait_with_output().expect("waiting for dashctl");
@@ -183,6 +210,51 @@ impl Ran {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.output.stdout)
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", self.text()))
+    }
+
+    /// stdout as JSON lines (`--output jsonl`): every line must be one JSON object.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout()
+            .lines()
+            .map(|line| match serde_json::from_str::<Value>(line) {
+                Ok(value) if value.is_object() => value,
+                _ => panic!(
+                    "stdout line is not a JSON object: {line:?}\n{}",
+                    self.text()
+                ),
+            })
+            .collect()
+    }
+
+    /// The `--output jsonl` lines' rollout steps, in order: `"portal start green"`.
+    pub fn rollout_steps(&self) -> Vec<String> {
+        self.json_lines()
+            .iter()
+            .filter(|line| line["event"] == "rollout")
+            .map(|line| {
+                let step = &line["step"];
+                let color = step.get("color").or_else(|| step.get("to"));
+                format!(
+                    "{} {} {}",
+                    line["service"].as_str().unwrap_or_default(),
+                    step["step"].as_str().unwrap_or_default(),
+                    color.and_then(Value::as_str).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// The last `--output jsonl` line: how the command ended.
+    pub fn result(&self) -> Value {
+        let lines = self.json_lines();
+        let last = lines.last().cloned().unwrap_or_default();
+        assert_eq!(
+            last["event"],
+            "result",
+            "the last line is the result:\n{}",
+            self.text()
+        );
+        last
     }
 
     /// Either stream says `expected`.

@@ -1,6 +1,9 @@
-//! Local blue/green through the shared rollout engine: deploy, failed deploy, rollback.
+//! Local blue/green through the shared rollout engine: deploy, failed deploy, rollback, their
+//! JSON lines and exit codes, and a client that goes away mid-rollout.
 
 use std::time::Duration;
+
+use serde_json::json;
 
 use crate::harness::{DashboardSpec, Workspace, page, service};
 
@@ -62,7 +65,7 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
     workspace.write(&spec);
     workspace
         .run("deploy", &["--service", "portal"])
-        .exits(1)
+        .exits(3)
         .contains("blue did not become healthy")
         .contains("green still serves all traffic");
     assert_eq!(
@@ -139,6 +142,169 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "green");
     assert_eq!(portal["canary"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
+    let mut spec = DashboardSpec {
+        portal_deploy: "{ bake: 1s, health_timeout: 4s }",
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    let released = workspace
+        .run("deploy", &["--output", "jsonl"])
+        .also_printing(&up.log)
+        .succeeds();
+    assert_eq!(
+        released.rollout_steps(),
+        [
+            "portal start green",
+            "portal wait_healthy green",
+            "portal switch green",
+            "portal bake green",
+            "portal retire blue",
+        ]
+    );
+    let lines = released.json_lines();
+    let position = |wanted: &serde_json::Value| {
+        lines
+            .iter()
+            .position(|line| line == wanted)
+            .unwrap_or_else(|| panic!("no {wanted} in {lines:#?}"))
+    };
+    let live = position(&json!({"event": "live",
+        "outcome": {"service": "portal", "from": "blue", "to": "green"}}));
+    let retired = position(&json!({"event": "rollout", "service": "portal",
+        "step": {"step": "retire", "color": "blue"}}));
+    assert!(retired < live, "live once blue is retired: {lines:#?}");
+    position(&json!({"event": "unchanged", "service": "hardware"}));
+    assert_eq!(
+        released.result(),
+        json!({"event": "result", "ok": true, "exit_code": 0})
+    );
+
+    // A release that never gets healthy is abandoned: exit 3, green still live.
+    spec.portal_args = vec!["--no-such-flag".into()];
+    workspace.write(&spec);
+    let abandoned = workspace
+        .run("deploy", &["--service", "portal", "--output", "jsonl"])
+        .exits(3);
+    assert_eq!(
+        abandoned.rollout_steps(),
+        [
+            "portal start blue",
+            "portal wait_healthy blue",
+            "portal abandon blue"
+        ]
+    );
+    let result = abandoned.result();
+    assert_eq!(
+        (&result["ok"], &result["exit_code"], &result["failure"]),
+        (&json!(false), &json!(3), &json!("reverted")),
+        "{result}"
+    );
+    assert!(
+        result["error"].as_str().is_some_and(|error| error.contains(
+            "portal: blue did not become healthy within 4s; green still serves all traffic"
+        )),
+        "{result}"
+    );
+    assert!(
+        abandoned
+            .stderr()
+            .contains("error: portal: blue did not become healthy"),
+        "the error is on stderr too: {}",
+        abandoned.text()
+    );
+    assert_eq!(
+        service(&workspace.status(), "portal")["live_color"],
+        "green"
+    );
+
+    // A rollback in JSON lines: blue's last good release comes back.
+    let rolled = workspace
+        .run("rollback", &["--service", "portal", "--output", "jsonl"])
+        .succeeds();
+    assert_eq!(
+        rolled.rollout_steps(),
+        [
+            "portal start blue",
+            "portal wait_healthy blue",
+            "portal roll_back blue",
+            "portal retire green",
+        ]
+    );
+    assert!(rolled.json_lines().contains(&json!({"event": "live",
+        "outcome": {"service": "portal", "from": "green", "to": "blue"}})));
+
+    // A usage error ends with a result line too.
+    let refused = workspace
+        .run("deploy", &["--service", "nope", "--output", "jsonl"])
+        .exits(2);
+    assert_eq!(refused.result()["failure"], "usage");
+    assert_eq!(refused.result()["exit_code"], 2);
+}
+
+#[tokio::test]
+async fn a_client_killed_mid_canary_leaves_the_live_color_serving() {
+    let mut spec = DashboardSpec {
+        portal_deploy: "{ strategy: canary, canary: [50%, 5m], bake: 0s, health_timeout: 15s }",
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+
+    // The steps stream as they happen: the canary's line arrives while it runs.
+    let mut deploy = workspace
+        .run("deploy", &["--env", "local", "--output", "jsonl"])
+        .spawn();
+    let lines = deploy.stdout_lines();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no canary step; dashctl up log:\n{}", up.log_text()));
+        let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        if event["step"]["step"] == "canary" {
+            assert_eq!(event["step"]["percent"], 50);
+            break;
+        }
+    }
+    assert_eq!(
+        service(&workspace.status(), "portal")["canary"],
+        json!(["green", 50])
+    );
+
+    // The client dies (a killed CI job): `up` abandons the release, as Ctrl-C does on AWS,
+    // instead of dropping it half-way with traffic split.
+    deploy.kill_hard();
+    up.wait_until(
+        "the release is abandoned and green is gone",
+        Duration::from_secs(30),
+        || {
+            let portal = service(&workspace.status(), "portal").clone();
+            async move {
+                portal["canary"].is_null()
+                    && portal["live_color"] == "blue"
+                    && portal["instances"]
+                        .as_array()
+                        .is_some_and(|all| all.iter().all(|instance| instance["color"] == "blue"))
+            }
+        },
+    )
+    .await;
+    up.log_contains("abandoning green");
+    assert!(page(&workspace.portal_url()).await.is_some());
+    // The rollout let go of its turn: the next one runs.
+    workspace
+        .run("rollback", &["--service", "portal"])
+        .exits(1)
+        .contains("portal: nothing to roll back to (green has no earlier release)");
 }
 
 /// The ids of `color`'s instances of portal in a status report.

@@ -68,4 +68,17 @@ fn usage_errors_exit_2() {
     Run::new(&["--help"])
         .succeeds()
         .stdout_contains("dashctl up");
+    Run::new(&["deploy", "--output", "yaml"]).exits(2);
+}
+
+#[test]
+fn deploy_and_rollback_help_teach_their_exit_codes() {
+    for verb in ["deploy", "rollback"] {
+        Run::new(&[verb, "--help"])
+            .succeeds()
+            .stdout_contains("- jsonl: For CI: one JSON object per line on stdout")
+            .stdout_contains("2  invalid spec or command line")
+            .stdout_contains("3  the release failed and was abandoned or rolled back")
+            .stdout_contains("4  the release failed and traffic could not be moved back");
+    }
 }
