@@ -26,6 +26,7 @@ mod scaling;
 mod security;
 mod status;
 pub mod tags;
+mod test_route;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

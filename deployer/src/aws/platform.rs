@@ -9,7 +9,7 @@ use super::colors::listener_name;
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
-use super::{Aws, alarms, cluster, desired, errors::explain, retry, scaling};
+use super::{Aws, alarms, cluster, desired, errors::explain, retry, scaling, test_route};
 use crate::events::Event;
 use crate::rollout::{Color, Platform, PlatformError};
 use crate::spec::Spec;
@@ -438,5 +438,20 @@ impl Platform for AwsPlatform<'_> {
             return Ok(());
         }
         self.set_desired(service, color, 0).await
+    }
+
+    /// A listener rule: `X-Dashctl-Color: <color>` forwards to the color's target group.
+    async fn open_test_route(&self, service: &str, color: Color) -> Result<String, PlatformError> {
+        let ids = self.ids();
+        test_route::open(self.aws, self.spec, &ids, service, color)
+            .await
+            .map_err(PlatformError::Call)?;
+        Ok(desired::service_url(self.spec, service, &ids.dns))
+    }
+
+    async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
+        test_route::close(self.aws, self.spec, &self.ids(), service)
+            .await
+            .map_err(PlatformError::Call)
     }
 }
