@@ -49,7 +49,12 @@ pub async fn open(
         spec,
         &Resource::new(Kind::Listener, format!("{listener}-test-route")).service(service),
     );
-    rule_tags.push(Tag::builder().key(TAG_TEST_ROUTE).value(color.as_str()).build());
+    rule_tags.push(
+        Tag::builder()
+            .key(TAG_TEST_ROUTE)
+            .value(color.as_str())
+            .build(),
+    );
     let created = aws
         .elb
         .create_rule()

@@ -413,7 +413,10 @@ async fn check_through_test_route<P: Platform>(
         .open_test_route(service, color)
         .await
         .map_err(|error| format!("could not open the test route: {}", with_causes(&error)))?;
-    progress(Step::TestRoute { color, url: url.clone() });
+    progress(Step::TestRoute {
+        color,
+        url: url.clone(),
+    });
     if let Some(smoke) = &options.smoke_test {
         progress(Step::SmokeTest { color });
         smoke.run(service, color, &url, &options.cancel).await?;
@@ -472,7 +475,8 @@ pub async fn deploy<P: Platform>(
         });
     }
 
-    if let Err(reason) = check_through_test_route(platform_, service, target, options, progress).await
+    if let Err(reason) =
+        check_through_test_route(platform_, service, target, options, progress).await
     {
         let cleanup = abandon(platform_, service, target, live, false, progress).await;
         return Err(RolloutError::Abandoned {

@@ -3,7 +3,6 @@
 //! through its environment; a non-zero exit, a signal or running out of time fails it, and the
 //! failure says how and ends with the last of what it printed.
 
-use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -12,6 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
+use tokio::process::{ChildStderr, ChildStdout};
 use tokio_util::sync::CancellationToken;
 
 use super::{Color, TEST_HEADER};
@@ -29,7 +29,7 @@ pub struct SmokeTest {
 const KEPT_BYTES: usize = 16 * 1024;
 const KEPT_LINES: usize = 10;
 /// How long its output is still read after it ended (something it started in the background
-/// may hold the pipe open).
+/// may hold its output open).
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 impl SmokeTest {
@@ -49,39 +49,27 @@ impl SmokeTest {
         let Some((program, args)) = self.command.split_first() else {
             return Err("the smoke test names no program to run".to_owned());
         };
-        let (reader, writer) = std::io::pipe()
-            .map_err(|error| format!("could not start the smoke test: {error}"))?;
-        let spawned = {
-            // Both streams into one pipe, so what it printed keeps its order. The command
-            // (holding the pipe's write end) is dropped once started: the pipe then ends when
-            // the smoke test and what it started have exited.
-            let mut command = tokio::process::Command::new(program);
-            command
-                .args(args)
-                .current_dir(&self.workdir)
-                .env("DASHCTL_TEST_URL", url)
-                .env("DASHCTL_TEST_HEADER", format!("{TEST_HEADER}: {color}"))
-                .env("DASHCTL_SERVICE", service)
-                .env("DASHCTL_COLOR", color.as_str())
-                .stdin(Stdio::null())
-                .process_group(0)
-                .kill_on_drop(true);
-            match writer.try_clone() {
-                Ok(second) => {
-                    command.stdout(second).stderr(writer);
-                }
-                Err(error) => return Err(format!("could not start the smoke test: {error}")),
-            }
-            command.spawn()
-        };
-        let mut child = spawned.map_err(|error| {
-            format!(
-                "could not start the smoke test `{}` in {}: {error}",
-                self.shown(),
-                self.workdir.display()
-            )
-        })?;
-        let output = tokio::spawn(tail(OwnedFd::from(reader)));
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&self.workdir)
+            .env("DASHCTL_TEST_URL", url)
+            .env("DASHCTL_TEST_HEADER", format!("{TEST_HEADER}: {color}"))
+            .env("DASHCTL_SERVICE", service)
+            .env("DASHCTL_COLOR", color.as_str())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| {
+                format!(
+                    "could not start the smoke test `{}` in {}: {error}",
+                    self.shown(),
+                    self.workdir.display()
+                )
+            })?;
+        let output = tokio::spawn(tail(child.stdout.take(), child.stderr.take()));
         let ended = tokio::select! {
             status = child.wait() => Some(status),
             () = tokio::time::sleep(self.timeout) => None,
@@ -135,21 +123,32 @@ fn described(status: ExitStatus) -> String {
     }
 }
 
-/// The last lines of everything read from `pipe` until it ends, joined with ` | ` (a sentence
-/// must stay one line).
-async fn tail(pipe: OwnedFd) -> String {
-    let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe) else {
-        return String::new();
-    };
+/// The last lines of everything read from stdout and stderr until both end, in the order the
+/// reads returned, joined with ` | ` (a sentence must stay one line).
+async fn tail(mut stdout: Option<ChildStdout>, mut stderr: Option<ChildStderr>) -> String {
     let mut kept: Vec<u8> = Vec::new();
-    let mut chunk = [0_u8; 8192];
-    while let Ok(read) = pipe.read(&mut chunk).await {
-        if read == 0 {
-            break;
-        }
-        kept.extend_from_slice(&chunk[..read]);
+    let mut keep = |chunk: &[u8]| {
+        kept.extend_from_slice(chunk);
         if kept.len() > KEPT_BYTES {
             kept.drain(..kept.len() - KEPT_BYTES);
+        }
+    };
+    let (mut out_chunk, mut err_chunk) = ([0_u8; 4096], [0_u8; 4096]);
+    loop {
+        tokio::select! {
+            read = async { stdout.as_mut()?.read(&mut out_chunk).await.ok() }, if stdout.is_some() => {
+                match read {
+                    Some(read) if read > 0 => keep(&out_chunk[..read]),
+                    _ => stdout = None,
+                }
+            }
+            read = async { stderr.as_mut()?.read(&mut err_chunk).await.ok() }, if stderr.is_some() => {
+                match read {
+                    Some(read) if read > 0 => keep(&err_chunk[..read]),
+                    _ => stderr = None,
+                }
+            }
+            else => break,
         }
     }
     last_lines(&String::from_utf8_lossy(&kept))
@@ -212,18 +211,19 @@ mod tests {
         let silent = run(&smoke("exit 1", Duration::from_secs(30)))
             .await
             .expect_err("exit 1");
-        assert!(silent.ends_with("exited with status 1; it printed nothing"), "{silent}");
+        assert!(
+            silent.ends_with("exited with status 1; it printed nothing"),
+            "{silent}"
+        );
     }
 
     #[tokio::test]
     async fn one_that_runs_too_long_is_killed_with_what_it_started() {
-        let test = smoke(
-            "echo started; sleep 600 & wait",
-            Duration::from_millis(300),
-        );
+        let test = smoke("echo started; sleep 600 & wait", Duration::from_millis(300));
         let reason = run(&test).await.expect_err("timed out");
         assert!(
-            reason.contains("did not finish within 300ms and was killed; its output ended: started"),
+            reason
+                .contains("did not finish within 300ms and was killed; its output ended: started"),
             "{reason}"
         );
     }

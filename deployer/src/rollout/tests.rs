@@ -651,7 +651,8 @@ async fn the_test_route_is_open_from_healthy_until_the_switch() {
     );
     assert_eq!(fake.route(), None);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("told")).expect("the smoke test ran in its workdir"),
+        std::fs::read_to_string(dir.path().join("told"))
+            .expect("the smoke test ran in its workdir"),
         "http://portal.test|X-Dashctl-Color: green|portal|green\n"
     );
     let steps = steps.into_inner().expect("lock");
@@ -741,20 +742,33 @@ async fn every_abandon_closes_the_test_route() {
         };
         let error = fake.release("v2", &canary()).await.expect_err(failing);
         let text = error.to_string();
-        assert!(text.contains("blue still serves all traffic"), "{failing}: {text}");
-        assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue), "{failing}");
+        assert!(
+            text.contains("blue still serves all traffic"),
+            "{failing}: {text}"
+        );
+        assert_eq!(
+            *fake.live.lock().expect("lock"),
+            Some(Color::Blue),
+            "{failing}"
+        );
         let timeline = fake.timeline();
         if failing == "close-route" {
             assert!(
                 text.contains("abandoned (close-route failed; while undoing it: could not remove the test route: close-route failed)"),
                 "{text}"
             );
-            assert!(!timeline.contains(&"shift green".to_owned()), "{timeline:?}");
+            assert!(
+                !timeline.contains(&"shift green".to_owned()),
+                "{timeline:?}"
+            );
         } else {
             assert_eq!(fake.route(), None, "{failing}: {timeline:?}");
             let closed = timeline.iter().rposition(|call| call == "close-route");
             let retired = timeline.iter().rposition(|call| call == "retire green");
-            assert!(closed < retired && closed.is_some(), "{failing}: {timeline:?}");
+            assert!(
+                closed < retired && closed.is_some(),
+                "{failing}: {timeline:?}"
+            );
         }
         if failing == "open-route" {
             assert!(

@@ -76,7 +76,9 @@ fn spec() -> Spec {
 }
 
 fn directory(spec: &Spec) -> &Path {
-    Path::new(&spec.path).parent().expect("the spec's directory")
+    Path::new(&spec.path)
+        .parent()
+        .expect("the spec's directory")
 }
 
 /// Waits until the smoke test has written what it saw, and returns it (removing the file for
@@ -156,6 +158,13 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     let (live, url) = live_weights(&deployed);
     assert_eq!(live, "blue");
 
+    deployed
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
+        .succeeds()
+        .stdout_contains("  - add a rule to dashboard-prod-public:80 forwarding `X-Dashctl-Color: green` to it until the switch; run the smoke test `")
+        .stdout_contains("smoke.py` against it (up to 2m)");
+
     // While the smoke test runs, the rule forwards the header to green; blue has all traffic.
     verdict(&dir, None);
     let rollout = deployed.release("portal=example/portal:v2").spawn();
@@ -192,7 +201,10 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
         .exits(1)
         .contains("portal: rollout to blue abandoned (smoke test")
         .contains("smoke.py` exited with status 5; its output ended: 1 rule(s) on the listener; verdict 5); green still serves all traffic");
-    assert!(rules(&aws).await.is_empty(), "the rule went with the abandon");
+    assert!(
+        rules(&aws).await.is_empty(),
+        "the rule went with the abandon"
+    );
     std::fs::remove_file(dir.join("seen.json")).expect("the failed smoke test's");
     assert_eq!(live_weights(&deployed).0, "green");
 
@@ -214,8 +226,13 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     let found = seen["rules"].as_array().expect("rules");
     assert_eq!(found.len(), 1, "{seen}");
     assert_ne!(found[0]["arn"].as_str(), Some(left[0].as_str()), "replaced");
-    assert_eq!(found[0]["forward"], serde_json::json!(["dashboard-prod-portal-blue"]));
-    rollout.succeeds().contains("portal: live on blue (was green)");
+    assert_eq!(
+        found[0]["forward"],
+        serde_json::json!(["dashboard-prod-portal-blue"])
+    );
+    rollout
+        .succeeds()
+        .contains("portal: live on blue (was green)");
     assert!(rules(&aws).await.is_empty());
 
     // Plan and status do not see a rule a killed run left as drift, and destroy removes it
@@ -227,7 +244,14 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     verdict(&dir, Some(0));
     assert_eq!(rules(&aws).await.len(), 1);
     deployed
-        .run(&["deploy", "--env", "aws", "--dry-run", "--image", "portal=example/portal:v5"])
+        .run(&[
+            "deploy",
+            "--env",
+            "aws",
+            "--dry-run",
+            "--image",
+            "portal=example/portal:v5",
+        ])
         .succeeds()
         .stdout_contains("No changes.");
     assert_eq!(live_weights(&deployed).0, "blue");

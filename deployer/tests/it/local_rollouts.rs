@@ -214,14 +214,21 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
         .spawn();
-    up.wait_until("the smoke test made its request", Duration::from_secs(60), || {
-        let exists = told.exists();
-        async move { exists }
-    })
+    up.wait_until(
+        "the smoke test made its request",
+        Duration::from_secs(60),
+        || {
+            let exists = told.exists();
+            async move { exists }
+        },
+    )
     .await;
     let seen: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&told).expect("told.json")).expect("json");
-    assert_eq!(seen["DASHCTL_TEST_URL"], workspace.portal_url().trim_end_matches('/'));
+    assert_eq!(
+        seen["DASHCTL_TEST_URL"],
+        workspace.portal_url().trim_end_matches('/')
+    );
     assert_eq!(seen["DASHCTL_TEST_HEADER"], "X-Dashctl-Color: green");
     assert_eq!(seen["DASHCTL_SERVICE"], "portal");
     assert_eq!(seen["DASHCTL_COLOR"], "green");
@@ -255,7 +262,11 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     }
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "green");
-    assert_eq!(portal["test_route"], serde_json::Value::Null, "closed at the switch");
+    assert_eq!(
+        portal["test_route"],
+        serde_json::Value::Null,
+        "closed at the switch"
+    );
 
     // A failing smoke test abandons the release: green keeps serving, the route is gone.
     std::fs::remove_file(&told).expect("reset");
