@@ -29,6 +29,7 @@ mod scaling;
 mod security;
 mod status;
 pub mod tags;
+mod test_route;
 mod traffic_record;
 
 pub use traffic_record::TrafficDrift;
@@ -377,6 +378,19 @@ fn describe_rollout(
             humantime::format_duration(options.health_timeout)
         ),
     ];
+    let test_route = format!(
+        "add a rule to {} forwarding `{}: {idle}` to it until the switch",
+        colors::listener_name(spec, service),
+        rollout::TEST_HEADER
+    );
+    steps.push(match &options.smoke_test {
+        Some(smoke) => format!(
+            "{test_route}; run the smoke test `{}` against it (up to {})",
+            smoke.command.join(" "),
+            humantime::format_duration(smoke.timeout)
+        ),
+        None => test_route,
+    });
     for (percent, duration) in &options.canary {
         steps.push(format!(
             "send {percent}% of {} to {idle} for {}",

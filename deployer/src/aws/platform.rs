@@ -11,7 +11,8 @@ use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::{
-    Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, traffic_record,
+    Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, test_route,
+    traffic_record,
 };
 use crate::events::Event;
 use crate::rollout::{Color, Platform, PlatformError, Traffic};
@@ -503,5 +504,20 @@ impl Platform for AwsPlatform<'_> {
         }
         self.end_warm(service, color).await?;
         self.set_desired(service, color, 0).await
+    }
+
+    /// A listener rule: `X-Dashctl-Color: <color>` forwards to the color's target group.
+    async fn open_test_route(&self, service: &str, color: Color) -> Result<String, PlatformError> {
+        let ids = self.ids();
+        test_route::open(self.aws, self.spec, &ids, service, color)
+            .await
+            .map_err(PlatformError::Call)?;
+        Ok(desired::service_url(self.spec, service, &ids.dns))
+    }
+
+    async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
+        test_route::close(self.aws, self.spec, &self.ids(), service)
+            .await
+            .map_err(PlatformError::Call)
     }
 }

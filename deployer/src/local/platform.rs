@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Platform, PlatformError, Traffic};
+use crate::rollout::{Color, Platform, PlatformError, TEST_HEADER, Traffic};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
@@ -143,5 +143,21 @@ impl Platform for LocalPlatform {
         let _guard = runtime.changes.lock().await;
         runtime.end_warm(color);
         runtime.scale(color, 0).await.map_err(PlatformError::Failed)
+    }
+
+    async fn open_test_route(&self, service: &str, color: Color) -> Result<String, PlatformError> {
+        let runtime = self.service(service)?;
+        runtime.set_test_route(Some(color));
+        tracing::info!(service, %color, "test route open: {TEST_HEADER}: {color} reaches {color}");
+        Ok(runtime.url())
+    }
+
+    async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
+        let runtime = self.service(service)?;
+        if runtime.test_route().is_some() {
+            runtime.set_test_route(None);
+            tracing::info!(service, "test route closed");
+        }
+        Ok(())
     }
 }

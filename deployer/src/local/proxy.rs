@@ -1,6 +1,7 @@
 //! The local stand-in for a load balancer: one listener per service that forwards each request
-//! to a ready instance of the live color (or of a canary, for its share), round robin, and counts
-//! requests for the autoscaler.
+//! to a ready instance of the live color (or of a canary, for its share; or of the color being
+//! checked, for a request carrying its test header), round robin, and counts requests for the
+//! autoscaler.
 //!
 //! Each client connection keeps its own connections to the instances it has been routed to and
 //! reuses them for its later requests. A request therefore never waits on a shared connection
@@ -199,6 +200,8 @@ impl hyper::service::Service<Request<Incoming>> for ClientConnection {
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+/// `rollout::TEST_HEADER`, parsed once.
+const X_DASHCTL_COLOR: HeaderName = HeaderName::from_static("x-dashctl-color");
 
 /// Headers that describe one connection, not the message (RFC 9110 section 7.6.1): never
 /// forwarded, in either direction, nor is any header the `Connection` header names.
@@ -292,7 +295,11 @@ impl ClientConnection {
         // of it was sent: an instance refused the connection (it crashed since its last health
         // check) or a kept connection turned out to be closed.
         for attempt in 0..3 {
-            let Some(instance) = service.pick() else {
+            let test_header = request
+                .headers()
+                .get(&X_DASHCTL_COLOR)
+                .map(HeaderValue::as_bytes);
+            let Some(instance) = service.pick(test_header) else {
                 return unavailable(&service.name);
             };
             // What the autoscaler counts: requests routed to an instance (a 503 for want of
@@ -413,6 +420,15 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         let left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(left, ["content-type"]);
+    }
+
+    #[test]
+    fn the_test_header_is_the_engines() {
+        assert!(
+            X_DASHCTL_COLOR
+                .as_str()
+                .eq_ignore_ascii_case(crate::rollout::TEST_HEADER)
+        );
     }
 
     #[test]

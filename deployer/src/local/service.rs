@@ -24,6 +24,8 @@ use crate::spec::Scaling;
 struct Routing {
     live: Option<Color>,
     canary: Option<(Color, u8)>,
+    /// The color that requests carrying the test header with its name reach.
+    test_route: Option<Color>,
     instances: HashMap<Color, Vec<Arc<Instance>>>,
 }
 
@@ -55,6 +57,8 @@ pub struct ServiceRuntime {
     live: Mutex<Option<Color>>,
     /// A canary step: this color gets this percent of requests.
     canary: Mutex<Option<(Color, u8)>>,
+    /// The color being checked through its test route, while it is open.
+    test_route: Mutex<Option<Color>>,
     groups: Mutex<HashMap<Color, ColorGroup>>,
     routing: ArcSwap<Routing>,
     /// Held while `routing` is rebuilt, so the last rebuild always reflects the last change.
@@ -84,6 +88,9 @@ pub struct ServiceStatus {
     pub live_color: Option<Color>,
     /// A canary in progress: its color and share of requests in percent.
     pub canary: Option<(Color, u8)>,
+    /// The color requests with `X-Dashctl-Color: <color>` reach while it is being checked.
+    #[serde(default)]
+    pub test_route: Option<Color>,
     pub url: String,
     pub desired: usize,
     pub running: usize,
@@ -127,6 +134,7 @@ impl ServiceRuntime {
             http,
             live: Mutex::new(None),
             canary: Mutex::new(None),
+            test_route: Mutex::new(None),
             groups: Mutex::new(HashMap::new()),
             routing: ArcSwap::from_pointee(Routing::default()),
             routing_rebuild: Mutex::new(()),
@@ -236,6 +244,22 @@ impl ServiceRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Opens (`Some`) or closes (`None`) the test route.
+    pub fn set_test_route(&self, color: Option<Color>) {
+        *self
+            .test_route
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = color;
+        self.rebuild_routing();
+    }
+
+    pub fn test_route(&self) -> Option<Color> {
+        *self
+            .test_route
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Runs `f` on the color groups; routing follows whatever `f` changed.
     fn with_groups<T>(&self, f: impl FnOnce(&mut HashMap<Color, ColorGroup>) -> T) -> T {
         let result = f(&mut self
@@ -261,16 +285,25 @@ impl ServiceRuntime {
         self.routing.store(Arc::new(Routing {
             live: self.live_color(),
             canary: self.canary(),
+            test_route: self.test_route(),
             instances,
         }));
     }
 
     /// Round-robin over the ready, non-draining instances of the live color (or, for a
-    /// canary's share of requests, of the canary color).
-    pub fn pick(&self) -> Option<Arc<Instance>> {
+    /// canary's share of requests, of the canary color). `test_header`: the request's
+    /// `X-Dashctl-Color`, which names the color being checked to reach it (as an ALB's
+    /// http-header rule, case-insensitively); any other value is routed as if absent.
+    pub fn pick(&self, test_header: Option<&[u8]>) -> Option<Arc<Instance>> {
         let routing = self.routing.load();
-        let mut color = routing.live?;
-        if let Some((canary, percent)) = routing.canary {
+        let tested = routing.test_route.filter(|color| {
+            test_header.is_some_and(|value| value.eq_ignore_ascii_case(color.as_str().as_bytes()))
+        });
+        let mut color = match tested {
+            Some(tested) => tested,
+            None => routing.live?,
+        };
+        if let Some((canary, percent)) = routing.canary.filter(|_| tested.is_none()) {
             // A stride coprime with 100 spreads the canary's share evenly: every 100
             // consecutive requests give it exactly `percent`, without long runs of either color.
             let ticket = self.next.load(Ordering::Relaxed).wrapping_mul(61) % 100;
@@ -420,6 +453,7 @@ impl ServiceRuntime {
             public: self.public,
             live_color: live,
             canary: self.canary(),
+            test_route: self.test_route(),
             url: self.url(),
             desired: live.map_or(0, |color| self.count(color)),
             running: live_instances

@@ -13,8 +13,14 @@ use tokio_util::sync::CancellationToken;
 use crate::spec::Spec;
 
 mod error;
+mod smoke;
 
 pub use error::{Aftermath, PlatformError, RolloutError, with_causes};
+pub use smoke::SmokeTest;
+
+/// The header that reaches the color being checked through its test route, whose value names
+/// the color (`X-Dashctl-Color: green`).
+pub const TEST_HEADER: &str = "X-Dashctl-Color";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -184,6 +190,21 @@ pub trait Platform: Sync {
         service: &str,
         color: Color,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+
+    /// Opens the service's test route: requests carrying [`TEST_HEADER`] with `color` as its
+    /// value reach `color`, whatever the weights say; any test route left from an earlier
+    /// rollout is replaced. Returns the URL the service is reached at.
+    fn open_test_route(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> impl Future<Output = Result<String, PlatformError>> + Send;
+
+    /// Removes the service's test route, if it has one.
+    fn close_test_route(
+        &self,
+        service: &str,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 }
 
 /// How long the router may take to report weights it accepted (an ALB applies a listener
@@ -208,6 +229,8 @@ pub struct RolloutOptions {
     pub poll_interval: Duration,
     /// Cancelling (Ctrl-C) before the full switch abandons the rollout; the live color stays.
     pub cancel: CancellationToken,
+    /// Run against the new color through its test route before any traffic moves.
+    pub smoke_test: Option<SmokeTest>,
 }
 
 impl RolloutOptions {
@@ -228,6 +251,11 @@ impl RolloutOptions {
             traffic_timeout: TRAFFIC_TIMEOUT,
             poll_interval: Duration::from_secs(1),
             cancel,
+            smoke_test: deploy.smoke_test.map(|smoke| SmokeTest {
+                command: smoke.command,
+                timeout: smoke.timeout.0,
+                workdir: spec.workdir(),
+            }),
         }
     }
 }
@@ -248,6 +276,14 @@ pub enum Step {
         color: Color,
     },
     WaitHealthy {
+        color: Color,
+    },
+    /// The test route is open: requests to `url` with the test header reach `color`.
+    TestRoute {
+        color: Color,
+        url: String,
+    },
+    SmokeTest {
         color: Color,
     },
     Canary {
@@ -290,6 +326,11 @@ impl fmt::Display for Step {
         match self {
             Self::Start { color } => write!(f, "starting {color}"),
             Self::WaitHealthy { color } => write!(f, "waiting for {color} to be healthy"),
+            Self::TestRoute { color, url } => write!(
+                f,
+                "test route open: {url} with `{TEST_HEADER}: {color}` reaches {color}"
+            ),
+            Self::SmokeTest { color } => write!(f, "running the smoke test against {color}"),
             Self::Canary {
                 to,
                 percent,
@@ -463,6 +504,14 @@ async fn abandon<P: Platform>(
             with_causes(&error)
         ));
     }
+    // On every path, also before the route was opened: one left by a rollout that was killed
+    // goes too.
+    if let Err(error) = platform_.close_test_route(service).await {
+        problems.push(format!(
+            "could not remove the test route: {}",
+            with_causes(&error)
+        ));
+    }
     if let Err(error) = platform_.retire(service, target).await {
         problems.push(format!(
             "could not scale {target} down: {}",
@@ -476,6 +525,30 @@ async fn abandon<P: Platform>(
         ));
     }
     (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Opens the test route to `color` and runs the smoke test, if any, against it. Err: why the
+/// release must not go on.
+async fn check_through_test_route<P: Platform>(
+    platform_: &P,
+    service: &str,
+    color: Color,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<(), String> {
+    let url = platform_
+        .open_test_route(service, color)
+        .await
+        .map_err(|error| format!("could not open the test route: {}", with_causes(&error)))?;
+    progress(Step::TestRoute {
+        color,
+        url: url.clone(),
+    });
+    if let Some(smoke) = &options.smoke_test {
+        progress(Step::SmokeTest { color });
+        smoke.run(service, color, &url, &options.cancel).await?;
+    }
+    Ok(())
 }
 
 /// The reason a rollout stopped, with any trouble cleaning up after it.
@@ -529,6 +602,18 @@ pub async fn deploy<P: Platform>(
         });
     }
 
+    if let Err(reason) =
+        check_through_test_route(platform_, service, target, options, progress).await
+    {
+        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
+        return Err(RolloutError::Abandoned {
+            service: service.to_owned(),
+            color: target,
+            live: live_name,
+            reason: with_cleanup(reason, cleanup),
+        });
+    }
+
     if live.is_some() {
         for (percent, duration) in &options.canary {
             progress(Step::Canary {
@@ -558,7 +643,12 @@ pub async fn deploy<P: Platform>(
     }
 
     progress(Step::Switch { to: target });
-    if let Err(error) = shift(platform_, service, target, 100, options, progress).await {
+    // The test route goes before the switch: a live color is reached without it.
+    let switched = match platform_.close_test_route(service).await {
+        Ok(()) => shift(platform_, service, target, 100, options, progress).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = switched {
         let cleanup = abandon(platform_, service, target, live, true, options, progress).await;
         return Err(RolloutError::Abandoned {
             service: service.to_owned(),

@@ -27,6 +27,10 @@ struct FakePlatform {
     /// Reads of the router that still report the old split after each shift (u32::MAX: the
     /// router never applies it, as when someone keeps changing it back).
     traffic_lag: u32,
+    /// The color the test route reaches, while one is open.
+    route: Mutex<Option<Color>>,
+    /// Every call in order, the test route's included ("open-route green", "close-route").
+    timeline: Mutex<Vec<String>>,
 }
 
 impl FakePlatform {
@@ -45,9 +49,20 @@ impl FakePlatform {
     fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("lock").clone()
     }
+    fn timeline(&self) -> Vec<String> {
+        self.timeline.lock().expect("lock").clone()
+    }
+    fn route(&self) -> Option<Color> {
+        *self.route.lock().expect("lock")
+    }
     fn record(&self, call: String) -> Result<(), PlatformError> {
-        let failed = self.failing.iter().any(|prefix| call.starts_with(prefix));
         self.calls.lock().expect("lock").push(call.clone());
+        self.record_in_timeline(call)
+    }
+    /// Records `call` in the timeline only (the test route's calls), failing as `record` does.
+    fn record_in_timeline(&self, call: String) -> Result<(), PlatformError> {
+        let failed = self.failing.iter().any(|prefix| call.starts_with(prefix));
+        self.timeline.lock().expect("lock").push(call.clone());
         if failed {
             Err(PlatformError::Failed(format!("{call} failed")))
         } else {
@@ -164,6 +179,16 @@ impl Platform for FakePlatform {
         self.running.lock().expect("lock").insert(color, false);
         Ok(())
     }
+    async fn open_test_route(&self, _: &str, color: Color) -> Result<String, PlatformError> {
+        self.record_in_timeline(format!("open-route {color}"))?;
+        *self.route.lock().expect("lock") = Some(color);
+        Ok("http://portal.test".to_owned())
+    }
+    async fn close_test_route(&self, _: &str) -> Result<(), PlatformError> {
+        self.record_in_timeline("close-route".to_owned())?;
+        *self.route.lock().expect("lock") = None;
+        Ok(())
+    }
 }
 
 fn options() -> RolloutOptions {
@@ -176,6 +201,7 @@ fn options() -> RolloutOptions {
         traffic_timeout: Duration::from_millis(50),
         poll_interval: Duration::from_millis(5),
         cancel: CancellationToken::new(),
+        smoke_test: None,
     }
 }
 
@@ -234,6 +260,7 @@ async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
         [
             "starting green",
             "waiting for green to be healthy",
+            "test route open: http://portal.test with `X-Dashctl-Color: green` reaches green",
             "switching traffic to green",
             "traffic confirmed: blue 0% / green 100%",
             "baking green for 30ms",
@@ -705,4 +732,174 @@ async fn a_failed_health_call_is_the_reason_with_its_causes() {
             .contains("abandoned (health check API failed: throttled)"),
         "{error}"
     );
+}
+
+/// A smoke test of `script` (bash) in `dir`.
+fn smoke_test(script: &str, dir: &std::path::Path) -> RolloutOptions {
+    RolloutOptions {
+        smoke_test: Some(SmokeTest {
+            command: vec!["bash".into(), "-c".into(), script.into()],
+            timeout: Duration::from_secs(30),
+            workdir: dir.to_owned(),
+        }),
+        ..canary()
+    }
+}
+
+#[tokio::test]
+async fn the_test_route_is_open_from_healthy_until_the_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = FakePlatform::default();
+    fake.release("v1", &options()).await.expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
+    let smoke = smoke_test(
+        r#"echo "$DASHCTL_TEST_URL|$DASHCTL_TEST_HEADER|$DASHCTL_SERVICE|$DASHCTL_COLOR" > told"#,
+        dir.path(),
+    );
+    deploy(&fake, "portal", &"v2".to_owned(), &smoke, &record)
+        .await
+        .expect("v2");
+    assert_eq!(
+        fake.timeline()[5..],
+        [
+            "start green v2",
+            "open-route green",
+            "shift 10% green",
+            "shift 50% green",
+            "close-route",
+            "shift green",
+            "scale-on green",
+            "retire blue"
+        ],
+        "open through the canary steps, closed before the switch"
+    );
+    assert_eq!(fake.route(), None);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("told"))
+            .expect("the smoke test ran in its workdir"),
+        "http://portal.test|X-Dashctl-Color: green|portal|green\n"
+    );
+    let steps = steps.into_inner().expect("lock");
+    assert_eq!(
+        steps[1..4],
+        [
+            "waiting for green to be healthy",
+            "test route open: http://portal.test with `X-Dashctl-Color: green` reaches green",
+            "running the smoke test against green",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_smoke_test_abandons_before_any_traffic_moves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = FakePlatform::default();
+    fake.release("v1", &options()).await.expect("v1");
+    let error = fake
+        .release("v2", &smoke_test("echo 'GET / -> 500'; exit 4", dir.path()))
+        .await
+        .expect_err("smoke test fails");
+    let text = error.to_string();
+    assert!(
+        text.contains("abandoned (smoke test `bash -c echo 'GET / -> 500'; exit 4` exited with status 4; its output ended: GET / -> 500); blue still serves all traffic"),
+        "{text}"
+    );
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(fake.route(), None);
+    assert_eq!(
+        fake.timeline()[5..],
+        [
+            "start green v2",
+            "open-route green",
+            "close-route",
+            "retire green",
+            "revert green"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_during_the_smoke_test_abandons() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = FakePlatform::default();
+    fake.release("v1", &options()).await.expect("v1");
+    let smoke = smoke_test("sleep 600", dir.path());
+    let cancel = smoke.cancel.clone();
+    let release = fake.release("v2", &smoke);
+    let interrupt = async {
+        // Once the smoke test runs (the route is open), press Ctrl-C.
+        while fake.route().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        cancel.cancel();
+    };
+    let (error, ()) = tokio::join!(release, interrupt);
+    let error = error.expect_err("interrupted");
+    assert!(
+        error
+            .to_string()
+            .contains("abandoned (interrupted during the smoke test; it printed nothing)"),
+        "{error}"
+    );
+    assert_eq!(fake.route(), None);
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+}
+
+/// Whatever stops a rollout before the switch, the test route is gone afterwards, also one an
+/// earlier, killed rollout left.
+#[tokio::test]
+async fn every_abandon_closes_the_test_route() {
+    for failing in [
+        "start green",
+        "health",
+        "open-route",
+        "shift 10% green",
+        "close-route",
+        "shift green",
+    ] {
+        let fake = FakePlatform::default();
+        fake.release("v1", &canary()).await.expect("v1");
+        *fake.route.lock().expect("lock") = Some(Color::Green);
+        let fake = FakePlatform {
+            failing: vec![failing],
+            ..fake
+        };
+        let error = fake.release("v2", &canary()).await.expect_err(failing);
+        let text = error.to_string();
+        assert!(
+            text.contains("blue still serves all traffic"),
+            "{failing}: {text}"
+        );
+        assert_eq!(
+            *fake.live.lock().expect("lock"),
+            Some(Color::Blue),
+            "{failing}"
+        );
+        let timeline = fake.timeline();
+        if failing == "close-route" {
+            assert!(
+                text.contains("abandoned (close-route failed; while undoing it: could not remove the test route: close-route failed)"),
+                "{text}"
+            );
+            assert!(
+                !timeline.contains(&"shift green".to_owned()),
+                "{timeline:?}"
+            );
+        } else {
+            assert_eq!(fake.route(), None, "{failing}: {timeline:?}");
+            let closed = timeline.iter().rposition(|call| call == "close-route");
+            let retired = timeline.iter().rposition(|call| call == "retire green");
+            assert!(
+                closed < retired && closed.is_some(),
+                "{failing}: {timeline:?}"
+            );
+        }
+        if failing == "open-route" {
+            assert!(
+                text.contains("abandoned (could not open the test route: open-route green failed)"),
+                "{text}"
+            );
+        }
+    }
 }

@@ -56,9 +56,12 @@ pub fn load(path: &Path) -> Result<LoadedSpec, SpecError> {
         path: path.to_owned(),
         source,
     })?;
-    parse(path, &source).map(|spec| LoadedSpec {
-        spec,
-        path: path.to_owned(),
+    parse(path, &source).map(|mut spec| {
+        spec.dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        LoadedSpec {
+            spec,
+            path: path.to_owned(),
+        }
     })
 }
 

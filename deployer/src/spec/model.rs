@@ -35,6 +35,22 @@ pub struct Spec {
     #[serde(default)]
     pub databases: BTreeMap<String, Database>,
     pub services: BTreeMap<String, Service>,
+    /// The directory of the spec file (set by `spec::load`, never read from YAML): what
+    /// `local.workdir` is relative to.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Spec {
+    /// Where commands the spec names run: `local.workdir` relative to the spec file.
+    pub fn workdir(&self) -> PathBuf {
+        let base = if self.dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            self.dir.as_path()
+        };
+        base.join(&self.local.workdir)
+    }
 }
 
 /// A database engine dashctl can run. Only PostgreSQL today: one engine the services, the local
@@ -421,6 +437,28 @@ pub struct DeployPolicy {
     /// deregistration delay; AWS's own default is 300s).
     #[serde(default = "default_deregistration_delay")]
     pub deregistration_delay: SpecDuration,
+    /// A command run against the new color through its test route once it is healthy, before
+    /// it gets any traffic; failing or running out of time abandons the release.
+    #[serde(default)]
+    pub smoke_test: Option<SmokeTest>,
+}
+
+/// `deploy.smoke_test`: the gate a release passes before any production traffic reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeTest {
+    /// Program and arguments (no shell, no placeholders), run where local commands run
+    /// (`local.workdir`, relative to the spec file) with `DASHCTL_TEST_URL`,
+    /// `DASHCTL_TEST_HEADER` (e.g. `X-Dashctl-Color: green`), `DASHCTL_SERVICE` and
+    /// `DASHCTL_COLOR` added to dashctl's environment.
+    pub command: Vec<String>,
+    /// Longest it may run; it is then killed and the release abandoned.
+    #[serde(default = "default_smoke_timeout")]
+    pub timeout: SpecDuration,
+}
+
+fn default_smoke_timeout() -> SpecDuration {
+    SpecDuration(Duration::from_secs(60))
 }
 
 fn default_deregistration_delay() -> SpecDuration {
@@ -442,6 +480,7 @@ impl Default for DeployPolicy {
             health_timeout: default_health_timeout(),
             max_5xx_per_minute: default_max_5xx_per_minute(),
             deregistration_delay: default_deregistration_delay(),
+            smoke_test: None,
         }
     }
 }

@@ -265,3 +265,50 @@ fn canary_steps_are_checked() {
         .expect("old name still accepted");
     assert!(spec.services["portal"].deploy.canary_steps().is_empty());
 }
+
+#[test]
+fn a_smoke_test_parses_with_a_default_timeout() {
+    let source = VALID.replace(
+        "scaling: { min: 2, max: 10 }",
+        "scaling: { min: 2, max: 10 }\n    deploy:\n      smoke_test: { command: [python3, smoke.py, --strict] }",
+    );
+    let spec = parse(Path::new("spec.yaml"), &source).expect("valid");
+    let smoke = spec.services["portal"]
+        .deploy
+        .smoke_test
+        .clone()
+        .expect("a smoke test");
+    assert_eq!(smoke.command, ["python3", "smoke.py", "--strict"]);
+    assert_eq!(smoke.timeout.0.as_secs(), 60);
+    assert_eq!(spec.services["hardware"].deploy.smoke_test, None);
+}
+
+#[test]
+fn a_smoke_test_needs_a_program_time_and_no_placeholders() {
+    let with = |smoke: &str| {
+        problems(&VALID.replace(
+            "scaling: { min: 2, max: 10 }",
+            &format!("scaling: {{ min: 2, max: 10 }}\n    deploy:\n      smoke_test: {smoke}"),
+        ))
+    };
+    let found = with("{ command: [], timeout: 0s }");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("spec.yaml:11:")
+            && found[0].contains("the smoke test names no program to run"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].contains("a smoke test's timeout must be longer than 0s"),
+        "{found:?}"
+    );
+    let found = with("{ command: [curl, '${services.portal.url}'] }");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("placeholders are not filled in in a smoke test's command"),
+        "{found:?}"
+    );
+    let found = with("{ command: [true], timeout: 60s, retries: 3 }");
+    assert!(found[0].contains("unknown field `retries`"), "{found:?}");
+    assert!(with("{ command: [true], timeout: 2m }").is_empty());
+}

@@ -94,6 +94,7 @@ pub fn check(spec: &Spec) -> Vec<Finding> {
     }
     for (name, service) in &spec.services {
         check_service(spec, name, service, &mut findings);
+        check_smoke_test(name, service, &mut findings);
     }
     check_databases(spec, &mut findings);
     check_local_ports(spec, &mut findings);
@@ -248,6 +249,44 @@ fn fargate_memory_ok(cpu: u32, memory: u32) -> Option<bool> {
         _ => return None,
     };
     Some(ok)
+}
+
+/// `deploy.smoke_test`: a program to run, given time to run.
+fn check_smoke_test(name: &str, service: &Service, findings: &mut Vec<Finding>) {
+    let Some(smoke) = &service.deploy.smoke_test else {
+        return;
+    };
+    let at = |field: &str| format!("services.{name}.deploy.smoke_test.{field}");
+    if smoke
+        .command
+        .first()
+        .is_none_or(|program| program.trim().is_empty())
+    {
+        findings.push(
+            Finding::value(at("command"), "the smoke test names no program to run")
+                .help("e.g. `command: [python3, scripts/smoke.py]`, relative to `local.workdir`"),
+        );
+    }
+    if let Some((index, _)) = smoke
+        .command
+        .iter()
+        .enumerate()
+        .find(|(_, part)| !placeholders(part).is_empty())
+    {
+        findings.push(
+            Finding::value(
+                at(&format!("command.{index}")),
+                "placeholders are not filled in in a smoke test's command",
+            )
+            .help("read DASHCTL_TEST_URL, DASHCTL_TEST_HEADER, DASHCTL_SERVICE and DASHCTL_COLOR from the environment instead"),
+        );
+    }
+    if smoke.timeout.0.is_zero() {
+        findings.push(Finding::value(
+            at("timeout"),
+            "a smoke test's timeout must be longer than 0s",
+        ));
+    }
 }
 
 fn check_service(spec: &Spec, name: &str, service: &Service, findings: &mut Vec<Finding>) {

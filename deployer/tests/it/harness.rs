@@ -233,12 +233,17 @@ impl Ran {
             .filter(|line| line["event"] == "rollout")
             .map(|line| {
                 let step = &line["step"];
-                let color = step.get("color").or_else(|| step.get("to"));
+                let detail = match (step.get("color").or_else(|| step.get("to")), step.get("traffic")) {
+                    (Some(color), _) => color.as_str().unwrap_or_default().to_owned(),
+                    (None, Some(traffic)) => {
+                        format!("blue {} green {}", traffic["blue"], traffic["green"])
+                    }
+                    (None, None) => String::new(),
+                };
                 format!(
-                    "{} {} {}",
+                    "{} {} {detail}",
                     line["service"].as_str().unwrap_or_default(),
                     step["step"].as_str().unwrap_or_default(),
-                    color.and_then(Value::as_str).unwrap_or_default()
                 )
             })
             .collect()

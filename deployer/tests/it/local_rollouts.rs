@@ -164,7 +164,9 @@ async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
         [
             "portal start green",
             "portal wait_healthy green",
+            "portal test_route green",
             "portal switch green",
+            "portal traffic_confirmed blue 0 green 100",
             "portal bake green",
             "portal retire blue",
         ]
@@ -235,6 +237,7 @@ async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
             "portal start blue",
             "portal wait_healthy blue",
             "portal roll_back blue",
+            "portal traffic_confirmed blue 100 green 0",
             "portal retire green",
         ]
     );
@@ -388,6 +391,158 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
     assert_eq!(
         service(&status, "portal")["kept_warm"],
         serde_json::Value::Null
+    );
+    assert!(page(&workspace.portal_url()).await.is_some());
+}
+
+
+/// A smoke test that says what it was told and what its request through the test route got,
+/// then waits for the test to write the exit status it must end with into `verdict`.
+const SMOKE_PY: &str = r#"
+import json, os, time, urllib.request
+name, value = os.environ["DASHCTL_TEST_HEADER"].split(": ", 1)
+request = urllib.request.Request(os.environ["DASHCTL_TEST_URL"] + "/readyz", headers={name: value})
+with urllib.request.urlopen(request, timeout=10) as response:
+    status = response.status
+told = {key: os.environ[key] for key in ("DASHCTL_TEST_URL", "DASHCTL_TEST_HEADER", "DASHCTL_SERVICE", "DASHCTL_COLOR")}
+told["status"] = status
+with open("told.json.tmp", "w") as out:
+    json.dump(told, out)
+os.rename("told.json.tmp", "told.json")
+while not os.path.exists("verdict"):
+    time.sleep(0.05)
+code = int(open("verdict").read())
+print(f"GET /readyz with {name}: {value} -> {status}")
+print(f"verdict {code}")
+raise SystemExit(code)
+"#;
+
+/// Requests through the proxy, each with `header` if given; how many each color served.
+async fn served_by_color(
+    workspace: &Workspace,
+    header: Option<(&str, &str)>,
+    requests: usize,
+) -> (u64, u64) {
+    let count = |status: &serde_json::Value, color: &str| -> u64 {
+        service(status, "portal")["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .filter(|instance| instance["color"] == color)
+            .filter_map(|instance| instance["requests"].as_u64())
+            .sum()
+    };
+    let before = workspace.status();
+    let client = reqwest::Client::new();
+    for _ in 0..requests {
+        let mut request = client.get(format!("{}readyz", workspace.portal_url()));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("request through the proxy");
+        assert!(response.status().is_success(), "{response:?}");
+    }
+    let after = workspace.status();
+    (
+        count(&after, "blue") - count(&before, "blue"),
+        count(&after, "green") - count(&before, "green"),
+    )
+}
+
+#[tokio::test]
+async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_traffic() {
+    let mut spec = DashboardSpec {
+        portal_deploy: "{ bake: 0s, health_timeout: 15s, smoke_test: { command: [python3, smoke.py], timeout: 2m } }",
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let dir = workspace.dir.path().to_owned();
+    std::fs::write(dir.join("smoke.py"), SMOKE_PY).expect("smoke.py");
+    let up = workspace.up().await;
+    let told = dir.join("told.json");
+    let verdict = dir.join("verdict");
+
+    // While the smoke test runs, only requests with the header reach green.
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    let deploy = workspace
+        .run("deploy", &["--service", "portal"])
+        .also_printing(&up.log)
+        .spawn();
+    up.wait_until(
+        "the smoke test made its request",
+        Duration::from_secs(60),
+        || {
+            let exists = told.exists();
+            async move { exists }
+        },
+    )
+    .await;
+    let seen: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&told).expect("told.json")).expect("json");
+    assert_eq!(
+        seen["DASHCTL_TEST_URL"],
+        workspace.portal_url().trim_end_matches('/')
+    );
+    assert_eq!(seen["DASHCTL_TEST_HEADER"], "X-Dashctl-Color: green");
+    assert_eq!(seen["DASHCTL_SERVICE"], "portal");
+    assert_eq!(seen["DASHCTL_COLOR"], "green");
+    assert_eq!(seen["status"], 200);
+    let portal = service(&workspace.status(), "portal").clone();
+    assert_eq!(portal["live_color"], "blue");
+    assert_eq!(portal["test_route"], "green");
+    assert_eq!(
+        served_by_color(&workspace, Some(("x-dashctl-color", "GREEN")), 20).await,
+        (0, 20),
+        "the header reaches green (its value compared case-insensitively, as an ALB does)"
+    );
+    assert_eq!(served_by_color(&workspace, None, 20).await, (20, 0));
+    assert_eq!(
+        served_by_color(&workspace, Some(("X-Dashctl-Color", "blue")), 20).await,
+        (20, 0),
+        "another value is routed as if there were no header"
+    );
+    std::fs::write(&verdict, "0").expect("verdict");
+    let passed = deploy.succeeds();
+    for step in [
+        &format!(
+            "portal: test route open: {} with `X-Dashctl-Color: green` reaches green",
+            workspace.portal_url().trim_end_matches('/')
+        ),
+        "portal: running the smoke test against green",
+        "portal: switching traffic to green",
+        "portal: live on green (was blue)",
+    ] {
+        passed.contains(step);
+    }
+    let portal = service(&workspace.status(), "portal").clone();
+    assert_eq!(portal["live_color"], "green");
+    assert_eq!(
+        portal["test_route"],
+        serde_json::Value::Null,
+        "closed at the switch"
+    );
+
+    // A failing smoke test abandons the release: green keeps serving, the route is gone.
+    std::fs::remove_file(&told).expect("reset");
+    std::fs::write(&verdict, "3").expect("verdict");
+    spec.portal_args = vec!["--stale-after".into(), "40".into()];
+    workspace.write(&spec);
+    workspace
+        .run("deploy", &["--service", "portal"])
+        .also_printing(&up.log)
+        .exits(1)
+        .contains("portal: rollout to blue abandoned (smoke test `python3 smoke.py` exited with status 3; its output ended: GET /readyz with X-Dashctl-Color: blue -> 200 | verdict 3); green still serves all traffic");
+    let portal = service(&workspace.status(), "portal").clone();
+    assert_eq!(portal["live_color"], "green");
+    assert_eq!(portal["test_route"], serde_json::Value::Null);
+    assert!(
+        portal["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .all(|instance| instance["color"] == "green"),
+        "blue was scaled back down: {portal}"
     );
     assert!(page(&workspace.portal_url()).await.is_some());
 }

@@ -7,6 +7,7 @@ mod aws_destroy;
 mod aws_errors;
 mod aws_fixture;
 mod aws_rollouts;
+mod aws_test_route;
 mod harness;
 mod local_autoscaling;
 mod local_databases;

@@ -22,7 +22,8 @@ pub struct Moto {
     pub url: String,
 }
 
-fn python() -> PathBuf {
+/// The python with moto (and boto3) installed.
+pub fn python() -> PathBuf {
     if let Ok(path) = std::env::var("DASHCTL_MOTO_PYTHON") {
         return PathBuf::from(path);
     }
