@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServiceRuntime;
+use crate::spec::Scaling;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -20,6 +21,19 @@ pub struct Policy {
     pub requests_per_target: u32,
     pub scale_out_cooldown: Duration,
     pub scale_in_cooldown: Duration,
+}
+
+impl Policy {
+    /// The service's `scaling:` section, as the autoscaler applies it.
+    pub fn from_spec(scaling: &Scaling) -> Self {
+        Self {
+            min: scaling.min,
+            max: scaling.max,
+            requests_per_target: scaling.requests_per_target,
+            scale_out_cooldown: scaling.scale_out_cooldown.0,
+            scale_in_cooldown: scaling.scale_in_cooldown.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
