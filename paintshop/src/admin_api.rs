@@ -17,9 +17,9 @@ use service_kit::unix_millis;
 use utoipa::ToSchema;
 
 use crate::api_keys::{bearer_token, generate_key, hash_key};
-use crate::api_v2::read_body;
 use crate::auth::{client_address, count_failed_key, refuse_throttled_address};
 use crate::errors::{ApiError, ErrorBody};
+use crate::json_body::read_json;
 use crate::state::AppState;
 use crate::store::{StoreError, User};
 use crate::user_names::user_name;
@@ -136,10 +136,7 @@ pub async fn create_user(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    let body = read_body(&headers, body, MAX_BODY_BYTES).await?;
-    let request: NewUser = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::BadRequest(format!("body is not {{\"name\": \"...\"}}: {error}"))
-    })?;
+    let request: NewUser = read_json(&headers, body, MAX_BODY_BYTES, r#"{"name": "..."}"#).await?;
     let name = user_name(&request.name).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let key = generate_key();
     let user = match state

@@ -5,15 +5,14 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use service_kit::{REQUEST_ID_HEADER, unix_millis};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::auth::KeyedUser;
 use crate::errors::{ApiError, ErrorBody};
+use crate::json_body::read_json;
 use crate::legacy_input::legacy_problem;
 use crate::openapi_security::KeyGuards;
 use crate::problem::Finish;
@@ -103,10 +102,13 @@ pub async fn solve_v2(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(&headers, body, state.max_body_bytes).await?;
-    let request: SolveRequest = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::BadRequest(format!("body is not a valid solve request: {error}"))
-    })?;
+    let request: SolveRequest = read_json(
+        &headers,
+        body,
+        state.max_body_bytes,
+        "a valid solve request",
+    )
+    .await?;
     // One validation path for both APIs: express the likes as legacy demands.
     let demands = request
         .customers
@@ -141,31 +143,6 @@ pub async fn solve_v2(
         finishes: solved.solution,
     })
     .into_response())
-}
-
-/// The whole body, refused with 413 as soon as it is known to be larger than `limit` (by its
-/// declared length, or while it arrives).
-pub(crate) async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ApiError> {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::PayloadTooLarge { limit })
-        }
-        Err(error) => Err(ApiError::BadRequest(format!(
-            "the request body could not be read: {error}"
-        ))),
-    }
 }
 
 /// The caller's own past requests, newest first.

@@ -19,6 +19,7 @@ pub mod config;
 pub mod errors;
 pub mod failed_keys;
 pub mod history_retention;
+pub mod json_body;
 pub mod key_limits;
 pub mod legacy_cases;
 pub mod legacy_input;

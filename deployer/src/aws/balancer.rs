@@ -12,7 +12,7 @@ use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::tags;
-use crate::spec::Spec;
+use crate::spec::{Service, Spec};
 
 /// The target group attribute that holds how long a leaving target may finish its requests.
 pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
@@ -92,17 +92,22 @@ pub async fn create_load_balancer(
     ))
 }
 
+/// The service a target group sends traffic to: its port and health check come from it.
+fn target_group_service<'a>(spec: &'a Spec, resource: &Resource) -> anyhow::Result<&'a Service> {
+    resource
+        .service
+        .as_deref()
+        .and_then(|name| spec.services.get(name))
+        .ok_or_else(|| anyhow::anyhow!("target group {} has no service", resource.name))
+}
+
 pub async fn create_target_group(
     aws: &Aws,
     spec: &Spec,
     resource: &Resource,
     ids: &Ids,
 ) -> anyhow::Result<String> {
-    let service = resource
-        .service
-        .as_deref()
-        .and_then(|name| spec.services.get(name))
-        .ok_or_else(|| anyhow::anyhow!("target group {} has no service", resource.name))?;
+    let service = target_group_service(spec, resource)?;
     let check = &service.health;
     let vpc = id_of(ids, Kind::Vpc, &Names::new(spec).base())?;
     let created = aws
@@ -146,11 +151,7 @@ pub async fn update_target_group(
             resource.name
         );
     }
-    let service = resource
-        .service
-        .as_deref()
-        .and_then(|name| spec.services.get(name))
-        .ok_or_else(|| anyhow::anyhow!("target group {} has no service", resource.name))?;
+    let service = target_group_service(spec, resource)?;
     let check = &service.health;
     aws.elb
         .modify_target_group()

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::service::ServiceRuntime;
+use crate::spec::Scaling;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -20,6 +21,19 @@ pub struct Policy {
     pub requests_per_target: u32,
     pub scale_out_cooldown: Duration,
     pub scale_in_cooldown: Duration,
+}
+
+impl Policy {
+    /// The service's `scaling:` section, as the autoscaler applies it.
+    pub fn from_spec(scaling: &Scaling) -> Self {
+        Self {
+            min: scaling.min,
+            max: scaling.max,
+            requests_per_target: scaling.requests_per_target,
+            scale_out_cooldown: scaling.scale_out_cooldown.0,
+            scale_in_cooldown: scaling.scale_in_cooldown.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -176,27 +190,35 @@ mod tests {
         }
     }
 
+    /// A decision without its reason, for tables of cases.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Hold,
+        CoolingToward(u32),
+        ScaleTo(u32),
+    }
+
+    fn outcome(decision: Decision) -> Outcome {
+        match decision {
+            Decision::Hold => Outcome::Hold,
+            Decision::Cooling { wanted, .. } => Outcome::CoolingToward(wanted),
+            Decision::Scale { to, .. } => Outcome::ScaleTo(to),
+        }
+    }
+
     #[test]
     fn tracks_the_target_within_bounds() {
         let now = Instant::now();
-        let none = History::default();
-        assert_eq!(decide(&policy(), 1, 50.0, now, &none), Decision::Hold);
-        assert!(matches!(
-            decide(&policy(), 1, 250.0, now, &none),
-            Decision::Scale { to: 3, .. }
-        ));
-        assert!(matches!(
-            decide(&policy(), 1, 10_000.0, now, &none),
-            Decision::Scale { to: 4, .. }
-        ));
-        assert!(matches!(
-            decide(&policy(), 3, 0.0, now, &none),
-            Decision::Scale { to: 1, .. }
-        ));
-        assert!(matches!(
-            decide(&policy(), 0, 0.0, now, &none),
-            Decision::Scale { to: 1, .. }
-        ));
+        for (current, rate, expected) in [
+            (1, 50.0, Outcome::Hold),
+            (1, 250.0, Outcome::ScaleTo(3)),
+            (1, 10_000.0, Outcome::ScaleTo(4)),
+            (3, 0.0, Outcome::ScaleTo(1)),
+            (0, 0.0, Outcome::ScaleTo(1)),
+        ] {
+            let decision = decide(&policy(), current, rate, now, &History::default());
+            assert_eq!(outcome(decision), expected, "{current} at {rate}/min");
+        }
     }
 
     #[test]
@@ -206,29 +228,22 @@ mod tests {
             last_scale_out: Some(start),
             last_activity: Some(start),
         };
-        let soon = start + Duration::from_secs(30);
-        assert!(matches!(
-            decide(&policy(), 2, 1000.0, soon, &history),
-            Decision::Cooling { wanted: 4, .. }
-        ));
-        assert!(matches!(
-            decide(&policy(), 2, 0.0, soon, &history),
-            Decision::Cooling { wanted: 1, .. }
-        ));
-        let later = start + Duration::from_secs(61);
-        assert!(matches!(
-            decide(&policy(), 2, 1000.0, later, &history),
-            Decision::Scale { to: 4, .. }
-        ));
-        assert!(matches!(
-            decide(&policy(), 2, 0.0, later, &history),
-            Decision::Cooling { .. }
-        ));
-        let much_later = start + Duration::from_secs(301);
-        assert!(matches!(
-            decide(&policy(), 2, 0.0, much_later, &history),
-            Decision::Scale { to: 1, .. }
-        ));
+        // Scale-out waits 60 s after the last scale-out, scale-in 300 s after any scaling.
+        for (after_seconds, rate, expected) in [
+            (30, 1000.0, Outcome::CoolingToward(4)),
+            (30, 0.0, Outcome::CoolingToward(1)),
+            (61, 1000.0, Outcome::ScaleTo(4)),
+            (61, 0.0, Outcome::CoolingToward(1)),
+            (301, 0.0, Outcome::ScaleTo(1)),
+        ] {
+            let now = start + Duration::from_secs(after_seconds);
+            let decision = decide(&policy(), 2, rate, now, &history);
+            assert_eq!(
+                outcome(decision),
+                expected,
+                "{after_seconds} s after scaling, at {rate}/min"
+            );
+        }
     }
 
     #[test]

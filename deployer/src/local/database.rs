@@ -251,6 +251,58 @@ impl LocalDatabase {
     }
 }
 
+/// A PostgreSQL server per database in the spec, ready before any instance starts. None
+/// installed: one line saying how to install it (a spec without databases needs none). If
+/// one fails to start, those already started are stopped.
+pub async fn start_all(
+    definitions: &BTreeMap<String, Database>,
+    bin_dir: Option<&Path>,
+    state_dir: &Path,
+    logs_dir: &Path,
+    events: &Events,
+) -> anyhow::Result<BTreeMap<String, Arc<LocalDatabase>>> {
+    let mut started = BTreeMap::new();
+    if definitions.is_empty() {
+        return Ok(started);
+    }
+    let databases = definitions.keys().cloned().collect::<Vec<_>>().join(", ");
+    let installation = match bin_dir {
+        Some(dir) => Installation::at(dir).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no PostgreSQL in {} (--postgres-bin-dir: it needs initdb and postgres); the spec's databases ({databases}) run on a local PostgreSQL server; install it with `apt-get install postgresql`",
+                dir.display()
+            )
+        })?,
+        None => Installation::find().map_err(|missing| {
+            anyhow::anyhow!(
+                "{missing}; the spec's databases ({databases}) run on a local PostgreSQL server"
+            )
+        })?,
+    };
+    for (key, definition) in definitions {
+        match LocalDatabase::start(
+            installation.clone(),
+            key,
+            definition,
+            state_dir,
+            logs_dir,
+            events,
+        )
+        .await
+        {
+            Ok(database) => {
+                started.insert(key.clone(), database);
+            }
+            Err(error) => {
+                futures_util::future::join_all(started.values().map(|database| database.stop()))
+                    .await;
+                return Err(error);
+            }
+        }
+    }
+    Ok(started)
+}
+
 /// Runs the server until `stop`, restarting it (with a growing pause) when it dies.
 async fn supervise(
     database: Arc<LocalDatabase>,

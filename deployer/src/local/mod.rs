@@ -10,6 +10,7 @@ mod control;
 mod control_file;
 mod database;
 mod instance;
+mod leftovers;
 pub mod log_reader;
 mod log_writer;
 mod platform;
@@ -24,16 +25,18 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use api::{ActionError, ActionReport, StatusReport};
 pub use service::ServiceStatus;
 
 use control::ControlState;
-use control_file::{ControlFile, RecordedChild};
+use control_file::ControlFile;
+use database::LocalDatabase;
 use instance::{HealthSettings, RunContext};
 use platform::LocalPlatform;
 use process::ProcessIdentity;
@@ -42,7 +45,7 @@ use service::{ServiceRuntime, ServiceSettings};
 
 use crate::events::{Event, Events, LocalEndpoint, Running};
 use crate::rollout::{Color, Platform};
-use crate::spec::LoadedSpec;
+use crate::spec::{LoadedSpec, Spec};
 
 pub struct UpOptions {
     /// Skip the spec's `local.build` command.
@@ -50,6 +53,9 @@ pub struct UpOptions {
     /// PostgreSQL's programs, when not found the usual way.
     pub postgres_bin_dir: Option<std::path::PathBuf>,
 }
+
+/// The service runtimes by service name.
+type Services = BTreeMap<String, Arc<ServiceRuntime>>;
 
 /// Runs the spec until Ctrl-C, SIGTERM or `dashctl down`, then drains and stops everything;
 /// says what it does through `events`.
@@ -60,13 +66,8 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
     let logs_dir = state_dir.join("logs");
     std::fs::create_dir_all(&logs_dir)
         .with_context(|| format!("creating {}", logs_dir.display()))?;
-    // Recorded in control.json so other commands can tell this process from a later one
-    // that reuses its pid; without it nobody could trust the file, so `up` does not start.
-    let me = ProcessIdentity::current(std::process::id()).context(
-        "cannot read this process's start time from /proc/self/stat; \
-         dashctl up needs /proc to tell its processes from others",
-    )?;
-    clean_up_previous_run(&state_dir, me, events).await?;
+    let me = this_process()?;
+    leftovers::clean_up_previous_run(&state_dir, me, events).await?;
 
     if !spec.local.build.is_empty() && !options.no_build {
         events.emit(Event::Building {
@@ -75,8 +76,8 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
         build(&spec.local.build, &workdir).await?;
     }
 
-    let databases = start_databases(
-        &loaded,
+    let databases = database::start_all(
+        &spec.databases,
         options.postgres_bin_dir.as_deref(),
         &state_dir,
         &logs_dir,
@@ -87,9 +88,80 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
         .iter()
         .map(|(key, database)| (key.clone(), database.env()))
         .collect();
-    let databases: Vec<Arc<database::LocalDatabase>> = databases.into_values().collect();
+    let databases: Vec<Arc<LocalDatabase>> = databases.into_values().collect();
 
     // Bind every proxy first: services reference each other by proxy URL.
+    let listeners = bind_proxies(spec).await?;
+    let context = Arc::new(RunContext {
+        workdir,
+        logs_dir: logs_dir.clone(),
+    });
+    let services = service_runtimes(spec, &listeners, context)?;
+    let urls: BTreeMap<String, String> = services
+        .iter()
+        .map(|(name, service)| (name.clone(), service.url()))
+        .collect();
+    let platform = Arc::new(LocalPlatform {
+        services: services.clone(),
+    });
+
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    serve_proxies(&mut tasks, spec, listeners, &services, &stop);
+    let control_state = Arc::new(ControlState {
+        platform: platform.clone(),
+        loaded: loaded.clone(),
+        token: random_token()?,
+        stop: stop.clone(),
+        urls: urls.clone(),
+        database_env: database_env.clone(),
+        databases: databases.clone(),
+        rollouts: tokio::sync::Mutex::new(()),
+    });
+    let control_file = serve_control_api(&mut tasks, control_state, me, &state_dir).await?;
+
+    // First start: every service goes live on blue at once. No health wait here: services
+    // start in parallel and the proxies answer 503 until an instance is ready.
+    for (name, service) in &spec.services {
+        let release = LocalRelease::from_spec(service, &urls, &database_env, &state_dir)
+            .with_context(|| format!("service `{name}` has no `local` section"))?;
+        go_live(&platform, name, &release).await?;
+        tasks.spawn(autoscaler::run(
+            services[name].clone(),
+            autoscaler::Policy::from_spec(&service.scaling),
+            spec.local.autoscale_interval.0,
+            spec.local.metric_window.0,
+            stop.clone(),
+        ));
+    }
+    tasks.spawn(leftovers::track_children(
+        control_file,
+        state_dir.clone(),
+        services.clone(),
+        databases.clone(),
+        stop.clone(),
+    ));
+
+    events.emit(Event::Up(running(&loaded, &services, logs_dir)));
+    wait_for_stop(&stop).await;
+    events.emit(Event::Stopping);
+    shut_down(&stop, tasks, &services, &databases, &state_dir).await;
+    events.emit(Event::Stopped);
+    Ok(())
+}
+
+/// This process, as recorded in control.json so other commands can tell it from a later one
+/// that reuses its pid; without it nobody could trust the file, so `up` does not start.
+fn this_process() -> anyhow::Result<ProcessIdentity> {
+    ProcessIdentity::current(std::process::id()).context(
+        "cannot read this process's start time from /proc/self/stat; \
+         dashctl up needs /proc to tell its processes from others",
+    )
+}
+
+/// One listener per service: public services on `local.public_address`, internal ones on
+/// loopback, each on its `listen_port` or a free one.
+async fn bind_proxies(spec: &Spec) -> anyhow::Result<BTreeMap<String, TcpListener>> {
     let mut listeners = BTreeMap::new();
     for (name, service) in &spec.services {
         let local = service.local.as_ref().with_context(|| {
@@ -102,21 +174,28 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         };
         let address = SocketAddr::new(ip, local.listen_port.unwrap_or(0));
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("{name}: cannot listen on {address} (is another `dashctl up` or program using it?)"))?;
+        let listener = TcpListener::bind(address).await.with_context(|| {
+            format!(
+                "{name}: cannot listen on {address} (is another `dashctl up` or program using it?)"
+            )
+        })?;
         listeners.insert(name.clone(), listener);
     }
+    Ok(listeners)
+}
 
+/// A runtime per service (no instances yet), with the spec's health, drain and timeout
+/// settings, behind the proxy bound for it.
+fn service_runtimes(
+    spec: &Spec,
+    listeners: &BTreeMap<String, TcpListener>,
+    context: Arc<RunContext>,
+) -> anyhow::Result<Services> {
     let http = reqwest::Client::builder()
         .build()
         .context("building the health-check client")?;
-    let context = Arc::new(RunContext {
-        workdir,
-        logs_dir: logs_dir.clone(),
-    });
     let mut services = BTreeMap::new();
-    for (name, listener) in &listeners {
+    for (name, listener) in listeners {
         let service = &spec.services[name];
         let settings = ServiceSettings {
             name: name.clone(),
@@ -137,16 +216,18 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
             Arc::new(ServiceRuntime::new(settings, context.clone(), http.clone())),
         );
     }
-    let urls: BTreeMap<String, String> = services
-        .iter()
-        .map(|(name, service)| (name.clone(), service.url()))
-        .collect();
-    let platform = Arc::new(LocalPlatform {
-        services: services.clone(),
-    });
+    Ok(services)
+}
 
-    let stop = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
+/// A proxy task per service until `stop`; a service with `raw_request_lines` accepts the
+/// legacy request lines its clients send.
+fn serve_proxies(
+    tasks: &mut JoinSet<()>,
+    spec: &Spec,
+    listeners: BTreeMap<String, TcpListener>,
+    services: &Services,
+    stop: &CancellationToken,
+) {
     for (name, listener) in listeners {
         let service = services[&name].clone();
         let stop = stop.clone();
@@ -165,93 +246,74 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
             }
         });
     }
+}
 
-    let control_listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+/// Binds the control API on loopback, announces it (address and token) in control.json and
+/// serves it until `state.stop`; returns what control.json holds.
+async fn serve_control_api(
+    tasks: &mut JoinSet<()>,
+    state: Arc<ControlState>,
+    me: ProcessIdentity,
+    state_dir: &Path,
+) -> anyhow::Result<ControlFile> {
+    let control_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .context("binding the control API")?;
-    let token = random_token()?;
+    let loaded = &state.loaded;
     let control_file = ControlFile {
         pid: me.pid,
         start_ticks: Some(me.start_ticks),
         url: format!("http://{}", control_listener.local_addr()?),
-        token: token.clone(),
-        app: spec.app.clone(),
-        environment: spec.environment.clone(),
+        token: state.token.clone(),
+        app: loaded.spec.app.clone(),
+        environment: loaded.spec.environment.clone(),
         spec: std::path::absolute(&loaded.path).unwrap_or_else(|_| loaded.path.clone()),
         children: Vec::new(),
     };
     control_file
-        .write(&state_dir)
+        .write(state_dir)
         .context("writing control.json")?;
-    let control_state = Arc::new(ControlState {
-        platform: platform.clone(),
-        loaded: loaded.clone(),
-        token,
-        stop: stop.clone(),
-        urls: urls.clone(),
-        database_env: database_env.clone(),
-        databases: databases.clone(),
-        rollouts: tokio::sync::Mutex::new(()),
+    let stop = state.stop.clone();
+    let app = control::router(state);
+    tasks.spawn(async move {
+        if let Err(error) = service_kit::server::serve(
+            control_listener,
+            app,
+            service_kit::RequestLines::Strict,
+            service_kit::ConnectionLimits::default(),
+            stop.cancelled_owned(),
+        )
+        .await
+        {
+            tracing::error!("control API stopped: {error}");
+        }
     });
-    {
-        let app = control::router(control_state);
-        let stop = stop.clone();
-        tasks.spawn(async move {
-            if let Err(error) = service_kit::server::serve(
-                control_listener,
-                app,
-                service_kit::RequestLines::Strict,
-                service_kit::ConnectionLimits::default(),
-                stop.cancelled_owned(),
-            )
-            .await
-            {
-                tracing::error!("control API stopped: {error}");
-            }
-        });
-    }
+    Ok(control_file)
+}
 
-    // First start: every service goes live on blue at once. No health wait here: services
-    // start in parallel and the proxies answer 503 until an instance is ready.
-    for (name, service) in &spec.services {
-        let release = LocalRelease::from_spec(service, &urls, &database_env, &state_dir)
-            .with_context(|| format!("service `{name}` has no `local` section"))?;
-        let runtime = &services[name];
-        let color = runtime.live_color().unwrap_or(Color::Blue);
-        platform
-            .start_release(name, color, &release)
-            .await
-            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
-        platform
-            .shift_traffic(name, color, 100)
-            .await
-            .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
-        let policy = autoscaler::Policy {
-            min: service.scaling.min,
-            max: service.scaling.max,
-            requests_per_target: service.scaling.requests_per_target,
-            scale_out_cooldown: service.scaling.scale_out_cooldown.0,
-            scale_in_cooldown: service.scaling.scale_in_cooldown.0,
-        };
-        tasks.spawn(autoscaler::run(
-            runtime.clone(),
-            policy,
-            spec.local.autoscale_interval.0,
-            spec.local.metric_window.0,
-            stop.clone(),
-        ));
-    }
-    tasks.spawn(track_children(
-        control_file,
-        state_dir.clone(),
-        services.clone(),
-        databases.clone(),
-        stop.clone(),
-    ));
+/// Starts `release` on the service's live color (blue on a first start) and sends it all
+/// traffic.
+async fn go_live(
+    platform: &LocalPlatform,
+    name: &str,
+    release: &LocalRelease,
+) -> anyhow::Result<()> {
+    let color = platform.services[name].live_color().unwrap_or(Color::Blue);
+    platform
+        .start_release(name, color, release)
+        .await
+        .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+    platform
+        .shift_traffic(name, color, 100)
+        .await
+        .map_err(|error| anyhow::anyhow!("{name}: {error}"))
+}
 
-    events.emit(Event::Up(Running {
-        app: spec.app.clone(),
-        environment: spec.environment.clone(),
+/// What `up` runs, for the event that says it is up.
+fn running(loaded: &LoadedSpec, services: &Services, logs_dir: std::path::PathBuf) -> Running {
+    Running {
+        app: loaded.spec.app.clone(),
+        environment: loaded.spec.environment.clone(),
         services: services
             .iter()
             .map(|(name, service)| LocalEndpoint {
@@ -262,18 +324,24 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
             .collect(),
         logs_dir,
         spec: loaded.path.clone(),
-    }));
+    }
+}
 
-    wait_for_stop(&stop).await;
-    events.emit(Event::Stopping);
+/// Stops the proxies and the control API, drains and stops every instance, then the
+/// databases, waits for every task and removes control.json.
+async fn shut_down(
+    stop: &CancellationToken,
+    mut tasks: JoinSet<()>,
+    services: &Services,
+    databases: &[Arc<LocalDatabase>],
+    state_dir: &Path,
+) {
     stop.cancel();
     futures_util::future::join_all(services.values().map(|service| service.stop_all())).await;
     // Databases last: instances may still be writing while they drain.
     futures_util::future::join_all(databases.iter().map(|database| database.stop())).await;
     while tasks.join_next().await.is_some() {}
-    let _ = std::fs::remove_file(control_file::path(&state_dir));
-    events.emit(Event::Stopped);
-    Ok(())
+    let _ = std::fs::remove_file(control_file::path(state_dir));
 }
 
 async fn wait_for_stop(stop: &CancellationToken) {
@@ -290,136 +358,6 @@ async fn wait_for_stop(stop: &CancellationToken) {
         () = terminate => {}
         () = stop.cancelled() => {}
     }
-}
-
-/// A previous `up` that is still running is an error; one that died (SIGKILL, power loss)
-/// may have left instances behind, whose process groups are stopped here. Only processes that
-/// are provably the recorded ones (same pid and start time) are signalled: a pid reused since
-/// belongs to someone else.
-async fn clean_up_previous_run(
-    state_dir: &Path,
-    me: ProcessIdentity,
-    events: &Events,
-) -> anyhow::Result<()> {
-    let Some(previous) = ControlFile::read(state_dir).context("reading control.json")? else {
-        return Ok(());
-    };
-    if let Some(running) = previous.running_up().filter(|running| *running != me) {
-        bail!(
-            "dashctl up is already running for {} ({}) as pid {}; stop it with `dashctl down -f {}`",
-            previous.app,
-            previous.environment,
-            running.pid,
-            previous.spec.display()
-        );
-    }
-    let leftovers: Vec<ProcessIdentity> = previous
-        .identified_children()
-        .filter(ProcessIdentity::is_same_process)
-        .collect();
-    if !leftovers.is_empty() {
-        events.emit(Event::StoppingLeftovers {
-            count: leftovers.len(),
-        });
-        futures_util::future::join_all(
-            leftovers
-                .iter()
-                .map(|leftover| leftover.stop_group(LEFTOVER_GRACE)),
-        )
-        .await;
-    }
-    let _ = std::fs::remove_file(control_file::path(state_dir));
-    Ok(())
-}
-
-/// How long leftover instances get to exit on SIGTERM before their groups get SIGKILL.
-const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
-
-/// Keeps control.json's list of child processes current.
-async fn track_children(
-    mut file: ControlFile,
-    state_dir: std::path::PathBuf,
-    services: BTreeMap<String, Arc<ServiceRuntime>>,
-    databases: Vec<Arc<database::LocalDatabase>>,
-    stop: CancellationToken,
-) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            () = stop.cancelled() => return,
-        }
-        let mut children: Vec<RecordedChild> = services
-            .values()
-            .flat_map(|service| service.processes())
-            .chain(databases.iter().filter_map(|database| database.process()))
-            .map(RecordedChild::Identified)
-            .collect();
-        children.sort_unstable();
-        if children != file.children {
-            file.children = children;
-            if let Err(error) = file.write(&state_dir) {
-                tracing::warn!("could not update control.json: {error}");
-            }
-        }
-    }
-}
-
-/// A PostgreSQL server per database in the spec, ready before any instance starts. None
-/// installed: one line saying how to install it (a spec without databases needs none).
-async fn start_databases(
-    loaded: &LoadedSpec,
-    bin_dir: Option<&Path>,
-    state_dir: &Path,
-    logs_dir: &Path,
-    events: &Events,
-) -> anyhow::Result<BTreeMap<String, Arc<database::LocalDatabase>>> {
-    let mut started = BTreeMap::new();
-    if loaded.spec.databases.is_empty() {
-        return Ok(started);
-    }
-    let databases = loaded
-        .spec
-        .databases
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    let installation = match bin_dir {
-        Some(dir) => local_postgres::Installation::at(dir).ok_or_else(|| {
-            anyhow::anyhow!(
-                "no PostgreSQL in {} (--postgres-bin-dir: it needs initdb and postgres); the spec's databases ({databases}) run on a local PostgreSQL server; install it with `apt-get install postgresql`",
-                dir.display()
-            )
-        })?,
-        None => local_postgres::Installation::find().map_err(|missing| {
-            anyhow::anyhow!(
-                "{missing}; the spec's databases ({databases}) run on a local PostgreSQL server"
-            )
-        })?,
-    };
-    for (key, definition) in &loaded.spec.databases {
-        match database::LocalDatabase::start(
-            installation.clone(),
-            key,
-            definition,
-            state_dir,
-            logs_dir,
-            events,
-        )
-        .await
-        {
-            Ok(database) => {
-                started.insert(key.clone(), database);
-            }
-            Err(error) => {
-                futures_util::future::join_all(started.values().map(|database| database.stop()))
-                    .await;
-                return Err(error);
-            }
-        }
-    }
-    Ok(started)
 }
 
 async fn build(command: &[String], workdir: &Path) -> anyhow::Result<()> {

@@ -229,18 +229,29 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_rejected() {
-        for line in [
-            &b""[..],
-            b"12",
-            b"12 (comm",
-            b"12 comm) S 1 2",
-            b") 12 (comm S",
-            b"x (comm) S 1 2 3",
-            b"12 (comm) S 1 2",
-            b"12 (comm) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
-            b"12 (comm) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -5 20",
+        for (line, malformed) in [
+            (&b""[..], "empty"),
+            (b"12", "no COMM"),
+            (b"12 (comm", "COMM never closed"),
+            (b"12 comm) S 1 2", "COMM never opened"),
+            (b") 12 (comm S", "`)` before `(`"),
+            (b"x (comm) S 1 2 3", "the pid is not a number"),
+            (b"12 (comm) S 1 2", "no start time"),
+            (
+                b"12 (comm) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
+                "a state of two letters",
+            ),
+            (
+                b"12 (comm) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -5 20",
+                "a negative start time",
+            ),
         ] {
-            assert_eq!(parse_stat(line), None, "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                parse_stat(line),
+                None,
+                "{malformed}: {}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 

@@ -1,6 +1,8 @@
-//! The spec's types: what a YAML file may say, with the defaults it gets when it says nothing.
-//! Field-level checks (formats, ranges) live in the types' deserializers so serde reports them
-//! with a position; checks that span fields live in `validate.rs`.
+//! The spec's types: what a YAML file may say, with the defaults it gets when it says nothing
+//! (a section whose every field may be left out is `#[serde(default)]` and takes each missing
+//! field from its `Default` impl, so each default is written once). Field-level checks
+//! (formats, ranges) live in the types' deserializers so serde reports them with a position;
+//! checks that span fields live in `validate/`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -90,45 +92,27 @@ fn default_postgres_version() -> String {
 
 /// RDS settings. The defaults are the safe ones: encrypted, backed up, protected from deletion.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseAws {
-    #[serde(default = "default_instance_class")]
     pub instance_class: String,
-    #[serde(default = "default_storage_gb")]
     pub storage_gb: u32,
     /// Days of automated backups (point-in-time recovery); 0 turns backups off.
-    #[serde(default = "default_backup_days")]
     pub backup_retention_days: u32,
-    #[serde(default = "default_true")]
     pub deletion_protection: bool,
     /// A standby in a second AZ with automatic failover (doubles the cost).
-    #[serde(default)]
     pub multi_az: bool,
 }
 
 impl Default for DatabaseAws {
     fn default() -> Self {
         Self {
-            instance_class: default_instance_class(),
-            storage_gb: default_storage_gb(),
-            backup_retention_days: default_backup_days(),
+            instance_class: "db.t4g.micro".to_owned(),
+            storage_gb: 20,
+            backup_retention_days: 7,
             deletion_protection: true,
             multi_az: false,
         }
     }
-}
-
-fn default_instance_class() -> String {
-    "db.t4g.micro".to_owned()
-}
-fn default_storage_gb() -> u32 {
-    20
-}
-fn default_backup_days() -> u32 {
-    7
-}
-fn default_true() -> bool {
-    true
 }
 
 /// A platform a spec can run on.
@@ -140,14 +124,13 @@ pub enum Target {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AwsSettings {
     /// Region; falls back to the standard AWS configuration (AWS_REGION, profile).
     pub region: Option<String>,
     /// ACM certificate for an HTTPS listener on the public load balancer (HTTP then redirects).
     pub certificate_arn: Option<String>,
     /// Days CloudWatch keeps each service's logs.
-    #[serde(default = "default_log_retention_days")]
     pub log_retention_days: u32,
     /// IAM policy ARN set as the permissions boundary of every role dashctl creates; the
     /// deploying principal's policy can then require it (README "AWS permissions").
@@ -159,43 +142,29 @@ impl Default for AwsSettings {
         Self {
             region: None,
             certificate_arn: None,
-            log_retention_days: default_log_retention_days(),
+            log_retention_days: 30,
             permissions_boundary: None,
         }
     }
 }
 
-fn default_log_retention_days() -> u32 {
-    30
-}
-
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Network {
-    #[serde(default = "default_cidr")]
     pub cidr: ipnet::Ipv4Net,
-    #[serde(default = "default_azs")]
     pub azs: u8,
-    #[serde(default)]
     pub nat: NatMode,
 }
 
 impl Default for Network {
     fn default() -> Self {
         Self {
-            cidr: default_cidr(),
-            azs: default_azs(),
+            cidr: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 20, 0, 0), 16)
+                .unwrap_or_default(),
+            azs: 2,
             nat: NatMode::default(),
         }
     }
-}
-
-fn default_cidr() -> ipnet::Ipv4Net {
-    ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(10, 20, 0, 0), 16).unwrap_or_default()
-}
-
-fn default_azs() -> u8 {
-    2
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -210,76 +179,41 @@ pub enum NatMode {
 
 /// How `dashctl up` runs the spec on this machine.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LocalSettings {
     /// Directory that commands and relative paths resolve against, relative to the spec file.
-    #[serde(default = "default_workdir")]
     pub workdir: PathBuf,
     /// Where logs, data and the control file live, relative to `workdir`.
-    #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
     /// Command run once before anything starts (e.g. `cargo build --release ...`).
-    #[serde(default)]
     pub build: Vec<String>,
     /// Address the public proxies bind to. Loopback unless you mean to share the machine.
-    #[serde(default = "default_public_address")]
     pub public_address: IpAddr,
     /// How often each instance's health path is checked.
-    #[serde(default = "default_health_interval")]
     pub health_interval: SpecDuration,
     /// How often the autoscaler evaluates, and the window it measures request rates over.
-    #[serde(default = "default_autoscale_interval")]
     pub autoscale_interval: SpecDuration,
-    #[serde(default = "default_metric_window")]
     pub metric_window: SpecDuration,
     /// Longest wait for in-flight requests when an instance is drained.
-    #[serde(default = "default_drain_timeout")]
     pub drain_timeout: SpecDuration,
     /// Longest a proxy waits for an instance's response head (an ALB's idle timeout is 60s).
-    #[serde(default = "default_upstream_timeout")]
     pub upstream_timeout: SpecDuration,
 }
 
 impl Default for LocalSettings {
     fn default() -> Self {
         Self {
-            workdir: default_workdir(),
-            state_dir: default_state_dir(),
+            workdir: PathBuf::from("."),
+            state_dir: PathBuf::from(".dashctl"),
             build: Vec::new(),
-            public_address: default_public_address(),
-            health_interval: default_health_interval(),
-            autoscale_interval: default_autoscale_interval(),
-            metric_window: default_metric_window(),
-            drain_timeout: default_drain_timeout(),
-            upstream_timeout: default_upstream_timeout(),
+            public_address: IpAddr::from([127, 0, 0, 1]),
+            health_interval: SpecDuration(Duration::from_secs(1)),
+            autoscale_interval: SpecDuration(Duration::from_secs(5)),
+            metric_window: SpecDuration(Duration::from_secs(60)),
+            drain_timeout: SpecDuration(Duration::from_secs(10)),
+            upstream_timeout: SpecDuration(Duration::from_secs(60)),
         }
     }
-}
-
-fn default_upstream_timeout() -> SpecDuration {
-    SpecDuration(Duration::from_secs(60))
-}
-
-fn default_workdir() -> PathBuf {
-    PathBuf::from(".")
-}
-fn default_state_dir() -> PathBuf {
-    PathBuf::from(".dashctl")
-}
-fn default_public_address() -> IpAddr {
-    IpAddr::from([127, 0, 0, 1])
-}
-fn default_health_interval() -> SpecDuration {
-    SpecDuration(Duration::from_secs(1))
-}
-fn default_autoscale_interval() -> SpecDuration {
-    SpecDuration(Duration::from_secs(5))
-}
-fn default_metric_window() -> SpecDuration {
-    SpecDuration(Duration::from_secs(60))
-}
-fn default_drain_timeout() -> SpecDuration {
-    SpecDuration(Duration::from_secs(10))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -321,125 +255,74 @@ fn default_memory() -> u32 {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct HealthCheck {
-    #[serde(default = "default_health_path")]
     pub path: String,
-    #[serde(default = "default_check_interval")]
     pub interval: SpecDuration,
-    #[serde(default = "default_check_timeout")]
     pub timeout: SpecDuration,
-    #[serde(default = "default_healthy_threshold")]
     pub healthy_threshold: u8,
-    #[serde(default = "default_unhealthy_threshold")]
     pub unhealthy_threshold: u8,
 }
 
 impl Default for HealthCheck {
     fn default() -> Self {
         Self {
-            path: default_health_path(),
-            interval: default_check_interval(),
-            timeout: default_check_timeout(),
-            healthy_threshold: default_healthy_threshold(),
-            unhealthy_threshold: default_unhealthy_threshold(),
+            path: "/readyz".to_owned(),
+            interval: SpecDuration(Duration::from_secs(10)),
+            timeout: SpecDuration(Duration::from_secs(5)),
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
         }
     }
 }
 
-fn default_health_path() -> String {
-    "/readyz".to_owned()
-}
-fn default_check_interval() -> SpecDuration {
-    SpecDuration(Duration::from_secs(10))
-}
-fn default_check_timeout() -> SpecDuration {
-    SpecDuration(Duration::from_secs(5))
-}
-fn default_healthy_threshold() -> u8 {
-    2
-}
-fn default_unhealthy_threshold() -> u8 {
-    3
-}
-
 /// Target tracking on requests per target per minute (AWS `ALBRequestCountPerTarget`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Scaling {
-    #[serde(default = "default_min")]
     pub min: u32,
-    #[serde(default = "default_max")]
     pub max: u32,
-    #[serde(default = "default_requests_per_target")]
     pub requests_per_target: u32,
-    #[serde(default = "default_scale_in_cooldown")]
     pub scale_in_cooldown: SpecDuration,
-    #[serde(default = "default_scale_out_cooldown")]
     pub scale_out_cooldown: SpecDuration,
 }
 
 impl Default for Scaling {
     fn default() -> Self {
         Self {
-            min: default_min(),
-            max: default_max(),
-            requests_per_target: default_requests_per_target(),
-            scale_in_cooldown: default_scale_in_cooldown(),
-            scale_out_cooldown: default_scale_out_cooldown(),
+            min: 1,
+            max: 1,
+            requests_per_target: 1000,
+            scale_in_cooldown: SpecDuration(Duration::from_secs(300)),
+            scale_out_cooldown: SpecDuration(Duration::from_secs(60)),
         }
     }
 }
 
-fn default_min() -> u32 {
-    1
-}
-fn default_max() -> u32 {
-    1
-}
-fn default_requests_per_target() -> u32 {
-    1000
-}
-fn default_scale_in_cooldown() -> SpecDuration {
-    SpecDuration(Duration::from_secs(300))
-}
-fn default_scale_out_cooldown() -> SpecDuration {
-    SpecDuration(Duration::from_secs(60))
-}
-
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeployPolicy {
-    #[serde(default)]
     pub strategy: Strategy,
     /// Canary steps for `strategy: canary`, as percent/duration pairs: `[10%, 5m, 50%, 5m]`
     /// sends 10% of traffic to the new color for 5 minutes, then 50% for 5 minutes, then all.
-    #[serde(default)]
     pub canary: Vec<String>,
     /// How long the new color must stay healthy while live before the old one is retired.
-    #[serde(default = "default_bake")]
     pub bake: SpecDuration,
     /// How long the previous color stays up at its size after a release (e.g. `30m`): a
     /// rollback within that window only moves traffic, no task starts. Then it scales to zero
     /// by itself. `0s` (the default) retires it as soon as the new color has baked.
-    #[serde(default)]
     pub keep_previous: SpecDuration,
     /// Switch back to the old color if the new one turns unhealthy while baking.
-    #[serde(default = "default_auto_rollback")]
     pub auto_rollback: bool,
     /// Longest wait for the new color to become healthy before the deploy is abandoned.
-    #[serde(default = "default_health_timeout")]
     pub health_timeout: SpecDuration,
     /// AWS: target 5xx responses per minute that count as a failing release while it bakes.
-    #[serde(default = "default_max_5xx_per_minute")]
     pub max_5xx_per_minute: u32,
     /// How long a target that leaves rotation may finish its requests (the target groups'
     /// deregistration delay; AWS's own default is 300s).
-    #[serde(default = "default_deregistration_delay")]
     pub deregistration_delay: SpecDuration,
     /// A command run against the new color through its test route once it is healthy, before
     /// it gets any traffic; failing or running out of time abandons the release.
-    #[serde(default)]
     pub smoke_test: Option<SmokeTest>,
 }
 
@@ -461,38 +344,20 @@ fn default_smoke_timeout() -> SpecDuration {
     SpecDuration(Duration::from_secs(60))
 }
 
-fn default_deregistration_delay() -> SpecDuration {
-    SpecDuration(Duration::from_secs(30))
-}
-
-fn default_max_5xx_per_minute() -> u32 {
-    10
-}
-
 impl Default for DeployPolicy {
     fn default() -> Self {
         Self {
             strategy: Strategy::default(),
             canary: Vec::new(),
-            bake: default_bake(),
+            bake: SpecDuration(Duration::from_secs(300)),
             keep_previous: SpecDuration::default(),
-            auto_rollback: default_auto_rollback(),
-            health_timeout: default_health_timeout(),
-            max_5xx_per_minute: default_max_5xx_per_minute(),
-            deregistration_delay: default_deregistration_delay(),
+            auto_rollback: true,
+            health_timeout: SpecDuration(Duration::from_secs(300)),
+            max_5xx_per_minute: 10,
+            deregistration_delay: SpecDuration(Duration::from_secs(30)),
             smoke_test: None,
         }
     }
-}
-
-fn default_bake() -> SpecDuration {
-    SpecDuration(Duration::from_secs(300))
-}
-fn default_auto_rollback() -> bool {
-    true
-}
-fn default_health_timeout() -> SpecDuration {
-    SpecDuration(Duration::from_secs(300))
 }
 
 /// Both strategies are blue/green: the new color is started and checked before it takes

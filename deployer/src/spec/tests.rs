@@ -26,6 +26,11 @@ fn problems(source: &str) -> Vec<String> {
     }
 }
 
+/// The problems of the valid spec with `text` replaced by `replacement`.
+fn problems_replacing(text: &str, replacement: &str) -> Vec<String> {
+    problems(&VALID.replace(text, replacement))
+}
+
 #[test]
 fn valid_spec_gets_defaults() {
     let spec = parse(Path::new("spec.yaml"), VALID).expect("valid");
@@ -40,11 +45,10 @@ fn valid_spec_gets_defaults() {
 
 #[test]
 fn unknown_key_names_line_and_column() {
-    let source = VALID.replace(
+    let found = problems_replacing(
         "scaling: { min: 2, max: 10 }",
         "scaling: { min: 2, maks: 10 }",
     );
-    let found = problems(&source);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("spec.yaml:9:"), "{found:?}");
     assert!(found[0].contains("unknown field `maks`"), "{found:?}");
@@ -53,15 +57,15 @@ fn unknown_key_names_line_and_column() {
 
 #[test]
 fn wrong_type_and_bad_duration_are_reported_where_written() {
-    let found = problems(&VALID.replace("port: 5001", "port: fivethousand"));
+    let found = problems_replacing("port: 5001", "port: fivethousand");
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("spec.yaml:14:11:"), "{found:?}");
     assert!(found[0].contains("invalid type"), "{found:?}");
 
-    let found = problems(&VALID.replace(
+    let found = problems_replacing(
         "{ min: 2, max: 10 }",
         "{ min: 2, max: 10, scale_in_cooldown: 5 minutes please }",
-    ));
+    );
     assert!(
         found[0].contains("invalid duration `5 minutes please`"),
         "{found:?}"
@@ -86,8 +90,7 @@ fn semantic_errors_point_at_the_value() {
 
 #[test]
 fn names_that_exceed_aws_limits_are_rejected() {
-    let source = VALID.replace("environment: prod", "environment: productioneuwest");
-    let found = problems(&source);
+    let found = problems_replacing("environment: prod", "environment: productioneuwest");
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(
         found,
@@ -101,22 +104,22 @@ fn names_that_exceed_aws_limits_are_rejected() {
 #[test]
 fn app_and_environment_names_identify_one_app() {
     // `shop-eu`/`prod` and `shop`/`eu-prod` would share every AWS name.
-    let found = problems(&VALID.replace("app: dashboard", "app: shop-eu"));
+    let found = problems_replacing("app: dashboard", "app: shop-eu");
     assert_eq!(found, ["spec.yaml:1:6: `shop-eu` contains a hyphen"]);
-    let found = problems(&VALID.replace("environment: prod", "environment: eu-prod"));
+    let found = problems_replacing("environment: prod", "environment: eu-prod");
     assert_eq!(found, ["spec.yaml:2:14: `eu-prod` contains a hyphen"]);
 }
 
 #[test]
 fn names_aws_refuses_are_caught_offline() {
-    let found = problems(&VALID.replace("app: dashboard", "app: internal"));
+    let found = problems_replacing("app: dashboard", "app: internal");
     assert_eq!(
         found,
         [
             "spec.yaml:1:6: AWS refuses `internal-prod-...`: load balancer names may not begin with `internal-`"
         ]
     );
-    let found = problems(&VALID.replace("app: dashboard", "app: sg"));
+    let found = problems_replacing("app: dashboard", "app: sg");
     assert_eq!(
         found,
         ["spec.yaml:1:6: AWS refuses `sg-prod-...`: security group names may not begin with `sg-`"]
@@ -153,8 +156,7 @@ fn cidr_and_azs_and_fargate_sizes_are_checked() {
         "{found:?}"
     );
 
-    let found =
-        problems(&VALID.replace("port: 5001", "port: 5001\n    cpu: 256\n    memory: 4096"));
+    let found = problems_replacing("port: 5001", "port: 5001\n    cpu: 256\n    memory: 4096");
     assert_eq!(
         found,
         vec!["spec.yaml:16:13: 4096 MiB is not valid with cpu 256 on Fargate"]
@@ -163,19 +165,19 @@ fn cidr_and_azs_and_fargate_sizes_are_checked() {
 
 #[test]
 fn local_settings_are_checked() {
-    let found = problems(&VALID.replace("      listen_port: 8080\n", ""));
+    let found = problems_replacing("      listen_port: 8080\n", "");
     assert_eq!(
         found,
         vec!["spec.yaml:10:5: a public service needs `listen_port` to run locally"]
     );
 
-    let found = problems(&VALID.replace("'127.0.0.1:${port}'", "'127.0.0.1:${prot}'"));
+    let found = problems_replacing("'127.0.0.1:${port}'", "'127.0.0.1:${prot}'");
     assert_eq!(
         found,
         vec!["spec.yaml:11:33: unknown placeholder `${prot}`"]
     );
 
-    let found = problems(&VALID.replace("${services.hardware.url}", "http://127.0.0.1:${port}"));
+    let found = problems_replacing("${services.hardware.url}", "http://127.0.0.1:${port}");
     assert_eq!(
         found,
         vec!["spec.yaml:8:21: this placeholder only exists for local instances"]
@@ -208,11 +210,10 @@ fn the_project_specs_are_valid() {
 
 #[test]
 fn load_balancer_layout_is_checked() {
-    let two_public = VALID.replace(
+    let found = problems_replacing(
         "  hardware:\n    port: 5001\n",
         "  hardware:\n    port: 5001\n    public: true\n",
     );
-    let found = problems(&two_public);
     assert!(
         found
             .iter()

@@ -233,7 +233,10 @@ impl Ran {
             .filter(|line| line["event"] == "rollout")
             .map(|line| {
                 let step = &line["step"];
-                let detail = match (step.get("color").or_else(|| step.get("to")), step.get("traffic")) {
+                let detail = match (
+                    step.get("color").or_else(|| step.get("to")),
+                    step.get("traffic"),
+                ) {
                     (Some(color), _) => color.as_str().unwrap_or_default().to_owned(),
                     (None, Some(traffic)) => {
                         format!("blue {} green {}", traffic["blue"], traffic["green"])

@@ -395,7 +395,6 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
     assert!(page(&workspace.portal_url()).await.is_some());
 }
 
-
 /// A smoke test that says what it was told and what its request through the test route got,
 /// then waits for the test to write the exit status it must end with into `verdict`.
 const SMOKE_PY: &str = r#"

@@ -37,11 +37,13 @@ async fn small_v1_until(paintshop: &Running, status: u16) -> Option<reqwest::Res
     None
 }
 
-/// Sends `head` and reads the answer's status line without sending any body.
-async fn status_before_body(paintshop: &Running, head: &str) -> String {
+/// Sends the head of a `POST /v2/solve` with `headers` and reads the answer's status line
+/// without sending any body.
+async fn solve_status_before_body(paintshop: &Running, headers: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(paintshop.api)
         .await
         .expect("connect");
+    let head = format!("POST /v2/solve HTTP/1.1\r\nHost: p\r\n{headers}\r\n\r\n");
     stream.write_all(head.as_bytes()).await.expect("send head");
     let mut answer = vec![0u8; 512];
     let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
@@ -58,9 +60,9 @@ async fn status_before_body(paintshop: &Running, head: &str) -> String {
 #[tokio::test]
 async fn an_anonymous_body_is_refused_before_a_byte_of_it_is_read() {
     let paintshop = Running::start(Options::default()).await;
-    let line = status_before_body(
+    let line = solve_status_before_body(
         &paintshop,
-        "POST /v2/solve HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
+        "Content-Type: application/json\r\nContent-Length: 1000000000",
     )
     .await;
     assert!(line.starts_with("HTTP/1.1 401"), "{line}");
@@ -71,11 +73,8 @@ async fn an_anonymous_body_is_refused_before_a_byte_of_it_is_read() {
 async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() {
     let paintshop = Running::start(Options::default().max_body_bytes(4096)).await;
     let key = paintshop.add_user("alice").await;
-    let line = status_before_body(
-        &paintshop,
-        &format!("POST /v2/solve HTTP/1.1\r\nHost: p\r\nAuthorization: Bearer {key}\r\nContent-Length: 4097\r\n\r\n"),
-    )
-    .await;
+    let headers = format!("Authorization: Bearer {key}\r\nContent-Length: 4097");
+    let line = solve_status_before_body(&paintshop, &headers).await;
     assert!(line.starts_with("HTTP/1.1 413"), "{line}");
     // No length announced: the body is cut off as it arrives.
     let chunk = "x".repeat(3000);
