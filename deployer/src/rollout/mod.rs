@@ -480,9 +480,17 @@ async fn shift<P: Platform>(
     }
 }
 
-/// Undoes a rollout that has not fully switched: all traffic back to `live`, the new color
-/// scaled down and given back its previous release. Returns what went wrong while undoing, so
-/// the caller reports it after the reason the rollout stopped (never instead of it).
+/// What undoing a rollout came to.
+enum Undone {
+    /// Traffic is back on the live color (or never left it); what else went wrong, if anything.
+    Done(Option<String>),
+    /// Traffic could not be moved back to `live`; nothing else was touched, since scaling the
+    /// new color down would take capacity from a color still serving traffic.
+    TrafficStuck { live: Color, error: PlatformError },
+}
+
+/// Undoes a rollout that has not fully switched: all traffic back to `live`, the test route
+/// removed, the new color scaled down and given back its previous release.
 async fn abandon<P: Platform>(
     platform_: &P,
     service: &str,
@@ -491,18 +499,14 @@ async fn abandon<P: Platform>(
     shifted: bool,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Option<String> {
+) -> Undone {
     progress(Step::Abandon { color: target });
     let mut problems = Vec::new();
     if shifted
         && let Some(live) = live
         && let Err(error) = shift(platform_, service, live, 100, options, progress).await
     {
-        // Without this the rest would take capacity from a color still serving traffic.
-        return Some(format!(
-            "could not move traffic back to {live}: {}",
-            with_causes(&error)
-        ));
+        return Undone::TrafficStuck { live, error };
     }
     // On every path, also before the route was opened: one left by a rollout that was killed
     // goes too.
@@ -524,7 +528,33 @@ async fn abandon<P: Platform>(
             with_causes(&error)
         ));
     }
-    (!problems.is_empty()).then(|| problems.join("; "))
+    Undone::Done((!problems.is_empty()).then(|| problems.join("; ")))
+}
+
+/// The error for a rollout that stopped for `reason` and was undone as `undone` says: the live
+/// color serves again (exit 3), or traffic is stuck where the rollout left it (exit 4).
+fn abandoned(
+    service: &str,
+    target: Color,
+    live: &str,
+    reason: String,
+    undone: Undone,
+) -> RolloutError {
+    match undone {
+        Undone::Done(cleanup) => RolloutError::Abandoned {
+            service: service.to_owned(),
+            color: target,
+            live: live.to_owned(),
+            reason: with_cleanup(reason, cleanup),
+        },
+        Undone::TrafficStuck { live, error } => RolloutError::UndoFailed {
+            service: service.to_owned(),
+            color: target,
+            live,
+            reason,
+            error,
+        },
+    }
 }
 
 /// Opens the test route to `color` and runs the smoke test, if any, against it. Err: why the
@@ -575,43 +605,34 @@ pub async fn deploy<P: Platform>(
 
     progress(Step::Start { color: target });
     if let Err(error) = platform_.start_release(service, target, release).await {
-        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(RolloutError::Abandoned {
-            service: service.to_owned(),
-            color: target,
-            live: live_name,
-            reason: with_cleanup(with_causes(&error), cleanup),
-        });
+        let undone = abandon(platform_, service, target, live, false, options, progress).await;
+        return Err(abandoned(
+            service,
+            target,
+            &live_name,
+            with_causes(&error),
+            undone,
+        ));
     }
     progress(Step::WaitHealthy { color: target });
     if let Err(stop) = wait_healthy(platform_, service, target, options).await {
-        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(match (stop, cleanup) {
-            (Stop::TimedOut, None) => RolloutError::NeverHealthy {
+        let undone = abandon(platform_, service, target, live, false, options, progress).await;
+        return Err(match (stop, undone) {
+            (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
                 service: service.to_owned(),
                 color: target,
                 live: live_name,
                 timeout: options.health_timeout,
             },
-            (stop, cleanup) => RolloutError::Abandoned {
-                service: service.to_owned(),
-                color: target,
-                live: live_name,
-                reason: with_cleanup(stop.reason(), cleanup),
-            },
+            (stop, undone) => abandoned(service, target, &live_name, stop.reason(), undone),
         });
     }
 
     if let Err(reason) =
         check_through_test_route(platform_, service, target, options, progress).await
     {
-        let cleanup = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(RolloutError::Abandoned {
-            service: service.to_owned(),
-            color: target,
-            live: live_name,
-            reason: with_cleanup(reason, cleanup),
-        });
+        let undone = abandon(platform_, service, target, live, false, options, progress).await;
+        return Err(abandoned(service, target, &live_name, reason, undone));
     }
 
     if live.is_some() {
@@ -627,17 +648,10 @@ pub async fn deploy<P: Platform>(
                 Err(error) => Err(Stop::Failed(error)),
             };
             if let Err(stop) = shifted {
-                let cleanup =
+                let undone =
                     abandon(platform_, service, target, live, true, options, progress).await;
-                return Err(RolloutError::Abandoned {
-                    service: service.to_owned(),
-                    color: target,
-                    live: live_name,
-                    reason: with_cleanup(
-                        format!("canary at {percent}%: {}", stop.reason()),
-                        cleanup,
-                    ),
-                });
+                let reason = format!("canary at {percent}%: {}", stop.reason());
+                return Err(abandoned(service, target, &live_name, reason, undone));
             }
         }
     }
@@ -649,13 +663,14 @@ pub async fn deploy<P: Platform>(
         Err(error) => Err(error),
     };
     if let Err(error) = switched {
-        let cleanup = abandon(platform_, service, target, live, true, options, progress).await;
-        return Err(RolloutError::Abandoned {
-            service: service.to_owned(),
-            color: target,
-            live: live_name,
-            reason: with_cleanup(with_causes(&error), cleanup),
-        });
+        let undone = abandon(platform_, service, target, live, true, options, progress).await;
+        return Err(abandoned(
+            service,
+            target,
+            &live_name,
+            with_causes(&error),
+            undone,
+        ));
     }
     platform_
         .retarget_scaling(service, target)
@@ -673,9 +688,15 @@ pub async fn deploy<P: Platform>(
             && options.auto_rollback
         {
             progress(Step::RollBack { to: old });
-            shift(platform_, service, old, 100, options, progress)
-                .await
-                .map_err(&fail)?;
+            if let Err(error) = shift(platform_, service, old, 100, options, progress).await {
+                return Err(RolloutError::UndoFailed {
+                    service: service.to_owned(),
+                    color: target,
+                    live: old,
+                    reason: "it turned unhealthy while baking".to_owned(),
+                    error,
+                });
+            }
             platform_
                 .retarget_scaling(service, old)
                 .await

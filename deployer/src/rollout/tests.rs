@@ -903,3 +903,42 @@ async fn every_abandon_closes_the_test_route() {
         }
     }
 }
+
+/// Blue live with v1, as after a first release, with `failing` calls failing from now on.
+fn blue_live_with(failing: Vec<&'static str>, flaky: &str) -> FakePlatform {
+    FakePlatform {
+        live: Mutex::new(Some(Color::Blue)),
+        releases: Mutex::new(HashMap::from([(Color::Blue, "v1".to_owned())])),
+        running: Mutex::new(HashMap::from([(Color::Blue, true)])),
+        flaky: vec![flaky.to_owned()],
+        failing,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_canary_whose_traffic_cannot_be_moved_back_needs_attention() {
+    let fake = blue_live_with(vec!["shift blue"], "flaky");
+    let error = fake.release("flaky", &canary()).await.expect_err("stuck");
+    assert!(matches!(error, RolloutError::UndoFailed { .. }), "{error}");
+    assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
+    assert!(
+        error.to_string().contains(
+            "rollout to green failed (canary at 10%: it turned unhealthy) and traffic could not be moved back to blue"
+        ),
+        "{error}"
+    );
+    // Green keeps its share and its capacity: scaling it down would drop those requests.
+    assert!(!fake.calls().iter().any(|call| call == "retire green"));
+}
+
+#[tokio::test]
+async fn a_bake_whose_switch_back_fails_needs_attention() {
+    let fake = blue_live_with(vec!["shift blue"], "flaky");
+    let error = fake.release("flaky", &options()).await.expect_err("stuck");
+    assert!(
+        matches!(&error, RolloutError::UndoFailed { reason, .. } if reason == "it turned unhealthy while baking"),
+        "{error}"
+    );
+    assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
+}
