@@ -602,17 +602,16 @@ pub async fn deploy<P: Platform>(
     let live = platform_.live_color(service).await.map_err(&fail)?;
     let target = live.map_or(Color::Blue, Color::other);
     let live_name = live.map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+    // Stops the rollout for `reason` after `shifted` moved traffic (or not), and says how it
+    // ended.
+    let give_up = async |shifted: bool, reason: String| {
+        let undone = abandon(platform_, service, target, live, shifted, options, progress).await;
+        abandoned(service, target, &live_name, reason, undone)
+    };
 
     progress(Step::Start { color: target });
     if let Err(error) = platform_.start_release(service, target, release).await {
-        let undone = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(abandoned(
-            service,
-            target,
-            &live_name,
-            with_causes(&error),
-            undone,
-        ));
+        return Err(give_up(false, with_causes(&error)).await);
     }
     progress(Step::WaitHealthy { color: target });
     if let Err(stop) = wait_healthy(platform_, service, target, options).await {
@@ -631,8 +630,7 @@ pub async fn deploy<P: Platform>(
     if let Err(reason) =
         check_through_test_route(platform_, service, target, options, progress).await
     {
-        let undone = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(abandoned(service, target, &live_name, reason, undone));
+        return Err(give_up(false, reason).await);
     }
 
     if live.is_some() {
@@ -648,10 +646,8 @@ pub async fn deploy<P: Platform>(
                 Err(error) => Err(Stop::Failed(error)),
             };
             if let Err(stop) = shifted {
-                let undone =
-                    abandon(platform_, service, target, live, true, options, progress).await;
                 let reason = format!("canary at {percent}%: {}", stop.reason());
-                return Err(abandoned(service, target, &live_name, reason, undone));
+                return Err(give_up(true, reason).await);
             }
         }
     }
@@ -663,14 +659,7 @@ pub async fn deploy<P: Platform>(
         Err(error) => Err(error),
     };
     if let Err(error) = switched {
-        let undone = abandon(platform_, service, target, live, true, options, progress).await;
-        return Err(abandoned(
-            service,
-            target,
-            &live_name,
-            with_causes(&error),
-            undone,
-        ));
+        return Err(give_up(true, with_causes(&error)).await);
     }
     platform_
         .retarget_scaling(service, target)

@@ -5,7 +5,21 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{DashboardSpec, Workspace, page, service};
+use crate::harness::{DashboardSpec, Up, Workspace, page, service};
+
+/// `dashctl up` running the dashboard with portal's `deploy:` policy, and a new release of
+/// portal (other arguments) written to the spec, not yet deployed.
+async fn up_with_a_new_portal(portal_deploy: &'static str) -> (DashboardSpec, Workspace, Up) {
+    let mut spec = DashboardSpec {
+        portal_deploy,
+        ..DashboardSpec::default()
+    };
+    let workspace = Workspace::new(&spec);
+    let up = workspace.up().await;
+    spec.portal_args = vec!["--stale-after".into(), "30".into()];
+    workspace.write(&spec);
+    (spec, workspace, up)
+}
 
 #[tokio::test]
 async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_returns() {
@@ -100,14 +114,10 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
 
 #[tokio::test]
 async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ strategy: canary, canary: [50%, 4s], bake: 0s, health_timeout: 15s }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let up = workspace.up().await;
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
+    let (_, workspace, up) = up_with_a_new_portal(
+        "{ strategy: canary, canary: [50%, 4s], bake: 0s, health_timeout: 15s }",
+    )
+    .await;
     let deploy = workspace.run("deploy", &["--env", "local"]).spawn();
 
     up.wait_until("the canary step starts", Duration::from_secs(30), || {
@@ -146,15 +156,7 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
 
 #[tokio::test]
 async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ bake: 1s, health_timeout: 4s }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let up = workspace.up().await;
-
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
+    let (mut spec, workspace, up) = up_with_a_new_portal("{ bake: 1s, health_timeout: 4s }").await;
     let released = workspace
         .run("deploy", &["--output", "jsonl"])
         .also_printing(&up.log)
@@ -254,14 +256,10 @@ async fn jsonl_shows_each_step_in_order_and_an_abandoned_release_exits_3() {
 
 #[tokio::test]
 async fn a_client_killed_mid_canary_leaves_the_live_color_serving() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ strategy: canary, canary: [50%, 5m], bake: 0s, health_timeout: 15s }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let up = workspace.up().await;
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
+    let (_, workspace, up) = up_with_a_new_portal(
+        "{ strategy: canary, canary: [50%, 5m], bake: 0s, health_timeout: 15s }",
+    )
+    .await;
 
     // The steps stream as they happen: the canary's line arrives while it runs.
     let mut deploy = workspace
