@@ -208,6 +208,16 @@ pub struct StatusArgs {
     pub output: OutputFormat,
 }
 
+/// `--accept-live-traffic`, for the verbs that move traffic.
+#[derive(Debug, clap::Args)]
+pub struct LiveTrafficArg {
+    /// AWS: go ahead although a listener's weights are not what dashctl last set (changed by
+    /// hand, or left by a run that was killed mid-rollout); all traffic then goes to the color
+    /// with the larger share first. Without it such a run refuses before changing anything.
+    #[arg(long)]
+    pub accept_live_traffic: bool,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
     #[command(flatten)]
@@ -230,11 +240,8 @@ pub struct DeployArgs {
     /// AWS: remove a rollout lock left by a run that died, then deploy.
     #[arg(long)]
     pub break_lock: bool,
-    /// AWS: go ahead although a listener's weights are not what dashctl last set (changed by
-    /// hand, or left by a run that was killed mid-rollout); all traffic then goes to the color
-    /// with the larger share first. Without it such a run refuses before changing anything.
-    #[arg(long)]
-    pub accept_live_traffic: bool,
+    #[command(flatten)]
+    pub traffic: LiveTrafficArg,
     /// AWS: confirm deleting the databases the spec no longer has (refused without it). Each
     /// leaves a final snapshot, named in the output.
     #[arg(long)]
@@ -257,11 +264,8 @@ pub struct RollbackArgs {
     /// AWS: remove a rollout lock left by a run that died first.
     #[arg(long)]
     pub break_lock: bool,
-    /// AWS: go ahead although a listener's weights are not what dashctl last set (changed by
-    /// hand, or left by a run that was killed mid-rollout); all traffic then goes to the color
-    /// with the larger share first. Without it such a run refuses before changing anything.
-    #[arg(long)]
-    pub accept_live_traffic: bool,
+    #[command(flatten)]
+    pub traffic: LiveTrafficArg,
 }
 
 #[derive(Debug, clap::Args)]

@@ -29,7 +29,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
             || args.dry_run
             || args.bake.is_some()
             || args.break_lock
-            || args.accept_live_traffic
+            || args.traffic.accept_live_traffic
             || args.yes
         {
             return Err(Failure::Usage(
@@ -61,7 +61,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
                 dry_run: args.dry_run,
                 bake: args.bake,
                 break_lock: args.break_lock,
-                accept_live_traffic: args.accept_live_traffic,
+                accept_live_traffic: args.traffic.accept_live_traffic,
                 delete_databases: args
                     .yes
                     .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),

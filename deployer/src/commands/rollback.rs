@@ -32,6 +32,11 @@ fn roll_back(
         None => loaded.spec.services.keys().cloned().collect(),
     };
     if resolve_for_change(args.target.env, &loaded, "roll back")? == Environment::Local {
+        if args.break_lock || args.traffic.accept_live_traffic {
+            return Err(Failure::Usage(
+                "--break-lock and --accept-live-traffic apply to AWS rollbacks; `dashctl up` runs one rollout at a time and owns its proxy's weights".to_owned(),
+            ));
+        }
         let report = runtime()?
             .block_on(async { Connection::open(&loaded)?.rollback(services, &events).await })?;
         return finish(report);
@@ -41,7 +46,7 @@ fn roll_back(
             let aws = connect_reporting(&loaded, aws_args, events.clone()).await?;
             let options = aws::RollbackOptions {
                 break_lock: args.break_lock,
-                accept_live_traffic: args.accept_live_traffic,
+                accept_live_traffic: args.traffic.accept_live_traffic,
                 cancel: cancel_on_ctrl_c(),
             };
             aws::rollback(&aws, &loaded.spec, &services, &options).await

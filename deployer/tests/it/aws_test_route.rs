@@ -198,7 +198,7 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     verdict(&dir, Some(5));
     deployed
         .release("portal=example/portal:v3")
-        .exits(1)
+        .exits(3)
         .contains("portal: rollout to blue abandoned (smoke test")
         .contains("smoke.py` exited with status 5; its output ended: 1 rule(s) on the listener; verdict 5); green still serves all traffic");
     assert!(

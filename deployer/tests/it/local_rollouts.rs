@@ -110,6 +110,10 @@ async fn deploy_switches_colors_a_broken_release_never_goes_live_and_rollback_re
 
     // Usage errors exit 2 without touching anything.
     workspace.run("rollback", &["--service", "nope"]).exits(2);
+    workspace
+        .run("rollback", &["--accept-live-traffic"])
+        .exits(2)
+        .contains("apply to AWS rollbacks");
 }
 
 #[tokio::test]
@@ -528,7 +532,7 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     workspace
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
-        .exits(1)
+        .exits(3)
         .contains("portal: rollout to blue abandoned (smoke test `python3 smoke.py` exited with status 3; its output ended: GET /readyz with X-Dashctl-Color: blue -> 200 | verdict 3); green still serves all traffic");
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "green");
