@@ -749,6 +749,9 @@ pub async fn rollback<P: Platform>(
         });
     }
     progress(Step::Start { color: previous });
+    // A test route a killed deploy left would keep sending its header's requests to a color
+    // this rollback is about to retire.
+    platform_.close_test_route(service).await.map_err(&fail)?;
     platform_.restore(service, previous).await.map_err(&fail)?;
     progress(Step::WaitHealthy { color: previous });
     if let Err(stop) = wait_healthy(platform_, service, previous, options).await {

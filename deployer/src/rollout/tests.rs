@@ -942,3 +942,20 @@ async fn a_bake_whose_switch_back_fails_needs_attention() {
     );
     assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
 }
+
+#[tokio::test]
+async fn rollback_removes_a_test_route_a_killed_deploy_left() {
+    let fake = FakePlatform::default();
+    for release in ["v1", "v2"] {
+        fake.release(release, &options()).await.expect(release);
+    }
+    // What a deploy killed while checking v3 on blue leaves behind.
+    *fake.route.lock().expect("lock") = Some(Color::Blue);
+    fake.roll_back().await.expect("rollback");
+    assert_eq!(*fake.route.lock().expect("lock"), None);
+    assert_eq!(
+        fake.timeline().last().map(String::as_str),
+        Some("retire green")
+    );
+    assert!(fake.timeline().contains(&"close-route".to_owned()));
+}
