@@ -27,7 +27,7 @@ pub async fn begin(
     color: Color,
     count: i32,
     window: Duration,
-) -> anyhow::Result<SystemTime> {
+) -> anyhow::Result<()> {
     let resource = names.scalable_resource(&names.colored(service, color));
     aws.scaling
         .register_scalable_target()
@@ -39,14 +39,13 @@ pub async fn begin(
         .send()
         .await
         .map_err(|e| explain("RegisterScalableTarget", e))?;
-    let until = SystemTime::now() + window;
     aws.scaling
         .put_scheduled_action()
         .service_namespace(ServiceNamespace::Ecs)
         .resource_id(&resource)
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .scheduled_action_name(ACTION)
-        .schedule(at_expression(until))
+        .schedule(at_expression(SystemTime::now() + window))
         .scalable_target_action(
             ScalableTargetAction::builder()
                 .min_capacity(0)
@@ -56,7 +55,7 @@ pub async fn begin(
         .send()
         .await
         .map_err(|e| explain("PutScheduledAction", e))?;
-    Ok(until)
+    Ok(())
 }
 
 /// Ends `color`'s window, if it has one (and removes what an ended window left: a scalable

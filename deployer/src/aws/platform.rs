@@ -326,16 +326,14 @@ impl Platform for AwsPlatform<'_> {
     }
 
     async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
-        if self.ecs_service(service, color).await?.is_none() {
+        let Some(found) = self.ecs_service(service, color).await? else {
             return Err(PlatformError::Failed(format!(
                 "{service} has never run on {color}; there is no previous release to roll back to"
             )));
-        }
+        };
+        // Ending the window deregisters a scalable target; the desired count stays as read.
         self.end_warm(service, color).await?;
-        let kept = self
-            .ecs_service(service, color)
-            .await?
-            .map_or(0, |found| found.desired_count());
+        let kept = found.desired_count();
         if kept > 0 {
             // Kept warm: its tasks serve as they are; autoscaling sizes it once it is live.
             lock(&self.started).insert((service.to_owned(), color), kept);
@@ -494,7 +492,6 @@ impl Platform for AwsPlatform<'_> {
         }
         keep_warm::begin(self.aws, &self.names(), service, color, count, window)
             .await
-            .map(|_| ())
             .map_err(PlatformError::Call)
     }
 
