@@ -70,7 +70,8 @@ pub const ROLLOUT_EXIT_CODES: &str = "Exit codes:
   1  failed; the error says why (a held lock, nothing to roll back to, an AWS call refused...)
   2  invalid spec or command line; nothing was changed
   3  the release failed and was abandoned or rolled back: the live color from before serves all traffic
-  4  the release failed and traffic could not be moved back: needs attention (`dashctl status`)";
+  4  the release failed and traffic could not be moved back: needs attention (`dashctl rollout status`,
+     then `dashctl rollout abort` tries again)";
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
 pub enum OutputFormat {
@@ -112,6 +113,87 @@ pub enum Command {
     /// wrote it: locally from `.dashctl/logs`, on AWS from CloudWatch Logs.
     #[command(long_about = LOGS_HELP)]
     Logs(LogsArgs),
+    /// A rollout that did not finish: paused by `deploy --wait-until`, left by a dashctl that
+    /// died (a second Ctrl-C, SIGKILL, a lost CI runner), or whose undo failed. `status` shows
+    /// its stage; `resume` continues it; `abort` undoes it.
+    #[command(subcommand, long_about = ROLLOUT_HELP)]
+    Rollout(RolloutCommand),
+}
+
+const ROLLOUT_HELP: &str = "\
+A rollout journals each stage it reaches (on AWS in the rollout lock, an SSM parameter beside the
+traffic record; locally in `dashctl up`): starting, started, checking, healthy, canary N%,
+switched, baked. A run that stops before the end leaves the journal, and every later deploy or
+rollback refuses until the rollout is resumed or aborted.
+
+On AWS the lock's lease says whether a dashctl still runs it: while the lease runs (2 minutes
+after its last renewal) resume and abort refuse; pass --break-lock when that dashctl is known to
+be gone. Locally the rollout runs inside `dashctl up`: a deploy whose client goes away is
+abandoned by `up` itself, so only `--wait-until` leaves one to resume or abort.
+
+Examples:
+  dashctl deploy --service portal --wait-until healthy     stop with green healthy, test route open
+  curl -H 'X-Dashctl-Color: green' https://...             check it
+  dashctl rollout resume                                   canary steps, switch, bake, retire
+  dashctl rollout resume --wait-until switched             ... or go one stage further
+  dashctl rollout abort                                    all traffic back on blue, green down
+  dashctl rollout status --env aws                         stage, colors, lease";
+
+/// `dashctl rollout ...`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Show the unfinished or running rollout: service, colors, stage, whether it is paused,
+    /// and (AWS) who holds the lock and for how long.
+    Status(RolloutStatusArgs),
+    /// Continue the unfinished rollout from its stage, to the end (or to --wait-until).
+    #[command(after_help = ROLLOUT_EXIT_CODES)]
+    Resume(ResumeArgs),
+    /// Undo the unfinished rollout: all traffic back on the color that served before it, the
+    /// new color scaled down with its earlier release, the journal cleared.
+    #[command(after_help = ROLLOUT_EXIT_CODES)]
+    Abort(AbortArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RolloutStatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ProgressFormat,
+    /// Stop again at this stage (it must be after the one reached).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub wait_until: Option<crate::rollout::WaitUntil>,
+    /// AWS: bake for this long instead of the service's `deploy.bake`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub bake: Option<std::time::Duration>,
+    /// AWS: end the lease of the dashctl that ran the rollout (only when it is known to be
+    /// gone), then take the rollout over. The journal is kept.
+    #[arg(long)]
+    pub break_lock: bool,
+    #[command(flatten)]
+    pub traffic: LiveTrafficArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ProgressFormat,
+    /// AWS: end the lease of the dashctl that ran the rollout (only when it is known to be
+    /// gone), then undo the rollout.
+    #[arg(long)]
+    pub break_lock: bool,
 }
 
 const LOGS_HELP: &str = "\
@@ -249,6 +331,10 @@ pub struct DeployArgs {
     /// AWS: delete those databases without a final snapshot.
     #[arg(long, requires = "yes")]
     pub skip_final_snapshot: bool,
+    /// Stop the rollout at this stage and exit 0, leaving it for `dashctl rollout resume` or
+    /// `dashctl rollout abort` (one service's rollout: add --service when several change).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub wait_until: Option<crate::rollout::WaitUntil>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -99,6 +99,16 @@ pub enum Event {
     Live {
         outcome: Outcome,
     },
+    /// A rollout stopped at `--wait-until`'s stage, journaled for `rollout resume` or `abort`.
+    Paused {
+        rollout: crate::rollout::JournalView,
+    },
+    /// `rollout abort` undid a rollout: `live` serves all traffic again, `color` is scaled down.
+    Aborted {
+        service: String,
+        color: crate::rollout::Color,
+        live: Option<crate::rollout::Color>,
+    },
     /// A local deploy of every service skips one whose live color already runs the spec.
     Unchanged {
         service: String,

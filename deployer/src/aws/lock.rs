@@ -3,6 +3,14 @@
 //! only the holder knows, and when its lease runs out: the holder renews the lease while it
 //! works, so a lock whose holder died (SIGKILL, a lost CI runner) expires by itself instead of
 //! blocking every later run. Only the holder (or `--break-lock`) removes it.
+//!
+//! The value also carries the journal of the rollout in progress (`rollout::journal`): how
+//! far it got. A run that ends with its rollout unfinished (paused by `--wait-until`, traffic
+//! that could not be moved back, a killed dashctl) leaves the journal behind with the lease
+//! over, and every later deploy or rollback refuses until `dashctl rollout resume` or
+//! `dashctl rollout abort`, which take the journal over, finish it.
+
+use std::sync::Arc;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +21,11 @@ use super::Aws;
 use super::names::Names;
 use super::parameters::{delete, put, read};
 use crate::events::{Event, Events};
+use crate::rollout::{Journal, JournalView};
 use crate::spec::Spec;
+
+/// A journal as the lock keeps it: the platform's memo of the old release left as JSON.
+pub type StoredJournal = Journal<serde_json::Value>;
 
 /// How long a lock stays valid without renewal.
 pub const LEASE: Duration = Duration::from_secs(120);
@@ -33,6 +45,9 @@ pub struct Holder {
     pub token: String,
     /// Seconds since the Unix epoch when the lease runs out.
     pub expires: u64,
+    /// The rollout in progress, once one has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<StoredJournal>,
 }
 
 impl Holder {
@@ -53,6 +68,68 @@ impl Holder {
             format!("{} (lease renewed, expires in {left}s)", self.holder)
         }
     }
+
+    /// The lock as `rollout status` shows it.
+    pub fn report(&self) -> LockReport {
+        LockReport {
+            holder: self.holder.clone(),
+            lease_seconds_left: self.expires.saturating_sub(now()),
+            rollout: self.journal.as_ref().map(JournalView::from),
+        }
+    }
+}
+
+/// Who holds the lock, for how much longer, and the rollout it journals.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockReport {
+    pub holder: String,
+    /// 0: nobody runs it now (paused, or its dashctl died and the lease ran out).
+    pub lease_seconds_left: u64,
+    pub rollout: Option<JournalView>,
+}
+
+impl LockReport {
+    /// One or two lines for people.
+    pub fn describe(&self) -> String {
+        match (&self.rollout, self.lease_seconds_left) {
+            (Some(rollout), 0) => rollout.what_next(),
+            (Some(rollout), left) => format!(
+                "rollout in progress: {} (lease renewed, expires in {left}s)\n{}",
+                self.holder,
+                rollout.describe()
+            ),
+            (None, 0) => format!("lock left by {} (lease expired)", self.holder),
+            (None, left) => format!(
+                "rollout in progress: {} (lease renewed, expires in {left}s)",
+                self.holder
+            ),
+        }
+    }
+}
+
+/// What taking the lock does about a journaled rollout a run left unfinished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journaled {
+    /// deploy, rollback: refuse; the rollout must be resumed or aborted first.
+    Refuse,
+    /// destroy: everything goes, the rollout with it.
+    Discard,
+    /// `rollout resume` and `rollout abort`: take it over (and require one).
+    Adopt,
+}
+
+/// A deploy or rollback found a rollout that a run left unfinished.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.what_next())]
+pub struct UnfinishedRollout(pub JournalView);
+
+/// `rollout resume` or `rollout abort` with nothing journaled.
+#[derive(Debug, thiserror::Error)]
+#[error("no rollout of {app} ({environment}) is unfinished: there is nothing to {verb}")]
+pub struct NoUnfinishedRollout {
+    pub app: String,
+    pub environment: String,
+    pub verb: String,
 }
 
 fn now() -> u64 {
@@ -67,6 +144,9 @@ fn token() -> String {
 
 pub struct Lock {
     name: String,
+    /// The value as this run last wrote it; the renewal and `record` write it under this lock,
+    /// so neither undoes the other's change.
+    value: Arc<tokio::sync::Mutex<Holder>>,
     token: String,
     renewal: CancellationToken,
     held: bool,
@@ -76,19 +156,20 @@ pub struct Lock {
 
 impl Lock {
     /// Takes the lock, or says who holds it. An expired lease is taken over; `break_lock`
-    /// removes a live one first (for a holder known to be gone).
+    /// ends a live one first (for a holder known to be gone), keeping its journal.
     pub async fn acquire(
         aws: &Aws,
         spec: &Spec,
         purpose: &str,
         break_lock: bool,
+        journaled: Journaled,
     ) -> anyhow::Result<Self> {
         let name = parameter(spec);
         if break_lock {
-            delete(aws, &name).await?;
+            end_lease(aws, &name).await?;
             aws.events.emit(Event::LockBroken { lock: name.clone() });
         }
-        let holder = Holder {
+        let mut holder = Holder {
             holder: format!(
                 "{purpose} by {} on {} (pid {}) since {}",
                 aws.caller,
@@ -100,20 +181,41 @@ impl Lock {
             ),
             token: token(),
             expires: now() + LEASE.as_secs(),
+            journal: None,
         };
         // Two tries: the second after removing a lock whose lease ran out.
         for _ in 0..2 {
-            if put(aws, &name, &holder, false).await? {
+            if (journaled != Journaled::Adopt || holder.journal.is_some())
+                && put(aws, &name, &holder, false).await?
+            {
                 return Ok(Self::held(aws, name, holder));
             }
             let Some(current) = read(aws, &name).await? else {
+                if journaled == Journaled::Adopt {
+                    return Err(nothing_unfinished(spec, purpose));
+                }
                 continue;
             };
             match Holder::parse(&current) {
                 Some(other) if other.expired() => {
-                    aws.events.emit(Event::LockTakenOver {
-                        holder: other.describe(),
-                    });
+                    match (&other.journal, journaled) {
+                        (Some(journal), Journaled::Refuse) => {
+                            return Err(UnfinishedRollout(JournalView::from(journal)).into());
+                        }
+                        (None, Journaled::Adopt) => {
+                            return Err(nothing_unfinished(spec, purpose));
+                        }
+                        (journal, _) => {
+                            if journaled == Journaled::Adopt {
+                                holder.journal.clone_from(journal);
+                            }
+                        }
+                    }
+                    if other.journal.is_none() {
+                        aws.events.emit(Event::LockTakenOver {
+                            holder: other.describe(),
+                        });
+                    }
                     // Remove it only if it is still that same expired lock.
                     if read(aws, &name).await?.as_deref() == Some(current.as_str()) {
                         delete(aws, &name).await?;
@@ -137,26 +239,21 @@ impl Lock {
         let ssm_aws = aws.clone();
         let parameter = name.clone();
         let token = holder.token.clone();
+        let value = Arc::new(tokio::sync::Mutex::new(holder));
+        let renewed = value.clone();
         tokio::spawn(async move {
-            let mut holder = holder;
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(RENEW_EVERY) => {}
                 }
-                // Renew only while it is still ours.
-                let still_ours = read(&ssm_aws, &parameter)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|value| Holder::parse(&value))
-                    .is_some_and(|current| current.token == holder.token);
-                if !still_ours {
+                let mut holder = renewed.lock().await;
+                if !still_ours(&ssm_aws, &parameter, &holder.token).await {
                     ssm_aws.events.emit(Event::LockLost { lock: parameter });
                     return;
                 }
                 holder.expires = now() + LEASE.as_secs();
-                if let Err(error) = put(&ssm_aws, &parameter, &holder, true).await {
+                if let Err(error) = put(&ssm_aws, &parameter, &*holder, true).await {
                     ssm_aws.events.emit(Event::LockRenewalFailed {
                         error: format!("{error:#}"),
                     });
@@ -166,19 +263,51 @@ impl Lock {
         Self {
             token,
             name,
+            value,
             renewal,
             held: true,
             events: aws.events.clone(),
         }
     }
 
-    /// Removes the lock if this run still holds it.
+    /// The rollout journal this lock carries (the one taken over, for resume and abort).
+    pub async fn journal(&self) -> Option<StoredJournal> {
+        self.value.lock().await.journal.clone()
+    }
+
+    /// Writes `journal` (None: the rollout is over) into the lock, if this run still holds it.
+    pub async fn record(&self, aws: &Aws, journal: Option<StoredJournal>) -> anyhow::Result<()> {
+        let mut holder = self.value.lock().await;
+        if !still_ours(aws, &self.name, &self.token).await {
+            anyhow::bail!(
+                "the rollout lock {} is no longer this run's (its lease ran out, or it was broken)",
+                self.name
+            );
+        }
+        holder.journal = journal;
+        put(aws, &self.name, &*holder, true).await?;
+        Ok(())
+    }
+
+    /// Gives the lock up if this run still holds it: removes it, or, while a rollout is
+    /// journaled, ends the lease and leaves the journal for `rollout resume` or `abort`.
     pub async fn release(mut self, aws: &Aws) -> anyhow::Result<()> {
         self.held = false;
         self.renewal.cancel();
         let current = read(aws, &self.name).await?;
         match current.as_deref().and_then(Holder::parse) {
-            Some(holder) if holder.token == self.token => delete(aws, &self.name).await,
+            Some(holder) if holder.token == self.token => {
+                if holder.journal.is_some() {
+                    let ended = Holder {
+                        expires: 0,
+                        ..holder
+                    };
+                    put(aws, &self.name, &ended, true).await?;
+                    Ok(())
+                } else {
+                    delete(aws, &self.name).await
+                }
+            }
             Some(other) => {
                 aws.events.emit(Event::LockNotReleased {
                     holder: other.describe(),
@@ -188,6 +317,39 @@ impl Lock {
             None => Ok(()),
         }
     }
+}
+
+/// `--break-lock`: the lease ends now; a journaled rollout stays for resume or abort.
+async fn end_lease(aws: &Aws, name: &str) -> anyhow::Result<()> {
+    match read(aws, name).await?.as_deref().and_then(Holder::parse) {
+        Some(holder) if holder.journal.is_some() => {
+            let ended = Holder {
+                expires: 0,
+                ..holder
+            };
+            put(aws, name, &ended, true).await?;
+            Ok(())
+        }
+        _ => delete(aws, name).await,
+    }
+}
+
+async fn still_ours(aws: &Aws, name: &str, token: &str) -> bool {
+    read(aws, name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|value| Holder::parse(&value))
+        .is_some_and(|current| current.token == token)
+}
+
+fn nothing_unfinished(spec: &Spec, purpose: &str) -> anyhow::Error {
+    NoUnfinishedRollout {
+        app: spec.app.clone(),
+        environment: spec.environment.clone(),
+        verb: purpose.to_owned(),
+    }
+    .into()
 }
 
 impl Drop for Lock {
@@ -202,10 +364,19 @@ impl Drop for Lock {
     }
 }
 
-/// Who holds the lock now, for `status`.
-pub async fn holder(aws: &Aws, spec: &Spec) -> Option<String> {
-    let value = read(aws, &parameter(spec)).await.ok()??;
-    Some(Holder::parse(&value).map_or(value, |holder| holder.describe()))
+/// The lock as it is now (None: nobody holds it and no rollout is unfinished).
+pub async fn report(aws: &Aws, spec: &Spec) -> anyhow::Result<Option<LockReport>> {
+    let Some(value) = read(aws, &parameter(spec)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Holder::parse(&value).map_or_else(
+        || LockReport {
+            holder: value.clone(),
+            lease_seconds_left: 0,
+            rollout: None,
+        },
+        |holder| holder.report(),
+    )))
 }
 
 #[cfg(test)]
@@ -218,6 +389,7 @@ mod tests {
             holder: "deploy by a".into(),
             token: token(),
             expires: now() + 60,
+            journal: None,
         };
         assert!(!holder.expired());
         assert!(holder.describe().contains("expires in"));

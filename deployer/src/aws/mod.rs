@@ -31,8 +31,13 @@ mod status;
 pub mod tags;
 mod test_route;
 mod traffic_record;
+mod unfinished_rollout;
 
+pub use lock::{LockReport, NoUnfinishedRollout, UnfinishedRollout};
 pub use traffic_record::TrafficDrift;
+pub use unfinished_rollout::{
+    ResumeOptions, abort as abort_rollout, report as rollout_report, resume as resume_rollout,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -294,6 +299,18 @@ pub struct DeployOptions {
     pub delete_databases: Option<database::Deletion>,
     /// Ctrl-C: abandons a rollout before its final switch.
     pub cancel: tokio_util::sync::CancellationToken,
+    /// Stop the rollout at this stage, journaled for `rollout resume` or `rollout abort`.
+    pub wait_until: Option<rollout::WaitUntil>,
+}
+
+/// `--wait-until` stops one rollout, and this deploy would roll out several.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--wait-until stops one service's rollout, but this deploy rolls out {}; pick one with --service",
+    .services.join(", ")
+)]
+pub struct WaitUntilNeedsOneService {
+    pub services: Vec<String>,
 }
 
 /// A deploy would delete databases and `--yes` was not given.
@@ -342,10 +359,12 @@ fn rollout_options(
     service: &str,
     bake: Option<std::time::Duration>,
     cancel: &tokio_util::sync::CancellationToken,
+    wait_until: Option<rollout::WaitUntil>,
 ) -> RolloutOptions {
     let options = RolloutOptions::for_service(spec, service, cancel.clone());
     RolloutOptions {
         bake: bake.unwrap_or(options.bake),
+        wait_until,
         // Often enough that a release moves on within 2 s of turning healthy (a release or
         // rollback used to wait up to 10 s past it); two Describe calls per service every 2 s
         // stay far below ECS's and ELB's API rates.
@@ -435,9 +454,18 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
     let lock = if options.dry_run {
         None
     } else {
-        Some(lock::Lock::acquire(aws, spec, "deploy", options.break_lock).await?)
+        Some(
+            lock::Lock::acquire(
+                aws,
+                spec,
+                "deploy",
+                options.break_lock,
+                lock::Journaled::Refuse,
+            )
+            .await?,
+        )
     };
-    let result = plan_and_deploy(aws, loaded, &options).await;
+    let result = plan_and_deploy(aws, loaded, &options, lock.as_ref()).await;
     if let Some(lock) = lock {
         lock.release(aws).await?;
     }
@@ -448,6 +476,7 @@ async fn plan_and_deploy(
     aws: &Aws,
     loaded: &LoadedSpec,
     options: &DeployOptions,
+    lock: Option<&lock::Lock>,
 ) -> anyhow::Result<()> {
     let spec = &loaded.spec;
     let started = Instant::now();
@@ -471,6 +500,12 @@ async fn plan_and_deploy(
         changes.retain(|change| apply::belongs(&owners, change, only));
     }
     let rollouts = rollout_services(&changes, &inventory, spec);
+    if options.wait_until.is_some() && rollouts.len() > 1 {
+        return Err(WaitUntilNeedsOneService {
+            services: rollouts.into_iter().collect(),
+        }
+        .into());
+    }
     aws.events.emit(Event::Plan {
         changes: changes.clone(),
     });
@@ -499,7 +534,7 @@ async fn plan_and_deploy(
                 service,
                 color,
                 image,
-                &rollout_options(spec, service, options.bake, &options.cancel),
+                &rollout_options(spec, service, options.bake, &options.cancel, None),
             ),
         });
     }
@@ -507,17 +542,20 @@ async fn plan_and_deploy(
         report_urls(aws, spec, &inventory.ids.dns);
         return Ok(());
     }
-    if options.dry_run {
+    let Some(lock) = lock.filter(|_| !options.dry_run) else {
         aws.events.emit(Event::DryRun);
         return Ok(());
-    }
+    };
     for role in identity::ensure_service_linked_roles(aws).await? {
         aws.events.emit(Event::ServiceLinkedRoleCreated {
             role: role.to_owned(),
         });
     }
     let (applied, ids, rolled) =
-        apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, options).await?;
+        apply_and_roll_out(aws, spec, &azs, inventory, &live, &rollouts, options, lock).await?;
+    if rolled.paused {
+        return Ok(());
+    }
     aws.events.emit(Event::Deployed(Summary {
         app: spec.app.clone(),
         environment: spec.environment.clone(),
@@ -525,13 +563,20 @@ async fn plan_and_deploy(
         created: applied.created,
         updated: applied.updated,
         deleted: applied.deleted,
-        rolled_out: rolled,
+        rolled_out: rolled.live,
         took: started.elapsed(),
     }));
     report_urls(aws, spec, &ids.dns);
     Ok(())
 }
 
+/// How many rollouts went live, and whether the last one paused (`--wait-until`).
+struct RolledOut {
+    live: usize,
+    paused: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn apply_and_roll_out(
     aws: &Aws,
     spec: &Spec,
@@ -540,7 +585,8 @@ async fn apply_and_roll_out(
     live: &BTreeMap<String, Color>,
     rollouts: &BTreeSet<String>,
     options: &DeployOptions,
-) -> anyhow::Result<(apply::Applied, model::Ids, usize)> {
+    lock: &lock::Lock,
+) -> anyhow::Result<(apply::Applied, model::Ids, RolledOut)> {
     let progress = Progress::new(&aws.events);
     // Without --yes nothing reaches here that deletes a database (checked above).
     let keep_everything = database::Deletion::new(false);
@@ -588,7 +634,11 @@ async fn apply_and_roll_out(
     let releases = desired::resources(spec, &place, &ids, live);
     // What apply left on the listeners is now what dashctl last set.
     traffic_record::record(aws, spec, traffic_record::of(spec, &releases)).await?;
-    let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone());
+    let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone()).journaling(lock);
+    let mut rolled = RolledOut {
+        live: 0,
+        paused: false,
+    };
     for service in rollouts {
         let release = releases
             .iter()
@@ -602,17 +652,38 @@ async fn apply_and_roll_out(
                 step,
             });
         };
-        let outcome = rollout::deploy(
+        let reached = rollout::deploy(
             &platform_,
             service,
             release,
-            &rollout_options(spec, service, options.bake, &options.cancel),
+            &rollout_options(
+                spec,
+                service,
+                options.bake,
+                &options.cancel,
+                options.wait_until,
+            ),
             &report,
         )
         .await?;
-        aws.events.emit(Event::Live { outcome });
+        rolled.paused = reached_event(aws, reached);
+        rolled.live += usize::from(!rolled.paused);
     }
-    Ok((applied, ids, rollouts.len()))
+    Ok((applied, ids, rolled))
+}
+
+/// Reports where a rollout got to; true when it paused.
+fn reached_event(aws: &Aws, reached: rollout::Reached) -> bool {
+    match reached {
+        rollout::Reached::Live(outcome) => {
+            aws.events.emit(Event::Live { outcome });
+            false
+        }
+        rollout::Reached::Paused(rollout) => {
+            aws.events.emit(Event::Paused { rollout });
+            true
+        }
+    }
 }
 
 pub struct RollbackOptions {
@@ -631,7 +702,14 @@ pub async fn rollback(
     services: &[String],
     options: &RollbackOptions,
 ) -> anyhow::Result<rollout::Rollbacks> {
-    let lock = lock::Lock::acquire(aws, spec, "rollback", options.break_lock).await?;
+    let lock = lock::Lock::acquire(
+        aws,
+        spec,
+        "rollback",
+        options.break_lock,
+        lock::Journaled::Refuse,
+    )
+    .await?;
     let inventory = match rollback_inventory(aws, spec, options).await {
         Ok(inventory) => inventory,
         Err(error) => {
@@ -643,7 +721,7 @@ pub async fn rollback(
     let rolled = rollout::rollback_all(
         &platform_,
         services,
-        |service| rollout_options(spec, service, None, &options.cancel),
+        |service| rollout_options(spec, service, None, &options.cancel, None),
         &|service, step| {
             aws.events.emit(Event::Rollout {
                 service: service.to_owned(),
@@ -701,7 +779,8 @@ pub async fn destroy(
         return Ok(plan::diff(&[], &inventory.resources));
     };
     // A destroy during a rollout would pull resources from under it.
-    let lock = lock::Lock::acquire(aws, spec, "destroy", break_lock).await?;
+    let lock =
+        lock::Lock::acquire(aws, spec, "destroy", break_lock, lock::Journaled::Discard).await?;
     let result = destroy_locked(aws, spec, deletion).await;
     lock.release(aws).await?;
     result

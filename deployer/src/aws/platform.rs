@@ -10,22 +10,31 @@ use super::colors::listener_name;
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
+use serde::{Deserialize, Serialize};
+
+use super::lock::Lock;
 use super::{
     Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, test_route,
     traffic_record,
 };
 use crate::events::Event;
-use crate::rollout::{Color, Platform, PlatformError, Traffic};
+use crate::rollout::{Color, Journal, Platform, PlatformError, Traffic};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
     pub aws: &'a Aws,
     pub spec: &'a Spec,
     ids: Mutex<Ids>,
-    /// Task definition each color ran before this run's `start_release`, for `revert_release`.
-    previous: Mutex<HashMap<(String, Color), Option<String>>>,
+    /// Where rollouts are journaled: the rollout lock this run holds.
+    lock: Option<&'a Lock>,
     /// Tasks each color was started with in this run: the healthy count a color must reach.
     started: Mutex<HashMap<(String, Color), i32>>,
+}
+
+/// The task definition a color ran before a rollout (None: it had no release).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptTaskDefinition {
+    pub arn: Option<String>,
 }
 
 /// Marks an ECS service whose only release was abandoned: it is kept at zero (a deleted
@@ -46,8 +55,16 @@ impl<'a> AwsPlatform<'a> {
             aws,
             spec,
             ids: Mutex::new(ids),
-            previous: Mutex::new(HashMap::new()),
+            lock: None,
             started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Journals rollouts in `lock` (without one, nothing is journaled: a rollback).
+    pub fn journaling(self, lock: &'a Lock) -> Self {
+        Self {
+            lock: Some(lock),
+            ..self
         }
     }
 
@@ -238,6 +255,24 @@ fn has_no_release(service: &aws_sdk_ecs::types::Service) -> bool {
 impl Platform for AwsPlatform<'_> {
     /// The new task definition, in the desired-state shape.
     type Release = Resource;
+    type Kept = KeptTaskDefinition;
+
+    fn describe_release(&self, release: &Resource) -> String {
+        release.get("image").to_owned()
+    }
+
+    async fn current_release(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> Result<KeptTaskDefinition, PlatformError> {
+        let found = self.ecs_service(service, color).await?;
+        Ok(KeptTaskDefinition {
+            arn: found
+                .filter(|found| !has_no_release(found))
+                .and_then(|found| found.task_definition().map(str::to_owned)),
+        })
+    }
 
     async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
         Ok(self
@@ -269,10 +304,6 @@ impl Platform for AwsPlatform<'_> {
         self.end_warm(service, color).await?;
         match self.ecs_service(service, color).await? {
             Some(existing) => {
-                let kept = (!has_no_release(&existing))
-                    .then(|| existing.task_definition().map(str::to_owned))
-                    .flatten();
-                lock(&self.previous).insert((service.to_owned(), color), kept);
                 if has_no_release(&existing) {
                     self.mark_release(existing.service_arn().unwrap_or_default(), false)
                         .await?;
@@ -289,7 +320,6 @@ impl Platform for AwsPlatform<'_> {
                     .map_err(|e| PlatformError::Call(explain("UpdateService", e)))?;
             }
             None => {
-                lock(&self.previous).insert((service.to_owned(), color), None);
                 let mut with_revision = ids.clone();
                 with_revision.insert(Kind::TaskDefinition, &release.name, &arn);
                 let resource = Resource::new(Kind::EcsService, &ecs_name)
@@ -345,14 +375,18 @@ impl Platform for AwsPlatform<'_> {
     }
 
     /// After a release that never went live for good: the color gets its previous task
-    /// definition back. A service created for this release is kept at zero and marked as having
-    /// no release, rather than deleted (a deleted service drains for minutes and blocks the
-    /// next release of the same name).
-    async fn revert_release(&self, service: &str, color: Color) -> Result<(), PlatformError> {
-        let previous = lock(&self.previous).remove(&(service.to_owned(), color));
+    /// definition back. A service that had none is kept at zero and marked as having no
+    /// release, rather than deleted (a deleted service drains for minutes and blocks the next
+    /// release of the same name).
+    async fn revert_release(
+        &self,
+        service: &str,
+        color: Color,
+        kept: &KeptTaskDefinition,
+    ) -> Result<(), PlatformError> {
         let names = self.names();
-        match previous {
-            Some(Some(task_definition)) => {
+        match &kept.arn {
+            Some(task_definition) => {
                 self.aws
                     .ecs
                     .update_service()
@@ -363,14 +397,13 @@ impl Platform for AwsPlatform<'_> {
                     .await
                     .map_err(|e| PlatformError::Call(explain("UpdateService", e)))?;
             }
-            Some(None) => {
+            None => {
                 // Created (or first given a release) by this rollout, if it got that far.
                 if let Some(found) = self.ecs_service(service, color).await? {
                     self.mark_release(found.service_arn().unwrap_or_default(), true)
                         .await?;
                 }
             }
-            None => {}
         }
         Ok(())
     }
@@ -516,5 +549,30 @@ impl Platform for AwsPlatform<'_> {
         test_route::close(self.aws, self.spec, &self.ids(), service)
             .await
             .map_err(PlatformError::Call)
+    }
+
+    async fn save_journal(
+        &self,
+        journal: &Journal<KeptTaskDefinition>,
+    ) -> Result<(), PlatformError> {
+        let Some(lock) = self.lock else {
+            return Ok(());
+        };
+        let stored = serde_json::to_value(journal)
+            .and_then(serde_json::from_value)
+            .map_err(|error| PlatformError::Call(error.into()))?;
+        lock.record(self.aws, Some(stored))
+            .await
+            .map_err(PlatformError::Call)
+    }
+
+    async fn clear_journal(&self, _: &str) -> Result<(), PlatformError> {
+        match self.lock {
+            Some(lock) => lock
+                .record(self.aws, None)
+                .await
+                .map_err(PlatformError::Call),
+            None => Ok(()),
+        }
     }
 }

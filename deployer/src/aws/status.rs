@@ -18,6 +18,9 @@ pub struct AwsStatus {
     pub environment: String,
     /// Who holds the rollout lock, when a rollout runs.
     pub rollout_in_progress: Option<String>,
+    /// The rollout lock with its journal: a rollout running, paused or left by a dashctl
+    /// that died.
+    pub lock: Option<lock::LockReport>,
     pub services: Vec<ServiceReport>,
     pub databases: Vec<super::database::DatabaseReport>,
 }
@@ -126,8 +129,8 @@ impl AwsStatus {
             ));
             out.push('\n');
         }
-        if let Some(holder) = &self.rollout_in_progress {
-            out.push_str(&format!("\nrollout in progress: {holder}\n"));
+        if let Some(lock) = &self.lock {
+            out.push_str(&format!("\n{}\n", lock.describe()));
         }
         out
     }
@@ -282,10 +285,15 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
             colors,
         });
     }
+    let lock = lock::report(aws, spec).await?;
     Ok(AwsStatus {
         app: spec.app.clone(),
         environment: spec.environment.clone(),
-        rollout_in_progress: lock::holder(aws, spec).await,
+        rollout_in_progress: lock
+            .as_ref()
+            .filter(|lock| lock.lease_seconds_left > 0)
+            .map(|lock| lock.holder.clone()),
+        lock,
         services,
         databases: super::database::reports(aws, spec).await?,
     })

@@ -38,7 +38,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
         }
         let report = runtime()?.block_on(async {
             Connection::open(&loaded)?
-                .deploy(args.service, &events)
+                .deploy(args.service, args.wait_until, &events)
                 .await
         })?;
         return finish(report);
@@ -66,6 +66,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
                     .yes
                     .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),
                 cancel: cancel_on_ctrl_c(),
+                wait_until: args.wait_until,
             };
             aws::deploy(&aws, &loaded, options).await
         })

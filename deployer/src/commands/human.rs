@@ -109,6 +109,18 @@ impl Human {
                     .from
                     .map_or_else(|| "nothing".to_owned(), |color| color.to_string())
             ),
+            Event::Paused { rollout } => println!("{}", rollout.what_next()),
+            Event::Aborted {
+                service,
+                color,
+                live,
+            } => println!(
+                "{service}: rollout to {color} aborted; {}",
+                live.map_or_else(
+                    || "the service serves nothing yet".to_owned(),
+                    |live| format!("{live} serves all traffic")
+                )
+            ),
             Event::Unchanged { service } => eprintln!("  {service}: unchanged"),
             Event::NothingToDeploy => {
                 println!("nothing to deploy: every service already runs what the spec says");

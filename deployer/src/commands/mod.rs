@@ -9,6 +9,7 @@ mod jsonl;
 mod logs;
 mod plan;
 mod rollback;
+mod rollout;
 mod status;
 mod up;
 mod validate;
@@ -101,6 +102,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Deploy(args) => deploy::exec(args, aws),
         Command::Rollback(args) => rollback::exec(args, aws),
         Command::Logs(args) => logs::exec(&args, aws),
+        Command::Rollout(command) => rollout::exec(command, aws),
     }
 }
 
@@ -171,6 +173,11 @@ fn refused_or_failed(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Fail
             .downcast_ref::<aws::UnconfirmedDatabaseDeletion>()
             .is_some()
             || error.downcast_ref::<aws::TrafficDrift>().is_some()
+            || error.downcast_ref::<aws::UnfinishedRollout>().is_some()
+            || error.downcast_ref::<aws::NoUnfinishedRollout>().is_some()
+            || error
+                .downcast_ref::<aws::WaitUntilNeedsOneService>()
+                .is_some()
         {
             Failure::Usage(format!("{error}"))
         } else {

@@ -17,6 +17,9 @@ pub struct StatusReport {
     /// The PostgreSQL servers `up` runs for the spec's databases.
     #[serde(default)]
     pub databases: Vec<super::database::DatabaseStatus>,
+    /// Rollouts running or paused (`--wait-until`), from their journals.
+    #[serde(default)]
+    pub rollouts: Vec<crate::rollout::JournalView>,
 }
 
 impl StatusReport {
@@ -108,6 +111,15 @@ impl StatusReport {
             ));
             out.push('\n');
         }
+        for rollout in &self.rollouts {
+            out.push('\n');
+            if rollout.paused {
+                out.push_str(&rollout.what_next());
+            } else {
+                out.push_str(&format!("rollout in progress: {}", rollout.describe()));
+            }
+            out.push('\n');
+        }
         out
     }
 }
@@ -116,6 +128,16 @@ impl StatusReport {
 pub struct DeployRequest {
     /// One service, or every service when absent.
     pub service: Option<String>,
+    /// Stop the rollout at this stage (one service's rollout only).
+    #[serde(default)]
+    pub wait_until: Option<crate::rollout::WaitUntil>,
+}
+
+/// `rollout resume`: continue the journaled rollout, stopping again at `wait_until`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResumeRequest {
+    #[serde(default)]
+    pub wait_until: Option<crate::rollout::WaitUntil>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

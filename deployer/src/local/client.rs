@@ -6,10 +6,13 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::api::{ActionReport, DeployRequest, RollbackRequest, RolloutLine, StatusReport};
+use super::api::{
+    ActionReport, DeployRequest, ResumeRequest, RollbackRequest, RolloutLine, StatusReport,
+};
 use super::control_file::{self, ControlFile};
 use super::process::ProcessIdentity;
 use crate::events::Events;
+use crate::rollout::WaitUntil;
 use crate::spec::LoadedSpec;
 
 pub struct Connection {
@@ -71,9 +74,33 @@ impl Connection {
     pub async fn deploy(
         &self,
         service: Option<String>,
+        wait_until: Option<WaitUntil>,
         events: &Events,
     ) -> anyhow::Result<ActionReport> {
-        self.rollout("/deploy", &DeployRequest { service }, events)
+        self.rollout(
+            "/deploy",
+            &DeployRequest {
+                service,
+                wait_until,
+            },
+            events,
+        )
+        .await
+    }
+
+    /// Continues the paused rollout (to `wait_until`, or to the end).
+    pub async fn resume(
+        &self,
+        wait_until: Option<WaitUntil>,
+        events: &Events,
+    ) -> anyhow::Result<ActionReport> {
+        self.rollout("/rollout/resume", &ResumeRequest { wait_until }, events)
+            .await
+    }
+
+    /// Undoes the paused rollout.
+    pub async fn abort(&self, events: &Events) -> anyhow::Result<ActionReport> {
+        self.rollout("/rollout/abort", &serde_json::json!({}), events)
             .await
     }
 

@@ -17,12 +17,15 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{
-    ActionError, ActionReport, DeployRequest, RollbackRequest, RolloutLine, StatusReport,
+    ActionError, ActionReport, DeployRequest, ResumeRequest, RollbackRequest, RolloutLine,
+    StatusReport,
 };
 use super::platform::LocalPlatform;
 use super::release::LocalRelease;
 use crate::events::{self, Event, Events};
-use crate::rollout::{self, Aftermath, RolloutError, RolloutOptions, Step};
+use crate::rollout::{
+    self, Aftermath, JournalView, Reached, RolloutError, RolloutOptions, Step, WaitUntil,
+};
 use crate::spec::{self, LoadedSpec};
 
 pub struct ControlState {
@@ -43,6 +46,8 @@ pub fn router(state: Arc<ControlState>) -> axum::Router {
         .route("/status", get(status))
         .route("/deploy", post(deploy))
         .route("/rollback", post(rollback))
+        .route("/rollout/resume", post(resume))
+        .route("/rollout/abort", post(abort))
         .route("/down", post(down))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -94,6 +99,12 @@ pub fn status_report(state: &ControlState) -> StatusReport {
             .iter()
             .map(|database| database.status(&state.loaded.state_dir_absolute()))
             .collect(),
+        rollouts: state
+            .platform
+            .journals()
+            .iter()
+            .map(JournalView::from)
+            .collect(),
     }
 }
 
@@ -107,8 +118,14 @@ async fn down(State(state): State<Arc<ControlState>>) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-fn options(loaded: &LoadedSpec, service: &str, cancel: &CancellationToken) -> RolloutOptions {
+fn options(
+    loaded: &LoadedSpec,
+    service: &str,
+    cancel: &CancellationToken,
+    wait_until: Option<WaitUntil>,
+) -> RolloutOptions {
     RolloutOptions {
+        wait_until,
         poll_interval: loaded
             .spec
             .local
@@ -125,6 +142,21 @@ async fn deploy(
 ) -> Response {
     streamed(state, |state, events, cancel| async move {
         report(deploy_services(&state, request, &events, &cancel).await)
+    })
+}
+
+async fn resume(
+    State(state): State<Arc<ControlState>>,
+    Json(request): Json<ResumeRequest>,
+) -> Response {
+    streamed(state, |state, events, cancel| async move {
+        report(resume_rollout(&state, request, &events, &cancel).await)
+    })
+}
+
+async fn abort(State(state): State<Arc<ControlState>>) -> Response {
+    streamed(state, |state, events, cancel| async move {
+        report(abort_rollout(&state, &events, &cancel).await)
     })
 }
 
@@ -257,7 +289,8 @@ async fn deploy_services(
         None => loaded.spec.services.keys().cloned().collect(),
     };
     let _one_at_a_time = one_at_a_time(state, cancel).await?;
-    let mut deployed = 0;
+    refuse_while_unfinished(state)?;
+    let mut releases = Vec::new();
     for name in names {
         let Some(runtime) = state.platform.services.get(&name) else {
             return Err(ActionError::Failed {
@@ -282,6 +315,19 @@ async fn deploy_services(
             events.emit(Event::Unchanged { service: name });
             continue;
         }
+        releases.push((name, release));
+    }
+    if request.wait_until.is_some() && releases.len() > 1 {
+        let names: Vec<&str> = releases.iter().map(|(name, _)| name.as_str()).collect();
+        return Err(ActionError::Invalid {
+            message: format!(
+                "--wait-until stops one service's rollout, but this deploy rolls out {}; pick one with --service",
+                names.join(", ")
+            ),
+        });
+    }
+    let deployed = releases.len();
+    for (name, release) in releases {
         if cancel.is_cancelled() {
             return Err(interrupted(&format!("before deploying {name}")));
         }
@@ -291,17 +337,16 @@ async fn deploy_services(
                 step,
             });
         };
-        let outcome = rollout::deploy(
+        let reached = rollout::deploy(
             state.platform.as_ref(),
             &name,
             &release,
-            &options(&loaded, &name, cancel),
+            &options(&loaded, &name, cancel, request.wait_until),
             &progress,
         )
         .await
         .map_err(|error| failed(&error))?;
-        events.emit(Event::Live { outcome });
-        deployed += 1;
+        reached_event(events, reached);
     }
     if deployed == 0 {
         events.emit(Event::NothingToDeploy);
@@ -324,10 +369,11 @@ async fn roll_back_services(
         });
     }
     let _one_at_a_time = one_at_a_time(state, cancel).await?;
+    refuse_while_unfinished(state)?;
     let rolled = rollout::rollback_all(
         state.platform.as_ref(),
         services,
-        |service| options(&state.loaded, service, cancel),
+        |service| options(&state.loaded, service, cancel, None),
         &|service, step| {
             events.emit(Event::Rollout {
                 service: service.to_owned(),
@@ -338,6 +384,104 @@ async fn roll_back_services(
     .await
     .map_err(|error| failed(&error))?;
     events::rolled_back(events, rolled);
+    Ok(())
+}
+
+/// Reports where a rollout got to.
+fn reached_event(events: &Events, reached: Reached) {
+    events.emit(match reached {
+        Reached::Live(outcome) => Event::Live { outcome },
+        Reached::Paused(rollout) => Event::Paused { rollout },
+    });
+}
+
+/// A paused rollout (or one whose undo failed) must be resumed or aborted before another
+/// deploy or rollback changes the same colors.
+fn refuse_while_unfinished(state: &ControlState) -> Result<(), ActionError> {
+    match state.platform.journals().first() {
+        Some(journal) => Err(ActionError::Invalid {
+            message: JournalView::from(journal).what_next(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn nothing_unfinished(verb: &str) -> ActionError {
+    ActionError::Invalid {
+        message: format!("no rollout is unfinished: there is nothing to {verb}"),
+    }
+}
+
+async fn resume_rollout(
+    state: &ControlState,
+    request: ResumeRequest,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<(), ActionError> {
+    let _one_at_a_time = one_at_a_time(state, cancel).await?;
+    let Some(journal) = state.platform.journals().into_iter().next() else {
+        return Err(nothing_unfinished("resume"));
+    };
+    let loaded = spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
+        message: error.lines().join("\n"),
+    })?;
+    let name = journal.service.clone();
+    let release = loaded.spec.services.get(&name).and_then(|service| {
+        LocalRelease::from_spec(
+            service,
+            &state.urls,
+            &state.database_env,
+            &loaded.state_dir_absolute(),
+        )
+    });
+    let progress = |step: Step| {
+        events.emit(Event::Rollout {
+            service: name.clone(),
+            step,
+        });
+    };
+    let reached = rollout::resume(
+        state.platform.as_ref(),
+        journal,
+        release.as_ref(),
+        &options(&loaded, &name, cancel, request.wait_until),
+        &progress,
+    )
+    .await
+    .map_err(|error| failed(&error))?;
+    reached_event(events, reached);
+    Ok(())
+}
+
+async fn abort_rollout(
+    state: &ControlState,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<(), ActionError> {
+    let _one_at_a_time = one_at_a_time(state, cancel).await?;
+    let Some(journal) = state.platform.journals().into_iter().next() else {
+        return Err(nothing_unfinished("abort"));
+    };
+    let name = journal.service.clone();
+    let progress = |step: Step| {
+        events.emit(Event::Rollout {
+            service: name.clone(),
+            step,
+        });
+    };
+    let aborted = rollout::abort(
+        state.platform.as_ref(),
+        journal,
+        &options(&state.loaded, &name, cancel, None),
+        &progress,
+    )
+    .await
+    .map_err(|error| failed(&error))?;
+    events.emit(Event::Aborted {
+        service: aborted.service,
+        color: aborted.color,
+        live: aborted.live,
+    });
     Ok(())
 }
 

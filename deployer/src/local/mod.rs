@@ -101,9 +101,7 @@ pub async fn up(loaded: LoadedSpec, options: UpOptions, events: &Events) -> anyh
         .iter()
         .map(|(name, service)| (name.clone(), service.url()))
         .collect();
-    let platform = Arc::new(LocalPlatform {
-        services: services.clone(),
-    });
+    let platform = Arc::new(LocalPlatform::new(services.clone()));
 
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();

@@ -1,18 +1,47 @@
 //! The local platform as the rollout engine sees it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Platform, PlatformError, TEST_HEADER, Traffic};
+use crate::rollout::{Color, Journal, Platform, PlatformError, TEST_HEADER, Traffic};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
+    /// Rollouts in progress or paused, by service: they live as long as `up` (and the
+    /// instances they concern) does.
+    journals: Mutex<BTreeMap<String, Journal<KeptRelease>>>,
+}
+
+/// What a color ran before a rollout (nothing, for a color that never ran).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptRelease {
+    pub release: Option<LocalRelease>,
 }
 
 impl LocalPlatform {
+    pub fn new(services: BTreeMap<String, Arc<ServiceRuntime>>) -> Self {
+        Self {
+            services,
+            journals: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The rollouts journaled now (at most one runs at a time; paused ones stay).
+    pub fn journals(&self) -> Vec<Journal<KeptRelease>> {
+        self.lock_journals().values().cloned().collect()
+    }
+
+    fn lock_journals(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Journal<KeptRelease>>> {
+        self.journals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn service(&self, name: &str) -> Result<&Arc<ServiceRuntime>, PlatformError> {
         self.services.get(name).ok_or_else(|| {
             PlatformError::Failed(format!(
@@ -30,6 +59,21 @@ impl LocalPlatform {
 
 impl Platform for LocalPlatform {
     type Release = LocalRelease;
+    type Kept = KeptRelease;
+
+    fn describe_release(&self, release: &LocalRelease) -> String {
+        release.command.join(" ")
+    }
+
+    async fn current_release(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> Result<KeptRelease, PlatformError> {
+        Ok(KeptRelease {
+            release: self.service(service)?.release(color),
+        })
+    }
 
     async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
         Ok(self.service(service)?.live_color())
@@ -49,7 +93,7 @@ impl Platform for LocalPlatform {
             .scale(color, 0)
             .await
             .map_err(PlatformError::Failed)?;
-        runtime.set_release(color, release.clone());
+        runtime.replace_release(color, Some(release.clone()));
         runtime
             .scale(color, Self::starting_size(runtime))
             .await
@@ -79,8 +123,14 @@ impl Platform for LocalPlatform {
             .map_err(PlatformError::Failed)
     }
 
-    async fn revert_release(&self, service: &str, color: Color) -> Result<(), PlatformError> {
-        self.service(service)?.revert_release(color);
+    async fn revert_release(
+        &self,
+        service: &str,
+        color: Color,
+        kept: &KeptRelease,
+    ) -> Result<(), PlatformError> {
+        self.service(service)?
+            .replace_release(color, kept.release.clone());
         Ok(())
     }
 
@@ -158,6 +208,17 @@ impl Platform for LocalPlatform {
             runtime.set_test_route(None);
             tracing::info!(service, "test route closed");
         }
+        Ok(())
+    }
+
+    async fn save_journal(&self, journal: &Journal<KeptRelease>) -> Result<(), PlatformError> {
+        self.lock_journals()
+            .insert(journal.service.clone(), journal.clone());
+        Ok(())
+    }
+
+    async fn clear_journal(&self, service: &str) -> Result<(), PlatformError> {
+        self.lock_journals().remove(service);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::spec::Service;
 use crate::spec::template::{Placeholder, expand};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LocalRelease {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,

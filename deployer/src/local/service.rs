@@ -32,8 +32,6 @@ struct Routing {
 #[derive(Default)]
 struct ColorGroup {
     release: Option<Arc<LocalRelease>>,
-    /// What ran before the last `set_release`, for `revert_release`.
-    previous_release: Option<Arc<LocalRelease>>,
     instances: Vec<Arc<Instance>>,
     /// Taken out of `instances` (no longer counted or routed to) but still draining or
     /// stopping: kept here, in the same lock, so control.json keeps recording their processes
@@ -348,17 +346,19 @@ impl ServiceRuntime {
         self.with_groups(|groups| groups.get(&live).and_then(|group| group.release.clone()))
     }
 
-    pub fn set_release(&self, color: Color, release: LocalRelease) {
+    /// What `color` runs (or last ran, when scaled to zero).
+    pub fn release(&self, color: Color) -> Option<LocalRelease> {
         self.with_groups(|groups| {
-            let group = groups.entry(color).or_default();
-            group.previous_release = group.release.replace(Arc::new(release));
-        });
+            groups
+                .get(&color)
+                .and_then(|group| group.release.as_deref().cloned())
+        })
     }
 
-    pub fn revert_release(&self, color: Color) {
+    /// Gives `color` `release` (None: it has none, as before its first release).
+    pub fn replace_release(&self, color: Color, release: Option<LocalRelease>) {
         self.with_groups(|groups| {
-            let group = groups.entry(color).or_default();
-            group.release = group.previous_release.take();
+            groups.entry(color).or_default().release = release.map(Arc::new);
         });
     }
 

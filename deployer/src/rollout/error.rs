@@ -62,7 +62,7 @@ pub enum RolloutError {
     /// traffic goes now is not known. `reason` is why the release stopped; `error` why traffic
     /// could not go back.
     #[error(
-        "{service}: rollout to {color} failed ({reason}) and traffic could not be moved back to {live}; check `dashctl status`, then `dashctl rollback --service {service}`"
+        "{service}: rollout to {color} failed ({reason}) and traffic could not be moved back to {live}; its journal is kept: `dashctl rollout abort` tries again"
     )]
     UndoFailed {
         service: String,
@@ -71,6 +71,17 @@ pub enum RolloutError {
         reason: String,
         #[source]
         error: PlatformError,
+    },
+    /// A rollout journaled before its release was running, resumed with a spec that now
+    /// describes another release.
+    #[error(
+        "{service}: the rollout stopped while starting {started}, but the spec now has {}; `dashctl rollout abort` it, then deploy again",
+        .spec.as_deref().unwrap_or("no release for it")
+    )]
+    ReleaseChanged {
+        service: String,
+        started: String,
+        spec: Option<String>,
     },
     #[error("{service}: nothing to roll back to (it has never been deployed)")]
     NeverDeployed { service: String },
@@ -118,9 +129,10 @@ impl RolloutError {
             Self::NeverHealthy { .. } | Self::Abandoned { .. } | Self::RolledBack { .. } => {
                 Aftermath::Reverted
             }
-            Self::NeverDeployed { .. } | Self::NothingToRollBack { .. } | Self::Platform { .. } => {
-                Aftermath::Failed
-            }
+            Self::NeverDeployed { .. }
+            | Self::NothingToRollBack { .. }
+            | Self::ReleaseChanged { .. }
+            | Self::Platform { .. } => Aftermath::Failed,
             Self::UndoFailed { .. } => Aftermath::NeedsAttention,
         }
     }

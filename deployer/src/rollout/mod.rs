@@ -13,9 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::spec::Spec;
 
 mod error;
+pub mod journal;
 mod smoke;
 
 pub use error::{Aftermath, PlatformError, RolloutError, with_causes};
+pub use journal::{Journal, JournalView, Stage, WaitUntil};
 pub use smoke::SmokeTest;
 
 /// The header that reaches the color being checked through its test route, whose value names
@@ -107,6 +109,20 @@ pub trait Platform: Sync {
     /// What a color runs: a container image on AWS, a command and env locally.
     type Release: Send + Sync;
 
+    /// What a color ran before a rollout gave it a new release, as `revert_release` gives it
+    /// back; journaled, so that a rollout resumed or aborted by another dashctl can.
+    type Kept: Serialize + serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync;
+
+    /// `release` in words, the same for the same release (an image, a command line).
+    fn describe_release(&self, release: &Self::Release) -> String;
+
+    /// What `color` runs now (or that it runs nothing), for a later `revert_release`.
+    fn current_release(
+        &self,
+        service: &str,
+        color: Color,
+    ) -> impl Future<Output = Result<Self::Kept, PlatformError>> + Send;
+
     /// The color receiving traffic, or None before the first deploy.
     fn live_color(
         &self,
@@ -135,12 +151,14 @@ pub trait Platform: Sync {
         color: Color,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
-    /// Gives `color` back the release it had before the last `start_release`, after a release
-    /// that never went live for good: a later rollback must find the last good release there.
+    /// Gives `color` back `kept` (what `current_release` read before its `start_release`),
+    /// after a release that never went live for good: a later rollback must find the last
+    /// good release there.
     fn revert_release(
         &self,
         service: &str,
         color: Color,
+        kept: &Self::Kept,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 
     /// Whether every instance of `color` passes its health check right now.
@@ -205,6 +223,18 @@ pub trait Platform: Sync {
         &self,
         service: &str,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+
+    /// Writes how far the service's rollout got, where it outlives this process.
+    fn save_journal(
+        &self,
+        journal: &Journal<Self::Kept>,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+
+    /// Removes the service's journal: its rollout is over, one way or the other.
+    fn clear_journal(
+        &self,
+        service: &str,
+    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
 }
 
 /// How long the router may take to report weights it accepted (an ALB applies a listener
@@ -231,6 +261,8 @@ pub struct RolloutOptions {
     pub cancel: CancellationToken,
     /// Run against the new color through its test route before any traffic moves.
     pub smoke_test: Option<SmokeTest>,
+    /// Stop at this stage, journaled for `rollout resume` or `rollout abort`.
+    pub wait_until: Option<WaitUntil>,
 }
 
 impl RolloutOptions {
@@ -256,6 +288,7 @@ impl RolloutOptions {
                 timeout: smoke.timeout.0,
                 workdir: spec.workdir(),
             }),
+            wait_until: None,
         }
     }
 }
@@ -319,6 +352,17 @@ pub enum Step {
     RollBack {
         to: Color,
     },
+    /// A journaled rollout goes on from `stage`.
+    Resume {
+        #[serde(flatten)]
+        stage: Stage,
+    },
+    /// Stopped at `stage` as asked (`--wait-until`); journaled for `rollout resume` or
+    /// `rollout abort`.
+    Paused {
+        #[serde(flatten)]
+        stage: Stage,
+    },
 }
 
 impl fmt::Display for Step {
@@ -355,6 +399,11 @@ impl fmt::Display for Step {
             Self::Retire { color } => write!(f, "draining and retiring {color}"),
             Self::Abandon { color } => write!(f, "abandoning {color}; live color unchanged"),
             Self::RollBack { to } => write!(f, "rolling back to {to}"),
+            Self::Resume { stage } => write!(f, "resuming from {stage}"),
+            Self::Paused { stage } => write!(
+                f,
+                "paused at {stage}; `dashctl rollout resume` goes on, `dashctl rollout abort` undoes it"
+            ),
         }
     }
 }
@@ -489,23 +538,25 @@ enum Undone {
     TrafficStuck { live: Color, error: PlatformError },
 }
 
-/// Undoes a rollout that has not fully switched: all traffic back to `live`, the test route
-/// removed, the new color scaled down and given back its previous release.
+/// Undoes a rollout that has not fully switched: all traffic back to the live color, the
+/// test route removed, the new color scaled down and given back its previous release, the
+/// journal cleared.
 async fn abandon<P: Platform>(
     platform_: &P,
-    service: &str,
-    target: Color,
-    live: Option<Color>,
+    journal: &JournalOf<P>,
     shifted: bool,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Undone {
+    let service = journal.service.as_str();
+    let target = journal.target;
     progress(Step::Abandon { color: target });
     let mut problems = Vec::new();
     if shifted
-        && let Some(live) = live
+        && let Some(live) = journal.live
         && let Err(error) = shift(platform_, service, live, 100, options, progress).await
     {
+        // The journal stays: `rollout abort` tries again.
         return Undone::TrafficStuck { live, error };
     }
     // On every path, also before the route was opened: one left by a rollout that was killed
@@ -522,9 +573,18 @@ async fn abandon<P: Platform>(
             with_causes(&error)
         ));
     }
-    if let Err(error) = platform_.revert_release(service, target).await {
+    if let Some(kept) = &journal.kept
+        && let Err(error) = platform_.revert_release(service, target, kept).await
+    {
         problems.push(format!(
             "could not restore {target}'s previous release: {}",
+            with_causes(&error)
+        ));
+    }
+    // Traffic is on the live color: what is left over is said in the error, not resumable.
+    if let Err(error) = platform_.clear_journal(service).await {
+        problems.push(format!(
+            "could not clear the rollout journal: {}",
             with_causes(&error)
         ));
     }
@@ -589,137 +649,443 @@ fn with_cleanup(reason: String, cleanup: Option<String>) -> String {
     }
 }
 
+/// Where a deploy (or a resumed one) ended without failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// The new color is live and the old one retired (or kept warm).
+    Live(Outcome),
+    /// Stopped at `--wait-until`'s stage; the journal holds it for `rollout resume` or `abort`.
+    Paused(JournalView),
+}
+
+impl Reached {
+    pub fn service(&self) -> &str {
+        match self {
+            Self::Live(outcome) => &outcome.service,
+            Self::Paused(journal) => &journal.service,
+        }
+    }
+}
+
+/// The journal of a rollout on platform `P`.
+pub type JournalOf<P> = Journal<<P as Platform>::Kept>;
+
 /// Deploys `release` to the idle color, switches traffic to it once healthy (through the
-/// canary steps, if any), bakes, and retires the old color.
+/// canary steps, if any), bakes, and retires the old color; or stops at
+/// `options.wait_until`. Every stage reached is journaled first (see [`journal`]).
 pub async fn deploy<P: Platform>(
     platform_: &P,
     service: &str,
     release: &P::Release,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Outcome, RolloutError> {
-    let fail = platform(service);
-    let live = platform_.live_color(service).await.map_err(&fail)?;
-    let target = live.map_or(Color::Blue, Color::other);
-    let live_name = live.map_or_else(|| "nothing".to_owned(), |color| color.to_string());
-    // Stops the rollout for `reason` after `shifted` moved traffic (or not), and says how it
-    // ended.
-    let give_up = async |shifted: bool, reason: String| {
-        let undone = abandon(platform_, service, target, live, shifted, options, progress).await;
-        abandoned(service, target, &live_name, reason, undone)
+) -> Result<Reached, RolloutError> {
+    let live = platform_
+        .live_color(service)
+        .await
+        .map_err(platform(service))?;
+    let mut journal = Journal {
+        service: service.to_owned(),
+        target: live.map_or(Color::Blue, Color::other),
+        live,
+        stage: Stage::Starting,
+        release: platform_.describe_release(release),
+        kept: None,
+        paused: false,
     };
+    run(platform_, &mut journal, Some(release), options, progress).await
+}
 
-    progress(Step::Start { color: target });
-    if let Err(error) = platform_.start_release(service, target, release).await {
-        return Err(give_up(false, with_causes(&error)).await);
-    }
-    progress(Step::WaitHealthy { color: target });
-    if let Err(stop) = wait_healthy(platform_, service, target, options).await {
-        let undone = abandon(platform_, service, target, live, false, options, progress).await;
-        return Err(match (stop, undone) {
-            (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
-                service: service.to_owned(),
-                color: target,
-                live: live_name,
-                timeout: options.health_timeout,
-            },
-            (stop, undone) => abandoned(service, target, &live_name, stop.reason(), undone),
-        });
-    }
-
-    if let Err(reason) =
-        check_through_test_route(platform_, service, target, options, progress).await
-    {
-        return Err(give_up(false, reason).await);
-    }
-
-    if live.is_some() {
-        for (percent, duration) in &options.canary {
-            progress(Step::Canary {
-                to: target,
-                percent: *percent,
-                duration: *duration,
+/// Continues a journaled rollout from its stage. `release` is the spec's release for the
+/// service: needed only by a rollout that stopped while its release was being started, and
+/// then only if it is the one that rollout started.
+pub async fn resume<P: Platform>(
+    platform_: &P,
+    mut journal: JournalOf<P>,
+    release: Option<&P::Release>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Reached, RolloutError> {
+    let release = match (journal.stage, release) {
+        (Stage::Starting, Some(release))
+            if platform_.describe_release(release) == journal.release =>
+        {
+            Some(release)
+        }
+        (Stage::Starting, other) => {
+            return Err(RolloutError::ReleaseChanged {
+                service: journal.service.clone(),
+                started: journal.release.clone(),
+                spec: other.map(|release| platform_.describe_release(release)),
             });
-            let shifted = match shift(platform_, service, target, *percent, options, progress).await
-            {
-                Ok(()) => watch(platform_, service, target, *duration, options, true).await,
-                Err(error) => Err(Stop::Failed(error)),
+        }
+        _ => None,
+    };
+    progress(Step::Resume {
+        stage: journal.stage,
+    });
+    journal.paused = false;
+    platform_
+        .save_journal(&journal)
+        .await
+        .map_err(platform(&journal.service))?;
+    run(platform_, &mut journal, release, options, progress).await
+}
+
+/// What aborting a journaled rollout came to: traffic is on `live` again (nothing, for a
+/// first deploy) and the new color is scaled down with its earlier release back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aborted {
+    pub service: String,
+    pub color: Color,
+    pub live: Option<Color>,
+}
+
+/// Undoes a journaled rollout: before the switch, as an abandon; after it, by switching back
+/// to the old color, which is still up until the rollout ends.
+pub async fn abort<P: Platform>(
+    platform_: &P,
+    journal: JournalOf<P>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Aborted, RolloutError> {
+    let service = journal.service.as_str();
+    let fail = platform(service);
+    let aborted = Aborted {
+        service: service.to_owned(),
+        color: journal.target,
+        live: journal.live,
+    };
+    match journal.live {
+        Some(old) if journal.stage.switched() => {
+            switch_back(platform_, &journal, old, options, progress)
+                .await
+                .map_err(|error| RolloutError::UndoFailed {
+                    service: service.to_owned(),
+                    color: journal.target,
+                    live: old,
+                    reason: "aborted".to_owned(),
+                    error,
+                })?;
+            platform_.clear_journal(service).await.map_err(&fail)?;
+        }
+        live => {
+            // Traffic may have moved by a step the journal had not yet recorded.
+            let all_on_live = match live {
+                Some(live) => {
+                    platform_.traffic(service).await.map_err(&fail)? == Some(Traffic::to(live, 100))
+                }
+                None => true,
             };
-            if let Err(stop) = shifted {
-                let reason = format!("canary at {percent}%: {}", stop.reason());
-                return Err(give_up(true, reason).await);
+            match abandon(platform_, &journal, !all_on_live, options, progress).await {
+                Undone::Done(None) => {}
+                Undone::Done(Some(problems)) => {
+                    return Err(RolloutError::Platform {
+                        service: service.to_owned(),
+                        error: PlatformError::Failed(problems),
+                    });
+                }
+                Undone::TrafficStuck { live, error } => {
+                    return Err(RolloutError::UndoFailed {
+                        service: service.to_owned(),
+                        color: journal.target,
+                        live,
+                        reason: "aborted".to_owned(),
+                        error,
+                    });
+                }
             }
         }
     }
+    Ok(aborted)
+}
 
-    progress(Step::Switch { to: target });
-    // The test route goes before the switch: a live color is reached without it.
+/// All traffic back on `old` after the new color went live, autoscaling with it, and the new
+/// color scaled down with its earlier release back. Err: traffic could not be moved back.
+async fn switch_back<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    old: Color,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<(), PlatformError> {
+    let service = journal.service.as_str();
+    progress(Step::RollBack { to: old });
+    shift(platform_, service, old, 100, options, progress).await?;
+    platform_.retarget_scaling(service, old).await?;
+    platform_.retire(service, journal.target).await?;
+    if let Some(kept) = &journal.kept {
+        platform_
+            .revert_release(service, journal.target, kept)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The rollout's state machine: does the work after `journal.stage`, journals the next stage,
+/// and goes on until the old color is retired, the rollout is undone, or `wait_until`.
+async fn run<P: Platform>(
+    platform_: &P,
+    journal: &mut JournalOf<P>,
+    release: Option<&P::Release>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Reached, RolloutError> {
+    let service = journal.service.clone();
+    let service = service.as_str();
+    let fail = platform(service);
+    let target = journal.target;
+    let live = journal.live;
+    let live_name = live.map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+    loop {
+        let next = match journal.stage {
+            Stage::Starting => {
+                if journal.kept.is_none() {
+                    let kept = platform_
+                        .current_release(service, target)
+                        .await
+                        .map_err(&fail)?;
+                    journal.kept = Some(kept);
+                    platform_.save_journal(journal).await.map_err(&fail)?;
+                }
+                progress(Step::Start { color: target });
+                let started = match release {
+                    Some(release) => platform_.start_release(service, target, release).await,
+                    None => Err(PlatformError::Failed(
+                        "the release to start is not known".to_owned(),
+                    )),
+                };
+                if let Err(error) = started {
+                    return Err(give_up(
+                        platform_,
+                        journal,
+                        false,
+                        with_causes(&error),
+                        options,
+                        progress,
+                    )
+                    .await);
+                }
+                Stage::Started
+            }
+            Stage::Started => {
+                progress(Step::WaitHealthy { color: target });
+                if let Err(stop) = wait_healthy(platform_, service, target, options).await {
+                    let undone = abandon(platform_, journal, false, options, progress).await;
+                    let error = match (stop, undone) {
+                        (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
+                            service: service.to_owned(),
+                            color: target,
+                            live: live_name,
+                            timeout: options.health_timeout,
+                        },
+                        (stop, undone) => {
+                            abandoned(service, target, &live_name, stop.reason(), undone)
+                        }
+                    };
+                    return Err(error);
+                }
+                Stage::Checking
+            }
+            Stage::Checking => {
+                if let Err(reason) =
+                    check_through_test_route(platform_, service, target, options, progress).await
+                {
+                    return Err(
+                        give_up(platform_, journal, false, reason, options, progress).await,
+                    );
+                }
+                Stage::Healthy
+            }
+            Stage::Healthy => match (live, options.canary.first()) {
+                (Some(_), Some(&(percent, duration))) => {
+                    canary_step(platform_, journal, 0, percent, duration, options, progress).await?
+                }
+                _ => switch(platform_, journal, options, progress).await?,
+            },
+            Stage::Canary { step, percent } => {
+                let duration = options
+                    .canary
+                    .get(step)
+                    .map_or(Duration::ZERO, |(_, duration)| *duration);
+                if let Err(stop) = watch(platform_, service, target, duration, options, true).await
+                {
+                    let reason = format!("canary at {percent}%: {}", stop.reason());
+                    return Err(give_up(platform_, journal, true, reason, options, progress).await);
+                }
+                match options.canary.get(step + 1) {
+                    Some(&(percent, duration)) => {
+                        canary_step(
+                            platform_,
+                            journal,
+                            step + 1,
+                            percent,
+                            duration,
+                            options,
+                            progress,
+                        )
+                        .await?
+                    }
+                    None => switch(platform_, journal, options, progress).await?,
+                }
+            }
+            Stage::Switched => {
+                if let Some(old) = live {
+                    progress(Step::Bake {
+                        color: target,
+                        duration: options.bake,
+                    });
+                    if watch(platform_, service, target, options.bake, options, false)
+                        .await
+                        .is_err()
+                        && options.auto_rollback
+                    {
+                        if let Err(error) =
+                            switch_back(platform_, journal, old, options, progress).await
+                        {
+                            return Err(RolloutError::UndoFailed {
+                                service: service.to_owned(),
+                                color: target,
+                                live: old,
+                                reason: "it turned unhealthy while baking".to_owned(),
+                                error,
+                            });
+                        }
+                        platform_.clear_journal(service).await.map_err(&fail)?;
+                        return Err(RolloutError::RolledBack {
+                            service: service.to_owned(),
+                            color: target,
+                            live: old,
+                        });
+                    }
+                }
+                Stage::Baked
+            }
+            Stage::Baked => {
+                if let Some(old) = live {
+                    if options.keep_previous.is_zero() {
+                        progress(Step::Retire { color: old });
+                        platform_.retire(service, old).await.map_err(&fail)?;
+                    } else {
+                        progress(Step::KeepWarm {
+                            color: old,
+                            duration: options.keep_previous,
+                        });
+                        platform_
+                            .keep_warm(service, old, options.keep_previous)
+                            .await
+                            .map_err(&fail)?;
+                    }
+                }
+                platform_.clear_journal(service).await.map_err(&fail)?;
+                return Ok(Reached::Live(Outcome {
+                    service: service.to_owned(),
+                    from: live,
+                    to: target,
+                }));
+            }
+        };
+        journal.stage = next;
+        let paused = options.wait_until.map(WaitUntil::stage) == Some(next);
+        journal.paused = paused;
+        if let Err(error) = platform_.save_journal(journal).await {
+            let reason = format!(
+                "could not record the rollout's stage: {}",
+                with_causes(&error)
+            );
+            if next.switched() {
+                return Err(fail(error));
+            }
+            let shifted = matches!(next, Stage::Canary { .. });
+            return Err(give_up(platform_, journal, shifted, reason, options, progress).await);
+        }
+        if paused {
+            let view = JournalView::from(&*journal);
+            progress(Step::Paused { stage: next });
+            return Ok(Reached::Paused(view));
+        }
+    }
+}
+
+/// Sends canary step `step`'s share of traffic to the new color; the stage it reaches.
+async fn canary_step<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    step: usize,
+    percent: u8,
+    duration: Duration,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Stage, RolloutError> {
+    let service = journal.service.as_str();
+    progress(Step::Canary {
+        to: journal.target,
+        percent,
+        duration,
+    });
+    if let Err(error) = shift(
+        platform_,
+        service,
+        journal.target,
+        percent,
+        options,
+        progress,
+    )
+    .await
+    {
+        let reason = format!("canary at {percent}%: {}", with_causes(&error));
+        return Err(give_up(platform_, journal, true, reason, options, progress).await);
+    }
+    Ok(Stage::Canary { step, percent })
+}
+
+/// Closes the test route (a live color is reached without it), sends all traffic to the new
+/// color and points autoscaling at it.
+async fn switch<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Stage, RolloutError> {
+    let service = journal.service.as_str();
+    progress(Step::Switch { to: journal.target });
     let switched = match platform_.close_test_route(service).await {
-        Ok(()) => shift(platform_, service, target, 100, options, progress).await,
+        Ok(()) => shift(platform_, service, journal.target, 100, options, progress).await,
         Err(error) => Err(error),
     };
     if let Err(error) = switched {
-        return Err(give_up(true, with_causes(&error)).await);
+        return Err(give_up(
+            platform_,
+            journal,
+            true,
+            with_causes(&error),
+            options,
+            progress,
+        )
+        .await);
     }
     platform_
-        .retarget_scaling(service, target)
+        .retarget_scaling(service, journal.target)
         .await
-        .map_err(&fail)?;
+        .map_err(platform(service))?;
+    Ok(Stage::Switched)
+}
 
-    if let Some(old) = live {
-        progress(Step::Bake {
-            color: target,
-            duration: options.bake,
-        });
-        if watch(platform_, service, target, options.bake, options, false)
-            .await
-            .is_err()
-            && options.auto_rollback
-        {
-            progress(Step::RollBack { to: old });
-            if let Err(error) = shift(platform_, service, old, 100, options, progress).await {
-                return Err(RolloutError::UndoFailed {
-                    service: service.to_owned(),
-                    color: target,
-                    live: old,
-                    reason: "it turned unhealthy while baking".to_owned(),
-                    error,
-                });
-            }
-            platform_
-                .retarget_scaling(service, old)
-                .await
-                .map_err(&fail)?;
-            platform_.retire(service, target).await.map_err(&fail)?;
-            platform_
-                .revert_release(service, target)
-                .await
-                .map_err(&fail)?;
-            return Err(RolloutError::RolledBack {
-                service: service.to_owned(),
-                color: target,
-                live: old,
-            });
-        }
-        if options.keep_previous.is_zero() {
-            progress(Step::Retire { color: old });
-            platform_.retire(service, old).await.map_err(&fail)?;
-        } else {
-            progress(Step::KeepWarm {
-                color: old,
-                duration: options.keep_previous,
-            });
-            platform_
-                .keep_warm(service, old, options.keep_previous)
-                .await
-                .map_err(&fail)?;
-        }
-    }
-    Ok(Outcome {
-        service: service.to_owned(),
-        from: live,
-        to: target,
-    })
+/// Stops the rollout for `reason` after `shifted` moved traffic (or not), and says how it
+/// ended; the journal goes once traffic is back on the live color.
+async fn give_up<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    shifted: bool,
+    reason: String,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> RolloutError {
+    let undone = abandon(platform_, journal, shifted, options, progress).await;
+    let live = journal
+        .live
+        .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+    abandoned(&journal.service, journal.target, &live, reason, undone)
 }
 
 /// Switches traffic back to the previous color, bringing it back up first if it was retired.

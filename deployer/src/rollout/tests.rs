@@ -1,5 +1,7 @@
 //! The rollout state machine against a fake platform that records every call.
 
+mod resume;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -13,7 +15,9 @@ struct FakePlatform {
     /// Release each color runs (kept after retiring, like a task definition).
     releases: Mutex<HashMap<Color, String>>,
     running: Mutex<HashMap<Color, bool>>,
-    previous: Mutex<HashMap<Color, Option<String>>>,
+    /// The journal as last saved, and every stage saved in order.
+    journal: Mutex<Option<Journal<Option<String>>>>,
+    journaled: Mutex<Vec<String>>,
     /// Releases that never become healthy.
     broken: Vec<String>,
     /// Releases that pass the first health checks, then fail (while baking).
@@ -31,6 +35,10 @@ struct FakePlatform {
     route: Mutex<Option<Color>>,
     /// Every call in order, the test route's included ("open-route green", "close-route").
     timeline: Mutex<Vec<String>>,
+    /// After journaling this stage (as `Stage`'s Display says it), the rollout hangs for good,
+    /// once: the test drops it there, as SIGKILL would stop a dashctl.
+    hang_after: Option<&'static str>,
+    hung: Mutex<bool>,
 }
 
 impl FakePlatform {
@@ -40,7 +48,16 @@ impl FakePlatform {
         release: &str,
         options: &RolloutOptions,
     ) -> Result<Outcome, RolloutError> {
-        deploy(self, "portal", &release.to_owned(), options, &quiet).await
+        match deploy(self, "portal", &release.to_owned(), options, &quiet).await? {
+            Reached::Live(outcome) => Ok(outcome),
+            Reached::Paused(paused) => panic!("paused unasked: {paused:?}"),
+        }
+    }
+    fn journal(&self) -> Option<Journal<Option<String>>> {
+        self.journal.lock().expect("lock").clone()
+    }
+    fn journaled(&self) -> Vec<String> {
+        self.journaled.lock().expect("lock").clone()
     }
     /// Rolls portal back, reporting nothing.
     async fn roll_back(&self) -> Result<Outcome, RolloutError> {
@@ -49,7 +66,18 @@ impl FakePlatform {
     fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("lock").clone()
     }
+    /// The timeline without the journal's writes.
     fn timeline(&self) -> Vec<String> {
+        self.timeline
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|call| !call.starts_with("journal"))
+            .cloned()
+            .collect()
+    }
+    /// Every call, the journal's writes included.
+    fn timeline_with_journal(&self) -> Vec<String> {
         self.timeline.lock().expect("lock").clone()
     }
     fn route(&self) -> Option<Color> {
@@ -73,6 +101,18 @@ impl FakePlatform {
 
 impl Platform for FakePlatform {
     type Release = String;
+    type Kept = Option<String>;
+
+    fn describe_release(&self, release: &String) -> String {
+        release.clone()
+    }
+    async fn current_release(
+        &self,
+        _: &str,
+        color: Color,
+    ) -> Result<Option<String>, PlatformError> {
+        Ok(self.releases.lock().expect("lock").get(&color).cloned())
+    }
 
     async fn live_color(&self, _: &str) -> Result<Option<Color>, PlatformError> {
         Ok(*self.live.lock().expect("lock"))
@@ -84,12 +124,10 @@ impl Platform for FakePlatform {
         release: &String,
     ) -> Result<(), PlatformError> {
         self.record(format!("start {color} {release}"))?;
-        let before = self
-            .releases
+        self.releases
             .lock()
             .expect("lock")
             .insert(color, release.clone());
-        self.previous.lock().expect("lock").insert(color, before);
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
     }
@@ -104,12 +142,16 @@ impl Platform for FakePlatform {
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
     }
-    async fn revert_release(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+    async fn revert_release(
+        &self,
+        _: &str,
+        color: Color,
+        kept: &Option<String>,
+    ) -> Result<(), PlatformError> {
         self.record(format!("revert {color}"))?;
-        let before = self.previous.lock().expect("lock").remove(&color).flatten();
         let mut releases = self.releases.lock().expect("lock");
-        match before {
-            Some(release) => releases.insert(color, release),
+        match kept {
+            Some(release) => releases.insert(color, release.clone()),
             None => releases.remove(&color),
         };
         Ok(())
@@ -189,6 +231,25 @@ impl Platform for FakePlatform {
         *self.route.lock().expect("lock") = None;
         Ok(())
     }
+    async fn save_journal(&self, journal: &Journal<Option<String>>) -> Result<(), PlatformError> {
+        self.record_in_timeline(format!("journal {}", journal.stage))?;
+        self.journaled
+            .lock()
+            .expect("lock")
+            .push(journal.stage.to_string());
+        *self.journal.lock().expect("lock") = Some(journal.clone());
+        let hang = self.hang_after == Some(journal.stage.to_string().as_str())
+            && !std::mem::replace(&mut *self.hung.lock().expect("lock"), true);
+        if hang {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+    async fn clear_journal(&self, _: &str) -> Result<(), PlatformError> {
+        self.record_in_timeline("journal cleared".to_owned())?;
+        *self.journal.lock().expect("lock") = None;
+        Ok(())
+    }
 }
 
 fn options() -> RolloutOptions {
@@ -202,6 +263,7 @@ fn options() -> RolloutOptions {
         poll_interval: Duration::from_millis(5),
         cancel: CancellationToken::new(),
         smoke_test: None,
+        wait_until: None,
     }
 }
 
@@ -241,9 +303,12 @@ async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
     fake.release("v1", &options()).await.expect("v1");
     let steps = Mutex::new(Vec::new());
     let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
-    let outcome = deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
+    let Reached::Live(outcome) = deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
         .await
-        .expect("v2");
+        .expect("v2")
+    else {
+        panic!("paused unasked");
+    };
     assert_eq!(outcome.from, Some(Color::Blue));
     assert_eq!(outcome.to, Color::Green);
     assert_eq!(

@@ -547,3 +547,120 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     );
     assert!(page(&workspace.portal_url()).await.is_some());
 }
+
+#[tokio::test]
+async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live() {
+    let (_, workspace, _up) = up_with_a_new_portal("{ bake: 0s, health_timeout: 15s }").await;
+    workspace
+        .run(
+            "deploy",
+            &[
+                "--env",
+                "local",
+                "--service",
+                "portal",
+                "--wait-until",
+                "healthy",
+            ],
+        )
+        .succeeds()
+        .contains("paused at healthy")
+        .stdout_contains(
+            "portal: rollout blue -> green paused at healthy; blue serves all traffic",
+        );
+    // Green serves only requests that ask for it; production traffic stays on blue.
+    assert_eq!(
+        served_by_color(&workspace, Some(("X-Dashctl-Color", "green")), 10).await,
+        (0, 10)
+    );
+    assert_eq!(served_by_color(&workspace, None, 10).await, (10, 0));
+    workspace
+        .run("rollout", &["status", "--env", "local"])
+        .succeeds()
+        .stdout_contains("paused at healthy");
+    assert_eq!(workspace.status()["rollouts"][0]["stage"], "healthy");
+    // Nothing else changes these colors until the rollout is resumed or aborted.
+    workspace
+        .run("deploy", &["--env", "local"])
+        .exits(2)
+        .contains("`dashctl rollout resume` continues it");
+    workspace
+        .run("rollback", &["--env", "local"])
+        .exits(2)
+        .contains("`dashctl rollout abort` puts traffic back on blue");
+
+    workspace
+        .run("rollout", &["resume", "--env", "local"])
+        .succeeds()
+        .contains("resuming from healthy")
+        .stdout_contains("portal: live on green (was blue)");
+    assert_eq!(
+        service(&workspace.status(), "portal")["live_color"],
+        "green"
+    );
+    assert_eq!(served_by_color(&workspace, None, 10).await, (0, 10));
+    workspace
+        .run("rollout", &["status", "--env", "local"])
+        .succeeds()
+        .stdout_contains("no rollout is running or paused");
+    workspace
+        .run("rollout", &["resume", "--env", "local"])
+        .exits(2)
+        .contains("no rollout is unfinished: there is nothing to resume");
+}
+
+#[tokio::test]
+async fn a_rollout_paused_at_each_stage_is_undone_by_abort() {
+    let (_, workspace, up) = up_with_a_new_portal("{ bake: 0s, health_timeout: 15s }").await;
+    for (stage, serving) in [
+        ("healthy", "blue"),
+        ("switched", "green"),
+        ("baked", "green"),
+    ] {
+        workspace
+            .run(
+                "deploy",
+                &[
+                    "--env",
+                    "local",
+                    "--service",
+                    "portal",
+                    "--wait-until",
+                    stage,
+                ],
+            )
+            .succeeds()
+            .stdout_contains(&format!("paused at {stage}"));
+        let portal = service(&workspace.status(), "portal").clone();
+        assert_eq!(portal["live_color"], serving, "{stage}");
+        // The old color is still up: nothing was retired.
+        assert!(
+            !instance_ids(&workspace.status(), "blue").is_empty(),
+            "{stage}"
+        );
+
+        workspace
+            .run("rollout", &["abort", "--env", "local", "--output", "jsonl"])
+            .succeeds()
+            .stdout_contains(r#""event":"aborted""#);
+        up.wait_until("blue serves alone again", Duration::from_secs(30), || {
+            let status = workspace.status();
+            async move {
+                service(&status, "portal")["live_color"] == "blue"
+                    && instance_ids(&status, "green").is_empty()
+                    && status["rollouts"].as_array().is_some_and(Vec::is_empty)
+            }
+        })
+        .await;
+        assert_eq!(
+            served_by_color(&workspace, None, 5).await,
+            (5, 0),
+            "{stage}"
+        );
+    }
+    // Green never went live for good, so there is still nothing to roll back to.
+    workspace
+        .run("rollback", &["--service", "portal", "--env", "local"])
+        .exits(1)
+        .contains("portal: nothing to roll back to (green has no earlier release)");
+}

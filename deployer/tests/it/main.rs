@@ -6,6 +6,7 @@ mod aws_deploy;
 mod aws_destroy;
 mod aws_errors;
 mod aws_fixture;
+mod aws_rollout_journal;
 mod aws_rollouts;
 mod aws_test_route;
 mod harness;

@@ -1,0 +1,159 @@
+//! `dashctl rollout status | resume | abort` on AWS: the rollout journaled in the rollout lock
+//! by a run that paused (`--wait-until`), could not undo itself, or died.
+
+use super::lock::{self, Lock, LockReport};
+use super::model::Kind;
+use super::names::Names;
+use super::platform::{AwsPlatform, KeptTaskDefinition};
+use super::{Aws, State, reached_event, rollout_options, traffic_record};
+use crate::events::Event;
+use crate::rollout::{self, Journal, WaitUntil};
+use crate::spec::Spec;
+
+pub struct ResumeOptions {
+    /// The lease of a dashctl known to be gone ends now.
+    pub break_lock: bool,
+    /// Go ahead although a listener's weights are not what dashctl last set.
+    pub accept_live_traffic: bool,
+    /// Override the service's `deploy.bake`.
+    pub bake: Option<std::time::Duration>,
+    /// Stop again at this stage.
+    pub wait_until: Option<WaitUntil>,
+    /// Ctrl-C: abandons the rollout before its final switch.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// The rollout lock and its journal, as `rollout status` shows them.
+pub async fn report(aws: &Aws, spec: &Spec) -> anyhow::Result<Option<LockReport>> {
+    lock::report(aws, spec).await
+}
+
+/// Continues the journaled rollout from its stage.
+pub async fn resume(aws: &Aws, spec: &Spec, options: &ResumeOptions) -> anyhow::Result<()> {
+    let lock = Lock::acquire(
+        aws,
+        spec,
+        "resume",
+        options.break_lock,
+        lock::Journaled::Adopt,
+    )
+    .await?;
+    let result = resume_locked(aws, spec, options, &lock).await;
+    lock.release(aws).await?;
+    result
+}
+
+async fn resume_locked(
+    aws: &Aws,
+    spec: &Spec,
+    options: &ResumeOptions,
+    lock: &Lock,
+) -> anyhow::Result<()> {
+    let journal = adopted(lock).await?;
+    let state = checked_state(aws, spec, "resume", options.accept_live_traffic).await?;
+    let family = Names::new(spec).family(&journal.service);
+    let release = state
+        .wanted
+        .iter()
+        .find(|resource| resource.kind == Kind::TaskDefinition && resource.name == family);
+    let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
+    let service = journal.service.clone();
+    let report = |step: rollout::Step| {
+        aws.events.emit(Event::Rollout {
+            service: service.clone(),
+            step,
+        });
+    };
+    let reached = rollout::resume(
+        &platform_,
+        journal,
+        release,
+        &rollout_options(
+            spec,
+            &service,
+            options.bake,
+            &options.cancel,
+            options.wait_until,
+        ),
+        &report,
+    )
+    .await?;
+    reached_event(aws, reached);
+    Ok(())
+}
+
+/// Undoes the journaled rollout: traffic back on the color that served before it.
+pub async fn abort(
+    aws: &Aws,
+    spec: &Spec,
+    break_lock: bool,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let lock = Lock::acquire(aws, spec, "abort", break_lock, lock::Journaled::Adopt).await?;
+    let result = abort_locked(aws, spec, &lock, cancel).await;
+    lock.release(aws).await?;
+    result
+}
+
+async fn abort_locked(
+    aws: &Aws,
+    spec: &Spec,
+    lock: &Lock,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let journal = adopted(lock).await?;
+    // An abort puts traffic back wherever someone moved it: no drift check.
+    let state = State::read(aws, spec).await?;
+    let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
+    let service = journal.service.clone();
+    let report = |step: rollout::Step| {
+        aws.events.emit(Event::Rollout {
+            service: service.clone(),
+            step,
+        });
+    };
+    let aborted = rollout::abort(
+        &platform_,
+        journal,
+        &rollout_options(spec, &service, None, cancel, None),
+        &report,
+    )
+    .await?;
+    aws.events.emit(Event::Aborted {
+        service: aborted.service,
+        color: aborted.color,
+        live: aborted.live,
+    });
+    Ok(())
+}
+
+/// The journal the lock was taken over with, in the AWS platform's terms.
+async fn adopted(lock: &Lock) -> anyhow::Result<Journal<KeptTaskDefinition>> {
+    let stored = lock
+        .journal()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the rollout lock carries no journal"))?;
+    let journal = serde_json::to_value(stored)
+        .and_then(serde_json::from_value)
+        .map_err(|error| anyhow::anyhow!("the rollout journal cannot be read: {error}"))?;
+    Ok(journal)
+}
+
+/// What exists, once it is clear that traffic is where dashctl left it.
+async fn checked_state(
+    aws: &Aws,
+    spec: &Spec,
+    verb: &'static str,
+    accept_live_traffic: bool,
+) -> anyhow::Result<State> {
+    let state = State::read(aws, spec).await?;
+    traffic_record::check(
+        aws,
+        spec,
+        &state.inventory.resources,
+        verb,
+        accept_live_traffic,
+    )
+    .await?;
+    Ok(state)
+}

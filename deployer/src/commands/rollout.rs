@@ -1,0 +1,123 @@
+//! `dashctl rollout status | resume | abort`: the rollout a run left unfinished (paused by
+//! `--wait-until`, killed, or unable to undo itself), locally or on AWS.
+
+use super::{
+    Failure, cancel_on_ctrl_c, connect_reporting, finish, implicit_aws, load, progress,
+    refused_or_failed, reported, resolve, resolve_for_change, runtime,
+};
+use crate::aws;
+use crate::cli::{
+    AbortArgs, Environment, OutputFormat, ResumeArgs, RolloutCommand, RolloutStatusArgs,
+};
+use crate::events::Events;
+use crate::local::client::Connection;
+
+pub fn exec(command: RolloutCommand, aws_args: &aws::Connection) -> Result<(), Failure> {
+    match command {
+        RolloutCommand::Status(args) => status(&args, aws_args),
+        RolloutCommand::Resume(args) => {
+            let format = args.output;
+            let events = progress(format);
+            reported(format, resume(args, aws_args, events))
+        }
+        RolloutCommand::Abort(args) => {
+            let format = args.output;
+            let events = progress(format);
+            reported(format, abort(&args, aws_args, events))
+        }
+    }
+}
+
+fn status(args: &RolloutStatusArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
+    let loaded = load(&args.target.spec)?;
+    let text = if resolve(args.target.env, &loaded) == Environment::Aws {
+        let report = runtime()?
+            .block_on(async {
+                let aws =
+                    connect_reporting(&loaded, aws_args, super::human::Human::events()).await?;
+                aws::rollout_report(&aws, &loaded.spec).await
+            })
+            .map_err(implicit_aws(args.target.env))?;
+        match args.output {
+            OutputFormat::Json => json(&report)?,
+            OutputFormat::Table => report.map_or_else(
+                || "no rollout is running or unfinished\n".to_owned(),
+                |lock| format!("{}\n", lock.describe()),
+            ),
+        }
+    } else {
+        let report = runtime()?.block_on(async { Connection::open(&loaded)?.status().await })?;
+        match args.output {
+            OutputFormat::Json => json(&report.rollouts.first())?,
+            OutputFormat::Table => report.rollouts.first().map_or_else(
+                || "no rollout is running or paused\n".to_owned(),
+                |rollout| {
+                    if rollout.paused {
+                        format!("{}\n", rollout.what_next())
+                    } else {
+                        format!("rollout in progress: {}\n", rollout.describe())
+                    }
+                },
+            ),
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map(|text| format!("{text}\n"))
+        .map_err(|error| Failure::Failed(error.into()))
+}
+
+fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
+    let loaded = load(&args.target.spec)?;
+    if resolve_for_change(args.target.env, &loaded, "resume a rollout")? == Environment::Local {
+        if args.bake.is_some() || args.break_lock || args.traffic.accept_live_traffic {
+            return Err(Failure::Usage(
+                "--bake, --break-lock and --accept-live-traffic apply to AWS; locally the rollout runs inside `dashctl up`".to_owned(),
+            ));
+        }
+        let report = runtime()?.block_on(async {
+            Connection::open(&loaded)?
+                .resume(args.wait_until, &events)
+                .await
+        })?;
+        return finish(report);
+    }
+    runtime()?
+        .block_on(async {
+            let aws = connect_reporting(&loaded, aws_args, events).await?;
+            let options = aws::ResumeOptions {
+                break_lock: args.break_lock,
+                accept_live_traffic: args.traffic.accept_live_traffic,
+                bake: args.bake,
+                wait_until: args.wait_until,
+                cancel: cancel_on_ctrl_c(),
+            };
+            aws::resume_rollout(&aws, &loaded.spec, &options).await
+        })
+        .map_err(refused_or_failed(args.target.env))
+}
+
+fn abort(args: &AbortArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
+    let loaded = load(&args.target.spec)?;
+    if resolve_for_change(args.target.env, &loaded, "abort a rollout")? == Environment::Local {
+        if args.break_lock {
+            return Err(Failure::Usage(
+                "--break-lock applies to AWS; locally the rollout runs inside `dashctl up`"
+                    .to_owned(),
+            ));
+        }
+        let report =
+            runtime()?.block_on(async { Connection::open(&loaded)?.abort(&events).await })?;
+        return finish(report);
+    }
+    runtime()?
+        .block_on(async {
+            let aws = connect_reporting(&loaded, aws_args, events).await?;
+            aws::abort_rollout(&aws, &loaded.spec, args.break_lock, &cancel_on_ctrl_c()).await
+        })
+        .map_err(refused_or_failed(args.target.env))
+}

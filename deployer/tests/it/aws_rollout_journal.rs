@@ -1,0 +1,237 @@
+//! Rollouts that survive the operator's machine, on AWS (the double): every stage is journaled
+//! in the rollout lock, so a dashctl killed at any stage leaves a rollout that `rollout resume`
+//! finishes and `rollout abort` undoes; `--wait-until` stops one on purpose.
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use crate::aws_clients::Aws;
+use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::harness::{Running, service};
+
+/// portal with two short canary steps and a bake long enough to be killed in.
+const CANARY: &str = "deploy: { strategy: canary, canary: [10%, 4s], bake: 6s, auto_rollback: true, health_timeout: 20s }";
+
+fn spec() -> Spec {
+    let yaml = Spec::project("config/dashboard.yaml").yaml();
+    let yaml = replaced(
+        &yaml,
+        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
+        CANARY,
+    );
+    let yaml = replaced(
+        &yaml,
+        "deploy: { bake: 10s, health_timeout: 5m }",
+        "deploy: { bake: 0s, health_timeout: 8s }",
+    );
+    Spec::written("dashboard.yaml", &yaml)
+}
+
+/// The public listener's weights, blue's first: (blue, green).
+async fn weights(aws: &Aws) -> (i32, i32) {
+    let listeners = aws.listeners("dashboard-prod-public").await;
+    let weights = aws.forward_weights(&listeners[0]).await;
+    let of = |color: &str| {
+        weights
+            .iter()
+            .find(|(name, _)| name.ends_with(color))
+            .map_or(-1, |(_, weight)| *weight)
+    };
+    (of("-blue"), of("-green"))
+}
+
+fn live_color(deployed: &Deployed) -> String {
+    service(&deployed.status(), "portal")["live_color"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn desired(deployed: &Deployed, color: &str) -> i64 {
+    service(&deployed.status(), "portal")["colors"]
+        .as_array()
+        .and_then(|all| all.iter().find(|found| found["color"] == color))
+        .and_then(|found| found["desired"].as_i64())
+        .unwrap_or(-1)
+}
+
+/// `deploy --output jsonl` of portal's `image`, started in the background.
+fn release(deployed: &Deployed, image: &str) -> (Running, Receiver<String>) {
+    let mut running = deployed
+        .run(&[
+            "deploy",
+            "--env",
+            "aws",
+            "--output",
+            "jsonl",
+            "--image",
+            &format!("portal={image}"),
+        ])
+        .spawn();
+    let lines = running.stdout_lines();
+    (running, lines)
+}
+
+/// Waits for the first rollout step of this kind (`wait_healthy`, `canary`, `bake`...), then
+/// kills dashctl with SIGKILL: nothing of it runs after.
+fn kill_at_step(running: Running, lines: &Receiver<String>, step: &str) {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(90))
+            .unwrap_or_else(|_| panic!("no `{step}` step"));
+        let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+        if event["step"]["step"] == step {
+            break;
+        }
+    }
+    running.kill_hard();
+}
+
+/// `rollout status --env aws --output json`.
+fn rollout_status(deployed: &Deployed) -> serde_json::Value {
+    deployed
+        .run(&["rollout", "status", "--env", "aws", "--output", "json"])
+        .succeeds()
+        .json()
+}
+
+#[tokio::test]
+async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_finishes() {
+    let deployed = Deployed::new(spec());
+    let aws = Aws::new(&deployed.moto).await;
+    assert_eq!(weights(&aws).await, (100, 0));
+
+    // Killed while green starts (journaled `started`): the lease still runs, so resume and
+    // abort refuse until it is broken; abort then puts everything back.
+    let (running, lines) = release(&deployed, "example/portal:v2");
+    kill_at_step(running, &lines, "wait_healthy");
+    let status = rollout_status(&deployed);
+    assert_eq!(status["rollout"]["stage"], "started", "{status}");
+    assert_eq!(status["rollout"]["target"], "green");
+    assert_eq!(status["rollout"]["paused"], false);
+    assert!(status["lease_seconds_left"].as_u64() > Some(0), "{status}");
+    deployed
+        .run(&["rollout", "abort", "--env", "aws"])
+        .exits(1)
+        .contains("is in progress: deploy by");
+    deployed
+        .run(&["deploy", "--env", "aws", "--break-lock", "--image", "portal=example/portal:v9"])
+        .exits(2)
+        .contains("portal: rollout blue -> green stopped at started; blue serves all traffic")
+        .contains("`dashctl rollout resume` continues it, `dashctl rollout abort` puts traffic back on blue");
+    deployed
+        .run(&["rollout", "abort", "--env", "aws"])
+        .succeeds()
+        .contains("portal: rollout to green aborted; blue serves all traffic");
+    assert_eq!(weights(&aws).await, (100, 0));
+    assert_eq!(desired(&deployed, "green"), 0);
+    assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
+    deployed
+        .run(&["rollout", "abort", "--env", "aws"])
+        .exits(2)
+        .contains("no rollout of dashboard (prod) is unfinished: there is nothing to abort");
+
+    // Killed during the canary step (journaled `canary 10%`): resume goes on from there.
+    let (running, lines) = release(&deployed, "example/portal:v3");
+    kill_at_step(running, &lines, "traffic_confirmed");
+    assert_eq!(weights(&aws).await, (90, 10));
+    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "canary");
+    deployed
+        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
+        .succeeds()
+        .contains("resuming from canary 10%")
+        .contains("portal: live on green (was blue)");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert_eq!(live_color(&deployed), "green");
+    assert_eq!(desired(&deployed, "blue"), 0);
+    assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
+
+    // Killed while baking (journaled `switched`: blue took all traffic, green is still up):
+    // abort switches back to green.
+    let (running, lines) = release(&deployed, "example/portal:v4");
+    kill_at_step(running, &lines, "bake");
+    assert_eq!(weights(&aws).await, (100, 0));
+    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "switched");
+    deployed
+        .run(&["rollout", "abort", "--env", "aws", "--break-lock"])
+        .succeeds()
+        .contains("rolling back to green")
+        .contains("portal: rollout to blue aborted; green serves all traffic");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert_eq!(desired(&deployed, "blue"), 0);
+    // Blue's release is v3's predecessor again, so a rollback still returns to it.
+    assert_eq!(live_color(&deployed), "green");
+    assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
+}
+
+#[tokio::test]
+async fn wait_until_stops_a_release_for_ci_and_resume_or_abort_ends_it() {
+    let deployed = Deployed::new(spec());
+    let aws = Aws::new(&deployed.moto).await;
+
+    // Healthy: green up and reachable through its test route, no production traffic.
+    let image = ["--image", "portal=example/portal:v2"];
+    let mut wait = vec!["deploy", "--env", "aws", "--wait-until", "healthy"];
+    wait.extend(image);
+    deployed
+        .run(&wait)
+        .succeeds()
+        .contains("portal: rollout blue -> green paused at healthy; blue serves all traffic");
+    assert_eq!(weights(&aws).await, (100, 0));
+    let status = rollout_status(&deployed);
+    assert_eq!(status["rollout"]["stage"], "healthy");
+    assert_eq!(status["rollout"]["paused"], true);
+    assert_eq!(
+        status["lease_seconds_left"], 0,
+        "a paused rollout holds no lease"
+    );
+    deployed
+        .run(&["status", "--env", "aws"])
+        .succeeds()
+        .contains("paused at healthy");
+    // Nothing else changes these colors meanwhile.
+    deployed
+        .run(&["rollback", "--env", "aws"])
+        .exits(2)
+        .contains("`dashctl rollout resume` continues it");
+
+    // Further, to `switched`: green takes all traffic and blue stays up.
+    deployed
+        .run(&[
+            "rollout",
+            "resume",
+            "--env",
+            "aws",
+            "--wait-until",
+            "switched",
+        ])
+        .succeeds()
+        .contains("paused at switched; green serves all traffic, blue is still up");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert!(desired(&deployed, "blue") > 0);
+
+    // Abort is one switch back.
+    deployed
+        .run(&["rollout", "abort", "--env", "aws", "--output", "jsonl"])
+        .succeeds()
+        .stdout_contains(r#""event":"aborted""#);
+    assert_eq!(weights(&aws).await, (100, 0));
+    assert_eq!(desired(&deployed, "green"), 0);
+
+    // To `baked`, then resumed to the end.
+    let mut wait = vec!["deploy", "--env", "aws", "--wait-until", "baked"];
+    wait.extend(["--image", "portal=example/portal:v3"]);
+    deployed.run(&wait).succeeds().contains("paused at baked");
+    deployed
+        .run(&["rollout", "resume", "--env", "aws"])
+        .succeeds()
+        .contains("draining and retiring blue")
+        .contains("portal: live on green (was blue)");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert_eq!(desired(&deployed, "blue"), 0);
+    assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
+    deployed
+        .run(&["rollout", "status", "--env", "aws"])
+        .succeeds()
+        .contains("no rollout is running or unfinished");
+}
