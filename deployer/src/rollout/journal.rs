@@ -22,7 +22,8 @@ pub enum Stage {
     Checking,
     /// Healthy and checked through its test route: ready for traffic.
     Healthy,
-    /// Canary step `step` (from 0) sends `percent` of traffic to the new color, confirmed.
+    /// Canary step `step` (from 0): `percent` of traffic to the new color, watched for the
+    /// step's time (a resumed rollout sets the weights again and watches it whole).
     Canary { step: usize, percent: u8 },
     /// All traffic is on the new color and autoscaling follows it; the old color is still up.
     Switched,

@@ -898,34 +898,21 @@ async fn run<P: Platform>(
                 Stage::Healthy
             }
             Stage::Healthy => match (live, options.canary.first()) {
-                (Some(_), Some(&(percent, duration))) => {
-                    canary_step(platform_, journal, 0, percent, duration, options, progress).await?
-                }
+                (Some(_), Some(&(percent, _))) => Stage::Canary { step: 0, percent },
                 _ => switch(platform_, journal, options, progress).await?,
             },
             Stage::Canary { step, percent } => {
+                // Journaled before its weights are set: a resumed rollout sets them again.
                 let duration = options
                     .canary
                     .get(step)
                     .map_or(Duration::ZERO, |(_, duration)| *duration);
-                if let Err(stop) = watch(platform_, service, target, duration, options, true).await
-                {
-                    let reason = format!("canary at {percent}%: {}", stop.reason());
-                    return Err(give_up(platform_, journal, true, reason, options, progress).await);
-                }
+                canary_step(platform_, journal, percent, duration, options, progress).await?;
                 match options.canary.get(step + 1) {
-                    Some(&(percent, duration)) => {
-                        canary_step(
-                            platform_,
-                            journal,
-                            step + 1,
-                            percent,
-                            duration,
-                            options,
-                            progress,
-                        )
-                        .await?
-                    }
+                    Some(&(percent, _)) => Stage::Canary {
+                        step: step + 1,
+                        percent,
+                    },
                     None => switch(platform_, journal, options, progress).await?,
                 }
             }
@@ -1007,36 +994,32 @@ async fn run<P: Platform>(
     }
 }
 
-/// Sends canary step `step`'s share of traffic to the new color; the stage it reaches.
+/// Sends a canary step's share of traffic to the new color and watches it for `duration`;
+/// Err: the rollout was given up.
 async fn canary_step<P: Platform>(
     platform_: &P,
     journal: &JournalOf<P>,
-    step: usize,
     percent: u8,
     duration: Duration,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Stage, RolloutError> {
+) -> Result<(), RolloutError> {
     let service = journal.service.as_str();
+    let target = journal.target;
     progress(Step::Canary {
-        to: journal.target,
+        to: target,
         percent,
         duration,
     });
-    if let Err(error) = shift(
-        platform_,
-        service,
-        journal.target,
-        percent,
-        options,
-        progress,
-    )
-    .await
-    {
-        let reason = format!("canary at {percent}%: {}", with_causes(&error));
+    let watched = match shift(platform_, service, target, percent, options, progress).await {
+        Ok(()) => watch(platform_, service, target, duration, options, true).await,
+        Err(error) => Err(Stop::Failed(error)),
+    };
+    if let Err(stop) = watched {
+        let reason = format!("canary at {percent}%: {}", stop.reason());
         return Err(give_up(platform_, journal, true, reason, options, progress).await);
     }
-    Ok(Stage::Canary { step, percent })
+    Ok(())
 }
 
 /// Closes the test route (a live color is reached without it), sends all traffic to the new

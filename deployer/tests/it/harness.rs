@@ -401,7 +401,9 @@ services:
     /// `dashctl subcommand -f <this spec> args`, for `Run`'s checks.
     pub fn run(&self, subcommand: &str, args: &[&str]) -> Run {
         let spec = self.spec_arg();
-        let mut all = vec![subcommand, "-f", spec.as_str()];
+        // A nested subcommand (`rollout status`) comes whole before `-f`.
+        let mut all: Vec<&str> = subcommand.split_whitespace().collect();
+        all.extend(["-f", spec.as_str()]);
         all.extend_from_slice(args);
         Run::new(&all)
     }

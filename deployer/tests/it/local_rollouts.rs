@@ -575,7 +575,7 @@ async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live
     );
     assert_eq!(served_by_color(&workspace, None, 10).await, (10, 0));
     workspace
-        .run("rollout", &["status", "--env", "local"])
+        .run("rollout status", &["--env", "local"])
         .succeeds()
         .stdout_contains("paused at healthy");
     assert_eq!(workspace.status()["rollouts"][0]["stage"], "healthy");
@@ -590,7 +590,7 @@ async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live
         .contains("`dashctl rollout abort` puts traffic back on blue");
 
     workspace
-        .run("rollout", &["resume", "--env", "local"])
+        .run("rollout resume", &["--env", "local"])
         .succeeds()
         .contains("resuming from healthy")
         .stdout_contains("portal: live on green (was blue)");
@@ -600,11 +600,11 @@ async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live
     );
     assert_eq!(served_by_color(&workspace, None, 10).await, (0, 10));
     workspace
-        .run("rollout", &["status", "--env", "local"])
+        .run("rollout status", &["--env", "local"])
         .succeeds()
         .stdout_contains("no rollout is running or paused");
     workspace
-        .run("rollout", &["resume", "--env", "local"])
+        .run("rollout resume", &["--env", "local"])
         .exits(2)
         .contains("no rollout is unfinished: there is nothing to resume");
 }
@@ -640,7 +640,7 @@ async fn a_rollout_paused_at_each_stage_is_undone_by_abort() {
         );
 
         workspace
-            .run("rollout", &["abort", "--env", "local", "--output", "jsonl"])
+            .run("rollout abort", &["--env", "local", "--output", "jsonl"])
             .succeeds()
             .stdout_contains(r#""event":"aborted""#);
         up.wait_until("blue serves alone again", Duration::from_secs(30), || {
