@@ -73,7 +73,7 @@ impl Holder {
     pub fn report(&self) -> LockReport {
         LockReport {
             holder: self.holder.clone(),
-            lease_seconds_left: self.expires.saturating_sub(now()),
+            lease_seconds_left: Some(self.expires.saturating_sub(now())),
             rollout: self.journal.as_ref().map(JournalView::from),
         }
     }
@@ -83,8 +83,9 @@ impl Holder {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LockReport {
     pub holder: String,
-    /// 0: nobody runs it now (paused, or its dashctl died and the lease ran out).
-    pub lease_seconds_left: u64,
+    /// 0: nobody runs it now (paused, or its dashctl died and the lease ran out). None: the
+    /// value is not one this dashctl writes, and is taken as held.
+    pub lease_seconds_left: Option<u64>,
     pub rollout: Option<JournalView>,
 }
 
@@ -92,18 +93,25 @@ impl LockReport {
     /// One or two lines for people.
     pub fn describe(&self) -> String {
         match (&self.rollout, self.lease_seconds_left) {
-            (Some(rollout), 0) => rollout.what_next(),
+            (Some(rollout), Some(0)) => rollout.what_next(),
             (Some(rollout), left) => format!(
-                "rollout in progress: {} (lease renewed, expires in {left}s)\n{}",
+                "rollout in progress: {} (lease renewed, expires in {}s)\n{}",
                 self.holder,
+                left.unwrap_or_default(),
                 rollout.describe()
             ),
-            (None, 0) => format!("lock left by {} (lease expired)", self.holder),
-            (None, left) => format!(
+            (None, Some(0)) => format!("lock left by {} (lease expired)", self.holder),
+            (None, Some(left)) => format!(
                 "rollout in progress: {} (lease renewed, expires in {left}s)",
                 self.holder
             ),
+            (None, None) => format!("rollout in progress: {}", self.holder),
         }
+    }
+
+    /// Whether a run holds the lock now.
+    pub fn is_held(&self) -> bool {
+        self.lease_seconds_left != Some(0)
     }
 }
 
@@ -372,7 +380,7 @@ pub async fn report(aws: &Aws, spec: &Spec) -> anyhow::Result<Option<LockReport>
     Ok(Some(Holder::parse(&value).map_or_else(
         || LockReport {
             holder: value.clone(),
-            lease_seconds_left: 0,
+            lease_seconds_left: None,
             rollout: None,
         },
         |holder| holder.report(),

@@ -291,7 +291,7 @@ pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::R
         environment: spec.environment.clone(),
         rollout_in_progress: lock
             .as_ref()
-            .filter(|lock| lock.lease_seconds_left > 0)
+            .filter(|lock| lock.is_held())
             .map(|lock| lock.holder.clone()),
         lock,
         services,

@@ -111,6 +111,11 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
     assert_eq!(status["rollout"]["paused"], false);
     assert!(status["lease_seconds_left"].as_u64() > Some(0), "{status}");
     deployed
+        .run(&["rollout", "status", "--env", "aws"])
+        .succeeds()
+        .stdout_contains("rollout in progress: deploy by")
+        .stdout_contains("portal: blue -> green (example/portal:v2), at started");
+    deployed
         .run(&["rollout", "abort", "--env", "aws"])
         .exits(1)
         .contains("is in progress: deploy by");

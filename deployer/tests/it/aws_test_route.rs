@@ -208,8 +208,8 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     std::fs::remove_file(dir.join("seen.json")).expect("the failed smoke test's");
     assert_eq!(live_weights(&deployed).0, "green");
 
-    // A dashctl killed during its smoke test leaves its rule; the next rollout replaces it
-    // (one rule, a new one) and removes it at the switch.
+    // A dashctl killed during its smoke test leaves its rule; resuming its rollout replaces
+    // it (one rule, a new one) and removes it at the switch.
     verdict(&dir, None);
     let rollout = deployed.release("portal=example/portal:v4").spawn();
     let (_, rollout) = seen_by_smoke_test(&dir, rollout).await;
@@ -218,10 +218,14 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     assert_eq!(left.len(), 1, "the killed run's rule");
     // Its smoke test outlived it (nobody was left to kill it): let it end.
     verdict(&dir, Some(0));
-    let rollout = deployed
+    // The killed rollout is journaled: another release refuses, `rollout resume` goes on with
+    // it, opening the route again.
+    deployed
         .release("portal=example/portal:v5")
         .args(&["--break-lock"])
-        .spawn();
+        .exits(2)
+        .contains("portal: rollout green -> blue stopped at checking; green serves all traffic");
+    let rollout = deployed.run(&["rollout", "resume", "--env", "aws"]).spawn();
     let (seen, rollout) = seen_by_smoke_test(&dir, rollout).await;
     let found = seen["rules"].as_array().expect("rules");
     assert_eq!(found.len(), 1, "{seen}");
@@ -250,7 +254,7 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
             "aws",
             "--dry-run",
             "--image",
-            "portal=example/portal:v5",
+            "portal=example/portal:v4",
         ])
         .succeeds()
         .stdout_contains("No changes.");
