@@ -18,6 +18,7 @@ mod listener_action;
 mod lock;
 pub mod log_reader;
 mod logs;
+mod metrics;
 pub mod model;
 mod names;
 mod network;

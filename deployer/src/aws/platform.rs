@@ -4,18 +4,18 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::colors::listener_name;
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::{
-    Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, test_route,
+    Aws, alarms, cluster, desired, errors::explain, keep_warm, metrics, retry, scaling, test_route,
     traffic_record,
 };
 use crate::events::Event;
-use crate::rollout::{Color, Platform, PlatformError, Traffic};
+use crate::rollout::{Color, Platform, PlatformError, Readings, Traffic};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
@@ -514,6 +514,25 @@ impl Platform for AwsPlatform<'_> {
 
     async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
         test_route::close(self.aws, self.spec, &self.ids(), service)
+            .await
+            .map_err(PlatformError::Call)
+    }
+
+    async fn readings(
+        &self,
+        service: &str,
+        color: Color,
+        since: SystemTime,
+    ) -> Result<Option<Readings>, PlatformError> {
+        let public = self
+            .spec
+            .services
+            .get(service)
+            .is_some_and(|definition| definition.public);
+        let names = self.names();
+        let load_balancer = self.id(Kind::LoadBalancer, &names.load_balancer(public))?;
+        let target_group = self.id(Kind::TargetGroup, &names.colored(service, color))?;
+        metrics::readings(&self.aws.cloudwatch, &load_balancer, &target_group, since)
             .await
             .map_err(PlatformError::Call)
     }

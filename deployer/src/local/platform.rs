@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Platform, PlatformError, TEST_HEADER, Traffic};
+use crate::rollout::{Color, Platform, PlatformError, Readings, TEST_HEADER, Traffic};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
@@ -150,6 +150,15 @@ impl Platform for LocalPlatform {
         runtime.set_test_route(Some(color));
         tracing::info!(service, %color, "test route open: {TEST_HEADER}: {color} reaches {color}");
         Ok(runtime.url())
+    }
+
+    async fn readings(
+        &self,
+        service: &str,
+        color: Color,
+        since: SystemTime,
+    ) -> Result<Option<Readings>, PlatformError> {
+        Ok(self.service(service)?.metrics(color).readings_since(since))
     }
 
     async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::color_metrics::ColorMetrics;
 use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
 use super::port;
 use super::process::ProcessIdentity;
@@ -68,6 +69,8 @@ pub struct ServiceRuntime {
     pub requests_total: AtomicU64,
     /// Last rate the autoscaler measured, in requests per minute.
     pub measured_rpm: AtomicU64,
+    /// What the proxy measured of each color's answers (blue, green), for judging a release.
+    color_metrics: [ColorMetrics; 2],
     /// Serializes scaling and rollout steps on this service.
     pub changes: tokio::sync::Mutex<()>,
     /// The previous color, kept up after a release until its window ends.
@@ -141,8 +144,17 @@ impl ServiceRuntime {
             next: AtomicUsize::new(0),
             requests_total: AtomicU64::new(0),
             measured_rpm: AtomicU64::new(0),
+            color_metrics: Default::default(),
             changes: tokio::sync::Mutex::new(()),
             warm: Mutex::new(None),
+        }
+    }
+
+    /// `color`'s answers as the proxy measured them.
+    pub fn metrics(&self, color: Color) -> &ColorMetrics {
+        match color {
+            Color::Blue => &self.color_metrics[0],
+            Color::Green => &self.color_metrics[1],
         }
     }
 
