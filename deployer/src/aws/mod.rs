@@ -392,9 +392,15 @@ fn describe_rollout(
         ),
         None => test_route,
     });
+    // deploy.judge: the metrics watched besides health.
+    let judged = if options.judge.is_some() {
+        format!(", judging its 5xx rate and p99 against {live}'s (deploy.judge)")
+    } else {
+        String::new()
+    };
     for (percent, duration) in &options.canary {
         steps.push(format!(
-            "send {percent}% of {} to {idle} for {}",
+            "send {percent}% of {} to {idle} for {}{judged}",
             colors::listener_name(spec, service),
             humantime::format_duration(*duration)
         ));
@@ -404,7 +410,7 @@ fn describe_rollout(
         colors::listener_name(spec, service)
     ));
     steps.push(format!(
-        "bake {}{}",
+        "bake {}{judged}{}",
         humantime::format_duration(options.bake),
         if options.auto_rollback {
             " (switch back if it turns unhealthy)"

@@ -2,9 +2,9 @@
 //! answered, 5xx answers, and a latency histogram the p99 is read from. The proxy records every
 //! request here, so recording is a few relaxed atomic adds: no lock, no allocation.
 //!
-//! Counters only grow. A window's readings are the difference of two snapshots; snapshots are
-//! kept (a bounded few, taken when readings are asked for) so that "since this time" can be
-//! answered as CloudWatch answers it.
+//! Counters only grow. A window's readings are the difference of two snapshots: now, and the
+//! last one marked at or before the window began. The local platform marks both colors whenever
+//! it moves traffic, which is where every judged window (a canary step, the bake) begins.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -23,8 +23,8 @@ const BOUNDS_MICROS: [u64; 40] = [
 ];
 const BUCKETS: usize = BOUNDS_MICROS.len() + 1;
 
-/// Snapshots kept for "since" lookups; at one a second (a rollout's poll), about an hour.
-const KEPT_SNAPSHOTS: usize = 4096;
+/// Marked snapshots kept for "since" lookups (a few per rollout).
+const KEPT_SNAPSHOTS: usize = 1024;
 
 /// One color's counters.
 pub struct ColorMetrics {
@@ -73,24 +73,37 @@ impl ColorMetrics {
         }
     }
 
-    /// What was measured since `since`: from the earliest snapshot taken at or after it (the
-    /// first call for a window takes it) to now. None before any request in that window.
-    pub fn readings_since(&self, since: SystemTime) -> Option<Readings> {
-        let now = self.snapshot();
-        let mut snapshots = self
-            .snapshots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let base = snapshots
-            .iter()
-            .find(|(taken, _)| *taken >= since)
-            .map(|(_, snapshot)| snapshot.clone());
+    /// Keeps the counters as they are now, as where a window beginning now starts.
+    pub fn mark(&self) {
+        let snapshot = self.snapshot();
+        let mut snapshots = self.lock_snapshots();
         if snapshots.len() == KEPT_SNAPSHOTS {
             snapshots.pop_front();
         }
-        snapshots.push_back((SystemTime::now(), now.clone()));
-        let window = now.minus(&base.unwrap_or_else(|| now.clone()));
+        snapshots.push_back((SystemTime::now(), snapshot));
+    }
+
+    /// What was measured since `since`: from the last mark at or before it (else the first
+    /// after it) to now. None without a mark, or without a request in that window.
+    pub fn readings_since(&self, since: SystemTime) -> Option<Readings> {
+        let now = self.snapshot();
+        let base = {
+            let snapshots = self.lock_snapshots();
+            snapshots
+                .iter()
+                .rev()
+                .find(|(taken, _)| *taken <= since)
+                .or_else(|| snapshots.iter().find(|(taken, _)| *taken > since))
+                .map(|(_, snapshot)| snapshot.clone())?
+        };
+        let window = now.minus(&base);
         (window.requests > 0).then(|| window.readings())
+    }
+
+    fn lock_snapshots(&self) -> std::sync::MutexGuard<'_, VecDeque<(SystemTime, Snapshot)>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -175,12 +188,13 @@ mod tests {
     }
 
     #[test]
-    fn readings_cover_only_the_window_since_it_began() {
+    fn readings_cover_only_the_window_since_its_mark() {
         let metrics = ColorMetrics::default();
         record_many(&metrics, 50, 900, true);
+        assert_eq!(metrics.readings_since(SystemTime::now()), None, "no mark");
+        metrics.mark();
         let since = SystemTime::now();
-        // The first read of a window marks its start: nothing in it yet.
-        assert_eq!(metrics.readings_since(since), None);
+        assert_eq!(metrics.readings_since(since), None, "nothing since");
         record_many(&metrics, 30, 2, false);
         record_many(&metrics, 10, 2, true);
         let readings = metrics
@@ -188,16 +202,11 @@ mod tests {
             .expect("requests in the window");
         assert_eq!((readings.requests, readings.errors), (40, 10));
         assert_eq!(readings.p99, Some(Duration::from_millis(2)));
-        // An earlier window still sees everything since its own start.
-        let before = since - Duration::from_secs(3600);
-        metrics.snapshots.lock().expect("lock").push_front((
-            before,
-            Snapshot {
-                requests: 0,
-                errors: 0,
-                latency: [0; BUCKETS],
-            },
-        ));
-        assert_eq!(metrics.readings_since(before).map(|r| r.requests), Some(90));
+        // A later mark starts a later window; the earlier one still reads from its own.
+        metrics.mark();
+        let later = SystemTime::now();
+        record_many(&metrics, 5, 2, false);
+        assert_eq!(metrics.readings_since(later).map(|r| r.requests), Some(5));
+        assert_eq!(metrics.readings_since(since).map(|r| r.requests), Some(45));
     }
 }

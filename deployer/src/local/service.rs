@@ -186,8 +186,12 @@ impl ServiceRuntime {
         self.rebuild_routing();
     }
 
-    /// `percent` of requests to `to`; at 100 `to` becomes the live color.
+    /// `percent` of requests to `to`; at 100 `to` becomes the live color. Both colors' metrics
+    /// are marked: a judged window (a canary step, the bake) begins with a weight change.
     pub fn shift(&self, to: Color, percent: u8) {
+        for color in [Color::Blue, Color::Green] {
+            self.metrics(color).mark();
+        }
         if percent >= 100 {
             self.set_live(to);
         } else {

@@ -60,6 +60,12 @@ async fn a_release_is_judged_by_its_target_groups_metrics() {
     let deployed = Deployed::new(judged_spec());
     let aws = Aws::new(&deployed.moto).await;
 
+    deployed
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
+        .succeeds()
+        .contains("for 3s, judging its 5xx rate and p99 against blue's (deploy.judge)");
+
     // v2 answers well: judged at the end of the canary step and of the bake, it goes live.
     offer_portal_traffic(&deployed.moto, 0.0, 0.0).await;
     let released = deployed
