@@ -18,6 +18,7 @@ mod listener_action;
 mod lock;
 pub mod log_reader;
 mod logs;
+mod metrics;
 pub mod model;
 mod names;
 mod network;
@@ -410,9 +411,15 @@ fn describe_rollout(
         ),
         None => test_route,
     });
+    // deploy.judge: the metrics watched besides health.
+    let judged = if options.judge.is_some() {
+        format!(", judging its 5xx rate and p99 against {live}'s (deploy.judge)")
+    } else {
+        String::new()
+    };
     for (percent, duration) in &options.canary {
         steps.push(format!(
-            "send {percent}% of {} to {idle} for {}",
+            "send {percent}% of {} to {idle} for {}{judged}",
             colors::listener_name(spec, service),
             humantime::format_duration(*duration)
         ));
@@ -422,7 +429,7 @@ fn describe_rollout(
         colors::listener_name(spec, service)
     ));
     steps.push(format!(
-        "bake {}{}",
+        "bake {}{judged}{}",
         humantime::format_duration(options.bake),
         if options.auto_rollback {
             " (switch back if it turns unhealthy)"

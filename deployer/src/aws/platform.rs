@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::colors::listener_name;
 use super::listener_action::ListenerAction;
@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::lock::Lock;
 use super::{
-    Aws, alarms, cluster, desired, errors::explain, keep_warm, retry, scaling, test_route,
+    Aws, alarms, cluster, desired, errors::explain, keep_warm, metrics, retry, scaling, test_route,
     traffic_record,
 };
 use crate::events::Event;
-use crate::rollout::{Color, Journal, Platform, PlatformError, Traffic};
+use crate::rollout::{Color, Journal, Platform, PlatformError, Readings, Traffic};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
@@ -574,5 +574,24 @@ impl Platform for AwsPlatform<'_> {
                 .map_err(PlatformError::Call),
             None => Ok(()),
         }
+    }
+
+    async fn readings(
+        &self,
+        service: &str,
+        color: Color,
+        since: SystemTime,
+    ) -> Result<Option<Readings>, PlatformError> {
+        let public = self
+            .spec
+            .services
+            .get(service)
+            .is_some_and(|definition| definition.public);
+        let names = self.names();
+        let load_balancer = self.id(Kind::LoadBalancer, &names.load_balancer(public))?;
+        let target_group = self.id(Kind::TargetGroup, &names.colored(service, color))?;
+        metrics::readings(&self.aws.cloudwatch, &load_balancer, &target_group, since)
+            .await
+            .map_err(PlatformError::Call)
     }
 }

@@ -6,6 +6,7 @@
 mod api;
 mod autoscaler;
 pub mod client;
+mod color_metrics;
 mod control;
 mod control_file;
 mod database;

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Journal, Platform, PlatformError, TEST_HEADER, Traffic};
+use crate::rollout::{Color, Journal, Platform, PlatformError, Readings, TEST_HEADER, Traffic};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
@@ -200,6 +200,15 @@ impl Platform for LocalPlatform {
         runtime.set_test_route(Some(color));
         tracing::info!(service, %color, "test route open: {TEST_HEADER}: {color} reaches {color}");
         Ok(runtime.url())
+    }
+
+    async fn readings(
+        &self,
+        service: &str,
+        color: Color,
+        since: SystemTime,
+    ) -> Result<Option<Readings>, PlatformError> {
+        Ok(self.service(service)?.metrics(color).readings_since(since))
     }
 
     async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {

@@ -1,7 +1,7 @@
 //! The local stand-in for a load balancer: one listener per service that forwards each request
 //! to a ready instance of the live color (or of a canary, for its share; or of the color being
 //! checked, for a request carrying its test header), round robin, and counts requests for the
-//! autoscaler.
+//! autoscaler and, per color, answers, 5xx answers and latency for judging a release.
 //!
 //! Each client connection keeps its own connections to the instances it has been routed to and
 //! reuses them for its later requests. A request therefore never waits on a shared connection
@@ -307,9 +307,20 @@ impl ClientConnection {
             if attempt == 0 {
                 service.requests_total.fetch_add(1, Ordering::Relaxed);
             }
-            match tokio::time::timeout(service.upstream_timeout, self.send(&instance, request))
-                .await
-            {
+            let sent = std::time::Instant::now();
+            let attempt =
+                tokio::time::timeout(service.upstream_timeout, self.send(&instance, request)).await;
+            // As a load balancer's target metrics: the time to the response head; what the
+            // proxy answers for an instance that timed out or failed counts as its 5xx.
+            let metrics = service.metrics(instance.color);
+            match &attempt {
+                Ok(Attempt::Answered(response)) => {
+                    metrics.record(response.status().is_server_error(), sent.elapsed())
+                }
+                Err(_) | Ok(Attempt::Failed(_)) => metrics.record(true, sent.elapsed()),
+                Ok(Attempt::Unsent { .. }) => {}
+            }
+            match attempt {
                 Err(_elapsed) => {
                     tracing::warn!(instance = %instance.id, "no response within the upstream timeout");
                     return answer(

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::color_metrics::ColorMetrics;
 use super::instance::{HealthSettings, Instance, InstanceStatus, RunContext};
 use super::port;
 use super::process::ProcessIdentity;
@@ -66,6 +67,8 @@ pub struct ServiceRuntime {
     pub requests_total: AtomicU64,
     /// Last rate the autoscaler measured, in requests per minute.
     pub measured_rpm: AtomicU64,
+    /// What the proxy measured of each color's answers (blue, green), for judging a release.
+    color_metrics: [ColorMetrics; 2],
     /// Serializes scaling and rollout steps on this service.
     pub changes: tokio::sync::Mutex<()>,
     /// The previous color, kept up after a release until its window ends.
@@ -139,8 +142,17 @@ impl ServiceRuntime {
             next: AtomicUsize::new(0),
             requests_total: AtomicU64::new(0),
             measured_rpm: AtomicU64::new(0),
+            color_metrics: Default::default(),
             changes: tokio::sync::Mutex::new(()),
             warm: Mutex::new(None),
+        }
+    }
+
+    /// `color`'s answers as the proxy measured them.
+    pub fn metrics(&self, color: Color) -> &ColorMetrics {
+        match color {
+            Color::Blue => &self.color_metrics[0],
+            Color::Green => &self.color_metrics[1],
         }
     }
 
@@ -172,8 +184,12 @@ impl ServiceRuntime {
         self.rebuild_routing();
     }
 
-    /// `percent` of requests to `to`; at 100 `to` becomes the live color.
+    /// `percent` of requests to `to`; at 100 `to` becomes the live color. Both colors' metrics
+    /// are marked: a judged window (a canary step, the bake) begins with a weight change.
     pub fn shift(&self, to: Color, percent: u8) {
+        for color in [Color::Blue, Color::Green] {
+            self.metrics(color).mark();
+        }
         if percent >= 100 {
             self.set_live(to);
         } else {

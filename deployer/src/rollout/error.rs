@@ -52,11 +52,14 @@ pub enum RolloutError {
         live: String,
         reason: String,
     },
-    #[error("{service}: {color} turned unhealthy while baking; traffic is back on {live}")]
+    /// `reason`: what `color` did while baking (turned unhealthy, or broke a `deploy.judge`
+    /// limit, said which and by how much).
+    #[error("{service}: {color} {reason}; traffic is back on {live}")]
     RolledBack {
         service: String,
         color: Color,
         live: Color,
+        reason: String,
     },
     /// A release failed, and moving traffic back to the color that was live failed too: where
     /// traffic goes now is not known. `reason` is why the release stopped; `error` why traffic
@@ -168,6 +171,7 @@ mod tests {
                 service: "portal".into(),
                 color: Color::Green,
                 live: Color::Blue,
+                reason: "turned unhealthy while baking".into(),
             },
         ];
         for error in undone {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -14,10 +14,12 @@ use crate::spec::Spec;
 
 mod error;
 pub mod journal;
+mod judge;
 mod smoke;
 
 pub use error::{Aftermath, PlatformError, RolloutError, with_causes};
 pub use journal::{Journal, JournalView, Stage, WaitUntil};
+pub use judge::{Metric, Readings, Thresholds, Verdict};
 pub use smoke::SmokeTest;
 
 /// The header that reaches the color being checked through its test route, whose value names
@@ -235,6 +237,15 @@ pub trait Platform: Sync {
         &self,
         service: &str,
     ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+
+    /// What the load balancer measured for `color` since `since`: requests, 5xx answers and
+    /// p99 latency. None when it has nothing for that window (yet).
+    fn readings(
+        &self,
+        service: &str,
+        color: Color,
+        since: SystemTime,
+    ) -> impl Future<Output = Result<Option<Readings>, PlatformError>> + Send;
 }
 
 /// How long the router may take to report weights it accepted (an ALB applies a listener
@@ -263,6 +274,8 @@ pub struct RolloutOptions {
     pub smoke_test: Option<SmokeTest>,
     /// Stop at this stage, journaled for `rollout resume` or `rollout abort`.
     pub wait_until: Option<WaitUntil>,
+    /// Limits on the new color's metrics during canary steps and the bake (None: not judged).
+    pub judge: Option<Thresholds>,
 }
 
 impl RolloutOptions {
@@ -289,6 +302,13 @@ impl RolloutOptions {
                 workdir: spec.workdir(),
             }),
             wait_until: None,
+            judge: deploy.judge.map(|judge| Thresholds {
+                max_5xx_rate: judge.max_5xx_rate.map(|max| max.0),
+                max_5xx_increase: judge.max_5xx_increase.map(|max| max.0),
+                max_p99: judge.max_p99.map(|max| max.0),
+                max_p99_increase: judge.max_p99_increase.map(|max| max.0),
+                min_requests: judge.min_requests,
+            }),
         }
     }
 }
@@ -346,6 +366,14 @@ pub enum Step {
     Retire {
         color: Color,
     },
+    /// The new color's metrics judged against `deploy.judge` (and against the live color's).
+    Judged {
+        color: Color,
+        readings: Option<Readings>,
+        live: Option<Color>,
+        live_readings: Option<Readings>,
+        verdict: Verdict,
+    },
     Abandon {
         color: Color,
     },
@@ -397,6 +425,22 @@ impl fmt::Display for Step {
                 humantime::format_duration(*duration)
             ),
             Self::Retire { color } => write!(f, "draining and retiring {color}"),
+            Self::Judged {
+                color,
+                readings,
+                live,
+                live_readings,
+                verdict,
+            } => {
+                let measured = |readings: &Option<Readings>| {
+                    readings.map_or_else(|| "no metrics".to_owned(), |r| r.to_string())
+                };
+                write!(f, "judged {color} ({})", measured(readings))?;
+                if let Some(live) = live {
+                    write!(f, " against {live} ({})", measured(live_readings))?;
+                }
+                write!(f, ": {verdict}")
+            }
             Self::Abandon { color } => write!(f, "abandoning {color}; live color unchanged"),
             Self::RollBack { to } => write!(f, "rolling back to {to}"),
             Self::Resume { stage } => write!(f, "resuming from {stage}"),
@@ -428,6 +472,9 @@ enum Stop {
     Unhealthy,
     Failed(PlatformError),
     Cancelled,
+    /// The new color's metrics broke a `deploy.judge` limit: the metric, both colors' values
+    /// and the limit, in one sentence.
+    Breach(String),
 }
 
 impl Stop {
@@ -437,7 +484,59 @@ impl Stop {
             Self::Unhealthy => "it turned unhealthy".to_owned(),
             Self::Failed(error) => with_causes(error),
             Self::Cancelled => "interrupted".to_owned(),
+            Self::Breach(reason) => reason.clone(),
         }
+    }
+
+    /// What happened while baking, for the error that says traffic went back.
+    fn while_baking(&self) -> String {
+        match self {
+            Self::Breach(reason) => format!("failed its judgement while baking: {reason}"),
+            _ => "turned unhealthy while baking".to_owned(),
+        }
+    }
+}
+
+/// How often a color's metrics are judged during a step (and once more at its end): load
+/// balancer metrics come in periods of a minute, and each read costs a CloudWatch request.
+const JUDGE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Reads both colors' metrics since `since`, judges `color` and reports it. A failed read is
+/// no verdict, not a breach: the alarms still stand guard, and a metrics API having a bad
+/// minute must not undo a good release.
+async fn judge_once<P: Platform>(
+    platform_: &P,
+    service: &str,
+    color: Color,
+    live: Option<Color>,
+    since: SystemTime,
+    thresholds: &Thresholds,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<(), Stop> {
+    let read = async |color: Color| platform_.readings(service, color, since).await;
+    let (readings, live_readings) = match read(color).await {
+        Ok(readings) => match live {
+            Some(live) => (readings, read(live).await),
+            None => (readings, Ok(None)),
+        },
+        Err(error) => (None, Err(error)),
+    };
+    let verdict = match &live_readings {
+        Err(error) => Verdict::NoVerdict {
+            reason: format!("could not read the metrics: {}", with_causes(error)),
+        },
+        Ok(live_readings) => judge::judge(thresholds, color, readings, live, *live_readings),
+    };
+    progress(Step::Judged {
+        color,
+        readings,
+        live,
+        live_readings: live_readings.ok().flatten(),
+        verdict: verdict.clone(),
+    });
+    match verdict {
+        Verdict::Breach { reason, .. } => Err(Stop::Breach(reason)),
+        Verdict::Pass | Verdict::NoVerdict { .. } => Ok(()),
     }
 }
 
@@ -465,17 +564,23 @@ async fn wait_healthy<P: Platform>(
     }
 }
 
-/// Watches `color` for `duration`; stops as soon as it is unhealthy (or on cancel, when
-/// `cancellable`).
+/// Watches `color` for `duration`; stops as soon as it is unhealthy, or its metrics break a
+/// `deploy.judge` limit (judged against `live`'s, every [`JUDGE_INTERVAL`] and at the end), or
+/// on cancel, when `cancellable`.
+#[allow(clippy::too_many_arguments)]
 async fn watch<P: Platform>(
     platform_: &P,
     service: &str,
     color: Color,
+    live: Option<Color>,
     duration: Duration,
     options: &RolloutOptions,
     cancellable: bool,
+    progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<(), Stop> {
     let deadline = Instant::now() + duration;
+    let since = SystemTime::now();
+    let mut judged = Instant::now();
     loop {
         match platform_.is_healthy(service, color).await {
             Ok(true) => {}
@@ -483,6 +588,12 @@ async fn watch<P: Platform>(
             Err(error) => return Err(Stop::Failed(error)),
         }
         let now = Instant::now();
+        if let Some(thresholds) = &options.judge
+            && (now >= deadline || now.duration_since(judged) >= JUDGE_INTERVAL)
+        {
+            judge_once(platform_, service, color, live, since, thresholds, progress).await?;
+            judged = now;
+        }
         if now >= deadline {
             return Ok(());
         }
@@ -922,9 +1033,18 @@ async fn run<P: Platform>(
                         color: target,
                         duration: options.bake,
                     });
-                    if watch(platform_, service, target, options.bake, options, false)
-                        .await
-                        .is_err()
+                    let baked = watch(
+                        platform_,
+                        service,
+                        target,
+                        Some(old),
+                        options.bake,
+                        options,
+                        false,
+                        progress,
+                    )
+                    .await;
+                    if let Err(stop) = baked
                         && options.auto_rollback
                     {
                         if let Err(error) =
@@ -934,7 +1054,7 @@ async fn run<P: Platform>(
                                 service: service.to_owned(),
                                 color: target,
                                 live: old,
-                                reason: "it turned unhealthy while baking".to_owned(),
+                                reason: format!("it {}", stop.while_baking()),
                                 error,
                             });
                         }
@@ -943,6 +1063,7 @@ async fn run<P: Platform>(
                             service: service.to_owned(),
                             color: target,
                             live: old,
+                            reason: stop.while_baking(),
                         });
                     }
                 }
@@ -1012,7 +1133,19 @@ async fn canary_step<P: Platform>(
         duration,
     });
     let watched = match shift(platform_, service, target, percent, options, progress).await {
-        Ok(()) => watch(platform_, service, target, duration, options, true).await,
+        Ok(()) => {
+            watch(
+                platform_,
+                service,
+                target,
+                journal.live,
+                duration,
+                options,
+                true,
+                progress,
+            )
+            .await
+        }
         Err(error) => Err(Stop::Failed(error)),
     };
     if let Err(stop) = watched {

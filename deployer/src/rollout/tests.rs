@@ -39,6 +39,8 @@ struct FakePlatform {
     /// once: the test drops it there, as SIGKILL would stop a dashctl.
     hang_after: Option<&'static str>,
     hung: Mutex<bool>,
+    /// What the load balancer measures for a color running each release (none: no metrics).
+    metrics: HashMap<String, Readings>,
 }
 
 impl FakePlatform {
@@ -250,6 +252,18 @@ impl Platform for FakePlatform {
         *self.journal.lock().expect("lock") = None;
         Ok(())
     }
+    async fn readings(
+        &self,
+        _: &str,
+        color: Color,
+        _since: std::time::SystemTime,
+    ) -> Result<Option<Readings>, PlatformError> {
+        if self.failing.contains(&"readings") {
+            return Err(PlatformError::Failed("GetMetricData: throttled".into()));
+        }
+        let release = self.releases.lock().expect("lock").get(&color).cloned();
+        Ok(release.and_then(|release| self.metrics.get(&release).copied()))
+    }
 }
 
 fn options() -> RolloutOptions {
@@ -264,6 +278,7 @@ fn options() -> RolloutOptions {
         cancel: CancellationToken::new(),
         smoke_test: None,
         wait_until: None,
+        judge: None,
     }
 }
 
@@ -1023,4 +1038,205 @@ async fn rollback_removes_a_test_route_a_killed_deploy_left() {
         Some("retire green")
     );
     assert!(fake.timeline().contains(&"close-route".to_owned()));
+}
+
+fn judged(options: RolloutOptions) -> RolloutOptions {
+    RolloutOptions {
+        judge: Some(Thresholds {
+            max_5xx_rate: Some(1.0),
+            max_5xx_increase: None,
+            max_p99: Some(Duration::from_millis(500)),
+            max_p99_increase: None,
+            min_requests: 20,
+        }),
+        ..options
+    }
+}
+
+/// Blue live on v1, which answers well; `v2-errors` answers 30% 5xx, `v2-quiet` has too few
+/// requests to judge, `v2-good` answers as well as v1.
+fn measured() -> FakePlatform {
+    let readings = |requests, errors| Readings {
+        requests,
+        errors,
+        p99: Some(Duration::from_millis(80)),
+    };
+    FakePlatform {
+        metrics: HashMap::from([
+            ("v1".to_owned(), readings(1000, 1)),
+            ("v2-errors".to_owned(), readings(100, 30)),
+            ("v2-quiet".to_owned(), readings(3, 3)),
+            ("v2-good".to_owned(), readings(100, 0)),
+        ]),
+        ..FakePlatform::default()
+    }
+}
+
+#[tokio::test]
+async fn a_canary_that_breaks_a_judge_limit_is_abandoned_naming_the_metric() {
+    let fake = measured();
+    fake.release("v1", &options()).await.expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step);
+    let error = deploy(
+        &fake,
+        "portal",
+        &"v2-errors".to_owned(),
+        &judged(canary()),
+        &record,
+    )
+    .await
+    .expect_err("abandoned");
+    assert_eq!(
+        error.to_string(),
+        "portal: rollout to green abandoned (canary at 10%: 5xx rate of green is 30% (30 of 100 \
+         requests), above max_5xx_rate 1% (blue: 0.1%)); blue still serves all traffic"
+    );
+    assert_eq!(error.aftermath(), Aftermath::Reverted);
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    let steps = steps.into_inner().expect("lock");
+    let judgement = steps
+        .iter()
+        .find(|step| matches!(step, Step::Judged { .. }))
+        .expect("judged");
+    let Step::Judged {
+        color,
+        readings,
+        live,
+        live_readings,
+        verdict,
+    } = judgement
+    else {
+        unreachable!()
+    };
+    assert_eq!((*color, *live), (Color::Green, Some(Color::Blue)));
+    assert_eq!(readings.map(|r| r.errors), Some(30));
+    assert_eq!(live_readings.map(|r| r.requests), Some(1000));
+    assert!(matches!(
+        verdict,
+        Verdict::Breach {
+            metric: Metric::ErrorRate,
+            ..
+        }
+    ));
+    assert!(
+        judgement.to_string().starts_with(
+            "judged green (100 requests, 5xx 30%, p99 80ms) against blue (1000 requests, 5xx 0.1%, p99 80ms): breach: 5xx rate"
+        ),
+        "{judgement}"
+    );
+    // The judgement travels as one JSON object with the readings (`--output jsonl`).
+    let json = serde_json::to_value(judgement).expect("json");
+    assert_eq!(json["step"], "judged");
+    assert_eq!(json["readings"]["errors_5xx"], 30);
+    assert_eq!(json["verdict"]["verdict"], "breach");
+    assert_eq!(json["verdict"]["metric"], "5xx_rate");
+}
+
+#[tokio::test]
+async fn a_bake_that_breaks_a_judge_limit_is_rolled_back_saying_why() {
+    let fake = measured();
+    fake.release("v1", &options()).await.expect("v1");
+    let error = fake
+        .release("v2-errors", &judged(options()))
+        .await
+        .expect_err("rolled back");
+    assert!(matches!(error, RolloutError::RolledBack { .. }), "{error}");
+    assert!(
+        error.to_string().starts_with(
+            "portal: green failed its judgement while baking: 5xx rate of green is 30%"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().ends_with("; traffic is back on blue"),
+        "{error}"
+    );
+    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+}
+
+#[tokio::test]
+async fn a_release_within_the_limits_or_too_quiet_to_judge_goes_through() {
+    for release in ["v2-good", "v2-quiet"] {
+        let fake = measured();
+        fake.release("v1", &options()).await.expect("v1");
+        let steps = Mutex::new(Vec::new());
+        let record = |step: Step| steps.lock().expect("lock").push(step);
+        deploy(
+            &fake,
+            "portal",
+            &release.to_owned(),
+            &judged(canary()),
+            &record,
+        )
+        .await
+        .expect(release);
+        let verdicts: Vec<Verdict> = steps
+            .into_inner()
+            .expect("lock")
+            .into_iter()
+            .filter_map(|step| match step {
+                Step::Judged { verdict, .. } => Some(verdict),
+                _ => None,
+            })
+            .collect();
+        // Each canary step and the bake judged at least once (at its end).
+        assert!(verdicts.len() >= 3, "{release}: {verdicts:?}");
+        for verdict in verdicts {
+            match release {
+                "v2-good" => assert_eq!(verdict, Verdict::Pass),
+                _ => assert!(
+                    matches!(&verdict, Verdict::NoVerdict { reason } if reason.contains("fewer than min_requests 20")),
+                    "{verdict:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_that_cannot_be_read_give_no_verdict_and_the_release_goes_on() {
+    let fake = FakePlatform {
+        failing: vec!["readings"],
+        ..measured()
+    };
+    fake.release("v1", &options()).await.expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
+    deploy(
+        &fake,
+        "portal",
+        &"v2-errors".to_owned(),
+        &judged(options()),
+        &record,
+    )
+    .await
+    .expect("not judged, not stopped");
+    let steps = steps.into_inner().expect("lock");
+    assert!(
+        steps.iter().any(|step| step
+            .ends_with("no verdict (could not read the metrics: GetMetricData: throttled)")),
+        "{steps:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_judge_limits_no_metrics_are_read() {
+    let fake = FakePlatform {
+        failing: vec!["readings"],
+        ..measured()
+    };
+    fake.release("v1", &options()).await.expect("v1");
+    let steps = Mutex::new(Vec::new());
+    let record = |step: Step| steps.lock().expect("lock").push(step);
+    deploy(&fake, "portal", &"v2-errors".to_owned(), &canary(), &record)
+        .await
+        .expect("released");
+    assert!(
+        !steps
+            .into_inner()
+            .expect("lock")
+            .iter()
+            .any(|step| matches!(step, Step::Judged { .. }))
+    );
 }

@@ -324,6 +324,60 @@ pub struct DeployPolicy {
     /// A command run against the new color through its test route once it is healthy, before
     /// it gets any traffic; failing or running out of time abandons the release.
     pub smoke_test: Option<SmokeTest>,
+    /// Thresholds on the new color's load balancer metrics during canary steps and the bake;
+    /// a breach abandons the canary or rolls the bake back. Absent: not judged on metrics.
+    pub judge: Option<JudgePolicy>,
+}
+
+/// `deploy.judge`: the new color's 5xx share and p99 latency over each canary step and the
+/// bake, against limits of their own and against the live color. At least one limit is set.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgePolicy {
+    /// Highest share of the new color's requests answered 5xx (e.g. `1%`).
+    pub max_5xx_rate: Option<SpecPercent>,
+    /// Highest excess of the new color's 5xx share over the live color's, in percentage
+    /// points (`0.5%`: 0.2% live allows 0.7%).
+    pub max_5xx_increase: Option<SpecPercent>,
+    /// Highest p99 latency of the new color (e.g. `500ms`).
+    pub max_p99: Option<SpecDuration>,
+    /// Highest excess of the new color's p99 over the live color's, relative (`50%`: 200ms
+    /// live allows 300ms).
+    pub max_p99_increase: Option<SpecPercent>,
+    /// Fewer requests than this to a color in a step gives no verdict (not a breach).
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+}
+
+fn default_min_requests() -> u64 {
+    20
+}
+
+/// A percentage written with its sign: `1%`, `0.5%`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct SpecPercent(pub f64);
+
+impl fmt::Display for SpecPercent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecPercent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let expected = || serde::de::Error::custom("expected a percentage such as `1%` or `0.5%`");
+        let text = String::deserialize(deserializer).map_err(|_| expected())?;
+        text.trim()
+            .strip_suffix('%')
+            .and_then(|number| number.trim().parse::<f64>().ok())
+            .filter(|number| number.is_finite())
+            .map(Self)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid percentage `{text}`; expected e.g. `1%` or `0.5%`"
+                ))
+            })
+    }
 }
 
 /// `deploy.smoke_test`: the gate a release passes before any production traffic reaches it.
@@ -356,6 +410,7 @@ impl Default for DeployPolicy {
             max_5xx_per_minute: 10,
             deregistration_delay: SpecDuration(Duration::from_secs(30)),
             smoke_test: None,
+            judge: None,
         }
     }
 }

@@ -313,3 +313,60 @@ fn a_smoke_test_needs_a_program_time_and_no_placeholders() {
     assert!(found[0].contains("unknown field `retries`"), "{found:?}");
     assert!(with("{ command: [true], timeout: 2m }").is_empty());
 }
+
+#[test]
+fn judge_thresholds_parse_with_a_default_minimum_of_requests() {
+    let source = VALID.replace(
+        "scaling: { min: 2, max: 10 }",
+        "scaling: { min: 2, max: 10 }\n    deploy:\n      judge: { max_5xx_rate: 1%, max_5xx_increase: 0.5%, max_p99: 500ms, max_p99_increase: 50% }",
+    );
+    let spec = parse(Path::new("spec.yaml"), &source).expect("valid");
+    let judge = spec.services["portal"].deploy.judge.clone().expect("judge");
+    assert_eq!(judge.max_5xx_rate, Some(SpecPercent(1.0)));
+    assert_eq!(judge.max_5xx_increase, Some(SpecPercent(0.5)));
+    assert_eq!(judge.max_p99.map(|max| max.0.as_millis()), Some(500));
+    assert_eq!(judge.max_p99_increase, Some(SpecPercent(50.0)));
+    assert_eq!(judge.min_requests, 20);
+    assert_eq!(spec.services["hardware"].deploy.judge, None);
+}
+
+#[test]
+fn judge_thresholds_must_be_percentages_that_can_be_met() {
+    let with = |judge: &str| {
+        problems(&VALID.replace(
+            "scaling: { min: 2, max: 10 }",
+            &format!("scaling: {{ min: 2, max: 10 }}\n    deploy:\n      judge: {judge}"),
+        ))
+    };
+    let found = with("{ max_5xx_rate: 1 }");
+    assert!(
+        found[0].contains("invalid percentage `1`; expected e.g. `1%` or `0.5%`"),
+        "{found:?}"
+    );
+    let found = with("{ max_5xx_rate: lots% }");
+    assert!(found[0].contains("invalid percentage `lots%`"), "{found:?}");
+    let found = with("{ min_requests: 5 }");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("judge sets no threshold"), "{found:?}");
+    let found = with("{ max_5xx_rate: 100%, max_p99: 0s, max_p99_increase: -5%, min_requests: 0 }");
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(
+        found[0].contains("max_5xx_rate must be at least 0% and below 100%"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].contains("max_p99 must be longer than 0s"),
+        "{found:?}"
+    );
+    assert!(
+        found[2].contains("max_p99_increase must be at least 0%"),
+        "{found:?}"
+    );
+    assert!(
+        found[3].contains("min_requests must be at least 1"),
+        "{found:?}"
+    );
+    let found = with("{ max_5xx_rate: 1%, max_p95: 1s }");
+    assert!(found[0].contains("unknown field `max_p95`"), "{found:?}");
+    assert!(with("{ max_p99: 2s, min_requests: 100 }").is_empty());
+}

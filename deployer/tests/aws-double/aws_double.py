@@ -334,12 +334,50 @@ R16 Task listing: ECS ListTasks lists R2's simulated tasks, as
     interleaves events from multiple log streams within a log group.").
     Not modelled: the family, startedBy, containerInstance and launchType filters for simulated
     tasks, ServiceNotFoundException for a service name the cluster never had (it lists nothing).
+
+R17 Load balancer metrics. An ALB publishes its own metrics to CloudWatch (namespace
+    ``AWS/ApplicationELB``); nobody else can: PutMetricData into any namespace beginning with
+    ``AWS/`` -> InvalidParameterValue (moto stores it). moto has no load balancer traffic, so a
+    test says what traffic there is through a test-control endpoint (like moto's own
+    ``/moto-api/``, not an AWS API)::
+
+        POST /moto-api/double/alb-traffic
+        {"account": "123456789012", "region": "us-east-1", "requests_per_second": 40,
+         "target_groups": {"NAME": {"error_share": 0.5, "response_seconds": 0.2}, ...}}
+
+    From then on (until the next call naming any of those groups, ``requests_per_second`` 0
+    stopping it), that many requests a second arrive at each listener whose default action
+    forwards to one of the named groups, and are split by the weights of its ForwardConfig as
+    they are at each moment (a ModifyListener moves them); each group answers ``error_share``
+    of its requests with a target 5xx, all in ``response_seconds`` (groups not named: no 5xx,
+    0.01 s). GetMetricData then answers MetricStat queries on ``AWS/ApplicationELB`` from that
+    traffic (other namespaces: moto's), for the dimensions {LoadBalancer=app/NAME/ID,
+    TargetGroup=targetgroup/NAME/ID} exactly (other dimension sets: no data): ``RequestCount``
+    and ``HTTPCode_Target_5XX_Count`` with Sum or SampleCount, ``TargetResponseTime`` with
+    Average, Minimum, Maximum or pNN; one value per Period from StartTime, only for periods with
+    requests, and no ``HTTPCode_Target_5XX_Count`` value for a period without 5xx (an ALB
+    reports a metric only when it has a non-zero value to report); ScanBy as asked
+    (TimestampDescending by default). A Period other than 1, 5, 10, 20, 30 or a multiple of 60
+    -> InvalidParameterValue.
+    Docs: CloudWatch API Reference, PutMetricData (Namespace: "You cannot specify a namespace
+    that begins with 'AWS/'. Namespaces that begin with 'AWS/' are reserved for use by Amazon
+    Web Services products."), GetMetricData and MetricStat (Period: "1, 5, 10, 20, 30, 60, or
+    any multiple of 60" for high-resolution metrics, "any multiple of 60" otherwise);
+    ELB User Guide, "CloudWatch metrics for your Application Load Balancer" (RequestCount,
+    HTTPCode_Target_5XX_Count, TargetResponseTime; "Elastic Load Balancing reports metrics only
+    when requests are flowing through the load balancer"; dimensions LoadBalancer and
+    TargetGroup). The exact error wording is unverified.
+    Not modelled: the minute or more before a period's data becomes visible (the double shows
+    traffic as it happens), 1-minute storage resolution (a period shorter than 60 s gets the
+    requests of that shorter period), other ALB metrics and dimension sets, ELB-generated 5xx,
+    targets' health (traffic goes by weight alone), the test route's header rule, metric math.
 """
 
 from __future__ import annotations
 
 import collections
 import copy
+import datetime
 import functools
 import inspect
 import json
@@ -440,6 +478,7 @@ from moto.iam.exceptions import EntityAlreadyExists, InvalidInput  # noqa: E402
 from moto.iam.models import IAMBackend, iam_backends  # noqa: E402
 from moto.iam.responses import IamResponse  # noqa: E402
 from moto.logs.responses import LogsResponse  # noqa: E402
+from moto.moto_api._internal import urls as moto_api_urls  # noqa: E402
 from moto.moto_api._internal.models import MotoAPIBackend  # noqa: E402
 from moto.rds.exceptions import (  # noqa: E402
     InvalidParameterCombination,
@@ -743,6 +782,9 @@ class World:
         self.db_transitions: dict[int, tuple[Any, float]] = {}  # id(DBInstance) -> (it, when it ends)
         self.scheduled_done: set[int] = set()  # id() of one-time scheduled actions that ran (R15)
         self.listed_tasks: list[SimTask] = []  # what ListTasks can still see (R16)
+        self.offered: list[OfferedTraffic] = []  # traffic a test offers the listeners (R17)
+        self.served: dict[tuple[str, str], dict[int, TrafficSecond]] = {}  # (lb, group) -> second -> served
+        self.traffic_clock: float | None = None  # wall-clock time traffic was served up to (R17)
 
     # Backends of this account and region.
     def ec2(self) -> Any:
@@ -945,6 +987,8 @@ class World:
     def _tick(self, at: float) -> None:
         if on("R15"):
             self._run_scheduled_actions()
+        if self.offered:
+            _alb_serve(self, time.time())
         if self.services:
             for service in list(self.services):
                 service.tick(at)
@@ -2088,6 +2132,229 @@ def _logs_filter_log_events(original, self):  # type: ignore[no-untyped-def]
     if hidden:
         hide_params(self, hidden)
     return original(self)
+
+
+# --------------------------------------------------------------------------------------------
+# R17: load balancer metrics
+
+ALB_NAMESPACE = "AWS/ApplicationELB"
+DEFAULT_BEHAVIOUR = (0.0, 0.01)  # (error share, response seconds) of a group nobody described
+
+
+class OfferedTraffic:
+    """Requests a second offered to the listeners that forward to `groups`, and how each named
+    group answers them."""
+
+    def __init__(self, rate: float, behaviour: dict[str, tuple[float, float]]):
+        self.rate = rate
+        self.behaviour = behaviour  # target group ARN -> (error share, response seconds)
+
+
+class TrafficSecond:
+    """What one target group served in one wall-clock second."""
+
+    def __init__(self) -> None:
+        self.requests = 0.0
+        self.errors = 0.0
+        self.latencies: dict[float, float] = {}  # response seconds -> requests
+
+
+def _alb_serve(w: World, until: float) -> None:
+    """Moves the offered traffic forward to wall-clock time `until`, by the listeners' weights
+    now (every request ticks first, so a weight change splits the time where it happened)."""
+    since = w.traffic_clock
+    w.traffic_clock = until
+    if since is None or until <= since or not w.offered:
+        return
+    shares: list[tuple[str, str, float, tuple[float, float]]] = []  # (lb, group, requests/s, behaviour)
+    for lb in list(w.elbv2().load_balancers.values()):
+        for listener in list(lb.listeners.values()):
+            for action in listener.default_actions or []:
+                data = getattr(action, "data", None) or {}
+                if str(data.get("Type", "")).lower() != "forward":
+                    continue
+                weights: dict[str, float] = {}
+                if data.get("TargetGroupArn"):
+                    weights[data["TargetGroupArn"]] = 1.0
+                for group in (data.get("ForwardConfig") or {}).get("TargetGroups") or []:
+                    if group.get("TargetGroupArn"):
+                        weights[group["TargetGroupArn"]] = float(group.get("Weight", 1) or 0)
+                offered = next((o for o in w.offered if any(arn in o.behaviour for arn in weights)), None)
+                total = sum(weights.values())
+                if offered is None or offered.rate <= 0 or total <= 0:
+                    continue
+                for arn, weight in weights.items():
+                    if weight > 0:
+                        shares.append((lb.arn, arn, offered.rate * weight / total,
+                                       offered.behaviour.get(arn, DEFAULT_BEHAVIOUR)))
+    if not shares:
+        return
+    at = since
+    while at < until:
+        second = int(at)
+        end = min(until, second + 1.0)
+        for lb_arn, arn, rate, (error_share, response) in shares:
+            served = w.served.setdefault((lb_arn, arn), {}).setdefault(second, TrafficSecond())
+            requests = rate * (end - at)
+            served.requests += requests
+            served.errors += requests * error_share
+            served.latencies[response] = served.latencies.get(response, 0.0) + requests
+        at = end
+    horizon = int(until) - 3 * 3600  # three hours of traffic are plenty for any test
+    for seconds in w.served.values():
+        for old in [key for key in seconds if key < horizon]:
+            del seconds[old]
+
+
+def _percentile(latencies: dict[float, float], percent: float) -> float:
+    total = sum(latencies.values())
+    rank = total * percent / 100.0
+    seen = 0.0
+    for latency in sorted(latencies):
+        seen += latencies[latency]
+        if seen >= rank - 1e-9:
+            return latency
+    return max(latencies)
+
+
+def _alb_statistic(metric: str, stat: str, served: list[TrafficSecond]) -> float | None:
+    requests = sum(second.requests for second in served)
+    if requests <= 0:
+        return None
+    if metric == "RequestCount" and stat in ("Sum", "SampleCount"):
+        return requests
+    if metric == "HTTPCode_Target_5XX_Count" and stat in ("Sum", "SampleCount"):
+        errors = sum(second.errors for second in served)
+        return errors if errors > 0 else None
+    if metric == "TargetResponseTime":
+        latencies: dict[float, float] = {}
+        for second in served:
+            for latency, count in second.latencies.items():
+                latencies[latency] = latencies.get(latency, 0.0) + count
+        if stat == "Average":
+            return sum(latency * count for latency, count in latencies.items()) / requests
+        if stat == "Minimum":
+            return min(latencies)
+        if stat == "Maximum":
+            return max(latencies)
+        if stat.startswith("p"):
+            try:
+                percent = float(stat[1:])
+            except ValueError:
+                return None
+            if 0 <= percent <= 100:
+                return _percentile(latencies, percent)
+    return None
+
+
+def _alb_query(w: World, query: dict, start: float, end: float, scan_by: str) -> dict:
+    stat_spec = query["MetricStat"]
+    metric = stat_spec["Metric"]
+    period = int(stat_spec["Period"])
+    if period not in (1, 5, 10, 20, 30) and period % 60 != 0:
+        raise DoubleError("InvalidParameterValue",
+                          f"The parameter MetricDataQueries.member.MetricStat.Period must be 1, 5, 10, 20, 30 "
+                          f"or a multiple of 60 (got {period}).")
+    dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []}
+    wanted = None
+    if set(dimensions) == {"LoadBalancer", "TargetGroup"}:
+        for lb_arn, arn in w.served:
+            if (lb_arn.split(":loadbalancer/", 1)[-1] == dimensions["LoadBalancer"]
+                    and arn.rsplit(":", 1)[-1] == dimensions["TargetGroup"]):
+                wanted = (lb_arn, arn)
+    values: list[float] = []
+    timestamps: list[Any] = []
+    seconds = w.served.get(wanted, {}) if wanted else {}
+    at = start
+    while at < end:
+        served = [seconds[s] for s in range(int(at), int(min(end, at + period))) if s in seconds]
+        value = _alb_statistic(metric["MetricName"], stat_spec["Stat"], served)
+        if value is not None:
+            values.append(value)
+            timestamps.append(datetime.datetime.fromtimestamp(at, tz=datetime.timezone.utc))
+        at += period
+    if scan_by == "TimestampDescending":
+        values.reverse()
+        timestamps.reverse()
+    return {
+        "id": query["Id"],
+        "label": query.get("Label") or f"{metric['MetricName']} {stat_spec['Stat']}",
+        "values": values,
+        "timestamps": timestamps,
+        "status_code": "Complete",
+    }
+
+
+@wrap(CloudWatchResponse, "get_metric_data")
+def _cloudwatch_get_metric_data(original, self):  # type: ignore[no-untyped-def]
+    if not on("R17"):
+        return original(self)
+    params = self._get_params()
+    queries = params.get("MetricDataQueries", [])
+    ours = [q for q in queries if (q.get("MetricStat") or {}).get("Metric", {}).get("Namespace") == ALB_NAMESPACE]
+    if not ours:
+        return original(self)
+    w = response_world(self)
+    _alb_serve(w, time.time())
+    start = params["StartTime"].timestamp()
+    end = params["EndTime"].timestamp()
+    if start >= end:
+        raise DoubleError("ValidationError", "The parameter EndTime must be greater than StartTime.")
+    scan_by = params.get("ScanBy") or "TimestampDescending"
+    results = [_alb_query(w, query, start, end, scan_by) for query in ours if query.get("ReturnData", True)]
+    others = [q for q in queries if q not in ours]
+    if others:
+        results.extend(self.cloudwatch_backend.get_metric_data(
+            start_time=params["StartTime"], end_time=params["EndTime"], queries=others, scan_by=scan_by))
+    return ActionResult({"MetricDataResults": results})
+
+
+@wrap(CloudWatchResponse, "put_metric_data")
+def _cloudwatch_put_metric_data(original, self):  # type: ignore[no-untyped-def]
+    namespace = str(self._get_param("Namespace") or "")
+    if on("R17") and namespace.startswith("AWS/"):
+        raise DoubleError("InvalidParameterValue",
+                          f"The value {namespace} for parameter Namespace is invalid: namespaces beginning "
+                          "with AWS/ are reserved for use by Amazon Web Services products.")
+    return original(self)
+
+
+def _alb_traffic(request: Any, full_url: str, headers: Any):  # type: ignore[no-untyped-def]
+    """The test-control endpoint of R17 (not an AWS API)."""
+    if request.method != "POST":
+        return 405, {}, json.dumps({"error": "POST a JSON body"})
+    try:
+        body = json.loads(request.data or b"{}")
+        account = str(body.get("account") or "123456789012")
+        region = str(body["region"])
+        rate = float(body.get("requests_per_second", 0))
+        named = body.get("target_groups") or {}
+        if rate < 0 or not isinstance(named, dict) or not named:
+            raise ValueError("requests_per_second >= 0 and a non-empty target_groups object")
+    except (ValueError, KeyError, TypeError) as error:
+        return 400, {}, json.dumps({"error": f"bad traffic: {error}"})
+    with LOCK:
+        w = world(account, region)
+        w.tick(now())
+        _alb_serve(w, time.time())
+        groups = {group.name: arn for arn, group in w.elbv2().target_groups.items()}
+        behaviour: dict[str, tuple[float, float]] = {}
+        for name, answers in named.items():
+            arn = name if name in w.elbv2().target_groups else groups.get(name)
+            if arn is None:
+                return 404, {}, json.dumps({"error": f"no target group {name} in {account}/{region}"})
+            answers = answers or {}
+            share = float(answers.get("error_share", 0.0))
+            if not 0.0 <= share <= 1.0:
+                return 400, {}, json.dumps({"error": "error_share is a fraction from 0 to 1"})
+            behaviour[arn] = (share, max(0.0, float(answers.get("response_seconds", DEFAULT_BEHAVIOUR[1]))))
+        w.offered = [o for o in w.offered if not any(arn in o.behaviour for arn in behaviour)]
+        if rate > 0:
+            w.offered.append(OfferedTraffic(rate, behaviour))
+    return 200, {}, json.dumps({"status": "ok"})
+
+
+moto_api_urls.url_paths["{0}/moto-api/double/alb-traffic"] = _alb_traffic
 
 
 # --------------------------------------------------------------------------------------------

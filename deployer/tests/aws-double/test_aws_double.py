@@ -6,6 +6,7 @@ started as a subprocess on a free loopback port, driven with boto3.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -1106,6 +1107,73 @@ class Rules(DoubleTest):
         messages = self.assertPaged(self.logs, "filter_log_events", "events[].message", "nextToken",
                                     {"limit": 100}, logGroupName="/app/web", startTime=base)
         self.assertEqual(messages, ["a1", "b1", "a2", "b2"])
+
+
+    # ---- R17
+    def offer_traffic(self, rate: float, target_groups: dict) -> None:
+        body = json.dumps({"account": self.account, "region": REGION, "requests_per_second": rate,
+                           "target_groups": target_groups}).encode()
+        request = urllib.request.Request(f"{self.aws.url}/moto-api/double/alb-traffic", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).read()
+
+    def alb_metrics(self, lb_arn: str, group_arn: str, period: int = 600,
+                    dimensions: list | None = None) -> dict[str, list[float]]:
+        """RequestCount, HTTPCode_Target_5XX_Count (Sum) and TargetResponseTime (p99) of one
+        target group over the last few minutes, by query id."""
+        if dimensions is None:
+            dimensions = [{"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/")[1]},
+                          {"Name": "TargetGroup", "Value": group_arn.rsplit(":", 1)[1]}]
+        end = (int(time.time()) // 60 + 1) * 60
+        queries = [
+            {"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dimensions},
+                "Period": period, "Stat": stat}}
+            for query_id, metric, stat in (("requests", "RequestCount", "Sum"),
+                                           ("errors", "HTTPCode_Target_5XX_Count", "Sum"),
+                                           ("p99", "TargetResponseTime", "p99"))
+        ]
+        answer = self.cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - period, EndTime=end)
+        return {result["Id"]: result["Values"] for result in answer["MetricDataResults"]}
+
+    def test_r17_alb_metrics_follow_the_listener_weights(self) -> None:
+        vpc, subnets, group = self.network()
+        lb_arn, groups, listener = self.balancer(vpc, subnets, group)
+        self.offer_traffic(200, {"web-blue": {"response_seconds": 0.05},
+                                 "web-green": {"error_share": 0.5, "response_seconds": 0.3}})
+        time.sleep(0.5)
+        # All of it on blue so far: green served nothing, so it reports nothing at all.
+        self.assertEqual(self.alb_metrics(lb_arn, groups["green"]), {"requests": [], "errors": [], "p99": []})
+        self.elb.modify_listener(ListenerArn=listener,
+                                 DefaultActions=[self.weighted(groups["blue"], 50, groups["green"], 50)])
+        time.sleep(0.5)
+        blue = self.alb_metrics(lb_arn, groups["blue"])
+        green = self.alb_metrics(lb_arn, groups["green"])
+        self.assertEqual(len(green["requests"]), 1, green)
+        self.assertGreater(green["requests"][0], 0)
+        self.assertGreater(blue["requests"][0], green["requests"][0])  # blue had it all at first
+        self.assertAlmostEqual(green["errors"][0] / green["requests"][0], 0.5)
+        self.assertEqual(green["p99"], [0.3])
+        # No 5xx: no 5xx count at all, as an ALB reports only non-zero values.
+        self.assertEqual(blue["errors"], [])
+        self.assertEqual(blue["p99"], [0.05])
+
+        # Stopped: the counts stay what they were.
+        self.offer_traffic(0, {"web-blue": {}, "web-green": {}})
+        stopped = self.alb_metrics(lb_arn, groups["green"])["requests"]
+        time.sleep(0.3)
+        self.assertEqual(self.alb_metrics(lb_arn, groups["green"])["requests"], stopped)
+
+        # Only the per-target-group dimension set has data; periods must be whole minutes.
+        only_lb = [{"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/")[1]}]
+        self.assertEqual(self.alb_metrics(lb_arn, groups["green"], dimensions=only_lb)["requests"], [])
+        self.assertError("InvalidParameterValue", self.alb_metrics, lb_arn, groups["green"], period=90)
+
+    def test_r17_nobody_but_aws_publishes_into_aws_namespaces(self) -> None:
+        datum = [{"MetricName": "RequestCount", "Value": 100.0}]
+        self.assertError("InvalidParameterValue", self.cloudwatch.put_metric_data,
+                         Namespace="AWS/ApplicationELB", MetricData=datum, message="AWS/ApplicationELB")
+        self.cloudwatch.put_metric_data(Namespace="Custom/Web", MetricData=datum)
 
 
 class Concurrency(DoubleTest):

@@ -82,3 +82,21 @@ fn deploy_and_rollback_help_teach_their_exit_codes() {
             .stdout_contains("4  the release failed and traffic could not be moved back");
     }
 }
+
+#[test]
+fn judge_limits_that_cannot_be_met_exit_2_saying_which() {
+    let (ran, spec) = refused(
+        "deploy",
+        "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    deploy:\n      judge: { max_5xx_rate: 120%, min_requests: 0 }\n",
+    );
+    // The terminal renderer wraps long messages: each is checked up to where it may wrap.
+    ran.contains(&format!("{spec}:7:30: max_5xx_rate must be at least"))
+        .contains("a breach is a 5xx share above it")
+        .contains(&format!("{spec}:7:50: min_requests must be at least 1"));
+    let (ran, _) = refused(
+        "validate",
+        "app: demo\nenvironment: dev\nservices:\n  web:\n    port: 80\n    deploy:\n      judge: { max_p99: 0.5 }\n",
+    );
+    ran.contains("services.web.deploy.judge: expected a")
+        .lacks("is valid");
+}

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{Finding, MAX_AWS_NAME, is_resource_name, longest_resource_name};
 use crate::spec::model::{
-    DeployPolicy, HealthCheck, LocalService, Scaling, Service, SmokeTest, Spec, Strategy,
+    DeployPolicy, HealthCheck, JudgePolicy, LocalService, Scaling, Service, SmokeTest, Spec,
+    Strategy,
 };
 use crate::spec::parse_canary;
 use crate::spec::template::{Placeholder, placeholders};
@@ -224,6 +225,60 @@ fn check_deploy(deploy: &DeployPolicy, path: &ServicePath, findings: &mut Vec<Fi
     }
     if let Some(smoke) = &deploy.smoke_test {
         check_smoke_test(smoke, path, findings);
+    }
+    if let Some(judge) = &deploy.judge {
+        check_judge(judge, path, findings);
+    }
+}
+
+/// `deploy.judge`: limits that can be met and broken, at least one of them.
+fn check_judge(judge: &JudgePolicy, path: &ServicePath, findings: &mut Vec<Finding>) {
+    let at = |field: &str| path.at(&format!("deploy.judge.{field}"));
+    if judge.max_5xx_rate.is_none()
+        && judge.max_5xx_increase.is_none()
+        && judge.max_p99.is_none()
+        && judge.max_p99_increase.is_none()
+    {
+        findings.push(
+            Finding::value(path.at("deploy.judge"), "judge sets no threshold")
+                .help("set max_5xx_rate, max_5xx_increase, max_p99 or max_p99_increase (e.g. `max_5xx_rate: 1%`), or remove `judge`"),
+        );
+    }
+    for (field, value) in [
+        ("max_5xx_rate", judge.max_5xx_rate),
+        ("max_5xx_increase", judge.max_5xx_increase),
+    ] {
+        if let Some(value) = value
+            && !(0.0..100.0).contains(&value.0)
+        {
+            findings.push(
+                Finding::value(
+                    at(field),
+                    format!("{field} must be at least 0% and below 100%"),
+                )
+                .help("e.g. `1%`: a breach is a 5xx share above it"),
+            );
+        }
+    }
+    if let Some(increase) = judge.max_p99_increase
+        && increase.0 < 0.0
+    {
+        findings.push(Finding::value(
+            at("max_p99_increase"),
+            "max_p99_increase must be at least 0% (e.g. `50%`: half again the live color's p99)",
+        ));
+    }
+    if judge.max_p99.is_some_and(|max| max.0.is_zero()) {
+        findings.push(Finding::value(
+            at("max_p99"),
+            "max_p99 must be longer than 0s (e.g. `500ms`)",
+        ));
+    }
+    if judge.min_requests == 0 {
+        findings.push(
+            Finding::value(at("min_requests"), "min_requests must be at least 1")
+                .help("a verdict on a handful of requests is noise; the default is 20"),
+        );
     }
 }
 

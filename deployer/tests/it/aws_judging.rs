@@ -1,0 +1,113 @@
+//! Judging a release on AWS by its load balancer metrics (CloudWatch GetMetricData per target
+//! group), against the double, whose listeners serve the traffic a test offers them (R17): a
+//! release within its limits goes live with its judgements in `--output jsonl`; one whose
+//! canary answers 5xx is abandoned, the metric named, traffic back on the live color.
+
+use serde_json::json;
+
+use crate::aws_clients::Aws;
+use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::moto::Moto;
+
+/// config/dashboard.yaml with test-sized waits; portal goes out in one 3 s canary step at 50%
+/// and bakes 2 s, judged on its 5xx share.
+fn judged_spec() -> Spec {
+    let yaml = Spec::project("config/dashboard.yaml").yaml();
+    let yaml = replaced(
+        &yaml,
+        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
+        "deploy: { strategy: canary, canary: [50%, 3s], bake: 2s, auto_rollback: true, health_timeout: 8s, judge: { max_5xx_rate: 5%, min_requests: 10 } }",
+    );
+    let yaml = replaced(
+        &yaml,
+        "deploy: { bake: 10s, health_timeout: 5m }",
+        "deploy: { bake: 0s, health_timeout: 8s }",
+    );
+    Spec::written("dashboard.yaml", &yaml)
+}
+
+/// Offers portal's listener 40 requests a second from now on; each color answers that share
+/// of what it gets with a 5xx.
+async fn offer_portal_traffic(moto: &Moto, blue_5xx: f64, green_5xx: f64) {
+    let body = json!({
+        "region": "us-east-1",
+        "requests_per_second": 40,
+        "target_groups": {
+            "dashboard-prod-portal-blue": {"error_share": blue_5xx, "response_seconds": 0.05},
+            "dashboard-prod-portal-green": {"error_share": green_5xx, "response_seconds": 0.05},
+        },
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/moto-api/double/alb-traffic", moto.url))
+        .json(&body)
+        .send()
+        .await
+        .expect("the double's traffic endpoint");
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+}
+
+async fn portal_weights(aws: &Aws) -> Vec<(String, i32)> {
+    let listeners = aws.listeners("dashboard-prod-public").await;
+    aws.forward_weights(&listeners[0]).await
+}
+
+#[tokio::test]
+async fn a_release_is_judged_by_its_target_groups_metrics() {
+    let deployed = Deployed::new(judged_spec());
+    let aws = Aws::new(&deployed.moto).await;
+
+    deployed
+        .release("portal=example/portal:v2")
+        .args(&["--dry-run"])
+        .succeeds()
+        .contains("for 3s, judging its 5xx rate and p99 against blue's (deploy.judge)");
+
+    // v2 answers well: judged at the end of the canary step and of the bake, it goes live.
+    offer_portal_traffic(&deployed.moto, 0.0, 0.0).await;
+    let released = deployed
+        .release("portal=example/portal:v2")
+        .args(&["--output", "jsonl"])
+        .succeeds();
+    let judgements: Vec<serde_json::Value> = released
+        .json_lines()
+        .into_iter()
+        .filter(|line| line["event"] == "rollout" && line["step"]["step"] == "judged")
+        .map(|line| line["step"].clone())
+        .collect();
+    assert!(judgements.len() >= 2, "canary and bake: {judgements:#?}");
+    for judgement in &judgements {
+        assert_eq!(judgement["color"], "green", "{judgement}");
+        assert_ne!(judgement["verdict"]["verdict"], "breach", "{judgement}");
+    }
+    let canary = &judgements[0];
+    assert_eq!(canary["verdict"]["verdict"], "pass", "{canary}");
+    assert!(
+        canary["readings"]["requests"].as_u64() >= Some(10),
+        "{canary}"
+    );
+    assert_eq!(canary["readings"]["errors_5xx"], 0, "{canary}");
+    assert_eq!(canary["readings"]["p99_ms"], 50.0, "{canary}");
+    assert!(
+        canary["live_readings"]["requests"].as_u64() >= Some(10),
+        "blue served the other half: {canary}"
+    );
+
+    // v3 goes to blue, which now answers every request with a 5xx: abandoned in its canary.
+    offer_portal_traffic(&deployed.moto, 1.0, 0.0).await;
+    deployed
+        .release("portal=example/portal:v3")
+        .exits(3)
+        .contains("portal: rollout to blue abandoned (canary at 50%: 5xx rate of blue is ")
+        .contains("above max_5xx_rate 5% (green: 0%)); green still serves all traffic");
+    assert_eq!(
+        portal_weights(&aws).await,
+        [
+            ("dashboard-prod-portal-blue".to_owned(), 0),
+            ("dashboard-prod-portal-green".to_owned(), 100),
+        ]
+    );
+}
