@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Change;
-use crate::rollout::{Color, Outcome, Rollbacks, Step};
+use crate::rollout::{Aborted, Color, Outcome, Reached, Rollbacks, Step};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -212,6 +212,34 @@ impl Events {
 
     pub fn emit(&self, event: Event) {
         (self.0)(event);
+    }
+
+    /// The engine's `progress` for `service`: each step as a rollout event.
+    pub fn rollout_steps<'a>(&'a self, service: &'a str) -> impl Fn(Step) + Send + Sync + 'a {
+        move |step| {
+            self.emit(Event::Rollout {
+                service: service.to_owned(),
+                step,
+            });
+        }
+    }
+
+    /// Where a deploy or resumed rollout got to; true when it paused.
+    pub fn reached(&self, reached: Reached) -> bool {
+        let paused = matches!(reached, Reached::Paused(_));
+        self.emit(match reached {
+            Reached::Live(outcome) => Event::Live { outcome },
+            Reached::Paused(rollout) => Event::Paused { rollout },
+        });
+        paused
+    }
+
+    pub fn aborted(&self, aborted: Aborted) {
+        self.emit(Event::Aborted {
+            service: aborted.service,
+            color: aborted.color,
+            live: aborted.live,
+        });
     }
 }
 

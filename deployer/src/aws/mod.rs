@@ -653,12 +653,7 @@ async fn apply_and_roll_out(
                 resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
             })
             .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))?;
-        let report = |step: rollout::Step| {
-            aws.events.emit(Event::Rollout {
-                service: service.clone(),
-                step,
-            });
-        };
+        let report = aws.events.rollout_steps(service);
         let reached = rollout::deploy(
             &platform_,
             service,
@@ -673,24 +668,10 @@ async fn apply_and_roll_out(
             &report,
         )
         .await?;
-        rolled.paused = reached_event(aws, reached);
+        rolled.paused = aws.events.reached(reached);
         rolled.live += usize::from(!rolled.paused);
     }
     Ok((applied, ids, rolled))
-}
-
-/// Reports where a rollout got to; true when it paused.
-fn reached_event(aws: &Aws, reached: rollout::Reached) -> bool {
-    match reached {
-        rollout::Reached::Live(outcome) => {
-            aws.events.emit(Event::Live { outcome });
-            false
-        }
-        rollout::Reached::Paused(rollout) => {
-            aws.events.emit(Event::Paused { rollout });
-            true
-        }
-    }
 }
 
 pub struct RollbackOptions {

@@ -5,8 +5,7 @@ use super::lock::{self, Lock, LockReport};
 use super::model::Kind;
 use super::names::Names;
 use super::platform::{AwsPlatform, KeptTaskDefinition};
-use super::{Aws, State, reached_event, rollout_options, traffic_record};
-use crate::events::Event;
+use super::{Aws, State, rollout_options, traffic_record};
 use crate::rollout::{self, Journal, WaitUntil};
 use crate::spec::Spec;
 
@@ -58,12 +57,7 @@ async fn resume_locked(
         .find(|resource| resource.kind == Kind::TaskDefinition && resource.name == family);
     let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
     let service = journal.service.clone();
-    let report = |step: rollout::Step| {
-        aws.events.emit(Event::Rollout {
-            service: service.clone(),
-            step,
-        });
-    };
+    let report = aws.events.rollout_steps(&service);
     let reached = rollout::resume(
         &platform_,
         journal,
@@ -78,7 +72,7 @@ async fn resume_locked(
         &report,
     )
     .await?;
-    reached_event(aws, reached);
+    aws.events.reached(reached);
     Ok(())
 }
 
@@ -106,12 +100,7 @@ async fn abort_locked(
     let state = State::read(aws, spec).await?;
     let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
     let service = journal.service.clone();
-    let report = |step: rollout::Step| {
-        aws.events.emit(Event::Rollout {
-            service: service.clone(),
-            step,
-        });
-    };
+    let report = aws.events.rollout_steps(&service);
     let aborted = rollout::abort(
         &platform_,
         journal,
@@ -119,11 +108,7 @@ async fn abort_locked(
         &report,
     )
     .await?;
-    aws.events.emit(Event::Aborted {
-        service: aborted.service,
-        color: aborted.color,
-        live: aborted.live,
-    });
+    aws.events.aborted(aborted);
     Ok(())
 }
 

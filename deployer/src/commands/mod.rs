@@ -261,7 +261,7 @@ fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
         }
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(
-                "interrupted twice: exiting without cleaning up; check `dashctl status` and --break-lock"
+                "interrupted twice: exiting without cleaning up; a rollout under way stays journaled: `dashctl rollout status`, then `dashctl rollout resume --break-lock` or `dashctl rollout abort --break-lock`"
             );
             std::process::exit(130);
         }

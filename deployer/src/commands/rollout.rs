@@ -48,7 +48,8 @@ fn status(args: &RolloutStatusArgs, aws_args: &aws::Connection) -> Result<(), Fa
     } else {
         let report = runtime()?.block_on(async { Connection::open(&loaded)?.status().await })?;
         match args.output {
-            OutputFormat::Json => json(&report.rollouts.first())?,
+            // The shape of AWS's report, without the lease `dashctl up` does not need.
+            OutputFormat::Json => json(&serde_json::json!({ "rollout": report.rollouts.first() }))?,
             OutputFormat::Table => report.rollouts.first().map_or_else(
                 || "no rollout is running or paused\n".to_owned(),
                 |rollout| {

@@ -23,9 +23,7 @@ use super::api::{
 use super::platform::LocalPlatform;
 use super::release::LocalRelease;
 use crate::events::{self, Event, Events};
-use crate::rollout::{
-    self, Aftermath, JournalView, Reached, RolloutError, RolloutOptions, Step, WaitUntil,
-};
+use crate::rollout::{self, Aftermath, JournalView, RolloutError, RolloutOptions, WaitUntil};
 use crate::spec::{self, LoadedSpec};
 
 pub struct ControlState {
@@ -331,12 +329,7 @@ async fn deploy_services(
         if cancel.is_cancelled() {
             return Err(interrupted(&format!("before deploying {name}")));
         }
-        let progress = |step: Step| {
-            events.emit(Event::Rollout {
-                service: name.clone(),
-                step,
-            });
-        };
+        let progress = events.rollout_steps(&name);
         let reached = rollout::deploy(
             state.platform.as_ref(),
             &name,
@@ -346,7 +339,7 @@ async fn deploy_services(
         )
         .await
         .map_err(|error| failed(&error))?;
-        reached_event(events, reached);
+        events.reached(reached);
     }
     if deployed == 0 {
         events.emit(Event::NothingToDeploy);
@@ -385,14 +378,6 @@ async fn roll_back_services(
     .map_err(|error| failed(&error))?;
     events::rolled_back(events, rolled);
     Ok(())
-}
-
-/// Reports where a rollout got to.
-fn reached_event(events: &Events, reached: Reached) {
-    events.emit(match reached {
-        Reached::Live(outcome) => Event::Live { outcome },
-        Reached::Paused(rollout) => Event::Paused { rollout },
-    });
 }
 
 /// A paused rollout (or one whose undo failed) must be resumed or aborted before another
@@ -434,12 +419,7 @@ async fn resume_rollout(
             &loaded.state_dir_absolute(),
         )
     });
-    let progress = |step: Step| {
-        events.emit(Event::Rollout {
-            service: name.clone(),
-            step,
-        });
-    };
+    let progress = events.rollout_steps(&name);
     let reached = rollout::resume(
         state.platform.as_ref(),
         journal,
@@ -449,7 +429,7 @@ async fn resume_rollout(
     )
     .await
     .map_err(|error| failed(&error))?;
-    reached_event(events, reached);
+    events.reached(reached);
     Ok(())
 }
 
@@ -463,12 +443,7 @@ async fn abort_rollout(
         return Err(nothing_unfinished("abort"));
     };
     let name = journal.service.clone();
-    let progress = |step: Step| {
-        events.emit(Event::Rollout {
-            service: name.clone(),
-            step,
-        });
-    };
+    let progress = events.rollout_steps(&name);
     let aborted = rollout::abort(
         state.platform.as_ref(),
         journal,
@@ -477,11 +452,7 @@ async fn abort_rollout(
     )
     .await
     .map_err(|error| failed(&error))?;
-    events.emit(Event::Aborted {
-        service: aborted.service,
-        color: aborted.color,
-        live: aborted.live,
-    });
+    events.aborted(aborted);
     Ok(())
 }
 

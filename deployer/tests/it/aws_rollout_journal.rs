@@ -6,25 +6,14 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crate::aws_clients::Aws;
-use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::aws_fixture::{Deployed, Spec};
 use crate::harness::{Running, service};
 
 /// portal with two short canary steps and a bake long enough to be killed in.
 const CANARY: &str = "deploy: { strategy: canary, canary: [10%, 4s], bake: 6s, auto_rollback: true, health_timeout: 20s }";
 
 fn spec() -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        CANARY,
-    );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { bake: 10s, health_timeout: 5m }",
-        "deploy: { bake: 0s, health_timeout: 8s }",
-    );
-    Spec::written("dashboard.yaml", &yaml)
+    crate::aws_rollouts::spec(CANARY)
 }
 
 /// The public listener's weights, blue's first: (blue, green).
@@ -241,4 +230,58 @@ async fn wait_until_stops_a_release_for_ci_and_resume_or_abort_ends_it() {
         .run(&["rollout", "status", "--env", "aws"])
         .succeeds()
         .contains("no rollout is running or unfinished");
+}
+
+#[tokio::test]
+async fn what_one_killed_run_leaves_the_other_verb_finishes_too() {
+    let deployed = Deployed::new(spec());
+    let aws = Aws::new(&deployed.moto).await;
+
+    // Killed while green starts: resume waits for it and goes on to the end.
+    let (running, lines) = release(&deployed, "example/portal:v2");
+    kill_at_step(running, &lines, "wait_healthy");
+    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "started");
+    deployed
+        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
+        .succeeds()
+        .contains("resuming from started")
+        .contains("portal: live on green (was blue)");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert_eq!(desired(&deployed, "blue"), 0);
+
+    // Killed in a canary step: abort puts all traffic back on green, wherever the step left it.
+    let (running, lines) = release(&deployed, "example/portal:v3");
+    kill_at_step(running, &lines, "traffic_confirmed");
+    assert_eq!(weights(&aws).await, (10, 90));
+    deployed
+        .run(&["rollout", "abort", "--env", "aws", "--break-lock"])
+        .succeeds()
+        .contains("portal: rollout to blue aborted; green serves all traffic");
+    assert_eq!(weights(&aws).await, (0, 100));
+    assert_eq!(desired(&deployed, "blue"), 0);
+
+    // Killed while baking: resume bakes again and retires the old color.
+    let (running, lines) = release(&deployed, "example/portal:v4");
+    kill_at_step(running, &lines, "bake");
+    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "switched");
+    deployed
+        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
+        .succeeds()
+        .contains("baking blue for 6s")
+        .contains("portal: live on blue (was green)");
+    assert_eq!(weights(&aws).await, (100, 0));
+    assert_eq!(desired(&deployed, "green"), 0);
+    assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
+    // The release that was aborted is not what a rollback returns to: green runs v2.
+    deployed
+        .run(&["rollback", "--env", "aws"])
+        .succeeds()
+        .contains("portal: live on green (was blue)");
+    let portal = service(&deployed.status(), "portal").clone();
+    let green = portal["colors"]
+        .as_array()
+        .and_then(|all| all.iter().find(|found| found["color"] == "green"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(green["image"], "example/portal:v2", "{portal}");
 }

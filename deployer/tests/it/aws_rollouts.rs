@@ -8,7 +8,7 @@ use crate::aws_fixture::{Deployed, Spec, replaced};
 use crate::harness::{Ran, Running, live_release, service};
 
 /// config/dashboard.yaml with test-sized waits, portal with the `deploy:` policy given.
-fn spec(portal_deploy: &str) -> Spec {
+pub fn spec(portal_deploy: &str) -> Spec {
     let yaml = Spec::project("config/dashboard.yaml").yaml();
     let yaml = replaced(
         &yaml,

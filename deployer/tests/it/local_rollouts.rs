@@ -548,9 +548,8 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     assert!(page(&workspace.portal_url()).await.is_some());
 }
 
-#[tokio::test]
-async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live() {
-    let (_, workspace, _up) = up_with_a_new_portal("{ bake: 0s, health_timeout: 15s }").await;
+/// `deploy --service portal --wait-until STAGE`, which pauses there.
+fn pause_portal_at(workspace: &Workspace, stage: &str) -> crate::harness::Ran {
     workspace
         .run(
             "deploy",
@@ -560,10 +559,16 @@ async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live
                 "--service",
                 "portal",
                 "--wait-until",
-                "healthy",
+                stage,
             ],
         )
         .succeeds()
+}
+
+#[tokio::test]
+async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live() {
+    let (_, workspace, _up) = up_with_a_new_portal("{ bake: 0s, health_timeout: 15s }").await;
+    pause_portal_at(&workspace, "healthy")
         .contains("paused at healthy")
         .stdout_contains(
             "portal: rollout blue -> green paused at healthy; blue serves all traffic",
@@ -578,6 +583,12 @@ async fn wait_until_healthy_pauses_with_the_test_route_open_and_resume_goes_live
         .run("rollout status", &["--env", "local"])
         .succeeds()
         .stdout_contains("paused at healthy");
+    let status = workspace
+        .run("rollout status", &["--env", "local", "--output", "json"])
+        .succeeds()
+        .json();
+    assert_eq!(status["rollout"]["stage"], "healthy", "{status}");
+    assert_eq!(status["rollout"]["paused"], true, "{status}");
     assert_eq!(workspace.status()["rollouts"][0]["stage"], "healthy");
     // Nothing else changes these colors until the rollout is resumed or aborted.
     workspace
@@ -617,20 +628,7 @@ async fn a_rollout_paused_at_each_stage_is_undone_by_abort() {
         ("switched", "green"),
         ("baked", "green"),
     ] {
-        workspace
-            .run(
-                "deploy",
-                &[
-                    "--env",
-                    "local",
-                    "--service",
-                    "portal",
-                    "--wait-until",
-                    stage,
-                ],
-            )
-            .succeeds()
-            .stdout_contains(&format!("paused at {stage}"));
+        pause_portal_at(&workspace, stage).stdout_contains(&format!("paused at {stage}"));
         let portal = service(&workspace.status(), "portal").clone();
         assert_eq!(portal["live_color"], serving, "{stage}");
         // The old color is still up: nothing was retired.
