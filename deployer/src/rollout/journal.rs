@@ -25,6 +25,9 @@ pub enum Stage {
     /// Canary step `step` (from 0): `percent` of traffic to the new color, watched for the
     /// step's time (a resumed rollout sets the weights again and watches it whole).
     Canary { step: usize, percent: u8 },
+    /// The test route is being closed and all traffic moved to the new color (a resumed
+    /// rollout does it again; an abort puts traffic back wherever it got to).
+    Switching,
     /// All traffic is on the new color and autoscaling follows it; the old color is still up.
     Switched,
     /// The new color stayed healthy through the bake; the old color is not yet retired.
@@ -47,6 +50,7 @@ impl fmt::Display for Stage {
             Self::Checking => f.write_str("checking"),
             Self::Healthy => f.write_str("healthy"),
             Self::Canary { percent, .. } => write!(f, "canary {percent}%"),
+            Self::Switching => f.write_str("switching"),
             Self::Switched => f.write_str("switched"),
             Self::Baked => f.write_str("baked"),
         }

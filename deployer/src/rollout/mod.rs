@@ -1010,7 +1010,7 @@ async fn run<P: Platform>(
             }
             Stage::Healthy => match (live, options.canary.first()) {
                 (Some(_), Some(&(percent, _))) => Stage::Canary { step: 0, percent },
-                _ => switch(platform_, journal, options, progress).await?,
+                _ => Stage::Switching,
             },
             Stage::Canary { step, percent } => {
                 // Journaled before its weights are set: a resumed rollout sets them again.
@@ -1024,9 +1024,10 @@ async fn run<P: Platform>(
                         step: step + 1,
                         percent,
                     },
-                    None => switch(platform_, journal, options, progress).await?,
+                    None => Stage::Switching,
                 }
             }
+            Stage::Switching => switch(platform_, journal, options, progress).await?,
             Stage::Switched => {
                 if let Some(old) = live {
                     progress(Step::Bake {

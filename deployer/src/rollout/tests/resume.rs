@@ -5,13 +5,14 @@
 use super::*;
 
 /// The stages a release of v2 over v1 with two canary steps journals, in order.
-const STAGES: [&str; 8] = [
+const STAGES: [&str; 9] = [
     "starting",
     "started",
     "checking",
     "healthy",
     "canary 10%",
     "canary 50%",
+    "switching",
     "switched",
     "baked",
 ];
