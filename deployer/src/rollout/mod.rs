@@ -869,15 +869,15 @@ pub async fn abort<P: Platform>(
     };
     match journal.live {
         Some(old) if journal.stage.switched() => {
-            switch_back(platform_, &journal, old, options, progress)
-                .await
-                .map_err(|error| RolloutError::UndoFailed {
-                    service: service.to_owned(),
-                    color: journal.target,
-                    live: old,
-                    reason: "aborted".to_owned(),
-                    error,
-                })?;
+            switch_back(
+                platform_,
+                &journal,
+                old,
+                "aborted".to_owned(),
+                options,
+                progress,
+            )
+            .await?;
             platform_.clear_journal(service).await.map_err(&fail)?;
         }
         live => {
@@ -917,18 +917,37 @@ async fn switch_back<P: Platform>(
     platform_: &P,
     journal: &JournalOf<P>,
     old: Color,
+    reason: String,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), PlatformError> {
+) -> Result<(), RolloutError> {
     let service = journal.service.as_str();
+    let fail = platform(service);
     progress(Step::RollBack { to: old });
-    shift(platform_, service, old, 100, options, progress).await?;
-    platform_.retarget_scaling(service, old).await?;
-    platform_.retire(service, journal.target).await?;
+    if let Err(error) = shift(platform_, service, old, 100, options, progress).await {
+        return Err(RolloutError::UndoFailed {
+            service: service.to_owned(),
+            color: journal.target,
+            live: old,
+            reason,
+            error,
+        });
+    }
+    // Traffic is back: what fails from here is a plain failure, and the journal stays for a
+    // second `rollout abort`.
+    platform_
+        .retarget_scaling(service, old)
+        .await
+        .map_err(&fail)?;
+    platform_
+        .retire(service, journal.target)
+        .await
+        .map_err(&fail)?;
     if let Some(kept) = &journal.kept {
         platform_
             .revert_release(service, journal.target, kept)
-            .await?;
+            .await
+            .map_err(&fail)?;
     }
     Ok(())
 }
@@ -1048,17 +1067,15 @@ async fn run<P: Platform>(
                     if let Err(stop) = baked
                         && options.auto_rollback
                     {
-                        if let Err(error) =
-                            switch_back(platform_, journal, old, options, progress).await
-                        {
-                            return Err(RolloutError::UndoFailed {
-                                service: service.to_owned(),
-                                color: target,
-                                live: old,
-                                reason: format!("it {}", stop.while_baking()),
-                                error,
-                            });
-                        }
+                        switch_back(
+                            platform_,
+                            journal,
+                            old,
+                            format!("it {}", stop.while_baking()),
+                            options,
+                            progress,
+                        )
+                        .await?;
                         platform_.clear_journal(service).await.map_err(&fail)?;
                         return Err(RolloutError::RolledBack {
                             service: service.to_owned(),

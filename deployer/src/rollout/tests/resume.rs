@@ -253,3 +253,24 @@ async fn traffic_that_cannot_be_moved_back_keeps_the_journal_for_abort() {
     let journal = fake.journal().expect("kept");
     assert!(matches!(journal.stage, Stage::Canary { .. }), "{journal:?}");
 }
+
+#[tokio::test]
+async fn an_abort_that_moved_traffic_back_but_could_not_scale_down_is_a_plain_failure() {
+    let fake = blue_live_with(vec!["retire green"], "none");
+    let paused = RolloutOptions {
+        wait_until: Some(WaitUntil::Switched),
+        ..canary()
+    };
+    deploy(&fake, "portal", &"v2".to_owned(), &paused, &quiet)
+        .await
+        .expect("paused switched");
+    let journal = fake.journal().expect("journaled");
+    let error = abort(&fake, journal, &canary(), &quiet)
+        .await
+        .expect_err("green not scaled down");
+    // Not "traffic could not be moved back": it was.
+    assert_eq!(error.aftermath(), Aftermath::Failed, "{error}");
+    assert_eq!(traffic(&fake), Some(Traffic::to(Color::Blue, 100)));
+    // The journal stays, so a second abort finishes the job.
+    assert!(fake.journal().is_some());
+}
