@@ -34,11 +34,9 @@ mod test_route;
 mod traffic_record;
 mod unfinished_rollout;
 
-pub use lock::{LockReport, NoUnfinishedRollout, UnfinishedRollout};
+pub use lock::{LockReport, NoUnfinishedRollout, UnfinishedRollout, report as rollout_report};
 pub use traffic_record::TrafficDrift;
-pub use unfinished_rollout::{
-    ResumeOptions, abort as abort_rollout, report as rollout_report, resume as resume_rollout,
-};
+pub use unfinished_rollout::{ResumeOptions, abort as abort_rollout, resume as resume_rollout};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

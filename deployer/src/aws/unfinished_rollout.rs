@@ -1,11 +1,11 @@
 //! `dashctl rollout status | resume | abort` on AWS: the rollout journaled in the rollout lock
 //! by a run that paused (`--wait-until`), could not undo itself, or died.
 
-use super::lock::{self, Lock, LockReport};
+use super::lock::{self, Lock};
 use super::model::Kind;
 use super::names::Names;
 use super::platform::{AwsPlatform, KeptTaskDefinition};
-use super::{Aws, State, rollout_options, traffic_record};
+use super::{Aws, State, discover, rollout_options, traffic_record};
 use crate::rollout::{self, Journal, WaitUntil};
 use crate::spec::Spec;
 
@@ -20,11 +20,6 @@ pub struct ResumeOptions {
     pub wait_until: Option<WaitUntil>,
     /// Ctrl-C: abandons the rollout before its final switch.
     pub cancel: tokio_util::sync::CancellationToken,
-}
-
-/// The rollout lock and its journal, as `rollout status` shows them.
-pub async fn report(aws: &Aws, spec: &Spec) -> anyhow::Result<Option<LockReport>> {
-    lock::report(aws, spec).await
 }
 
 /// Continues the journaled rollout from its stage.
@@ -96,9 +91,10 @@ async fn abort_locked(
     cancel: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let journal = adopted(lock).await?;
-    // An abort puts traffic back wherever someone moved it: no drift check.
-    let state = State::read(aws, spec).await?;
-    let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
+    // An abort puts traffic back wherever someone moved it: no drift check, and no desired
+    // state to compute, only where things are.
+    let inventory = discover::inventory(aws, spec).await?;
+    let platform_ = AwsPlatform::new(aws, spec, inventory.ids).journaling(lock);
     let service = journal.service.clone();
     let report = aws.events.rollout_steps(&service);
     let aborted = rollout::abort(

@@ -912,7 +912,8 @@ pub async fn abort<P: Platform>(
 }
 
 /// All traffic back on `old` after the new color went live, autoscaling with it, and the new
-/// color scaled down with its earlier release back. Err: traffic could not be moved back.
+/// color scaled down with its earlier release back. Traffic that cannot be moved back is
+/// `UndoFailed` (with `reason`); any later step failing is a plain platform failure.
 async fn switch_back<P: Platform>(
     platform_: &P,
     journal: &JournalOf<P>,

@@ -134,15 +134,7 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
         assert!(page(&workspace.portal_url()).await.is_some());
     }
     let after = workspace.status();
-    let served = |status: &serde_json::Value, color: &str| -> u64 {
-        service(status, "portal")["instances"]
-            .as_array()
-            .expect("instances")
-            .iter()
-            .filter(|instance| instance["color"] == color)
-            .filter_map(|instance| instance["requests"].as_u64())
-            .sum()
-    };
+    let served = requests_served;
     let blue = served(&after, "blue") - served(&before, "blue");
     let green = served(&after, "green") - served(&before, "green");
     assert!(
@@ -418,21 +410,24 @@ print(f"verdict {code}")
 raise SystemExit(code)
 "#;
 
+/// How many requests portal's `color` instances have served, by a status report.
+fn requests_served(status: &serde_json::Value, color: &str) -> u64 {
+    service(status, "portal")["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .filter(|instance| instance["color"] == color)
+        .filter_map(|instance| instance["requests"].as_u64())
+        .sum()
+}
+
 /// Requests through the proxy, each with `header` if given; how many each color served.
 async fn served_by_color(
     workspace: &Workspace,
     header: Option<(&str, &str)>,
     requests: usize,
 ) -> (u64, u64) {
-    let count = |status: &serde_json::Value, color: &str| -> u64 {
-        service(status, "portal")["instances"]
-            .as_array()
-            .expect("instances")
-            .iter()
-            .filter(|instance| instance["color"] == color)
-            .filter_map(|instance| instance["requests"].as_u64())
-            .sum()
-    };
+    let count = requests_served;
     let before = workspace.status();
     let client = reqwest::Client::new();
     for _ in 0..requests {
