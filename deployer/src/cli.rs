@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::aws::Overrides;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// dashctl: runs the services of a YAML spec on this machine (`dashctl up`) or on AWS
@@ -166,30 +167,24 @@ pub struct RolloutStatusArgs {
 pub struct ResumeArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: ProgressFormat,
+    #[command(flatten)]
+    pub progress: ProgressArg,
     /// Stop again at this stage (it must be after the one reached).
     #[arg(long, value_enum, value_name = "STAGE")]
     pub wait_until: Option<crate::rollout::WaitUntil>,
     /// AWS: bake for this long instead of the service's `deploy.bake`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub bake: Option<std::time::Duration>,
-    /// AWS: end the lease of the dashctl that ran the rollout (only when it is known to be
-    /// gone), then take the rollout over. The journal is kept.
-    #[arg(long)]
-    pub break_lock: bool,
     #[command(flatten)]
-    pub traffic: LiveTrafficArg,
+    pub overrides: Overrides,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct AbortArgs {
     #[command(flatten)]
     pub target: TargetArgs,
-    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: ProgressFormat,
+    #[command(flatten)]
+    pub progress: ProgressArg,
     /// AWS: end the lease of the dashctl that ran the rollout (only when it is known to be
     /// gone), then undo the rollout.
     #[arg(long)]
@@ -290,14 +285,12 @@ pub struct StatusArgs {
     pub output: OutputFormat,
 }
 
-/// `--accept-live-traffic`, for the verbs that move traffic.
-#[derive(Debug, clap::Args)]
-pub struct LiveTrafficArg {
-    /// AWS: go ahead although a listener's weights are not what dashctl last set (changed by
-    /// hand, or left by a run that was killed mid-rollout); all traffic then goes to the color
-    /// with the larger share first. Without it such a run refuses before changing anything.
-    #[arg(long)]
-    pub accept_live_traffic: bool,
+/// `--output` for the verbs that report each step as it happens.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ProgressArg {
+    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: ProgressFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -307,9 +300,8 @@ pub struct DeployArgs {
     /// Deploy one service (locally: redeployed even if unchanged).
     #[arg(long)]
     pub service: Option<String>,
-    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: ProgressFormat,
+    #[command(flatten)]
+    pub progress: ProgressArg,
     /// AWS: run IMAGE for service NAME instead of the spec's image (repeatable).
     #[arg(long = "image", value_name = "NAME=IMAGE", value_parser = parse_image)]
     pub images: Vec<(String, String)>,
@@ -319,11 +311,8 @@ pub struct DeployArgs {
     /// AWS: bake for this long instead of each service's `deploy.bake` (e.g. 0s, 10m).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub bake: Option<std::time::Duration>,
-    /// AWS: remove a rollout lock left by a run that died, then deploy.
-    #[arg(long)]
-    pub break_lock: bool,
     #[command(flatten)]
-    pub traffic: LiveTrafficArg,
+    pub overrides: Overrides,
     /// AWS: confirm deleting the databases the spec no longer has (refused without it). Each
     /// leaves a final snapshot, named in the output.
     #[arg(long)]
@@ -344,14 +333,10 @@ pub struct RollbackArgs {
     /// The service to roll back; without it, every service that has an earlier release.
     #[arg(long)]
     pub service: Option<String>,
-    /// `human` lines, or `jsonl`: one JSON object per event on stdout, for CI.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: ProgressFormat,
-    /// AWS: remove a rollout lock left by a run that died first.
-    #[arg(long)]
-    pub break_lock: bool,
     #[command(flatten)]
-    pub traffic: LiveTrafficArg,
+    pub progress: ProgressArg,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 #[derive(Debug, clap::Args)]

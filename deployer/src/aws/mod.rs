@@ -22,6 +22,7 @@ mod metrics;
 pub mod model;
 mod names;
 mod network;
+mod overrides;
 mod parameters;
 mod platform;
 mod progress;
@@ -35,6 +36,7 @@ mod traffic_record;
 mod unfinished_rollout;
 
 pub use lock::{LockReport, NoUnfinishedRollout, UnfinishedRollout, report as rollout_report};
+pub use overrides::Overrides;
 pub use traffic_record::TrafficDrift;
 pub use unfinished_rollout::{ResumeOptions, abort as abort_rollout, resume as resume_rollout};
 
@@ -290,9 +292,8 @@ pub struct DeployOptions {
     pub dry_run: bool,
     /// Override every service's `deploy.bake`.
     pub bake: Option<std::time::Duration>,
-    pub break_lock: bool,
-    /// Go ahead although a listener's weights are not what dashctl last set.
-    pub accept_live_traffic: bool,
+    /// `--break-lock`, `--accept-live-traffic`.
+    pub overrides: Overrides,
     /// `--yes`: the databases the spec no longer has may be deleted, as this says. Without
     /// it a deploy that would delete one refuses before changing anything.
     pub delete_databases: Option<database::Deletion>,
@@ -464,7 +465,7 @@ pub async fn deploy(aws: &Aws, loaded: &LoadedSpec, options: DeployOptions) -> a
                 aws,
                 spec,
                 "deploy",
-                options.break_lock,
+                options.overrides.break_lock,
                 lock::Journaled::Refuse,
             )
             .await?,
@@ -496,7 +497,7 @@ async fn plan_and_deploy(
         spec,
         &inventory.resources,
         "deploy",
-        options.accept_live_traffic,
+        options.overrides.accept_live_traffic,
     )
     .await?;
     let mut changes = plan::diff(&wanted, &inventory.resources);
@@ -673,9 +674,8 @@ async fn apply_and_roll_out(
 }
 
 pub struct RollbackOptions {
-    pub break_lock: bool,
-    /// Go ahead although a listener's weights are not what dashctl last set.
-    pub accept_live_traffic: bool,
+    /// `--break-lock`, `--accept-live-traffic`.
+    pub overrides: Overrides,
     /// Ctrl-C: abandons a rollback before its switch.
     pub cancel: tokio_util::sync::CancellationToken,
 }
@@ -692,7 +692,7 @@ pub async fn rollback(
         aws,
         spec,
         "rollback",
-        options.break_lock,
+        options.overrides.break_lock,
         lock::Journaled::Refuse,
     )
     .await?;
@@ -732,7 +732,7 @@ async fn rollback_inventory(
         spec,
         &inventory.resources,
         "roll back",
-        options.accept_live_traffic,
+        options.overrides.accept_live_traffic,
     )
     .await?;
     Ok(inventory)

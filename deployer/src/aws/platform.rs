@@ -18,7 +18,7 @@ use super::{
     traffic_record,
 };
 use crate::events::Event;
-use crate::rollout::{Color, Journal, Platform, PlatformError, Readings, Traffic};
+use crate::rollout::{Color, Journal, Platform, PlatformError, PlatformResult, Readings, Traffic};
 use crate::spec::Spec;
 
 pub struct AwsPlatform<'a> {
@@ -79,7 +79,7 @@ impl<'a> AwsPlatform<'a> {
             .clone()
     }
 
-    fn id(&self, kind: Kind, name: &str) -> Result<String, PlatformError> {
+    fn id(&self, kind: Kind, name: &str) -> PlatformResult<String> {
         self.ids()
             .get(kind, name)
             .map(str::to_owned)
@@ -95,7 +95,7 @@ impl<'a> AwsPlatform<'a> {
         &self,
         service: &str,
         color: Color,
-    ) -> Result<Option<aws_sdk_ecs::types::Service>, PlatformError> {
+    ) -> PlatformResult<Option<aws_sdk_ecs::types::Service>> {
         Ok(self
             .described(service, color)
             .await?
@@ -107,7 +107,7 @@ impl<'a> AwsPlatform<'a> {
         &self,
         service: &str,
         color: Color,
-    ) -> Result<Option<aws_sdk_ecs::types::Service>, PlatformError> {
+    ) -> PlatformResult<Option<aws_sdk_ecs::types::Service>> {
         cluster::describe_service(
             self.aws,
             &self.names().base(),
@@ -119,11 +119,7 @@ impl<'a> AwsPlatform<'a> {
 
     /// A service deleted by hand drains for minutes; a new one of the same name can only be
     /// created once it is INACTIVE.
-    async fn wait_until_not_draining(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> Result<(), PlatformError> {
+    async fn wait_until_not_draining(&self, service: &str, color: Color) -> PlatformResult {
         let Some(found) = self.described(service, color).await? else {
             return Ok(());
         };
@@ -141,7 +137,7 @@ impl<'a> AwsPlatform<'a> {
         Ok(())
     }
 
-    async fn mark_release(&self, arn: &str, abandoned: bool) -> Result<(), PlatformError> {
+    async fn mark_release(&self, arn: &str, abandoned: bool) -> PlatformResult {
         if abandoned {
             self.aws
                 .ecs
@@ -171,7 +167,7 @@ impl<'a> AwsPlatform<'a> {
 
     /// How many tasks the new color starts with: what the live color runs now, at least the
     /// scaling minimum.
-    async fn live_count(&self, service: &str, color: Color) -> Result<i32, PlatformError> {
+    async fn live_count(&self, service: &str, color: Color) -> PlatformResult<i32> {
         let minimum = self
             .spec
             .services
@@ -181,12 +177,7 @@ impl<'a> AwsPlatform<'a> {
         Ok(live.map_or(minimum, |live| live.desired_count().max(minimum)))
     }
 
-    async fn set_desired(
-        &self,
-        service: &str,
-        color: Color,
-        count: i32,
-    ) -> Result<(), PlatformError> {
+    async fn set_desired(&self, service: &str, color: Color, count: i32) -> PlatformResult {
         self.aws
             .ecs
             .update_service()
@@ -200,10 +191,7 @@ impl<'a> AwsPlatform<'a> {
     }
 
     /// The service listener's default action as AWS reports it now (None: it has none).
-    async fn listener_action(
-        &self,
-        service: &str,
-    ) -> Result<Option<ListenerAction>, PlatformError> {
+    async fn listener_action(&self, service: &str) -> PlatformResult<Option<ListenerAction>> {
         let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
         let described = self
             .aws
@@ -231,7 +219,7 @@ impl<'a> AwsPlatform<'a> {
     }
 
     /// Ends `color`'s keep_previous window (it is being started, restored or retired).
-    async fn end_warm(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+    async fn end_warm(&self, service: &str, color: Color) -> PlatformResult {
         keep_warm::end(self.aws, &self.names(), service, color)
             .await
             .map_err(PlatformError::Call)
@@ -265,7 +253,7 @@ impl Platform for AwsPlatform<'_> {
         &self,
         service: &str,
         color: Color,
-    ) -> Result<KeptTaskDefinition, PlatformError> {
+    ) -> PlatformResult<KeptTaskDefinition> {
         let found = self.ecs_service(service, color).await?;
         Ok(KeptTaskDefinition {
             arn: found
@@ -274,7 +262,7 @@ impl Platform for AwsPlatform<'_> {
         })
     }
 
-    async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
+    async fn live_color(&self, service: &str) -> PlatformResult<Option<Color>> {
         Ok(self
             .listener_action(service)
             .await?
@@ -286,7 +274,7 @@ impl Platform for AwsPlatform<'_> {
         service: &str,
         color: Color,
         release: &Resource,
-    ) -> Result<(), PlatformError> {
+    ) -> PlatformResult {
         let ids = self.ids();
         alarms::reset(self.aws, self.spec, service, color)
             .await
@@ -348,14 +336,14 @@ impl Platform for AwsPlatform<'_> {
         Ok(())
     }
 
-    async fn has_release(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn has_release(&self, service: &str, color: Color) -> PlatformResult<bool> {
         Ok(self
             .ecs_service(service, color)
             .await?
             .is_some_and(|found| found.task_definition().is_some() && !has_no_release(&found)))
     }
 
-    async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+    async fn restore(&self, service: &str, color: Color) -> PlatformResult {
         let Some(found) = self.ecs_service(service, color).await? else {
             return Err(PlatformError::Failed(format!(
                 "{service} has never run on {color}; there is no previous release to roll back to"
@@ -383,7 +371,7 @@ impl Platform for AwsPlatform<'_> {
         service: &str,
         color: Color,
         kept: &KeptTaskDefinition,
-    ) -> Result<(), PlatformError> {
+    ) -> PlatformResult {
         let names = self.names();
         match &kept.arn {
             Some(task_definition) => {
@@ -408,7 +396,7 @@ impl Platform for AwsPlatform<'_> {
         Ok(())
     }
 
-    async fn is_healthy(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn is_healthy(&self, service: &str, color: Color) -> PlatformResult<bool> {
         let Some(ecs) = self.ecs_service(service, color).await? else {
             return Ok(false);
         };
@@ -452,12 +440,7 @@ impl Platform for AwsPlatform<'_> {
         Ok(desired > 0 && counts.unhealthy == 0 && counts.healthy >= desired.min(started))
     }
 
-    async fn shift_traffic(
-        &self,
-        service: &str,
-        to: Color,
-        percent: u8,
-    ) -> Result<(), PlatformError> {
+    async fn shift_traffic(&self, service: &str, to: Color, percent: u8) -> PlatformResult {
         let listener = self.id(Kind::Listener, &listener_name(self.spec, service))?;
         let action = ListenerAction::colors(&self.names(), service, to, percent)
             .to_aws(&self.ids())
@@ -479,14 +462,14 @@ impl Platform for AwsPlatform<'_> {
         .map_err(PlatformError::Call)
     }
 
-    async fn traffic(&self, service: &str) -> Result<Option<Traffic>, PlatformError> {
+    async fn traffic(&self, service: &str) -> PlatformResult<Option<Traffic>> {
         let Some(action) = self.listener_action(service).await? else {
             return Ok(None);
         };
         Ok(action.traffic(&self.names(), service))
     }
 
-    async fn retarget_scaling(&self, service: &str, to: Color) -> Result<(), PlatformError> {
+    async fn retarget_scaling(&self, service: &str, to: Color) -> PlatformResult {
         let Some((target, policy)) = self.scaling_resources(service, to) else {
             return Ok(());
         };
@@ -510,12 +493,7 @@ impl Platform for AwsPlatform<'_> {
         Ok(())
     }
 
-    async fn keep_warm(
-        &self,
-        service: &str,
-        color: Color,
-        window: Duration,
-    ) -> Result<(), PlatformError> {
+    async fn keep_warm(&self, service: &str, color: Color, window: Duration) -> PlatformResult {
         let count = self
             .ecs_service(service, color)
             .await?
@@ -528,7 +506,7 @@ impl Platform for AwsPlatform<'_> {
             .map_err(PlatformError::Call)
     }
 
-    async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+    async fn retire(&self, service: &str, color: Color) -> PlatformResult {
         if self.ecs_service(service, color).await?.is_none() {
             return Ok(());
         }
@@ -537,7 +515,7 @@ impl Platform for AwsPlatform<'_> {
     }
 
     /// A listener rule: `X-Dashctl-Color: <color>` forwards to the color's target group.
-    async fn open_test_route(&self, service: &str, color: Color) -> Result<String, PlatformError> {
+    async fn open_test_route(&self, service: &str, color: Color) -> PlatformResult<String> {
         let ids = self.ids();
         test_route::open(self.aws, self.spec, &ids, service, color)
             .await
@@ -545,16 +523,13 @@ impl Platform for AwsPlatform<'_> {
         Ok(desired::service_url(self.spec, service, &ids.dns))
     }
 
-    async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
+    async fn close_test_route(&self, service: &str) -> PlatformResult {
         test_route::close(self.aws, self.spec, &self.ids(), service)
             .await
             .map_err(PlatformError::Call)
     }
 
-    async fn save_journal(
-        &self,
-        journal: &Journal<KeptTaskDefinition>,
-    ) -> Result<(), PlatformError> {
+    async fn save_journal(&self, journal: &Journal<KeptTaskDefinition>) -> PlatformResult {
         let Some(lock) = self.lock else {
             return Ok(());
         };
@@ -566,7 +541,7 @@ impl Platform for AwsPlatform<'_> {
             .map_err(PlatformError::Call)
     }
 
-    async fn clear_journal(&self, _: &str) -> Result<(), PlatformError> {
+    async fn clear_journal(&self, _: &str) -> PlatformResult {
         match self.lock {
             Some(lock) => lock
                 .record(self.aws, None)
@@ -581,7 +556,7 @@ impl Platform for AwsPlatform<'_> {
         service: &str,
         color: Color,
         since: SystemTime,
-    ) -> Result<Option<Readings>, PlatformError> {
+    ) -> PlatformResult<Option<Readings>> {
         let public = self
             .spec
             .services

@@ -10,10 +10,8 @@ use crate::rollout::{self, Journal, WaitUntil};
 use crate::spec::Spec;
 
 pub struct ResumeOptions {
-    /// The lease of a dashctl known to be gone ends now.
-    pub break_lock: bool,
-    /// Go ahead although a listener's weights are not what dashctl last set.
-    pub accept_live_traffic: bool,
+    /// `--break-lock`, `--accept-live-traffic`.
+    pub overrides: super::Overrides,
     /// Override the service's `deploy.bake`.
     pub bake: Option<std::time::Duration>,
     /// Stop again at this stage.
@@ -28,7 +26,7 @@ pub async fn resume(aws: &Aws, spec: &Spec, options: &ResumeOptions) -> anyhow::
         aws,
         spec,
         "resume",
-        options.break_lock,
+        options.overrides.break_lock,
         lock::Journaled::Adopt,
     )
     .await?;
@@ -44,7 +42,7 @@ async fn resume_locked(
     lock: &Lock,
 ) -> anyhow::Result<()> {
     let journal = adopted(lock).await?;
-    let state = checked_state(aws, spec, "resume", options.accept_live_traffic).await?;
+    let state = checked_state(aws, spec, "resume", options.overrides.accept_live_traffic).await?;
     let family = Names::new(spec).family(&journal.service);
     let release = state
         .wanted

@@ -10,7 +10,7 @@ use crate::events::Events;
 use crate::local::client::Connection;
 
 pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
-    let format = args.output;
+    let format = args.progress.output;
     let events = progress(format);
     reported(format, deploy(args, aws_args, events))
 }
@@ -28,8 +28,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
         if !args.images.is_empty()
             || args.dry_run
             || args.bake.is_some()
-            || args.break_lock
-            || args.traffic.accept_live_traffic
+            || args.overrides.any()
             || args.yes
         {
             return Err(Failure::Usage(
@@ -60,8 +59,7 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
                 only_service: args.service,
                 dry_run: args.dry_run,
                 bake: args.bake,
-                break_lock: args.break_lock,
-                accept_live_traffic: args.traffic.accept_live_traffic,
+                overrides: args.overrides,
                 delete_databases: args
                     .yes
                     .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),

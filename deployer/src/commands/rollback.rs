@@ -11,7 +11,7 @@ use crate::events::{self, Events};
 use crate::local::client::Connection;
 
 pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
-    let format = args.output;
+    let format = args.progress.output;
     let events = progress(format);
     reported(format, roll_back(args, aws_args, events))
 }
@@ -32,7 +32,7 @@ fn roll_back(
         None => loaded.spec.services.keys().cloned().collect(),
     };
     if resolve_for_change(args.target.env, &loaded, "roll back")? == Environment::Local {
-        if args.break_lock || args.traffic.accept_live_traffic {
+        if args.overrides.any() {
             return Err(Failure::Usage(
                 "--break-lock and --accept-live-traffic apply to AWS rollbacks; `dashctl up` runs one rollout at a time and owns its proxy's weights".to_owned(),
             ));
@@ -45,8 +45,7 @@ fn roll_back(
         .block_on(async {
             let aws = connect_reporting(&loaded, aws_args, events.clone()).await?;
             let options = aws::RollbackOptions {
-                break_lock: args.break_lock,
-                accept_live_traffic: args.traffic.accept_live_traffic,
+                overrides: args.overrides,
                 cancel: cancel_on_ctrl_c(),
             };
             aws::rollback(&aws, &loaded.spec, &services, &options).await

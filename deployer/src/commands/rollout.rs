@@ -16,12 +16,12 @@ pub fn exec(command: RolloutCommand, aws_args: &aws::Connection) -> Result<(), F
     match command {
         RolloutCommand::Status(args) => status(&args, aws_args),
         RolloutCommand::Resume(args) => {
-            let format = args.output;
+            let format = args.progress.output;
             let events = progress(format);
             reported(format, resume(args, aws_args, events))
         }
         RolloutCommand::Abort(args) => {
-            let format = args.output;
+            let format = args.progress.output;
             let events = progress(format);
             reported(format, abort(&args, aws_args, events))
         }
@@ -75,7 +75,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
     let loaded = load(&args.target.spec)?;
     if resolve_for_change(args.target.env, &loaded, "resume a rollout")? == Environment::Local {
-        if args.bake.is_some() || args.break_lock || args.traffic.accept_live_traffic {
+        if args.bake.is_some() || args.overrides.any() {
             return Err(Failure::Usage(
                 "--bake, --break-lock and --accept-live-traffic apply to AWS; locally the rollout runs inside `dashctl up`".to_owned(),
             ));
@@ -91,8 +91,7 @@ fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Resul
         .block_on(async {
             let aws = connect_reporting(&loaded, aws_args, events).await?;
             let options = aws::ResumeOptions {
-                break_lock: args.break_lock,
-                accept_live_traffic: args.traffic.accept_live_traffic,
+                overrides: args.overrides,
                 bake: args.bake,
                 wait_until: args.wait_until,
                 cancel: cancel_on_ctrl_c(),

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::release::LocalRelease;
 use super::service::ServiceRuntime;
-use crate::rollout::{Color, Journal, Platform, PlatformError, Readings, TEST_HEADER, Traffic};
+use crate::rollout::{
+    Color, Journal, Platform, PlatformError, PlatformResult, Readings, TEST_HEADER, Traffic,
+};
 
 pub struct LocalPlatform {
     pub services: BTreeMap<String, Arc<ServiceRuntime>>,
@@ -42,7 +44,7 @@ impl LocalPlatform {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn service(&self, name: &str) -> Result<&Arc<ServiceRuntime>, PlatformError> {
+    fn service(&self, name: &str) -> PlatformResult<&Arc<ServiceRuntime>> {
         self.services.get(name).ok_or_else(|| {
             PlatformError::Failed(format!(
                 "service `{name}` is not running here; restart `dashctl up` to add services"
@@ -65,17 +67,13 @@ impl Platform for LocalPlatform {
         release.command.join(" ")
     }
 
-    async fn current_release(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> Result<KeptRelease, PlatformError> {
+    async fn current_release(&self, service: &str, color: Color) -> PlatformResult<KeptRelease> {
         Ok(KeptRelease {
             release: self.service(service)?.release(color),
         })
     }
 
-    async fn live_color(&self, service: &str) -> Result<Option<Color>, PlatformError> {
+    async fn live_color(&self, service: &str) -> PlatformResult<Option<Color>> {
         Ok(self.service(service)?.live_color())
     }
 
@@ -84,7 +82,7 @@ impl Platform for LocalPlatform {
         service: &str,
         color: Color,
         release: &LocalRelease,
-    ) -> Result<(), PlatformError> {
+    ) -> PlatformResult {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
         runtime.end_warm(color);
@@ -100,11 +98,11 @@ impl Platform for LocalPlatform {
             .map_err(PlatformError::Failed)
     }
 
-    async fn has_release(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn has_release(&self, service: &str, color: Color) -> PlatformResult<bool> {
         Ok(self.service(service)?.has_release(color))
     }
 
-    async fn restore(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+    async fn restore(&self, service: &str, color: Color) -> PlatformResult {
         let runtime = self.service(service)?;
         if !runtime.has_release(color) {
             return Err(PlatformError::Failed(format!(
@@ -128,33 +126,28 @@ impl Platform for LocalPlatform {
         service: &str,
         color: Color,
         kept: &KeptRelease,
-    ) -> Result<(), PlatformError> {
+    ) -> PlatformResult {
         self.service(service)?
             .replace_release(color, kept.release.clone());
         Ok(())
     }
 
-    async fn is_healthy(&self, service: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn is_healthy(&self, service: &str, color: Color) -> PlatformResult<bool> {
         Ok(self.service(service)?.is_healthy(color))
     }
 
-    async fn shift_traffic(
-        &self,
-        service: &str,
-        to: Color,
-        percent: u8,
-    ) -> Result<(), PlatformError> {
+    async fn shift_traffic(&self, service: &str, to: Color, percent: u8) -> PlatformResult {
         let runtime = self.service(service)?;
         runtime.shift(to, percent);
         tracing::info!(service, color = %to, percent, "proxy now sends {percent}% of traffic to {to}");
         Ok(())
     }
 
-    async fn traffic(&self, service: &str) -> Result<Option<Traffic>, PlatformError> {
+    async fn traffic(&self, service: &str) -> PlatformResult<Option<Traffic>> {
         Ok(self.service(service)?.traffic())
     }
 
-    async fn retarget_scaling(&self, service: &str, to: Color) -> Result<(), PlatformError> {
+    async fn retarget_scaling(&self, service: &str, to: Color) -> PlatformResult {
         // The local autoscaler always scales the live color, so switching traffic already
         // re-pointed it; this only records the fact.
         self.service(service)?;
@@ -162,12 +155,7 @@ impl Platform for LocalPlatform {
         Ok(())
     }
 
-    async fn keep_warm(
-        &self,
-        service: &str,
-        color: Color,
-        window: Duration,
-    ) -> Result<(), PlatformError> {
+    async fn keep_warm(&self, service: &str, color: Color, window: Duration) -> PlatformResult {
         let runtime = self.service(service)?.clone();
         let ended = runtime.begin_warm(color, window);
         // `dashctl up` itself ends the window: it runs for as long as the instances do.
@@ -188,14 +176,14 @@ impl Platform for LocalPlatform {
         Ok(())
     }
 
-    async fn retire(&self, service: &str, color: Color) -> Result<(), PlatformError> {
+    async fn retire(&self, service: &str, color: Color) -> PlatformResult {
         let runtime = self.service(service)?;
         let _guard = runtime.changes.lock().await;
         runtime.end_warm(color);
         runtime.scale(color, 0).await.map_err(PlatformError::Failed)
     }
 
-    async fn open_test_route(&self, service: &str, color: Color) -> Result<String, PlatformError> {
+    async fn open_test_route(&self, service: &str, color: Color) -> PlatformResult<String> {
         let runtime = self.service(service)?;
         runtime.set_test_route(Some(color));
         tracing::info!(service, %color, "test route open: {TEST_HEADER}: {color} reaches {color}");
@@ -207,11 +195,11 @@ impl Platform for LocalPlatform {
         service: &str,
         color: Color,
         since: SystemTime,
-    ) -> Result<Option<Readings>, PlatformError> {
+    ) -> PlatformResult<Option<Readings>> {
         Ok(self.service(service)?.metrics(color).readings_since(since))
     }
 
-    async fn close_test_route(&self, service: &str) -> Result<(), PlatformError> {
+    async fn close_test_route(&self, service: &str) -> PlatformResult {
         let runtime = self.service(service)?;
         if runtime.test_route().is_some() {
             runtime.set_test_route(None);
@@ -220,13 +208,13 @@ impl Platform for LocalPlatform {
         Ok(())
     }
 
-    async fn save_journal(&self, journal: &Journal<KeptRelease>) -> Result<(), PlatformError> {
+    async fn save_journal(&self, journal: &Journal<KeptRelease>) -> PlatformResult {
         self.lock_journals()
             .insert(journal.service.clone(), journal.clone());
         Ok(())
     }
 
-    async fn clear_journal(&self, service: &str) -> Result<(), PlatformError> {
+    async fn clear_journal(&self, service: &str) -> PlatformResult {
         self.lock_journals().remove(service);
         Ok(())
     }

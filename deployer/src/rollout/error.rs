@@ -21,6 +21,9 @@ pub enum PlatformError {
     Call(#[from] anyhow::Error),
 }
 
+/// What every platform call returns, as `io::Result` is for I/O.
+pub type PlatformResult<T = ()> = Result<T, PlatformError>;
+
 /// `error` and every cause under it, `: `-separated (what anyhow's `{:#}` prints), for the
 /// places where a failure becomes part of a longer sentence.
 pub fn with_causes(error: &(dyn Error + 'static)) -> String {

@@ -17,7 +17,7 @@ pub mod journal;
 mod judge;
 mod smoke;
 
-pub use error::{Aftermath, PlatformError, RolloutError, with_causes};
+pub use error::{Aftermath, PlatformError, PlatformResult, RolloutError, with_causes};
 pub use journal::{Journal, JournalView, Stage, WaitUntil};
 pub use judge::{Metric, Readings, Thresholds, Verdict};
 pub use smoke::SmokeTest;
@@ -123,13 +123,13 @@ pub trait Platform: Sync {
         &self,
         service: &str,
         color: Color,
-    ) -> impl Future<Output = Result<Self::Kept, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<Self::Kept>> + Send;
 
     /// The color receiving traffic, or None before the first deploy.
     fn live_color(
         &self,
         service: &str,
-    ) -> impl Future<Output = Result<Option<Color>, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<Option<Color>>> + Send;
 
     /// Runs `release` on `color` at the live color's capacity (at least the scaling minimum).
     fn start_release(
@@ -137,21 +137,17 @@ pub trait Platform: Sync {
         service: &str,
         color: Color,
         release: &Self::Release,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// Whether `color` has a release to bring back (it ran before and was kept).
     fn has_release(
         &self,
         service: &str,
         color: Color,
-    ) -> impl Future<Output = Result<bool, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<bool>> + Send;
 
     /// Brings `color` back up with the release it last ran (for rollback).
-    fn restore(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    fn restore(&self, service: &str, color: Color) -> impl Future<Output = PlatformResult> + Send;
 
     /// Gives `color` back `kept` (what `current_release` read before its `start_release`),
     /// after a release that never went live for good: a later rollback must find the last
@@ -161,14 +157,14 @@ pub trait Platform: Sync {
         service: &str,
         color: Color,
         kept: &Self::Kept,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// Whether every instance of `color` passes its health check right now.
     fn is_healthy(
         &self,
         service: &str,
         color: Color,
-    ) -> impl Future<Output = Result<bool, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<bool>> + Send;
 
     /// Sends `percent` of the service's traffic to `to` and the rest to the other color
     /// (100: all of it, and `to` becomes the live color).
@@ -177,21 +173,21 @@ pub trait Platform: Sync {
         service: &str,
         to: Color,
         percent: u8,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// How the service's traffic is split right now, as the router itself reports it (the
     /// listener read back on AWS); None before the first deploy.
     fn traffic(
         &self,
         service: &str,
-    ) -> impl Future<Output = Result<Option<Traffic>, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<Option<Traffic>>> + Send;
 
     /// Points request-count autoscaling at `color`.
     fn retarget_scaling(
         &self,
         service: &str,
         to: Color,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// Leaves `color` running at its size for `window`, so that rolling back to it is only a
     /// traffic change; when the window ends it drains and scales to zero by itself, whether or
@@ -202,14 +198,10 @@ pub trait Platform: Sync {
         service: &str,
         color: Color,
         window: Duration,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// Drains `color` and scales it to zero; it keeps its release for a later rollback.
-    fn retire(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    fn retire(&self, service: &str, color: Color) -> impl Future<Output = PlatformResult> + Send;
 
     /// Opens the service's test route: requests carrying [`TEST_HEADER`] with `color` as its
     /// value reach `color`, whatever the weights say; any test route left from an earlier
@@ -218,25 +210,19 @@ pub trait Platform: Sync {
         &self,
         service: &str,
         color: Color,
-    ) -> impl Future<Output = Result<String, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<String>> + Send;
 
     /// Removes the service's test route, if it has one.
-    fn close_test_route(
-        &self,
-        service: &str,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    fn close_test_route(&self, service: &str) -> impl Future<Output = PlatformResult> + Send;
 
     /// Writes how far the service's rollout got, where it outlives this process.
     fn save_journal(
         &self,
         journal: &Journal<Self::Kept>,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult> + Send;
 
     /// Removes the service's journal: its rollout is over, one way or the other.
-    fn clear_journal(
-        &self,
-        service: &str,
-    ) -> impl Future<Output = Result<(), PlatformError>> + Send;
+    fn clear_journal(&self, service: &str) -> impl Future<Output = PlatformResult> + Send;
 
     /// What the load balancer measured for `color` since `since`: requests, 5xx answers and
     /// p99 latency. None when it has nothing for that window (yet).
@@ -245,7 +231,7 @@ pub trait Platform: Sync {
         service: &str,
         color: Color,
         since: SystemTime,
-    ) -> impl Future<Output = Result<Option<Readings>, PlatformError>> + Send;
+    ) -> impl Future<Output = PlatformResult<Option<Readings>>> + Send;
 }
 
 /// How long the router may take to report weights it accepted (an ALB applies a listener
@@ -619,7 +605,7 @@ async fn shift<P: Platform>(
     percent: u8,
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), PlatformError> {
+) -> PlatformResult {
     platform_.shift_traffic(service, to, percent).await?;
     let wanted = Traffic::to(to, percent);
     let deadline = Instant::now() + options.traffic_timeout;

@@ -84,12 +84,12 @@ impl FakePlatform {
     pub(super) fn route(&self) -> Option<Color> {
         *self.route.lock().expect("lock")
     }
-    pub(super) fn record(&self, call: String) -> Result<(), PlatformError> {
+    pub(super) fn record(&self, call: String) -> PlatformResult {
         self.calls.lock().expect("lock").push(call.clone());
         self.record_in_timeline(call)
     }
     /// Records `call` in the timeline only (the test route's calls), failing as `record` does.
-    pub(super) fn record_in_timeline(&self, call: String) -> Result<(), PlatformError> {
+    pub(super) fn record_in_timeline(&self, call: String) -> PlatformResult {
         let failed = self.failing.iter().any(|prefix| call.starts_with(prefix));
         self.timeline.lock().expect("lock").push(call.clone());
         if failed {
@@ -107,23 +107,14 @@ impl Platform for FakePlatform {
     fn describe_release(&self, release: &String) -> String {
         release.clone()
     }
-    async fn current_release(
-        &self,
-        _: &str,
-        color: Color,
-    ) -> Result<Option<String>, PlatformError> {
+    async fn current_release(&self, _: &str, color: Color) -> PlatformResult<Option<String>> {
         Ok(self.releases.lock().expect("lock").get(&color).cloned())
     }
 
-    async fn live_color(&self, _: &str) -> Result<Option<Color>, PlatformError> {
+    async fn live_color(&self, _: &str) -> PlatformResult<Option<Color>> {
         Ok(*self.live.lock().expect("lock"))
     }
-    async fn start_release(
-        &self,
-        _: &str,
-        color: Color,
-        release: &String,
-    ) -> Result<(), PlatformError> {
+    async fn start_release(&self, _: &str, color: Color, release: &String) -> PlatformResult {
         self.record(format!("start {color} {release}"))?;
         self.releases
             .lock()
@@ -132,10 +123,10 @@ impl Platform for FakePlatform {
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
     }
-    async fn has_release(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn has_release(&self, _: &str, color: Color) -> PlatformResult<bool> {
         Ok(self.releases.lock().expect("lock").contains_key(&color))
     }
-    async fn restore(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+    async fn restore(&self, _: &str, color: Color) -> PlatformResult {
         self.record(format!("restore {color}"))?;
         if !self.releases.lock().expect("lock").contains_key(&color) {
             return Err(PlatformError::Failed(format!("{color} never ran")));
@@ -143,12 +134,7 @@ impl Platform for FakePlatform {
         self.running.lock().expect("lock").insert(color, true);
         Ok(())
     }
-    async fn revert_release(
-        &self,
-        _: &str,
-        color: Color,
-        kept: &Option<String>,
-    ) -> Result<(), PlatformError> {
+    async fn revert_release(&self, _: &str, color: Color, kept: &Option<String>) -> PlatformResult {
         self.record(format!("revert {color}"))?;
         let mut releases = self.releases.lock().expect("lock");
         match kept {
@@ -157,7 +143,7 @@ impl Platform for FakePlatform {
         };
         Ok(())
     }
-    async fn is_healthy(&self, _: &str, color: Color) -> Result<bool, PlatformError> {
+    async fn is_healthy(&self, _: &str, color: Color) -> PlatformResult<bool> {
         if self.failing.contains(&"health") {
             // Like an AWS call: the platform's message over the API's own error.
             return Err(PlatformError::Call(
@@ -183,7 +169,7 @@ impl Platform for FakePlatform {
         let flaky_failed = self.flaky.contains(&release) && *checks > 2;
         Ok(running && !self.broken.contains(&release) && !flaky_failed)
     }
-    async fn shift_traffic(&self, _: &str, to: Color, percent: u8) -> Result<(), PlatformError> {
+    async fn shift_traffic(&self, _: &str, to: Color, percent: u8) -> PlatformResult {
         {
             let mut traffic = self.traffic.lock().expect("lock");
             let reported = traffic.0;
@@ -197,7 +183,7 @@ impl Platform for FakePlatform {
         }
         Ok(())
     }
-    async fn traffic(&self, _: &str) -> Result<Option<Traffic>, PlatformError> {
+    async fn traffic(&self, _: &str) -> PlatformResult<Option<Traffic>> {
         let mut traffic = self.traffic.lock().expect("lock");
         if traffic.2 > 0 {
             traffic.2 = traffic.2.saturating_sub(u32::from(traffic.2 != u32::MAX));
@@ -206,33 +192,28 @@ impl Platform for FakePlatform {
         traffic.0 = traffic.1;
         Ok(traffic.0)
     }
-    async fn retarget_scaling(&self, _: &str, to: Color) -> Result<(), PlatformError> {
+    async fn retarget_scaling(&self, _: &str, to: Color) -> PlatformResult {
         self.record(format!("scale-on {to}"))
     }
-    async fn keep_warm(
-        &self,
-        _: &str,
-        color: Color,
-        window: Duration,
-    ) -> Result<(), PlatformError> {
+    async fn keep_warm(&self, _: &str, color: Color, window: Duration) -> PlatformResult {
         self.record(format!("keep {color} {}ms", window.as_millis()))
     }
-    async fn retire(&self, _: &str, color: Color) -> Result<(), PlatformError> {
+    async fn retire(&self, _: &str, color: Color) -> PlatformResult {
         self.record(format!("retire {color}"))?;
         self.running.lock().expect("lock").insert(color, false);
         Ok(())
     }
-    async fn open_test_route(&self, _: &str, color: Color) -> Result<String, PlatformError> {
+    async fn open_test_route(&self, _: &str, color: Color) -> PlatformResult<String> {
         self.record_in_timeline(format!("open-route {color}"))?;
         *self.route.lock().expect("lock") = Some(color);
         Ok("http://portal.test".to_owned())
     }
-    async fn close_test_route(&self, _: &str) -> Result<(), PlatformError> {
+    async fn close_test_route(&self, _: &str) -> PlatformResult {
         self.record_in_timeline("close-route".to_owned())?;
         *self.route.lock().expect("lock") = None;
         Ok(())
     }
-    async fn save_journal(&self, journal: &Journal<Option<String>>) -> Result<(), PlatformError> {
+    async fn save_journal(&self, journal: &Journal<Option<String>>) -> PlatformResult {
         self.record_in_timeline(format!("journal {}", journal.stage))?;
         self.journaled
             .lock()
@@ -246,7 +227,7 @@ impl Platform for FakePlatform {
         }
         Ok(())
     }
-    async fn clear_journal(&self, _: &str) -> Result<(), PlatformError> {
+    async fn clear_journal(&self, _: &str) -> PlatformResult {
         self.record_in_timeline("journal cleared".to_owned())?;
         *self.journal.lock().expect("lock") = None;
         Ok(())
@@ -256,7 +237,7 @@ impl Platform for FakePlatform {
         _: &str,
         color: Color,
         _since: std::time::SystemTime,
-    ) -> Result<Option<Readings>, PlatformError> {
+    ) -> PlatformResult<Option<Readings>> {
         if self.failing.contains(&"readings") {
             return Err(PlatformError::Failed("GetMetricData: throttled".into()));
         }
