@@ -1,8 +1,8 @@
 //! `dashctl deploy`: roll the spec out blue/green, locally (through `dashctl up`) or on AWS.
 
 use super::{
-    Failure, cancel_on_ctrl_c, connect_reporting, finish, known_service, load, progress,
-    refused_or_failed, reported, resolve_for_change, runtime, service_lacking,
+    Failure, change_on_aws, finish, known_service, load, progress, reported, resolve_for_change,
+    runtime, service_lacking,
 };
 use crate::aws;
 use crate::cli::{DeployArgs, Environment};
@@ -52,22 +52,20 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
             "service `{name}` has no image; set services.{name}.image or pass --image {name}=IMAGE"
         )));
     }
-    runtime()?
-        .block_on(async {
-            let aws = connect_reporting(&loaded, aws_args, events).await?;
-            let options = aws::DeployOptions {
-                only_service: args.service,
-                dry_run: args.dry_run,
-                bake: args.bake,
-                overrides: args.overrides,
-                delete_databases: args
-                    .yes
-                    .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),
-                cancel: cancel_on_ctrl_c(),
-                wait_until: args.wait_until,
-            };
-            aws::deploy(&aws, &loaded, options).await
-        })
-        .map_err(refused_or_failed(args.target.env))?;
-    Ok(())
+    let loaded = &loaded;
+    let env = args.target.env;
+    change_on_aws(loaded, aws_args, env, events, |aws, cancel| async move {
+        let options = aws::DeployOptions {
+            only_service: args.service,
+            dry_run: args.dry_run,
+            bake: args.bake,
+            overrides: args.overrides,
+            delete_databases: args
+                .yes
+                .then(|| aws::database::Deletion::new(args.skip_final_snapshot)),
+            cancel,
+            wait_until: args.wait_until,
+        };
+        aws::deploy(&aws, loaded, options).await
+    })
 }

@@ -187,16 +187,30 @@ fn refused_or_failed(env: Option<Environment>) -> impl Fn(anyhow::Error) -> Fail
 }
 
 async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::Result<Aws> {
-    connect_reporting(loaded, connection, human::Human::events()).await
+    Aws::connect(&loaded.spec, connection, human::Human::events()).await
 }
 
 /// Connects to AWS with its events going to `events`.
-async fn connect_reporting(
+/// Runs `operation` on AWS for a verb that changes things, its progress reported to `events`
+/// and its cancellation token tripped by Ctrl-C. A refusal (an unconfirmed deletion, traffic dashctl did not set, an unfinished rollout)
+/// exits 2, any other error is a failure.
+fn change_on_aws<T, Operation, Done>(
     loaded: &LoadedSpec,
     connection: &aws::Connection,
+    env: Option<Environment>,
     events: Events,
-) -> anyhow::Result<Aws> {
-    Aws::connect(&loaded.spec, connection, events).await
+    operation: Operation,
+) -> Result<T, Failure>
+where
+    Operation: FnOnce(Aws, tokio_util::sync::CancellationToken) -> Done,
+    Done: Future<Output = anyhow::Result<T>>,
+{
+    runtime()?
+        .block_on(async {
+            let aws = Aws::connect(&loaded.spec, connection, events).await?;
+            operation(aws, cancel_on_ctrl_c()).await
+        })
+        .map_err(refused_or_failed(env))
 }
 
 /// Where a deploy's or rollback's events go, as `--output` says.

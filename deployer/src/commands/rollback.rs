@@ -2,8 +2,8 @@
 //! earlier release.
 
 use super::{
-    Failure, cancel_on_ctrl_c, connect_reporting, finish, known_service, load, progress,
-    refused_or_failed, reported, resolve_for_change, runtime,
+    Failure, change_on_aws, finish, known_service, load, progress, reported, resolve_for_change,
+    runtime,
 };
 use crate::aws;
 use crate::cli::{Environment, RollbackArgs};
@@ -41,16 +41,15 @@ fn roll_back(
             .block_on(async { Connection::open(&loaded)?.rollback(services, &events).await })?;
         return finish(report);
     }
-    let rolled = runtime()?
-        .block_on(async {
-            let aws = connect_reporting(&loaded, aws_args, events.clone()).await?;
-            let options = aws::RollbackOptions {
-                overrides: args.overrides,
-                cancel: cancel_on_ctrl_c(),
-            };
-            aws::rollback(&aws, &loaded.spec, &services, &options).await
-        })
-        .map_err(refused_or_failed(args.target.env))?;
+    let spec = &loaded.spec;
+    let on_aws = |aws, cancel| async move {
+        let options = aws::RollbackOptions {
+            overrides: args.overrides,
+            cancel,
+        };
+        aws::rollback(&aws, spec, &services, &options).await
+    };
+    let rolled = change_on_aws(&loaded, aws_args, args.target.env, events.clone(), on_aws)?;
     events::rolled_back(&events, rolled);
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! `--wait-until`, killed, or unable to undo itself), locally or on AWS.
 
 use super::{
-    Failure, cancel_on_ctrl_c, connect_reporting, finish, implicit_aws, load, progress,
-    refused_or_failed, reported, resolve, resolve_for_change, runtime,
+    Failure, change_on_aws, connect, finish, implicit_aws, load, progress, reported, resolve,
+    resolve_for_change, runtime,
 };
 use crate::aws;
 use crate::cli::{
@@ -33,8 +33,7 @@ fn status(args: &RolloutStatusArgs, aws_args: &aws::Connection) -> Result<(), Fa
     let text = if resolve(args.target.env, &loaded) == Environment::Aws {
         let report = runtime()?
             .block_on(async {
-                let aws =
-                    connect_reporting(&loaded, aws_args, super::human::Human::events()).await?;
+                let aws = connect(&loaded, aws_args).await?;
                 aws::rollout_report(&aws, &loaded.spec).await
             })
             .map_err(implicit_aws(args.target.env))?;
@@ -87,18 +86,17 @@ fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Resul
         })?;
         return finish(report);
     }
-    runtime()?
-        .block_on(async {
-            let aws = connect_reporting(&loaded, aws_args, events).await?;
-            let options = aws::ResumeOptions {
-                overrides: args.overrides,
-                bake: args.bake,
-                wait_until: args.wait_until,
-                cancel: cancel_on_ctrl_c(),
-            };
-            aws::resume_rollout(&aws, &loaded.spec, &options).await
-        })
-        .map_err(refused_or_failed(args.target.env))
+    let spec = &loaded.spec;
+    let env = args.target.env;
+    change_on_aws(&loaded, aws_args, env, events, |aws, cancel| async move {
+        let options = aws::ResumeOptions {
+            overrides: args.overrides,
+            bake: args.bake,
+            wait_until: args.wait_until,
+            cancel,
+        };
+        aws::resume_rollout(&aws, spec, &options).await
+    })
 }
 
 fn abort(args: &AbortArgs, aws_args: &aws::Connection, events: Events) -> Result<(), Failure> {
@@ -114,10 +112,12 @@ fn abort(args: &AbortArgs, aws_args: &aws::Connection, events: Events) -> Result
             runtime()?.block_on(async { Connection::open(&loaded)?.abort(&events).await })?;
         return finish(report);
     }
-    runtime()?
-        .block_on(async {
-            let aws = connect_reporting(&loaded, aws_args, events).await?;
-            aws::abort_rollout(&aws, &loaded.spec, args.break_lock, &cancel_on_ctrl_c()).await
-        })
-        .map_err(refused_or_failed(args.target.env))
+    let spec = &loaded.spec;
+    change_on_aws(
+        &loaded,
+        aws_args,
+        args.target.env,
+        events,
+        |aws, cancel| async move { aws::abort_rollout(&aws, spec, args.break_lock, &cancel).await },
+    )
 }
