@@ -261,6 +261,14 @@ mod tests {
         judge(&thresholds(), Color::Green, new, Some(Color::Blue), live)
     }
 
+    /// The breached metric and the reason given, for readings that must breach.
+    fn breach(new: Option<Readings>, live: Option<Readings>) -> (Metric, String) {
+        match verdict(new, live) {
+            Verdict::Breach { metric, reason } => (metric, reason),
+            other => panic!("expected a breach, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_release_within_every_threshold_passes() {
         assert_eq!(
@@ -271,11 +279,7 @@ mod tests {
 
     #[test]
     fn a_high_5xx_rate_names_the_metric_both_values_and_the_threshold() {
-        let Verdict::Breach { metric, reason } =
-            verdict(readings(400, 50, 100), readings(400, 1, 100))
-        else {
-            panic!("expected a breach");
-        };
+        let (metric, reason) = breach(readings(400, 50, 100), readings(400, 1, 100));
         assert_eq!(metric, Metric::ErrorRate);
         assert_eq!(
             reason,
@@ -285,11 +289,7 @@ mod tests {
 
     #[test]
     fn a_5xx_rate_below_the_maximum_can_still_be_too_far_above_the_live_one() {
-        let Verdict::Breach { metric, reason } =
-            verdict(readings(1000, 9, 100), readings(1000, 1, 100))
-        else {
-            panic!("expected a breach");
-        };
+        let (metric, reason) = breach(readings(1000, 9, 100), readings(1000, 1, 100));
         assert_eq!(metric, Metric::ErrorIncrease);
         assert!(
             reason.contains("0.9%, 0.8 points above blue's 0.1%"),
@@ -300,21 +300,13 @@ mod tests {
 
     #[test]
     fn a_slow_p99_breaches_absolutely_or_relative_to_the_live_color() {
-        let Verdict::Breach { metric, reason } =
-            verdict(readings(100, 0, 800), readings(100, 0, 100))
-        else {
-            panic!("expected a breach");
-        };
+        let (metric, reason) = breach(readings(100, 0, 800), readings(100, 0, 100));
         assert_eq!(metric, Metric::P99);
         assert_eq!(
             reason,
             "p99 latency of green is 800ms, above max_p99 500ms (blue: 100ms)"
         );
-        let Verdict::Breach { metric, reason } =
-            verdict(readings(100, 0, 400), readings(100, 0, 200))
-        else {
-            panic!("expected a breach");
-        };
+        let (metric, reason) = breach(readings(100, 0, 400), readings(100, 0, 200));
         assert_eq!(metric, Metric::P99Increase);
         assert!(
             reason.contains("400ms, 100% above blue's 200ms"),
@@ -344,10 +336,7 @@ mod tests {
             verdict(readings(1000, 9, 400), readings(3, 0, 100)),
             Verdict::Pass
         );
-        let Verdict::Breach { reason, .. } = verdict(readings(100, 50, 100), readings(3, 0, 100))
-        else {
-            panic!("expected a breach");
-        };
+        let (_, reason) = breach(readings(100, 50, 100), readings(3, 0, 100));
         assert!(
             reason.ends_with("(blue: too few requests to compare)"),
             "{reason}"
