@@ -948,73 +948,27 @@ async fn run<P: Platform>(
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Reached, RolloutError> {
-    let service = journal.service.clone();
-    let service = service.as_str();
-    let fail = platform(service);
-    let target = journal.target;
-    let live = journal.live;
-    let live_name = live.map_or_else(|| "nothing".to_owned(), |color| color.to_string());
     loop {
         let next = match journal.stage {
-            Stage::Starting => {
-                if journal.kept.is_none() {
-                    let kept = platform_
-                        .current_release(service, target)
-                        .await
-                        .map_err(&fail)?;
-                    journal.kept = Some(kept);
-                    platform_.save_journal(journal).await.map_err(&fail)?;
-                }
-                progress(Step::Start { color: target });
-                let started = match release {
-                    Some(release) => platform_.start_release(service, target, release).await,
-                    None => Err(PlatformError::Failed(
-                        "the release to start is not known".to_owned(),
-                    )),
-                };
-                if let Err(error) = started {
-                    return Err(give_up(
-                        platform_,
-                        journal,
-                        false,
-                        with_causes(&error),
-                        options,
-                        progress,
-                    )
-                    .await);
-                }
-                Stage::Started
-            }
-            Stage::Started => {
-                progress(Step::WaitHealthy { color: target });
-                if let Err(stop) = wait_healthy(platform_, service, target, options).await {
-                    let undone = abandon(platform_, journal, false, options, progress).await;
-                    let error = match (stop, undone) {
-                        (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
-                            service: service.to_owned(),
-                            color: target,
-                            live: live_name,
-                            timeout: options.health_timeout,
-                        },
-                        (stop, undone) => {
-                            abandoned(service, target, &live_name, stop.reason(), undone)
-                        }
-                    };
-                    return Err(error);
-                }
-                Stage::Checking
-            }
+            Stage::Starting => start(platform_, journal, release, options, progress).await?,
+            Stage::Started => become_healthy(platform_, journal, options, progress).await?,
             Stage::Checking => {
-                if let Err(reason) =
-                    check_through_test_route(platform_, service, target, options, progress).await
-                {
+                let checked = check_through_test_route(
+                    platform_,
+                    &journal.service,
+                    journal.target,
+                    options,
+                    progress,
+                )
+                .await;
+                if let Err(reason) = checked {
                     return Err(
                         give_up(platform_, journal, false, reason, options, progress).await,
                     );
                 }
                 Stage::Healthy
             }
-            Stage::Healthy => match (live, options.canary.first()) {
+            Stage::Healthy => match (journal.live, options.canary.first()) {
                 (Some(_), Some(&(percent, _))) => Stage::Canary { step: 0, percent },
                 _ => Stage::Switching,
             },
@@ -1034,69 +988,8 @@ async fn run<P: Platform>(
                 }
             }
             Stage::Switching => switch(platform_, journal, options, progress).await?,
-            Stage::Switched => {
-                if let Some(old) = live {
-                    progress(Step::Bake {
-                        color: target,
-                        duration: options.bake,
-                    });
-                    let baked = watch(
-                        platform_,
-                        service,
-                        target,
-                        Some(old),
-                        options.bake,
-                        options,
-                        false,
-                        progress,
-                    )
-                    .await;
-                    if let Err(stop) = baked
-                        && options.auto_rollback
-                    {
-                        switch_back(
-                            platform_,
-                            journal,
-                            old,
-                            format!("it {}", stop.while_baking()),
-                            options,
-                            progress,
-                        )
-                        .await?;
-                        platform_.clear_journal(service).await.map_err(&fail)?;
-                        return Err(RolloutError::RolledBack {
-                            service: service.to_owned(),
-                            color: target,
-                            live: old,
-                            reason: stop.while_baking(),
-                        });
-                    }
-                }
-                Stage::Baked
-            }
-            Stage::Baked => {
-                if let Some(old) = live {
-                    if options.keep_previous.is_zero() {
-                        progress(Step::Retire { color: old });
-                        platform_.retire(service, old).await.map_err(&fail)?;
-                    } else {
-                        progress(Step::KeepWarm {
-                            color: old,
-                            duration: options.keep_previous,
-                        });
-                        platform_
-                            .keep_warm(service, old, options.keep_previous)
-                            .await
-                            .map_err(&fail)?;
-                    }
-                }
-                platform_.clear_journal(service).await.map_err(&fail)?;
-                return Ok(Reached::Live(Outcome {
-                    service: service.to_owned(),
-                    from: live,
-                    to: target,
-                }));
-            }
+            Stage::Switched => bake(platform_, journal, options, progress).await?,
+            Stage::Baked => return finish(platform_, journal, options, progress).await,
         };
         journal.stage = next;
         let paused = options.wait_until.map(WaitUntil::stage) == Some(next);
@@ -1107,7 +1000,7 @@ async fn run<P: Platform>(
                 with_causes(&error)
             );
             if next.switched() {
-                return Err(fail(error));
+                return Err(platform(&journal.service)(error));
             }
             let shifted = matches!(next, Stage::Canary { .. });
             return Err(give_up(platform_, journal, shifted, reason, options, progress).await);
@@ -1118,6 +1011,162 @@ async fn run<P: Platform>(
             return Ok(Reached::Paused(view));
         }
     }
+}
+
+/// `starting`: journals what the new color runs now (once: a resumed start keeps the first
+/// reading), then starts the release on it.
+async fn start<P: Platform>(
+    platform_: &P,
+    journal: &mut JournalOf<P>,
+    release: Option<&P::Release>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Stage, RolloutError> {
+    let service = journal.service.clone();
+    let fail = platform(&service);
+    let target = journal.target;
+    if journal.kept.is_none() {
+        let kept = platform_
+            .current_release(&service, target)
+            .await
+            .map_err(&fail)?;
+        journal.kept = Some(kept);
+        platform_.save_journal(journal).await.map_err(&fail)?;
+    }
+    progress(Step::Start { color: target });
+    let started = match release {
+        Some(release) => platform_.start_release(&service, target, release).await,
+        None => Err(PlatformError::Failed(
+            "the release to start is not known".to_owned(),
+        )),
+    };
+    match started {
+        Ok(()) => Ok(Stage::Started),
+        Err(error) => Err(give_up(
+            platform_,
+            journal,
+            false,
+            with_causes(&error),
+            options,
+            progress,
+        )
+        .await),
+    }
+}
+
+/// `started`: waits for the new color's health; a color that never gets there is abandoned.
+async fn become_healthy<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Stage, RolloutError> {
+    let service = journal.service.as_str();
+    let target = journal.target;
+    progress(Step::WaitHealthy { color: target });
+    let Err(stop) = wait_healthy(platform_, service, target, options).await else {
+        return Ok(Stage::Checking);
+    };
+    let live = journal
+        .live
+        .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+    let undone = abandon(platform_, journal, false, options, progress).await;
+    Err(match (stop, undone) {
+        (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
+            service: service.to_owned(),
+            color: target,
+            live,
+            timeout: options.health_timeout,
+        },
+        (stop, undone) => abandoned(service, target, &live, stop.reason(), undone),
+    })
+}
+
+/// `switched`: the new color serves alone while it bakes; one that fails is rolled back to
+/// the old color, which is still up.
+async fn bake<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Stage, RolloutError> {
+    let Some(old) = journal.live else {
+        return Ok(Stage::Baked);
+    };
+    let service = journal.service.as_str();
+    let target = journal.target;
+    progress(Step::Bake {
+        color: target,
+        duration: options.bake,
+    });
+    let baked = watch(
+        platform_,
+        service,
+        target,
+        Some(old),
+        options.bake,
+        options,
+        false,
+        progress,
+    )
+    .await;
+    match baked {
+        Err(stop) if options.auto_rollback => {
+            let reason = stop.while_baking();
+            switch_back(
+                platform_,
+                journal,
+                old,
+                format!("it {reason}"),
+                options,
+                progress,
+            )
+            .await?;
+            platform_
+                .clear_journal(service)
+                .await
+                .map_err(platform(service))?;
+            Err(RolloutError::RolledBack {
+                service: service.to_owned(),
+                color: target,
+                live: old,
+                reason,
+            })
+        }
+        _ => Ok(Stage::Baked),
+    }
+}
+
+/// `baked`: the old color is retired or kept warm, and the rollout's journal is cleared.
+async fn finish<P: Platform>(
+    platform_: &P,
+    journal: &JournalOf<P>,
+    options: &RolloutOptions,
+    progress: &(dyn Fn(Step) + Send + Sync),
+) -> Result<Reached, RolloutError> {
+    let service = journal.service.as_str();
+    let fail = platform(service);
+    if let Some(old) = journal.live {
+        if options.keep_previous.is_zero() {
+            progress(Step::Retire { color: old });
+            platform_.retire(service, old).await.map_err(&fail)?;
+        } else {
+            progress(Step::KeepWarm {
+                color: old,
+                duration: options.keep_previous,
+            });
+            platform_
+                .keep_warm(service, old, options.keep_previous)
+                .await
+                .map_err(&fail)?;
+        }
+    }
+    platform_.clear_journal(service).await.map_err(&fail)?;
+    Ok(Reached::Live(Outcome {
+        service: service.to_owned(),
+        from: journal.live,
+        to: journal.target,
+    }))
 }
 
 /// Sends a canary step's share of traffic to the new color and watches it for `duration`;
