@@ -190,10 +190,9 @@ async fn connect(loaded: &LoadedSpec, connection: &aws::Connection) -> anyhow::R
     Aws::connect(&loaded.spec, connection, human::Human::events()).await
 }
 
-/// Connects to AWS with its events going to `events`.
-/// Runs `operation` on AWS for a verb that changes things, its progress reported to `events`
-/// and its cancellation token tripped by Ctrl-C. A refusal (an unconfirmed deletion, traffic dashctl did not set, an unfinished rollout)
-/// exits 2, any other error is a failure.
+/// Runs `operation` on AWS for a verb that changes things: its progress goes to `events`, its
+/// cancellation token trips on Ctrl-C, and a refusal (an unconfirmed deletion, traffic dashctl
+/// did not set, an unfinished rollout) exits 2 where any other error is a failure.
 fn change_on_aws<T, Operation, Done>(
     loaded: &LoadedSpec,
     connection: &aws::Connection,
