@@ -1,0 +1,73 @@
+//! `dashctl rollback` on AWS: services back to their other color, under the rollout lock.
+
+use crate::events::Event;
+use crate::rollout;
+use crate::spec::Spec;
+
+use super::model::Inventory;
+use super::{Aws, Overrides, discover, lock, platform, rollout_options, traffic_record};
+
+pub struct RollbackOptions {
+    /// `--break-lock`, `--accept-live-traffic`.
+    pub overrides: Overrides,
+    /// Ctrl-C: abandons a rollback before its switch.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// Switches services back to their other color (scaling it up first), under the rollout lock.
+/// Services with nothing to roll back to are skipped when several are asked for.
+pub async fn rollback(
+    aws: &Aws,
+    spec: &Spec,
+    services: &[String],
+    options: &RollbackOptions,
+) -> anyhow::Result<rollout::Rollbacks> {
+    let lock = lock::Lock::acquire(
+        aws,
+        spec,
+        "rollback",
+        options.overrides.break_lock,
+        lock::Journaled::Refuse,
+    )
+    .await?;
+    let inventory = match rollback_inventory(aws, spec, options).await {
+        Ok(inventory) => inventory,
+        Err(error) => {
+            lock.release(aws).await?;
+            return Err(error);
+        }
+    };
+    let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
+    let rolled = rollout::rollback_all(
+        &platform_,
+        services,
+        |service| rollout_options(spec, service, None, &options.cancel, None),
+        &|service, step| {
+            aws.events.emit(Event::Rollout {
+                service: service.to_owned(),
+                step,
+            });
+        },
+    )
+    .await;
+    lock.release(aws).await?;
+    Ok(rolled?)
+}
+
+/// What exists, once it is clear that traffic is where dashctl left it.
+async fn rollback_inventory(
+    aws: &Aws,
+    spec: &Spec,
+    options: &RollbackOptions,
+) -> anyhow::Result<Inventory> {
+    let inventory = discover::inventory(aws, spec).await?;
+    traffic_record::check(
+        aws,
+        spec,
+        &inventory.resources,
+        "roll back",
+        options.overrides.accept_live_traffic,
+    )
+    .await?;
+    Ok(inventory)
+}
