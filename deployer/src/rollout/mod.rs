@@ -3,7 +3,6 @@
 //! touched; any failure before the switch leaves production exactly as it was.
 
 use std::fmt;
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -107,6 +106,7 @@ impl fmt::Display for Traffic {
 }
 
 /// What a platform must do for a rollout. Every method is about one service and one color.
+#[trait_variant::make(Send)]
 pub trait Platform: Sync {
     /// What a color runs: a container image on AWS, a command and env locally.
     type Release: Send + Sync;
@@ -119,119 +119,80 @@ pub trait Platform: Sync {
     fn describe_release(&self, release: &Self::Release) -> String;
 
     /// What `color` runs now (or that it runs nothing), for a later `revert_release`.
-    fn current_release(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = PlatformResult<Self::Kept>> + Send;
+    async fn current_release(&self, service: &str, color: Color) -> PlatformResult<Self::Kept>;
 
     /// The color receiving traffic, or None before the first deploy.
-    fn live_color(
-        &self,
-        service: &str,
-    ) -> impl Future<Output = PlatformResult<Option<Color>>> + Send;
+    async fn live_color(&self, service: &str) -> PlatformResult<Option<Color>>;
 
     /// Runs `release` on `color` at the live color's capacity (at least the scaling minimum).
-    fn start_release(
+    async fn start_release(
         &self,
         service: &str,
         color: Color,
         release: &Self::Release,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    ) -> PlatformResult;
 
     /// Whether `color` has a release to bring back (it ran before and was kept).
-    fn has_release(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = PlatformResult<bool>> + Send;
+    async fn has_release(&self, service: &str, color: Color) -> PlatformResult<bool>;
 
     /// Brings `color` back up with the release it last ran (for rollback).
-    fn restore(&self, service: &str, color: Color) -> impl Future<Output = PlatformResult> + Send;
+    async fn restore(&self, service: &str, color: Color) -> PlatformResult;
 
     /// Gives `color` back `kept` (what `current_release` read before its `start_release`),
     /// after a release that never went live for good: a later rollback must find the last
     /// good release there.
-    fn revert_release(
+    async fn revert_release(
         &self,
         service: &str,
         color: Color,
         kept: &Self::Kept,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    ) -> PlatformResult;
 
     /// Whether every instance of `color` passes its health check right now.
-    fn is_healthy(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = PlatformResult<bool>> + Send;
+    async fn is_healthy(&self, service: &str, color: Color) -> PlatformResult<bool>;
 
     /// Sends `percent` of the service's traffic to `to` and the rest to the other color
     /// (100: all of it, and `to` becomes the live color).
-    fn shift_traffic(
-        &self,
-        service: &str,
-        to: Color,
-        percent: u8,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    async fn shift_traffic(&self, service: &str, to: Color, percent: u8) -> PlatformResult;
 
     /// How the service's traffic is split right now, as the router itself reports it (the
     /// listener read back on AWS); None before the first deploy.
-    fn traffic(
-        &self,
-        service: &str,
-    ) -> impl Future<Output = PlatformResult<Option<Traffic>>> + Send;
+    async fn traffic(&self, service: &str) -> PlatformResult<Option<Traffic>>;
 
     /// Points request-count autoscaling at `color`.
-    fn retarget_scaling(
-        &self,
-        service: &str,
-        to: Color,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    async fn retarget_scaling(&self, service: &str, to: Color) -> PlatformResult;
 
     /// Leaves `color` running at its size for `window`, so that rolling back to it is only a
     /// traffic change; when the window ends it drains and scales to zero by itself, whether or
     /// not dashctl is still running. `start_release`, `restore` and `retire` of the color end
     /// the window early.
-    fn keep_warm(
-        &self,
-        service: &str,
-        color: Color,
-        window: Duration,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    async fn keep_warm(&self, service: &str, color: Color, window: Duration) -> PlatformResult;
 
     /// Drains `color` and scales it to zero; it keeps its release for a later rollback.
-    fn retire(&self, service: &str, color: Color) -> impl Future<Output = PlatformResult> + Send;
+    async fn retire(&self, service: &str, color: Color) -> PlatformResult;
 
     /// Opens the service's test route: requests carrying [`TEST_HEADER`] with `color` as its
     /// value reach `color`, whatever the weights say; any test route left from an earlier
     /// rollout is replaced. Returns the URL the service is reached at.
-    fn open_test_route(
-        &self,
-        service: &str,
-        color: Color,
-    ) -> impl Future<Output = PlatformResult<String>> + Send;
+    async fn open_test_route(&self, service: &str, color: Color) -> PlatformResult<String>;
 
     /// Removes the service's test route, if it has one.
-    fn close_test_route(&self, service: &str) -> impl Future<Output = PlatformResult> + Send;
+    async fn close_test_route(&self, service: &str) -> PlatformResult;
 
     /// Writes how far the service's rollout got, where it outlives this process.
-    fn save_journal(
-        &self,
-        journal: &Journal<Self::Kept>,
-    ) -> impl Future<Output = PlatformResult> + Send;
+    async fn save_journal(&self, journal: &Journal<Self::Kept>) -> PlatformResult;
 
     /// Removes the service's journal: its rollout is over, one way or the other.
-    fn clear_journal(&self, service: &str) -> impl Future<Output = PlatformResult> + Send;
+    async fn clear_journal(&self, service: &str) -> PlatformResult;
 
     /// What the load balancer measured for `color` since `since`: requests, 5xx answers and
     /// p99 latency. None when it has nothing for that window (yet).
-    fn readings(
+    async fn readings(
         &self,
         service: &str,
         color: Color,
         since: SystemTime,
-    ) -> impl Future<Output = PlatformResult<Option<Readings>>> + Send;
+    ) -> PlatformResult<Option<Readings>>;
 }
 
 /// How long the router may take to report weights it accepted (an ALB applies a listener
