@@ -7,6 +7,7 @@ use super::{
 use crate::aws;
 use crate::cli::{DeployArgs, Environment};
 use crate::events::Events;
+use crate::local::RolloutRequest;
 use crate::local::client::Connection;
 
 pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
@@ -36,9 +37,11 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
             ));
         }
         let report = runtime()?.block_on(async {
-            Connection::open(&loaded)?
-                .deploy(args.service, args.wait_until, &events)
-                .await
+            let request = RolloutRequest::Deploy {
+                service: args.service,
+                wait_until: args.wait_until,
+            };
+            Connection::open(&loaded)?.roll_out(&request, &events).await
         })?;
         return finish(report);
     }

@@ -8,6 +8,7 @@ use super::{
 use crate::aws;
 use crate::cli::{Environment, RollbackArgs};
 use crate::events::{self, Events};
+use crate::local::RolloutRequest;
 use crate::local::client::Connection;
 
 pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
@@ -37,8 +38,10 @@ fn roll_back(
                 "--break-lock and --accept-live-traffic apply to AWS rollbacks; `dashctl up` runs one rollout at a time and owns its proxy's weights".to_owned(),
             ));
         }
-        let report = runtime()?
-            .block_on(async { Connection::open(&loaded)?.rollback(services, &events).await })?;
+        let report = runtime()?.block_on(async {
+            let request = RolloutRequest::Rollback { services };
+            Connection::open(&loaded)?.roll_out(&request, &events).await
+        })?;
         return finish(report);
     }
     let spec = &loaded.spec;

@@ -10,6 +10,7 @@ use crate::cli::{
     AbortArgs, Environment, OutputFormat, ResumeArgs, RolloutCommand, RolloutStatusArgs,
 };
 use crate::events::Events;
+use crate::local::RolloutRequest;
 use crate::local::client::Connection;
 
 pub fn exec(command: RolloutCommand, aws_args: &aws::Connection) -> Result<(), Failure> {
@@ -80,9 +81,10 @@ fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Resul
             ));
         }
         let report = runtime()?.block_on(async {
-            Connection::open(&loaded)?
-                .resume(args.wait_until, &events)
-                .await
+            let request = RolloutRequest::Resume {
+                wait_until: args.wait_until,
+            };
+            Connection::open(&loaded)?.roll_out(&request, &events).await
         })?;
         return finish(report);
     }
@@ -108,8 +110,11 @@ fn abort(args: &AbortArgs, aws_args: &aws::Connection, events: Events) -> Result
                     .to_owned(),
             ));
         }
-        let report =
-            runtime()?.block_on(async { Connection::open(&loaded)?.abort(&events).await })?;
+        let report = runtime()?.block_on(async {
+            Connection::open(&loaded)?
+                .roll_out(&RolloutRequest::Abort, &events)
+                .await
+        })?;
         return finish(report);
     }
     let spec = &loaded.spec;

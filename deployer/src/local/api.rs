@@ -124,27 +124,28 @@ impl StatusReport {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeployRequest {
-    /// One service, or every service when absent.
-    pub service: Option<String>,
-    /// Stop the rollout at this stage (one service's rollout only).
-    #[serde(default)]
-    pub wait_until: Option<crate::rollout::WaitUntil>,
-}
-
-/// `rollout resume`: continue the journaled rollout, stopping again at `wait_until`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ResumeRequest {
-    #[serde(default)]
-    pub wait_until: Option<crate::rollout::WaitUntil>,
-}
-
+/// What a client asks `dashctl up` to do to its rollouts, in one `POST /rollout`: answered as
+/// NDJSON, each event as it happens and the report last.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RollbackRequest {
-    /// Rolled back one after another; with several, one that has nothing to roll back to is
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolloutRequest {
+    /// Deploy one service, or every service when `service` is absent; stop the rollout at
+    /// `wait_until` (one service's rollout only).
+    Deploy {
+        service: Option<String>,
+        #[serde(default)]
+        wait_until: Option<crate::rollout::WaitUntil>,
+    },
+    /// Roll back one after another; with several, one that has nothing to roll back to is
     /// skipped.
-    pub services: Vec<String>,
+    Rollback { services: Vec<String> },
+    /// Continue the journaled rollout, stopping again at `wait_until`.
+    Resume {
+        #[serde(default)]
+        wait_until: Option<crate::rollout::WaitUntil>,
+    },
+    /// Undo the journaled rollout.
+    Abort,
 }
 
 /// One line of the answer to a deploy or rollback (the answer is NDJSON): each event as it
@@ -172,4 +173,51 @@ pub enum ActionError {
         message: String,
         aftermath: Aftermath,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RolloutRequest;
+    use crate::rollout::WaitUntil;
+
+    fn parse(text: &str) -> Result<RolloutRequest, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    #[test]
+    fn a_rollout_request_names_its_action_and_only_what_that_action_takes() {
+        assert!(matches!(
+            parse(r#"{"action": "deploy", "service": "portal"}"#),
+            Ok(RolloutRequest::Deploy { service: Some(name), wait_until: None }) if name == "portal"
+        ));
+        assert!(matches!(
+            parse(r#"{"action": "resume", "wait_until": "switched"}"#),
+            Ok(RolloutRequest::Resume {
+                wait_until: Some(WaitUntil::Switched)
+            })
+        ));
+        assert!(matches!(
+            parse(r#"{"action": "abort"}"#),
+            Ok(RolloutRequest::Abort)
+        ));
+        let round_trip = serde_json::to_string(&RolloutRequest::Rollback {
+            services: vec!["portal".into()],
+        })
+        .expect("serialise");
+        assert!(matches!(
+            parse(&round_trip),
+            Ok(RolloutRequest::Rollback { services }) if services == ["portal"]
+        ));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_action_is_refused() {
+        let unknown = parse(r#"{"action": "launch"}"#).expect_err("unknown action");
+        assert!(unknown.to_string().contains("launch"), "{unknown}");
+        assert!(parse(r#"{"service": "portal"}"#).is_err());
+        assert!(
+            parse(r#"{"action": "rollback"}"#).is_err(),
+            "services is required"
+        );
+    }
 }

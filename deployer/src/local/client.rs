@@ -3,16 +3,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::api::{
-    ActionReport, DeployRequest, ResumeRequest, RollbackRequest, RolloutLine, StatusReport,
-};
+use super::api::{ActionReport, RolloutLine, RolloutRequest, StatusReport};
 use super::control_file::{self, ControlFile};
 use super::process::ProcessIdentity;
 use crate::events::Events;
-use crate::rollout::WaitUntil;
 use crate::spec::LoadedSpec;
 
 pub struct Connection {
@@ -69,61 +65,17 @@ impl Connection {
         self.get("/status", Duration::from_secs(10)).await
     }
 
-    /// Deploys `service` (every service when None), passing each event to `events` as it
-    /// happens.
-    pub async fn deploy(
+    /// Deploys, rolls back, resumes or aborts as `request` says, passing each event to
+    /// `events` as it happens. No time limit: the answer streams until the whole rollout is
+    /// done (health waits and bake included), one line per event, the report last.
+    pub async fn roll_out(
         &self,
-        service: Option<String>,
-        wait_until: Option<WaitUntil>,
-        events: &Events,
-    ) -> anyhow::Result<ActionReport> {
-        self.rollout(
-            "/deploy",
-            &DeployRequest {
-                service,
-                wait_until,
-            },
-            events,
-        )
-        .await
-    }
-
-    /// Continues the paused rollout (to `wait_until`, or to the end).
-    pub async fn resume(
-        &self,
-        wait_until: Option<WaitUntil>,
-        events: &Events,
-    ) -> anyhow::Result<ActionReport> {
-        self.rollout("/rollout/resume", &ResumeRequest { wait_until }, events)
-            .await
-    }
-
-    /// Undoes the paused rollout.
-    pub async fn abort(&self, events: &Events) -> anyhow::Result<ActionReport> {
-        self.rollout("/rollout/abort", &serde_json::json!({}), events)
-            .await
-    }
-
-    pub async fn rollback(
-        &self,
-        services: Vec<String>,
-        events: &Events,
-    ) -> anyhow::Result<ActionReport> {
-        self.rollout("/rollback", &RollbackRequest { services }, events)
-            .await
-    }
-
-    /// No time limit: the answer streams until the whole rollout is done (health waits and
-    /// bake included), one line per event, the report last.
-    async fn rollout(
-        &self,
-        path: &str,
-        request: &impl Serialize,
+        request: &RolloutRequest,
         events: &Events,
     ) -> anyhow::Result<ActionReport> {
         let mut response = self
             .http
-            .post(format!("{}{path}", self.file.url))
+            .post(format!("{}/rollout", self.file.url))
             .bearer_auth(&self.file.token)
             .json(request)
             .send()

@@ -16,10 +16,7 @@ use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
-use super::api::{
-    ActionError, ActionReport, DeployRequest, ResumeRequest, RollbackRequest, RolloutLine,
-    StatusReport,
-};
+use super::api::{ActionError, ActionReport, RolloutLine, RolloutRequest, StatusReport};
 use super::platform::LocalPlatform;
 use super::release::LocalRelease;
 use crate::events::{self, Event, Events};
@@ -42,10 +39,7 @@ pub struct ControlState {
 pub fn router(state: Arc<ControlState>) -> axum::Router {
     axum::Router::new()
         .route("/status", get(status))
-        .route("/deploy", post(deploy))
-        .route("/rollback", post(rollback))
-        .route("/rollout/resume", post(resume))
-        .route("/rollout/abort", post(abort))
+        .route("/rollout", post(roll_out))
         .route("/down", post(down))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -134,36 +128,25 @@ fn options(
     }
 }
 
-async fn deploy(
+async fn roll_out(
     State(state): State<Arc<ControlState>>,
-    Json(request): Json<DeployRequest>,
+    Json(request): Json<RolloutRequest>,
 ) -> Response {
     streamed(state, |state, events, cancel| async move {
-        report(deploy_services(&state, request, &events, &cancel).await)
-    })
-}
-
-async fn resume(
-    State(state): State<Arc<ControlState>>,
-    Json(request): Json<ResumeRequest>,
-) -> Response {
-    streamed(state, |state, events, cancel| async move {
-        report(resume_rollout(&state, request, &events, &cancel).await)
-    })
-}
-
-async fn abort(State(state): State<Arc<ControlState>>) -> Response {
-    streamed(state, |state, events, cancel| async move {
-        report(abort_rollout(&state, &events, &cancel).await)
-    })
-}
-
-async fn rollback(
-    State(state): State<Arc<ControlState>>,
-    Json(request): Json<RollbackRequest>,
-) -> Response {
-    streamed(state, |state, events, cancel| async move {
-        report(roll_back_services(&state, &request.services, &events, &cancel).await)
+        let done = match request {
+            RolloutRequest::Deploy {
+                service,
+                wait_until,
+            } => deploy_services(&state, service, wait_until, &events, &cancel).await,
+            RolloutRequest::Rollback { services } => {
+                roll_back_services(&state, &services, &events, &cancel).await
+            }
+            RolloutRequest::Resume { wait_until } => {
+                resume_rollout(&state, wait_until, &events, &cancel).await
+            }
+            RolloutRequest::Abort => abort_rollout(&state, &events, &cancel).await,
+        };
+        report(done)
     })
 }
 
@@ -270,14 +253,15 @@ fn interrupted(when: &str) -> ActionError {
 
 async fn deploy_services(
     state: &ControlState,
-    request: DeployRequest,
+    service: Option<String>,
+    wait_until: Option<WaitUntil>,
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), ActionError> {
     let loaded = spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
         message: error.lines().join("\n"),
     })?;
-    let names: Vec<String> = match &request.service {
+    let names: Vec<String> = match &service {
         Some(name) if !loaded.spec.services.contains_key(name) => {
             return Err(ActionError::Invalid {
                 message: format!("the spec has no service `{name}`"),
@@ -309,13 +293,13 @@ async fn deploy_services(
             });
         };
         // Deploying everything skips what already runs; naming a service redeploys it.
-        if request.service.is_none() && runtime.live_release().as_deref() == Some(&release) {
+        if service.is_none() && runtime.live_release().as_deref() == Some(&release) {
             events.emit(Event::Unchanged { service: name });
             continue;
         }
         releases.push((name, release));
     }
-    if request.wait_until.is_some() && releases.len() > 1 {
+    if wait_until.is_some() && releases.len() > 1 {
         let names: Vec<&str> = releases.iter().map(|(name, _)| name.as_str()).collect();
         return Err(ActionError::Invalid {
             message: format!(
@@ -334,7 +318,7 @@ async fn deploy_services(
             state.platform.as_ref(),
             &name,
             &release,
-            &options(&loaded, &name, cancel, request.wait_until),
+            &options(&loaded, &name, cancel, wait_until),
             &progress,
         )
         .await
@@ -399,7 +383,7 @@ fn nothing_unfinished(verb: &str) -> ActionError {
 
 async fn resume_rollout(
     state: &ControlState,
-    request: ResumeRequest,
+    wait_until: Option<WaitUntil>,
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), ActionError> {
@@ -424,7 +408,7 @@ async fn resume_rollout(
         state.platform.as_ref(),
         journal,
         release.as_ref(),
-        &options(&loaded, &name, cancel, request.wait_until),
+        &options(&loaded, &name, cancel, wait_until),
         &progress,
     )
     .await

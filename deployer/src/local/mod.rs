@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use api::{ActionError, ActionReport, StatusReport};
+pub use api::{ActionError, ActionReport, RolloutRequest, StatusReport};
 pub use service::ServiceStatus;
 
 use control::ControlState;
