@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::harness::{DashboardSpec, Up, Workspace, page, service};
+use crate::smoke_test::{SmokeTest, assert_told_green};
 
 /// `dashctl up` running the dashboard with portal's `deploy:` policy, and a new release of
 /// portal (other arguments) written to the spec, not yet deployed.
@@ -389,25 +390,15 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
     assert!(page(&workspace.portal_url()).await.is_some());
 }
 
-/// A smoke test that says what it was told and what its request through the test route got,
-/// then waits for the test to write the exit status it must end with into `verdict`.
-const SMOKE_PY: &str = r#"
-import json, os, time, urllib.request
+/// Requests `/readyz` through the test route.
+const TEST_ROUTE_PROBE: &str = r#"
+import urllib.request
 name, value = os.environ["DASHCTL_TEST_HEADER"].split(": ", 1)
 request = urllib.request.Request(os.environ["DASHCTL_TEST_URL"] + "/readyz", headers={name: value})
 with urllib.request.urlopen(request, timeout=10) as response:
     status = response.status
-told = {key: os.environ[key] for key in ("DASHCTL_TEST_URL", "DASHCTL_TEST_HEADER", "DASHCTL_SERVICE", "DASHCTL_COLOR")}
-told["status"] = status
-with open("told.json.tmp", "w") as out:
-    json.dump(told, out)
-os.rename("told.json.tmp", "told.json")
-while not os.path.exists("verdict"):
-    time.sleep(0.05)
-code = int(open("verdict").read())
-print(f"GET /readyz with {name}: {value} -> {status}")
-print(f"verdict {code}")
-raise SystemExit(code)
+seen = {"status": status}
+said = f"GET /readyz with {name}: {value} -> {status}"
 "#;
 
 /// How many requests portal's `color` instances have served, by a status report.
@@ -452,11 +443,8 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
         ..DashboardSpec::default()
     };
     let workspace = Workspace::new(&spec);
-    let dir = workspace.dir.path().to_owned();
-    std::fs::write(dir.join("smoke.py"), SMOKE_PY).expect("smoke.py");
+    let smoke = SmokeTest::write(workspace.dir.path(), TEST_ROUTE_PROBE);
     let up = workspace.up().await;
-    let told = dir.join("told.json");
-    let verdict = dir.join("verdict");
 
     // While the smoke test runs, only requests with the header reach green.
     spec.portal_args = vec!["--stale-after".into(), "30".into()];
@@ -465,24 +453,8 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
         .spawn();
-    up.wait_until(
-        "the smoke test made its request",
-        Duration::from_secs(60),
-        || {
-            let exists = told.exists();
-            async move { exists }
-        },
-    )
-    .await;
-    let seen: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&told).expect("told.json")).expect("json");
-    assert_eq!(
-        seen["DASHCTL_TEST_URL"],
-        workspace.portal_url().trim_end_matches('/')
-    );
-    assert_eq!(seen["DASHCTL_TEST_HEADER"], "X-Dashctl-Color: green");
-    assert_eq!(seen["DASHCTL_SERVICE"], "portal");
-    assert_eq!(seen["DASHCTL_COLOR"], "green");
+    let (seen, deploy) = smoke.seen(deploy).await;
+    assert_told_green(&seen, workspace.portal_url().trim_end_matches('/'));
     assert_eq!(seen["status"], 200);
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "blue");
@@ -498,7 +470,7 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
         (20, 0),
         "another value is routed as if there were no header"
     );
-    std::fs::write(&verdict, "0").expect("verdict");
+    smoke.ends_with(0);
     let passed = deploy.succeeds();
     for step in [
         &format!(
@@ -520,8 +492,7 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     );
 
     // A failing smoke test abandons the release: green keeps serving, the route is gone.
-    std::fs::remove_file(&told).expect("reset");
-    std::fs::write(&verdict, "3").expect("verdict");
+    smoke.ends_with(3);
     spec.portal_args = vec!["--stale-after".into(), "40".into()];
     workspace.write(&spec);
     workspace
