@@ -12,7 +12,7 @@ use crate::harness::{Ran, service};
 const CANARY: &str = "deploy: { strategy: canary, canary: [10%, 4s], bake: 6s, auto_rollback: true, health_timeout: 20s }";
 
 fn spec() -> Spec {
-    crate::aws_rollouts::spec(CANARY)
+    Spec::dashboard(CANARY)
 }
 
 /// The public listener's weights, blue's first: (blue, green).

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::aws_clients::Aws;
-use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::aws_fixture::{Deployed, Spec, dashboard_yaml, replaced};
 use crate::harness::{Running, service};
 use crate::smoke_test::{SmokeTest, assert_told_green};
 
@@ -44,21 +44,11 @@ said = f"{len(rules)} rule(s) on the listener"
 
 /// config/dashboard.yaml with test-sized waits and portal's smoke test.
 fn spec() -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
     let portal = format!(
         "deploy: {{ strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s, smoke_test: {{ command: [\"{}\", smoke.py], timeout: 2m }} }}",
         crate::moto::python().display()
     );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        &portal,
-    );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { bake: 10s, health_timeout: 5m }",
-        "deploy: { bake: 0s, health_timeout: 8s }",
-    );
+    let yaml = dashboard_yaml(&portal);
     // The smoke test runs in `local.workdir`: the spec's own directory here.
     let yaml = replaced(&yaml, "workdir: ..", "workdir: .");
     Spec::written("dashboard.yaml", &yaml)
