@@ -125,9 +125,8 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
     .await;
     let deploy = workspace.run("deploy", &["--env", "local"]).spawn();
 
-    up.wait_until("the canary step starts", Duration::from_secs(30), || {
-        let canary = service(&workspace.status(), "portal")["canary"].clone();
-        async move { canary == serde_json::json!(["green", 50]) }
+    up.wait_for_status(&workspace, "the canary step starts", |status| {
+        service(status, "portal")["canary"] == serde_json::json!(["green", 50])
     })
     .await;
     let before = workspace.status();
@@ -281,18 +280,16 @@ async fn a_client_killed_mid_canary_leaves_the_live_color_serving() {
     // The client dies (a killed CI job): `up` abandons the release, as Ctrl-C does on AWS,
     // instead of dropping it half-way with traffic split.
     deploy.kill_hard();
-    up.wait_until(
+    up.wait_for_status(
+        &workspace,
         "the release is abandoned and green is gone",
-        Duration::from_secs(30),
-        || {
-            let portal = service(&workspace.status(), "portal").clone();
-            async move {
-                portal["canary"].is_null()
-                    && portal["live_color"] == "blue"
-                    && portal["instances"]
-                        .as_array()
-                        .is_some_and(|all| all.iter().all(|instance| instance["color"] == "blue"))
-            }
+        |status| {
+            let portal = service(status, "portal");
+            portal["canary"].is_null()
+                && portal["live_color"] == "blue"
+                && portal["instances"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().all(|instance| instance["color"] == "blue"))
         },
     )
     .await;
@@ -318,17 +315,11 @@ fn instance_ids(status: &serde_json::Value, color: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_ends() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ bake: 0s, keep_previous: 1h, health_timeout: 15s }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let up = workspace.up().await;
+    let (mut spec, workspace, up) =
+        up_with_a_new_portal("{ bake: 0s, keep_previous: 1h, health_timeout: 15s }").await;
     let blue = instance_ids(&workspace.status(), "blue");
     assert_eq!(blue.len(), 1);
 
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
     workspace
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
@@ -372,14 +363,9 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
         .run("deploy", &["--service", "portal"])
         .succeeds()
         .contains("portal: keeping blue up for 2s");
-    up.wait_until(
-        "blue is retired after its window",
-        Duration::from_secs(30),
-        || {
-            let status = workspace.status();
-            async move { instance_ids(&status, "blue").is_empty() }
-        },
-    )
+    up.wait_for_status(&workspace, "blue is retired after its window", |status| {
+        instance_ids(status, "blue").is_empty()
+    })
     .await;
     let status = workspace.status();
     assert_eq!(service(&status, "portal")["live_color"], "green");
@@ -438,17 +424,13 @@ async fn served_by_color(
 
 #[tokio::test]
 async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_traffic() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ bake: 0s, health_timeout: 15s, smoke_test: { command: [python3, smoke.py], timeout: 2m } }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
+    let (mut spec, workspace, up) = up_with_a_new_portal(
+        "{ bake: 0s, health_timeout: 15s, smoke_test: { command: [python3, smoke.py], timeout: 2m } }",
+    )
+    .await;
     let smoke = SmokeTest::write(workspace.dir.path(), TEST_ROUTE_PROBE);
-    let up = workspace.up().await;
 
     // While the smoke test runs, only requests with the header reach green.
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
     let deploy = workspace
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
@@ -607,13 +589,10 @@ async fn a_rollout_paused_at_each_stage_is_undone_by_abort() {
             .run("rollout abort", &["--env", "local", "--output", "jsonl"])
             .succeeds()
             .stdout_contains(r#""event":"aborted""#);
-        up.wait_until("blue serves alone again", Duration::from_secs(30), || {
-            let status = workspace.status();
-            async move {
-                service(&status, "portal")["live_color"] == "blue"
-                    && instance_ids(&status, "green").is_empty()
-                    && status["rollouts"].as_array().is_some_and(Vec::is_empty)
-            }
+        up.wait_for_status(&workspace, "blue serves alone again", |status| {
+            service(status, "portal")["live_color"] == "blue"
+                && instance_ids(status, "green").is_empty()
+                && status["rollouts"].as_array().is_some_and(Vec::is_empty)
         })
         .await;
         assert_eq!(
