@@ -20,6 +20,7 @@ const BACK_TO_BLUE: [&str; 4] = [
     "retire green",
 ];
 
+/// `error` says `part` somewhere; a failure shows the whole text.
 #[track_caller]
 fn assert_mentions(error: &impl std::fmt::Display, part: &str) {
     let text = error.to_string();
