@@ -31,6 +31,23 @@ fn problems_replacing(text: &str, replacement: &str) -> Vec<String> {
     problems(&VALID.replace(text, replacement))
 }
 
+/// `found` is one problem for each of `expected`, in order, each saying its part of it.
+#[track_caller]
+fn assert_problems(found: &[String], expected: &[&str]) {
+    assert_eq!(found.len(), expected.len(), "{found:?}");
+    for (problem, says) in found.iter().zip(expected) {
+        assert!(problem.contains(says), "{says:?} not in {found:?}");
+    }
+}
+
+/// The valid spec with portal's `deploy:` set to `deploy` (a flow mapping, on line 10).
+fn with_portal_deploy(deploy: &str) -> String {
+    VALID.replace(
+        "    scaling: { min: 2, max: 10 }\n",
+        &format!("    scaling: {{ min: 2, max: 10 }}\n    deploy: {deploy}\n"),
+    )
+}
+
 #[test]
 fn valid_spec_gets_defaults() {
     let spec = parse(Path::new("spec.yaml"), VALID).expect("valid");
@@ -49,18 +66,16 @@ fn unknown_key_names_line_and_column() {
         "scaling: { min: 2, max: 10 }",
         "scaling: { min: 2, maks: 10 }",
     );
-    assert_eq!(found.len(), 1, "{found:?}");
+    assert_problems(&found, &["unknown field `maks`"]);
     assert!(found[0].starts_with("spec.yaml:9:"), "{found:?}");
-    assert!(found[0].contains("unknown field `maks`"), "{found:?}");
     assert!(found[0].contains("expected one of"), "{found:?}");
 }
 
 #[test]
 fn wrong_type_and_bad_duration_are_reported_where_written() {
     let found = problems_replacing("port: 5001", "port: fivethousand");
-    assert_eq!(found.len(), 1, "{found:?}");
+    assert_problems(&found, &["invalid type"]);
     assert!(found[0].starts_with("spec.yaml:14:11:"), "{found:?}");
-    assert!(found[0].contains("invalid type"), "{found:?}");
 
     let found = problems_replacing(
         "{ min: 2, max: 10 }",
@@ -232,15 +247,9 @@ fn load_balancer_layout_is_checked() {
 
 #[test]
 fn canary_steps_are_checked() {
-    let with = |deploy: &str| {
-        VALID.replace(
-            "    scaling: { min: 2, max: 10 }\n",
-            &format!("    scaling: {{ min: 2, max: 10 }}\n    deploy: {deploy}\n"),
-        )
-    };
     let spec = parse(
         Path::new("spec.yaml"),
-        &with("{ strategy: canary, canary: [10%, 5m, 50%, 30s] }"),
+        &with_portal_deploy("{ strategy: canary, canary: [10%, 5m, 50%, 30s] }"),
     )
     .expect("valid");
     assert_eq!(
@@ -250,29 +259,31 @@ fn canary_steps_are_checked() {
             (50, std::time::Duration::from_secs(30))
         ]
     );
-    let found = problems(&with("{ strategy: canary, canary: [50%, 5m, 10%, 5m] }"));
+    let found = problems(&with_portal_deploy(
+        "{ strategy: canary, canary: [50%, 5m, 10%, 5m] }",
+    ));
     assert!(
         found[0].contains("canary percentages must rise"),
         "{found:?}"
     );
-    let found = problems(&with("{ strategy: canary, canary: [10%] }"));
+    let found = problems(&with_portal_deploy("{ strategy: canary, canary: [10%] }"));
     assert!(found[0].contains("percent/duration pairs"), "{found:?}");
-    let found = problems(&with("{ canary: [10%, 5m] }"));
+    let found = problems(&with_portal_deploy("{ canary: [10%, 5m] }"));
     assert!(
         found[0].contains("only used with `strategy: canary`"),
         "{found:?}"
     );
-    let spec = parse(Path::new("spec.yaml"), &with("{ strategy: blue-green }"))
-        .expect("old name still accepted");
+    let spec = parse(
+        Path::new("spec.yaml"),
+        &with_portal_deploy("{ strategy: blue-green }"),
+    )
+    .expect("old name still accepted");
     assert!(spec.services["portal"].deploy.canary_steps().is_empty());
 }
 
 #[test]
 fn a_smoke_test_parses_with_a_default_timeout() {
-    let source = VALID.replace(
-        "scaling: { min: 2, max: 10 }",
-        "scaling: { min: 2, max: 10 }\n    deploy:\n      smoke_test: { command: [python3, smoke.py, --strict] }",
-    );
+    let source = with_portal_deploy("{ smoke_test: { command: [python3, smoke.py, --strict] } }");
     let spec = parse(Path::new("spec.yaml"), &source).expect("valid");
     let smoke = spec.services["portal"]
         .deploy
@@ -286,28 +297,19 @@ fn a_smoke_test_parses_with_a_default_timeout() {
 
 #[test]
 fn a_smoke_test_needs_a_program_time_and_no_placeholders() {
-    let with = |smoke: &str| {
-        problems(&VALID.replace(
-            "scaling: { min: 2, max: 10 }",
-            &format!("scaling: {{ min: 2, max: 10 }}\n    deploy:\n      smoke_test: {smoke}"),
-        ))
-    };
+    let with = |smoke: &str| problems(&with_portal_deploy(&format!("{{ smoke_test: {smoke} }}")));
     let found = with("{ command: [], timeout: 0s }");
-    assert_eq!(found.len(), 2, "{found:?}");
-    assert!(
-        found[0].starts_with("spec.yaml:11:")
-            && found[0].contains("the smoke test names no program to run"),
-        "{found:?}"
+    assert_problems(
+        &found,
+        &[
+            "the smoke test names no program to run",
+            "a smoke test's timeout must be longer than 0s",
+        ],
     );
-    assert!(
-        found[1].contains("a smoke test's timeout must be longer than 0s"),
-        "{found:?}"
-    );
-    let found = with("{ command: [curl, '${services.portal.url}'] }");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(
-        found[0].contains("placeholders are not filled in in a smoke test's command"),
-        "{found:?}"
+    assert!(found[0].starts_with("spec.yaml:10:"), "{found:?}");
+    assert_problems(
+        &with("{ command: [curl, '${services.portal.url}'] }"),
+        &["placeholders are not filled in in a smoke test's command"],
     );
     let found = with("{ command: [true], timeout: 60s, retries: 3 }");
     assert!(found[0].contains("unknown field `retries`"), "{found:?}");
@@ -316,9 +318,8 @@ fn a_smoke_test_needs_a_program_time_and_no_placeholders() {
 
 #[test]
 fn judge_thresholds_parse_with_a_default_minimum_of_requests() {
-    let source = VALID.replace(
-        "scaling: { min: 2, max: 10 }",
-        "scaling: { min: 2, max: 10 }\n    deploy:\n      judge: { max_5xx_rate: 1%, max_5xx_increase: 0.5%, max_p99: 500ms, max_p99_increase: 50% }",
+    let source = with_portal_deploy(
+        "{ judge: { max_5xx_rate: 1%, max_5xx_increase: 0.5%, max_p99: 500ms, max_p99_increase: 50% } }",
     );
     let spec = parse(Path::new("spec.yaml"), &source).expect("valid");
     let judge = spec.services["portal"].deploy.judge.clone().expect("judge");
@@ -332,12 +333,7 @@ fn judge_thresholds_parse_with_a_default_minimum_of_requests() {
 
 #[test]
 fn judge_thresholds_must_be_percentages_that_can_be_met() {
-    let with = |judge: &str| {
-        problems(&VALID.replace(
-            "scaling: { min: 2, max: 10 }",
-            &format!("scaling: {{ min: 2, max: 10 }}\n    deploy:\n      judge: {judge}"),
-        ))
-    };
+    let with = |judge: &str| problems(&with_portal_deploy(&format!("{{ judge: {judge} }}")));
     let found = with("{ max_5xx_rate: 1 }");
     assert!(
         found[0].contains("invalid percentage `1`; expected e.g. `1%` or `0.5%`"),
@@ -345,26 +341,15 @@ fn judge_thresholds_must_be_percentages_that_can_be_met() {
     );
     let found = with("{ max_5xx_rate: lots% }");
     assert!(found[0].contains("invalid percentage `lots%`"), "{found:?}");
-    let found = with("{ min_requests: 5 }");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].contains("judge sets no threshold"), "{found:?}");
-    let found = with("{ max_5xx_rate: 100%, max_p99: 0s, max_p99_increase: -5%, min_requests: 0 }");
-    assert_eq!(found.len(), 4, "{found:?}");
-    assert!(
-        found[0].contains("max_5xx_rate must be at least 0% and below 100%"),
-        "{found:?}"
-    );
-    assert!(
-        found[1].contains("max_p99 must be longer than 0s"),
-        "{found:?}"
-    );
-    assert!(
-        found[2].contains("max_p99_increase must be at least 0%"),
-        "{found:?}"
-    );
-    assert!(
-        found[3].contains("min_requests must be at least 1"),
-        "{found:?}"
+    assert_problems(&with("{ min_requests: 5 }"), &["judge sets no threshold"]);
+    assert_problems(
+        &with("{ max_5xx_rate: 100%, max_p99: 0s, max_p99_increase: -5%, min_requests: 0 }"),
+        &[
+            "max_5xx_rate must be at least 0% and below 100%",
+            "max_p99 must be longer than 0s",
+            "max_p99_increase must be at least 0%",
+            "min_requests must be at least 1",
+        ],
     );
     let found = with("{ max_5xx_rate: 1%, max_p95: 1s }");
     assert!(found[0].contains("unknown field `max_p95`"), "{found:?}");

@@ -343,6 +343,14 @@ class DoubleTest(unittest.TestCase):
         self.ecs.create_cluster(clusterName="c")
         return vpc, subnets, group
 
+    def web_blue_running(self, tasks: int) -> None:
+        """ECS ready and web-blue running `tasks` nginx:1 tasks behind an ALB's blue target group."""
+        vpc, subnets, group = self.ecs_ready()
+        _, groups, _ = self.balancer(vpc, subnets, group)
+        td = self.task_definition("nginx:1")
+        self.service("web-blue", td, groups["blue"], tasks, subnets, group)
+        self.wait_until(lambda: self.describe("web-blue")["runningCount"] == tasks, what=f"{tasks} running task(s)")
+
     def enis(self, prefix: str) -> list[dict]:
         return [
             eni
@@ -518,11 +526,7 @@ class Rules(DoubleTest):
         self.assertEqual(again["status"], "ACTIVE")
 
     def test_r4_cluster_with_services_or_tasks_cannot_be_deleted(self) -> None:
-        vpc, subnets, group = self.ecs_ready()
-        _, groups, _ = self.balancer(vpc, subnets, group)
-        td = self.task_definition("nginx:1")
-        self.service("web-blue", td, groups["blue"], 1, subnets, group)
-        self.wait_until(lambda: self.describe("web-blue")["runningCount"] == 1, what="running task")
+        self.web_blue_running(1)
         self.assertError(
             "ClusterContainsServicesException", self.ecs.delete_cluster, cluster="c",
             message="The Cluster cannot be deleted while Services are active.",
@@ -1012,11 +1016,7 @@ class Rules(DoubleTest):
         self.ec2.delete_security_group(GroupId=group)
 
     def test_r15_scheduled_actions_need_a_target_and_run_at_their_time(self) -> None:
-        vpc, subnets, group = self.ecs_ready()
-        _, groups, _ = self.balancer(vpc, subnets, group)
-        td = self.task_definition("nginx:1")
-        self.service("web-blue", td, groups["blue"], 2, subnets, group)
-        self.wait_until(lambda: self.describe("web-blue")["runningCount"] == 2, what="2 running tasks")
+        self.web_blue_running(2)
         target = dict(ServiceNamespace="ecs", ResourceId="service/c/web-blue",
                       ScalableDimension="ecs:service:DesiredCount")
         due = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 2))

@@ -4,6 +4,10 @@
 use crate::harness::{Ran, Run};
 use crate::moto::Moto;
 
+/// Portal's `deploy:` for a release that switches at once and does not bake.
+pub const ALL_AT_ONCE: &str =
+    "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s }";
+
 /// A spec file for `dashctl -f`.
 pub struct Spec {
     pub path: String,
@@ -33,6 +37,26 @@ impl Spec {
     pub fn yaml(&self) -> String {
         std::fs::read_to_string(&self.path).expect("spec")
     }
+
+    /// config/dashboard.yaml with test-sized waits, portal with the `deploy:` policy given.
+    pub fn dashboard(portal_deploy: &str) -> Self {
+        Self::written("dashboard.yaml", &dashboard_yaml(portal_deploy))
+    }
+}
+
+/// The text of `Spec::dashboard`, for a test that changes more of it.
+pub fn dashboard_yaml(portal_deploy: &str) -> String {
+    let yaml = Spec::project("config/dashboard.yaml").yaml();
+    let yaml = replaced(
+        &yaml,
+        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
+        portal_deploy,
+    );
+    replaced(
+        &yaml,
+        "deploy: { bake: 10s, health_timeout: 5m }",
+        "deploy: { bake: 0s, health_timeout: 8s }",
+    )
 }
 
 /// `yaml` with `from` replaced by `to`. A `from` that is not there fails the test: the project

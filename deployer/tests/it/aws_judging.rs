@@ -6,25 +6,12 @@
 use serde_json::json;
 
 use crate::aws_clients::Aws;
-use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::aws_fixture::{Deployed, Spec};
+use crate::judgements::{Passing, assert_green_judged_well, judgements};
 use crate::moto::Moto;
 
-/// config/dashboard.yaml with test-sized waits; portal goes out in one 3 s canary step at 50%
-/// and bakes 2 s, judged on its 5xx share.
-fn judged_spec() -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        "deploy: { strategy: canary, canary: [50%, 3s], bake: 2s, auto_rollback: true, health_timeout: 8s, judge: { max_5xx_rate: 5%, min_requests: 10 } }",
-    );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { bake: 10s, health_timeout: 5m }",
-        "deploy: { bake: 0s, health_timeout: 8s }",
-    );
-    Spec::written("dashboard.yaml", &yaml)
-}
+/// Portal goes out in one 3 s canary step at 50% and bakes 2 s, judged on its 5xx share.
+const JUDGED: &str = "deploy: { strategy: canary, canary: [50%, 3s], bake: 2s, auto_rollback: true, health_timeout: 8s, judge: { max_5xx_rate: 5%, min_requests: 10 } }";
 
 /// Offers portal's listener 40 requests a second from now on; each color answers that share
 /// of what it gets with a 5xx.
@@ -57,7 +44,7 @@ async fn portal_weights(aws: &Aws) -> Vec<(String, i32)> {
 
 #[tokio::test]
 async fn a_release_is_judged_by_its_target_groups_metrics() {
-    let deployed = Deployed::new(judged_spec());
+    let deployed = Deployed::new(Spec::dashboard(JUDGED));
     let aws = Aws::new(&deployed.moto).await;
 
     deployed
@@ -72,29 +59,10 @@ async fn a_release_is_judged_by_its_target_groups_metrics() {
         .release("portal=example/portal:v2")
         .args(&["--output", "jsonl"])
         .succeeds();
-    let judgements: Vec<serde_json::Value> = released
-        .json_lines()
-        .into_iter()
-        .filter(|line| line["event"] == "rollout" && line["step"]["step"] == "judged")
-        .map(|line| line["step"].clone())
-        .collect();
-    assert!(judgements.len() >= 2, "canary and bake: {judgements:#?}");
-    for judgement in &judgements {
-        assert_eq!(judgement["color"], "green", "{judgement}");
-        assert_ne!(judgement["verdict"]["verdict"], "breach", "{judgement}");
-    }
-    let canary = &judgements[0];
-    assert_eq!(canary["verdict"]["verdict"], "pass", "{canary}");
-    assert!(
-        canary["readings"]["requests"].as_u64() >= Some(10),
-        "{canary}"
-    );
-    assert_eq!(canary["readings"]["errors_5xx"], 0, "{canary}");
-    assert_eq!(canary["readings"]["p99_ms"], 50.0, "{canary}");
-    assert!(
-        canary["live_readings"]["requests"].as_u64() >= Some(10),
-        "blue served the other half: {canary}"
-    );
+    let judgements = judgements(&released);
+    assert_green_judged_well(&judgements, Passing::Canary);
+    // The double's targets answer in 50 ms.
+    assert_eq!(judgements[0]["readings"]["p99_ms"], 50.0, "{judgements:#?}");
 
     // v3 goes to blue, which now answers every request with a 5xx: abandoned in its canary.
     offer_portal_traffic(&deployed.moto, 1.0, 0.0).await;

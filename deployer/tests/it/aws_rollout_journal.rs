@@ -2,18 +2,17 @@
 //! in the rollout lock, so a dashctl killed at any stage leaves a rollout that `rollout resume`
 //! finishes and `rollout abort` undoes; `--wait-until` stops one on purpose.
 
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crate::aws_clients::Aws;
 use crate::aws_fixture::{Deployed, Spec};
-use crate::harness::{Running, service};
+use crate::harness::{Ran, service};
 
 /// portal with two short canary steps and a bake long enough to be killed in.
 const CANARY: &str = "deploy: { strategy: canary, canary: [10%, 4s], bake: 6s, auto_rollback: true, health_timeout: 20s }";
 
 fn spec() -> Spec {
-    crate::aws_rollouts::spec(CANARY)
+    Spec::dashboard(CANARY)
 }
 
 /// The public listener's weights, blue's first: (blue, green).
@@ -44,8 +43,10 @@ fn desired(deployed: &Deployed, color: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-/// `deploy --output jsonl` of portal's `image`, started in the background.
-fn release(deployed: &Deployed, image: &str) -> (Running, Receiver<String>) {
+/// Starts `deploy --output jsonl` of portal's `image`, waits for its first rollout step of
+/// this kind (`wait_healthy`, `canary`, `bake`...), then kills dashctl with SIGKILL: nothing
+/// of it runs after.
+fn release_killed_at(deployed: &Deployed, image: &str, step: &str) {
     let mut running = deployed
         .run(&[
             "deploy",
@@ -58,12 +59,6 @@ fn release(deployed: &Deployed, image: &str) -> (Running, Receiver<String>) {
         ])
         .spawn();
     let lines = running.stdout_lines();
-    (running, lines)
-}
-
-/// Waits for the first rollout step of this kind (`wait_healthy`, `canary`, `bake`...), then
-/// kills dashctl with SIGKILL: nothing of it runs after.
-fn kill_at_step(running: Running, lines: &Receiver<String>, step: &str) {
     loop {
         let line = lines
             .recv_timeout(Duration::from_secs(90))
@@ -74,6 +69,24 @@ fn kill_at_step(running: Running, lines: &Receiver<String>, step: &str) {
         }
     }
     running.kill_hard();
+}
+
+/// `rollout <verb> --env aws --break-lock` (the killed run's lease is still on the lock),
+/// which succeeds.
+fn finish_killed_rollout(deployed: &Deployed, verb: &str) -> Ran {
+    deployed
+        .run(&["rollout", verb, "--env", "aws", "--break-lock"])
+        .succeeds()
+}
+
+/// All of portal's traffic is on `color`, and the other color is scaled to nothing.
+async fn assert_all_on(deployed: &Deployed, aws: &Aws, color: &str) {
+    let (weights_on_it, other) = match color {
+        "blue" => ((100, 0), "green"),
+        _ => ((0, 100), "blue"),
+    };
+    assert_eq!(weights(aws).await, weights_on_it, "all traffic on {color}");
+    assert_eq!(desired(deployed, other), 0, "{other} scaled down");
 }
 
 /// `rollout status --env aws --output json`.
@@ -92,8 +105,7 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
 
     // Killed while green starts (journaled `started`): the lease still runs, so resume and
     // abort refuse until it is broken; abort then puts everything back.
-    let (running, lines) = release(&deployed, "example/portal:v2");
-    kill_at_step(running, &lines, "wait_healthy");
+    release_killed_at(&deployed, "example/portal:v2", "wait_healthy");
     let status = rollout_status(&deployed);
     assert_eq!(status["rollout"]["stage"], "started", "{status}");
     assert_eq!(status["rollout"]["target"], "green");
@@ -117,8 +129,7 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
         .run(&["rollout", "abort", "--env", "aws"])
         .succeeds()
         .contains("portal: rollout to green aborted; blue serves all traffic");
-    assert_eq!(weights(&aws).await, (100, 0));
-    assert_eq!(desired(&deployed, "green"), 0);
+    assert_all_on(&deployed, &aws, "blue").await;
     assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
     deployed
         .run(&["rollout", "abort", "--env", "aws"])
@@ -127,14 +138,11 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
 
     // Killed in the canary step (journaled `canary 10%`): resume sets its weights again and
     // goes on from there.
-    let (running, lines) = release(&deployed, "example/portal:v3");
-    kill_at_step(running, &lines, "canary");
+    release_killed_at(&deployed, "example/portal:v3", "canary");
     let status = rollout_status(&deployed);
     assert_eq!(status["rollout"]["stage"], "canary", "{status}");
     assert_eq!(status["rollout"]["percent"], 10, "{status}");
-    deployed
-        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
-        .succeeds()
+    finish_killed_rollout(&deployed, "resume")
         .contains("resuming from canary 10%")
         .contains("portal: live on green (was blue)");
     assert_eq!(weights(&aws).await, (0, 100));
@@ -144,17 +152,13 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
 
     // Killed while baking (journaled `switched`: blue took all traffic, green is still up):
     // abort switches back to green.
-    let (running, lines) = release(&deployed, "example/portal:v4");
-    kill_at_step(running, &lines, "bake");
+    release_killed_at(&deployed, "example/portal:v4", "bake");
     assert_eq!(weights(&aws).await, (100, 0));
     assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "switched");
-    deployed
-        .run(&["rollout", "abort", "--env", "aws", "--break-lock"])
-        .succeeds()
+    finish_killed_rollout(&deployed, "abort")
         .contains("rolling back to green")
         .contains("portal: rollout to blue aborted; green serves all traffic");
-    assert_eq!(weights(&aws).await, (0, 100));
-    assert_eq!(desired(&deployed, "blue"), 0);
+    assert_all_on(&deployed, &aws, "green").await;
     // Blue's release is v3's predecessor again, so a rollback still returns to it.
     assert_eq!(live_color(&deployed), "green");
     assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
@@ -211,8 +215,7 @@ async fn wait_until_stops_a_release_for_ci_and_resume_or_abort_ends_it() {
         .run(&["rollout", "abort", "--env", "aws", "--output", "jsonl"])
         .succeeds()
         .stdout_contains(r#""event":"aborted""#);
-    assert_eq!(weights(&aws).await, (100, 0));
-    assert_eq!(desired(&deployed, "green"), 0);
+    assert_all_on(&deployed, &aws, "blue").await;
 
     // To `baked`, then resumed to the end.
     let mut wait = vec!["deploy", "--env", "aws", "--wait-until", "baked"];
@@ -223,8 +226,7 @@ async fn wait_until_stops_a_release_for_ci_and_resume_or_abort_ends_it() {
         .succeeds()
         .contains("draining and retiring blue")
         .contains("portal: live on green (was blue)");
-    assert_eq!(weights(&aws).await, (0, 100));
-    assert_eq!(desired(&deployed, "blue"), 0);
+    assert_all_on(&deployed, &aws, "green").await;
     assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
     deployed
         .run(&["rollout", "status", "--env", "aws"])
@@ -232,45 +234,67 @@ async fn wait_until_stops_a_release_for_ci_and_resume_or_abort_ends_it() {
         .contains("no rollout is running or unfinished");
 }
 
+/// A release killed at a step, and the verb that finishes what it left.
+struct Killed {
+    image: &'static str,
+    at_step: &'static str,
+    /// The stage journaled, and the listener's weights (blue, green), once it is killed.
+    stage: &'static str,
+    weights: (i32, i32),
+    verb: &'static str,
+    says: &'static [&'static str],
+    /// The color with all traffic afterwards.
+    all_on: &'static str,
+}
+
 #[tokio::test]
 async fn what_one_killed_run_leaves_the_other_verb_finishes_too() {
     let deployed = Deployed::new(spec());
     let aws = Aws::new(&deployed.moto).await;
 
-    // Killed while green starts: resume waits for it and goes on to the end.
-    let (running, lines) = release(&deployed, "example/portal:v2");
-    kill_at_step(running, &lines, "wait_healthy");
-    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "started");
-    deployed
-        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
-        .succeeds()
-        .contains("resuming from started")
-        .contains("portal: live on green (was blue)");
-    assert_eq!(weights(&aws).await, (0, 100));
-    assert_eq!(desired(&deployed, "blue"), 0);
-
-    // Killed in a canary step: abort puts all traffic back on green, wherever the step left it.
-    let (running, lines) = release(&deployed, "example/portal:v3");
-    kill_at_step(running, &lines, "traffic_confirmed");
-    assert_eq!(weights(&aws).await, (10, 90));
-    deployed
-        .run(&["rollout", "abort", "--env", "aws", "--break-lock"])
-        .succeeds()
-        .contains("portal: rollout to blue aborted; green serves all traffic");
-    assert_eq!(weights(&aws).await, (0, 100));
-    assert_eq!(desired(&deployed, "blue"), 0);
-
-    // Killed while baking: resume bakes again and retires the old color.
-    let (running, lines) = release(&deployed, "example/portal:v4");
-    kill_at_step(running, &lines, "bake");
-    assert_eq!(rollout_status(&deployed)["rollout"]["stage"], "switched");
-    deployed
-        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
-        .succeeds()
-        .contains("baking blue for 6s")
-        .contains("portal: live on blue (was green)");
-    assert_eq!(weights(&aws).await, (100, 0));
-    assert_eq!(desired(&deployed, "green"), 0);
+    for killed in [
+        // While green starts: resume waits for it and goes on to the end.
+        Killed {
+            image: "example/portal:v2",
+            at_step: "wait_healthy",
+            stage: "started",
+            weights: (100, 0),
+            verb: "resume",
+            says: &["resuming from started", "portal: live on green (was blue)"],
+            all_on: "green",
+        },
+        // In a canary step: abort puts all traffic back on green, wherever the step left it.
+        Killed {
+            image: "example/portal:v3",
+            at_step: "traffic_confirmed",
+            stage: "canary",
+            weights: (10, 90),
+            verb: "abort",
+            says: &["portal: rollout to blue aborted; green serves all traffic"],
+            all_on: "green",
+        },
+        // While baking: resume bakes again and retires the old color.
+        Killed {
+            image: "example/portal:v4",
+            at_step: "bake",
+            stage: "switched",
+            weights: (100, 0),
+            verb: "resume",
+            says: &["baking blue for 6s", "portal: live on blue (was green)"],
+            all_on: "blue",
+        },
+    ] {
+        let at = killed.at_step;
+        release_killed_at(&deployed, killed.image, at);
+        let status = rollout_status(&deployed);
+        assert_eq!(status["rollout"]["stage"], killed.stage, "{at}: {status}");
+        assert_eq!(weights(&aws).await, killed.weights, "{at}");
+        let finished = finish_killed_rollout(&deployed, killed.verb);
+        for said in killed.says {
+            finished.contains(said);
+        }
+        assert_all_on(&deployed, &aws, killed.all_on).await;
+    }
     assert_eq!(aws.rollout_lock("dashboard", "prod").await, None);
     // The release that was aborted is not what a rollback returns to: green runs v2.
     deployed

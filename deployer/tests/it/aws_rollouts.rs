@@ -4,32 +4,13 @@
 use std::time::Duration;
 
 use crate::aws_clients::Aws;
-use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::aws_fixture::{ALL_AT_ONCE, Deployed, Spec};
 use crate::harness::{Ran, Running, live_release, service};
-
-/// config/dashboard.yaml with test-sized waits, portal with the `deploy:` policy given.
-pub fn spec(portal_deploy: &str) -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        portal_deploy,
-    );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { bake: 10s, health_timeout: 5m }",
-        "deploy: { bake: 0s, health_timeout: 8s }",
-    );
-    Spec::written("dashboard.yaml", &yaml)
-}
-
-const ALL_AT_ONCE: &str =
-    "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s }";
 
 /// What every rollout test starts from: the dashboard deployed once on a fresh double, portal
 /// with the `deploy:` policy given, and clients to watch it.
 async fn deployed(portal_deploy: &str) -> (Deployed, Aws) {
-    let deployed = Deployed::new(spec(portal_deploy));
+    let deployed = Deployed::new(Spec::dashboard(portal_deploy));
     let aws = Aws::new(&deployed.moto).await;
     (deployed, aws)
 }
@@ -427,7 +408,7 @@ fn lease(holder: &str, token: &str, seconds_from_now: i64) -> String {
 
 #[tokio::test]
 async fn a_lock_whose_holder_died_expires() {
-    let spec = spec(ALL_AT_ONCE);
+    let spec = Spec::dashboard(ALL_AT_ONCE);
     let moto = crate::moto::Moto::start();
     let aws = Aws::new(&moto).await;
     // A lock left by a run that was killed: its lease ran out a minute ago.

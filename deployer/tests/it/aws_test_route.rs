@@ -7,13 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::aws_clients::Aws;
-use crate::aws_fixture::{Deployed, Spec, replaced};
+use crate::aws_fixture::{Deployed, Spec, dashboard_yaml, replaced};
 use crate::harness::{Running, service};
+use crate::smoke_test::{SmokeTest, assert_told_green};
 
-/// Says what it was told and which rules the public listener has (through boto3 at the
-/// double), then waits for the test to write the exit status it must end with into `verdict`.
-const SMOKE_PY: &str = r#"
-import json, os, time
+/// Finds which rules the public listener has (through boto3 at the double).
+const LISTENER_RULES_PROBE: &str = r#"
 import boto3
 elb = boto3.client("elbv2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
 balancer = elb.describe_load_balancers(Names=["dashboard-prod-public"])["LoadBalancers"][0]
@@ -39,68 +38,26 @@ for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
         "forward": forward,
         "tags": {tag["Key"]: tag["Value"] for tag in tags},
     })
-seen = {key: os.environ[key] for key in ("DASHCTL_TEST_URL", "DASHCTL_TEST_HEADER", "DASHCTL_SERVICE", "DASHCTL_COLOR")}
-seen["rules"] = rules
-with open("seen.json.tmp", "w") as out:
-    json.dump(seen, out)
-os.rename("seen.json.tmp", "seen.json")
-while not os.path.exists("verdict"):
-    time.sleep(0.05)
-code = int(open("verdict").read())
-print(f"{len(rules)} rule(s) on the listener; verdict {code}")
-raise SystemExit(code)
+seen = {"rules": rules}
+said = f"{len(rules)} rule(s) on the listener"
 "#;
 
 /// config/dashboard.yaml with test-sized waits and portal's smoke test.
 fn spec() -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
     let portal = format!(
         "deploy: {{ strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s, smoke_test: {{ command: [\"{}\", smoke.py], timeout: 2m }} }}",
         crate::moto::python().display()
     );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        &portal,
-    );
-    let yaml = replaced(
-        &yaml,
-        "deploy: { bake: 10s, health_timeout: 5m }",
-        "deploy: { bake: 0s, health_timeout: 8s }",
-    );
+    let yaml = dashboard_yaml(&portal);
     // The smoke test runs in `local.workdir`: the spec's own directory here.
     let yaml = replaced(&yaml, "workdir: ..", "workdir: .");
-    let spec = Spec::written("dashboard.yaml", &yaml);
-    std::fs::write(directory(&spec).join("smoke.py"), SMOKE_PY).expect("smoke.py");
-    spec
+    Spec::written("dashboard.yaml", &yaml)
 }
 
 fn directory(spec: &Spec) -> &Path {
     Path::new(&spec.path)
         .parent()
         .expect("the spec's directory")
-}
-
-/// Waits until the smoke test has written what it saw, and returns it (removing the file for
-/// the next one).
-async fn seen_by_smoke_test(dir: &Path, mut rollout: Running) -> (serde_json::Value, Running) {
-    let seen = dir.join("seen.json");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !seen.exists() {
-        if rollout.has_ended() {
-            // No exit status is -1: this fails, showing what the rollout printed.
-            rollout.exits(-1);
-            unreachable!("the rollout ended before its smoke test ran");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the smoke test did not run"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let text = std::fs::read_to_string(&seen).expect("seen.json");
-    std::fs::remove_file(&seen).expect("reset");
-    (serde_json::from_str(&text).expect("json"), rollout)
 }
 
 /// ARNs of the rules (other than the default one) on the public listener.
@@ -130,16 +87,6 @@ fn live_weights(deployed: &Deployed) -> (String, serde_json::Value) {
     )
 }
 
-fn verdict(dir: &Path, code: Option<i32>) {
-    let file = dir.join("verdict");
-    match code {
-        Some(code) => std::fs::write(file, code.to_string()).expect("verdict"),
-        None => {
-            let _ = std::fs::remove_file(file);
-        }
-    }
-}
-
 /// Kills dashctl as a lost CI runner would (no clean-up at all) and reaps it.
 async fn kill(mut rollout: Running) {
     nix::sys::signal::kill(rollout.pid(), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
@@ -151,7 +98,7 @@ async fn kill(mut rollout: Running) {
 #[tokio::test]
 async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_afterwards() {
     let spec = spec();
-    let dir = directory(&spec).to_owned();
+    let smoke = SmokeTest::write(directory(&spec), LISTENER_RULES_PROBE);
     // The first deploy creates everything (no rollout: nothing to smoke-test yet).
     let deployed = Deployed::new(spec);
     let aws = Aws::new(&deployed.moto).await;
@@ -166,13 +113,10 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
         .stdout_contains("smoke.py` against it (up to 2m)");
 
     // While the smoke test runs, the rule forwards the header to green; blue has all traffic.
-    verdict(&dir, None);
+    smoke.holds();
     let rollout = deployed.release("portal=example/portal:v2").spawn();
-    let (seen, rollout) = seen_by_smoke_test(&dir, rollout).await;
-    assert_eq!(seen["DASHCTL_TEST_URL"], url);
-    assert_eq!(seen["DASHCTL_TEST_HEADER"], "X-Dashctl-Color: green");
-    assert_eq!(seen["DASHCTL_SERVICE"], "portal");
-    assert_eq!(seen["DASHCTL_COLOR"], "green");
+    let (seen, rollout) = smoke.seen(rollout).await;
+    assert_told_green(&seen, url.as_str().expect("portal's url"));
     let found = seen["rules"].as_array().expect("rules");
     assert_eq!(found.len(), 1, "{seen}");
     assert_eq!(found[0]["priority"], "1");
@@ -187,7 +131,7 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     assert_eq!(found[0]["tags"]["dashctl:test-route"], "green");
     assert_eq!(found[0]["tags"]["dashctl:app"], "dashboard");
     assert_eq!(live_weights(&deployed).0, "blue", "no traffic moved yet");
-    verdict(&dir, Some(0));
+    smoke.ends_with(0);
     rollout
         .succeeds()
         .contains("portal: running the smoke test against green")
@@ -195,29 +139,30 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
     assert!(rules(&aws).await.is_empty(), "the rule went at the switch");
 
     // A failing smoke test abandons: green keeps all traffic, the rule is gone.
-    verdict(&dir, Some(5));
+    smoke.ends_with(5);
     deployed
         .release("portal=example/portal:v3")
         .exits(3)
         .contains("portal: rollout to blue abandoned (smoke test")
-        .contains("smoke.py` exited with status 5; its output ended: 1 rule(s) on the listener; verdict 5); green still serves all traffic");
+        .contains("smoke.py` exited with status 5; its output ended: 1 rule(s) on the listener | verdict 5); green still serves all traffic");
     assert!(
         rules(&aws).await.is_empty(),
         "the rule went with the abandon"
     );
-    std::fs::remove_file(dir.join("seen.json")).expect("the failed smoke test's");
+    // The failed smoke test wrote what it saw too: gone, the next one's is waited for.
+    smoke.take_seen();
     assert_eq!(live_weights(&deployed).0, "green");
 
     // A dashctl killed during its smoke test leaves its rule; resuming its rollout replaces
     // it (one rule, a new one) and removes it at the switch.
-    verdict(&dir, None);
+    smoke.holds();
     let rollout = deployed.release("portal=example/portal:v4").spawn();
-    let (_, rollout) = seen_by_smoke_test(&dir, rollout).await;
+    let (_, rollout) = smoke.seen(rollout).await;
     kill(rollout).await;
     let left = rules(&aws).await;
     assert_eq!(left.len(), 1, "the killed run's rule");
     // Its smoke test outlived it (nobody was left to kill it): let it end.
-    verdict(&dir, Some(0));
+    smoke.ends_with(0);
     // The killed rollout is journaled: another release refuses, `rollout resume` goes on with
     // it, opening the route again.
     deployed
@@ -226,7 +171,7 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
         .exits(2)
         .contains("portal: rollout green -> blue stopped at checking; green serves all traffic");
     let rollout = deployed.run(&["rollout", "resume", "--env", "aws"]).spawn();
-    let (seen, rollout) = seen_by_smoke_test(&dir, rollout).await;
+    let (seen, rollout) = smoke.seen(rollout).await;
     let found = seen["rules"].as_array().expect("rules");
     assert_eq!(found.len(), 1, "{seen}");
     assert_ne!(found[0]["arn"].as_str(), Some(left[0].as_str()), "replaced");
@@ -241,11 +186,11 @@ async fn the_smoke_test_reaches_the_new_color_through_a_listener_rule_that_goes_
 
     // Plan and status do not see a rule a killed run left as drift, and destroy removes it
     // with its listener.
-    verdict(&dir, None);
+    smoke.holds();
     let rollout = deployed.release("portal=example/portal:v6").spawn();
-    let (_, rollout) = seen_by_smoke_test(&dir, rollout).await;
+    let (_, rollout) = smoke.seen(rollout).await;
     kill(rollout).await;
-    verdict(&dir, Some(0));
+    smoke.ends_with(0);
     assert_eq!(rules(&aws).await.len(), 1);
     deployed
         .run(&[

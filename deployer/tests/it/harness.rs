@@ -527,6 +527,19 @@ impl Up {
         }
     }
 
+    /// Waits (30 s at most) until the workspace's status satisfies `done`.
+    pub async fn wait_for_status(
+        &self,
+        workspace: &Workspace,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) {
+        self.wait_until(what, Duration::from_secs(30), || {
+            std::future::ready(done(&workspace.status()))
+        })
+        .await;
+    }
+
     /// SIGKILLs `up` itself: it gets no chance to stop its instances.
     pub fn kill_hard(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -49,24 +49,17 @@ async fn up_serves_the_dashboard_heals_crashes_and_down_stops_everything() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill");
-    up.wait_until(
+    up.wait_for_status(
+        &workspace,
         "the killed instance is back and ready",
-        Duration::from_secs(30),
-        || {
-            let status = workspace.status();
-            let instance = service(&status, "portal")["instances"]
+        |status| {
+            let instance = service(status, "portal")["instances"]
                 .as_array()
-                .and_then(|all| {
-                    all.iter()
-                        .find(|instance| instance["id"] == id.as_str())
-                        .cloned()
-                })
+                .and_then(|all| all.iter().find(|instance| instance["id"] == id.as_str()))
                 .expect("instance still listed");
-            async move {
-                instance["restarts"].as_u64() >= Some(1)
-                    && instance["ready"] == true
-                    && instance["pid"].as_u64().is_some_and(|pid| pid != old_pid)
-            }
+            instance["restarts"].as_u64() >= Some(1)
+                && instance["ready"] == true
+                && instance["pid"].as_u64().is_some_and(|pid| pid != old_pid)
         },
     )
     .await;

@@ -1,7 +1,5 @@
 //! paintshop behind the local proxy: legacy raw request lines pass, and a crash heals.
 
-use std::time::Duration;
-
 use crate::harness::{paintshop_workspace, raw_get, service};
 
 #[tokio::test]
@@ -19,13 +17,12 @@ async fn legacy_request_lines_pass_the_proxy_and_a_crashed_instance_comes_back()
     // The self-healing drill: /crash kills the instance; the supervisor brings it back.
     // The answer may or may not arrive before the process exits; the restart count tells.
     let _ = reqwest::get(format!("{}crash", workspace.portal_url())).await;
-    up.wait_until(
+    up.wait_for_status(
+        &workspace,
         "the crashed instance restarted and is ready",
-        Duration::from_secs(30),
-        || {
-            let status = workspace.status();
-            let api = service(&status, "api").clone();
-            async move { api["instances"][0]["restarts"].as_u64() >= Some(1) && api["ready"] == 1 }
+        |status| {
+            let api = service(status, "api");
+            api["instances"][0]["restarts"].as_u64() >= Some(1) && api["ready"] == 1
         },
     )
     .await;

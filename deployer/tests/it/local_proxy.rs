@@ -3,34 +3,23 @@
 //! tells the instance who the client is the way an ALB does.
 
 use crate::harness::{Workspace, free_port, raw, raw_get};
+use crate::python_instance;
 
-/// An instance that answers `/readyz` at once, echoes the headers it received on `/echo`, and
-/// never answers `/slow`.
-const INSTANCE: &str = r#"
-import http.server, sys, time
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        if self.path == "/slow":
-            time.sleep(30)
-        body = b"ok\n" if self.path == "/readyz" else "".join(
-            f"{k.lower()}: {v}\n" for k, v in self.headers.items()).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "keep-alive, x-internal")
-        self.send_header("X-Internal", "instance detail")
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+/// Answers `/readyz` at once, echoes the headers it received on `/echo`, never answers
+/// `/slow`, and sends a header of its own that is only for the next hop.
+const ANSWER: &str = r#"
+def answer(request):
+    if request.path == "/slow":
+        time.sleep(30)
+    body = b"ok\n" if request.path == "/readyz" else "".join(
+        f"{k.lower()}: {v}\n" for k, v in request.headers.items()).encode()
+    return 200, body, [("Connection", "keep-alive, x-internal"), ("X-Internal", "instance detail")]
 "#;
 
 fn workspace() -> Workspace {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = dir.path().join("slow.yaml");
-    let script = dir.path().join("instance.py");
-    std::fs::write(&script, INSTANCE).expect("script");
+    let script = python_instance::write(dir.path(), "instance.py", ANSWER);
     let port = free_port();
     let yaml = format!(
         r#"app: slow

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::harness::{DashboardSpec, Up, Workspace, page, service};
+use crate::smoke_test::{SmokeTest, assert_told_green};
 
 /// `dashctl up` running the dashboard with portal's `deploy:` policy, and a new release of
 /// portal (other arguments) written to the spec, not yet deployed.
@@ -124,9 +125,8 @@ async fn a_local_canary_shares_requests_between_colors_before_the_switch() {
     .await;
     let deploy = workspace.run("deploy", &["--env", "local"]).spawn();
 
-    up.wait_until("the canary step starts", Duration::from_secs(30), || {
-        let canary = service(&workspace.status(), "portal")["canary"].clone();
-        async move { canary == serde_json::json!(["green", 50]) }
+    up.wait_for_status(&workspace, "the canary step starts", |status| {
+        service(status, "portal")["canary"] == serde_json::json!(["green", 50])
     })
     .await;
     let before = workspace.status();
@@ -280,18 +280,16 @@ async fn a_client_killed_mid_canary_leaves_the_live_color_serving() {
     // The client dies (a killed CI job): `up` abandons the release, as Ctrl-C does on AWS,
     // instead of dropping it half-way with traffic split.
     deploy.kill_hard();
-    up.wait_until(
+    up.wait_for_status(
+        &workspace,
         "the release is abandoned and green is gone",
-        Duration::from_secs(30),
-        || {
-            let portal = service(&workspace.status(), "portal").clone();
-            async move {
-                portal["canary"].is_null()
-                    && portal["live_color"] == "blue"
-                    && portal["instances"]
-                        .as_array()
-                        .is_some_and(|all| all.iter().all(|instance| instance["color"] == "blue"))
-            }
+        |status| {
+            let portal = service(status, "portal");
+            portal["canary"].is_null()
+                && portal["live_color"] == "blue"
+                && portal["instances"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().all(|instance| instance["color"] == "blue"))
         },
     )
     .await;
@@ -317,17 +315,11 @@ fn instance_ids(status: &serde_json::Value, color: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_ends() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ bake: 0s, keep_previous: 1h, health_timeout: 15s }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let up = workspace.up().await;
+    let (mut spec, workspace, up) =
+        up_with_a_new_portal("{ bake: 0s, keep_previous: 1h, health_timeout: 15s }").await;
     let blue = instance_ids(&workspace.status(), "blue");
     assert_eq!(blue.len(), 1);
 
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
     workspace
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
@@ -371,14 +363,9 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
         .run("deploy", &["--service", "portal"])
         .succeeds()
         .contains("portal: keeping blue up for 2s");
-    up.wait_until(
-        "blue is retired after its window",
-        Duration::from_secs(30),
-        || {
-            let status = workspace.status();
-            async move { instance_ids(&status, "blue").is_empty() }
-        },
-    )
+    up.wait_for_status(&workspace, "blue is retired after its window", |status| {
+        instance_ids(status, "blue").is_empty()
+    })
     .await;
     let status = workspace.status();
     assert_eq!(service(&status, "portal")["live_color"], "green");
@@ -389,25 +376,15 @@ async fn keep_previous_makes_a_local_rollback_a_traffic_change_until_its_window_
     assert!(page(&workspace.portal_url()).await.is_some());
 }
 
-/// A smoke test that says what it was told and what its request through the test route got,
-/// then waits for the test to write the exit status it must end with into `verdict`.
-const SMOKE_PY: &str = r#"
-import json, os, time, urllib.request
+/// Requests `/readyz` through the test route.
+const TEST_ROUTE_PROBE: &str = r#"
+import urllib.request
 name, value = os.environ["DASHCTL_TEST_HEADER"].split(": ", 1)
 request = urllib.request.Request(os.environ["DASHCTL_TEST_URL"] + "/readyz", headers={name: value})
 with urllib.request.urlopen(request, timeout=10) as response:
     status = response.status
-told = {key: os.environ[key] for key in ("DASHCTL_TEST_URL", "DASHCTL_TEST_HEADER", "DASHCTL_SERVICE", "DASHCTL_COLOR")}
-told["status"] = status
-with open("told.json.tmp", "w") as out:
-    json.dump(told, out)
-os.rename("told.json.tmp", "told.json")
-while not os.path.exists("verdict"):
-    time.sleep(0.05)
-code = int(open("verdict").read())
-print(f"GET /readyz with {name}: {value} -> {status}")
-print(f"verdict {code}")
-raise SystemExit(code)
+seen = {"status": status}
+said = f"GET /readyz with {name}: {value} -> {status}"
 "#;
 
 /// How many requests portal's `color` instances have served, by a status report.
@@ -447,42 +424,19 @@ async fn served_by_color(
 
 #[tokio::test]
 async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_traffic() {
-    let mut spec = DashboardSpec {
-        portal_deploy: "{ bake: 0s, health_timeout: 15s, smoke_test: { command: [python3, smoke.py], timeout: 2m } }",
-        ..DashboardSpec::default()
-    };
-    let workspace = Workspace::new(&spec);
-    let dir = workspace.dir.path().to_owned();
-    std::fs::write(dir.join("smoke.py"), SMOKE_PY).expect("smoke.py");
-    let up = workspace.up().await;
-    let told = dir.join("told.json");
-    let verdict = dir.join("verdict");
+    let (mut spec, workspace, up) = up_with_a_new_portal(
+        "{ bake: 0s, health_timeout: 15s, smoke_test: { command: [python3, smoke.py], timeout: 2m } }",
+    )
+    .await;
+    let smoke = SmokeTest::write(workspace.dir.path(), TEST_ROUTE_PROBE);
 
     // While the smoke test runs, only requests with the header reach green.
-    spec.portal_args = vec!["--stale-after".into(), "30".into()];
-    workspace.write(&spec);
     let deploy = workspace
         .run("deploy", &["--service", "portal"])
         .also_printing(&up.log)
         .spawn();
-    up.wait_until(
-        "the smoke test made its request",
-        Duration::from_secs(60),
-        || {
-            let exists = told.exists();
-            async move { exists }
-        },
-    )
-    .await;
-    let seen: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&told).expect("told.json")).expect("json");
-    assert_eq!(
-        seen["DASHCTL_TEST_URL"],
-        workspace.portal_url().trim_end_matches('/')
-    );
-    assert_eq!(seen["DASHCTL_TEST_HEADER"], "X-Dashctl-Color: green");
-    assert_eq!(seen["DASHCTL_SERVICE"], "portal");
-    assert_eq!(seen["DASHCTL_COLOR"], "green");
+    let (seen, deploy) = smoke.seen(deploy).await;
+    assert_told_green(&seen, workspace.portal_url().trim_end_matches('/'));
     assert_eq!(seen["status"], 200);
     let portal = service(&workspace.status(), "portal").clone();
     assert_eq!(portal["live_color"], "blue");
@@ -498,7 +452,7 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
         (20, 0),
         "another value is routed as if there were no header"
     );
-    std::fs::write(&verdict, "0").expect("verdict");
+    smoke.ends_with(0);
     let passed = deploy.succeeds();
     for step in [
         &format!(
@@ -520,8 +474,7 @@ async fn a_smoke_test_reaches_the_new_color_through_its_test_route_before_any_tr
     );
 
     // A failing smoke test abandons the release: green keeps serving, the route is gone.
-    std::fs::remove_file(&told).expect("reset");
-    std::fs::write(&verdict, "3").expect("verdict");
+    smoke.ends_with(3);
     spec.portal_args = vec!["--stale-after".into(), "40".into()];
     workspace.write(&spec);
     workspace
@@ -636,13 +589,10 @@ async fn a_rollout_paused_at_each_stage_is_undone_by_abort() {
             .run("rollout abort", &["--env", "local", "--output", "jsonl"])
             .succeeds()
             .stdout_contains(r#""event":"aborted""#);
-        up.wait_until("blue serves alone again", Duration::from_secs(30), || {
-            let status = workspace.status();
-            async move {
-                service(&status, "portal")["live_color"] == "blue"
-                    && instance_ids(&status, "green").is_empty()
-                    && status["rollouts"].as_array().is_some_and(Vec::is_empty)
-            }
+        up.wait_for_status(&workspace, "blue serves alone again", |status| {
+            service(status, "portal")["live_color"] == "blue"
+                && instance_ids(status, "green").is_empty()
+                && status["rollouts"].as_array().is_some_and(Vec::is_empty)
         })
         .await;
         assert_eq!(

@@ -2,16 +2,15 @@
 //! service, color and instance. Locally with real instances through `dashctl up` and a deploy;
 //! on AWS against the double, with log events written where ECS's awslogs driver writes them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
 use crate::aws_clients::{Aws, every};
-use crate::aws_fixture::{Deployed, Spec, replaced};
-use crate::harness::{DASHCTL, DashboardSpec, Workspace};
+use crate::aws_fixture::{ALL_AT_ONCE, Deployed, Spec};
+use crate::harness::{DASHCTL, DashboardSpec, Run, Running, Workspace};
 use crate::moto::Moto;
 
 /// One printed line: `2026-12-01T10:00:01.123Z portal/green/portal-green-2  message`.
@@ -61,30 +60,17 @@ fn position(lines: &[Line], source: &str, says: &str) -> usize {
 
 /// A `dashctl logs --follow` running in the background; killed when dropped.
 struct Following {
-    child: Child,
+    running: Option<Running>,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Following {
-    fn start(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("starting dashctl logs --follow");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+    fn start(command: Command) -> Self {
+        let mut running = Run::with(command).spawn();
+        let lines = running.stdout_lines();
         Self {
-            child,
+            running: Some(running),
             lines,
             seen: Vec::new(),
         }
@@ -112,8 +98,9 @@ impl Following {
 
 impl Drop for Following {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(running) = self.running.take() {
+            running.kill_hard();
+        }
     }
 }
 
@@ -237,17 +224,6 @@ fn local_logs_before_anything_ran_say_so() {
         .contains("`dashctl up` writes them");
 }
 
-/// config/dashboard.yaml with releases that do not wait.
-fn quick_spec() -> Spec {
-    let yaml = Spec::project("config/dashboard.yaml").yaml();
-    let yaml = replaced(
-        &yaml,
-        "deploy: { strategy: all-at-once, bake: 30s, auto_rollback: true, health_timeout: 5m }",
-        "deploy: { strategy: all-at-once, bake: 0s, auto_rollback: true, health_timeout: 8s }",
-    );
-    Spec::written("dashboard.yaml", &yaml)
-}
-
 /// The ids of the tasks ECS lists for an ECS service (running ones).
 async fn task_ids(aws: &Aws, ecs_service: &str) -> Vec<String> {
     let arns = every!(
@@ -315,7 +291,7 @@ async fn write_events(aws: &Aws, task: &str, messages: &[(SystemTime, &str)]) {
 #[tokio::test]
 async fn aws_logs_interleave_the_tasks_of_both_colors_from_cloudwatch_and_follow_new_events() {
     let moto = Moto::start();
-    let spec = quick_spec();
+    let spec = Spec::dashboard(ALL_AT_ONCE);
     // Before the first deploy there is no log group: said, and not an error.
     moto.run(&["logs", "portal", "--env", "aws", "-f", &spec.path])
         .succeeds()

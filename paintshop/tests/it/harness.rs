@@ -105,6 +105,13 @@ impl Running {
         Self::start_on(options, &TestDb::sqlite("paintshop")).await
     }
 
+    /// On a SQLite file of its own, with one user, alice: her API key too.
+    pub async fn start_with_alice(options: Options) -> (Self, String) {
+        let paintshop = Self::start(options).await;
+        let key = paintshop.add_user("alice").await;
+        (paintshop, key)
+    }
+
     /// On `db`, which other instances may share.
     pub async fn start_on(options: Options, db: &TestDb) -> Self {
         let store = Store::open(&db.target()).await.expect("open store");

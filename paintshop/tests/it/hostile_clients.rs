@@ -71,8 +71,7 @@ async fn an_anonymous_body_is_refused_before_a_byte_of_it_is_read() {
 
 #[tokio::test]
 async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() {
-    let paintshop = Running::start(Options::default().max_body_bytes(4096)).await;
-    let key = paintshop.add_user("alice").await;
+    let (paintshop, key) = Running::start_with_alice(Options::default().max_body_bytes(4096)).await;
     let headers = format!("Authorization: Bearer {key}\r\nContent-Length: 4097");
     let line = solve_status_before_body(&paintshop, &headers).await;
     assert!(line.starts_with("HTTP/1.1 413"), "{line}");
@@ -90,8 +89,8 @@ async fn a_declared_or_streamed_body_over_the_limit_is_413_for_a_keyed_client() 
 
 #[tokio::test]
 async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_run() {
-    let paintshop = Running::start(Options::default().max_concurrent_solves(1)).await;
-    let key = paintshop.add_user("alice").await;
+    let (paintshop, key) =
+        Running::start_with_alice(Options::default().max_concurrent_solves(1)).await;
     // Another large solve holds the only slot.
     let held = paintshop.solve_slots.try_take().expect("a free slot");
     // Few likes but a million colors: counted as large.
@@ -124,8 +123,8 @@ async fn large_solves_beyond_the_cpus_get_503_with_retry_after_while_small_ones_
 
 #[tokio::test]
 async fn requests_past_the_concurrency_cap_get_503_and_health_checks_still_answer() {
-    let paintshop = Running::start(Options::default().max_concurrent_requests(1)).await;
-    let key = paintshop.add_user("alice").await;
+    let (paintshop, key) =
+        Running::start_with_alice(Options::default().max_concurrent_requests(1)).await;
     // A keyed upload that never finishes holds the only request slot.
     let mut slow = tokio::net::TcpStream::connect(paintshop.api)
         .await
@@ -198,8 +197,8 @@ async fn anonymous_v1_is_limited_per_client_address_believing_only_trusted_proxi
 
 #[tokio::test]
 async fn repeated_bad_keys_lock_the_address_out_of_keyed_requests_for_the_minute() {
-    let paintshop = Running::start(Options::default().failed_keys_per_minute(3)).await;
-    let key = paintshop.add_user("alice").await;
+    let (paintshop, key) =
+        Running::start_with_alice(Options::default().failed_keys_per_minute(3)).await;
     for attempt in 0..3 {
         let response = paintshop
             .post_solve(Some(&format!("psk_guess{attempt}")), &small_solve_request())

@@ -43,6 +43,20 @@ pub(super) struct FakePlatform {
 }
 
 impl FakePlatform {
+    /// A platform on which `release` never becomes healthy.
+    pub(super) fn never_healthy(release: &str) -> Self {
+        FakePlatform {
+            broken: vec![release.to_owned()],
+            ..FakePlatform::default()
+        }
+    }
+    /// A platform on which `release` passes its first two health checks, then fails.
+    pub(super) fn turning_unhealthy(release: &str) -> Self {
+        FakePlatform {
+            flaky: vec![release.to_owned()],
+            ..FakePlatform::default()
+        }
+    }
     /// Deploys `release` of portal, reporting nothing.
     pub(super) async fn release(
         &self,
@@ -53,6 +67,24 @@ impl FakePlatform {
             Reached::Live(outcome) => Ok(outcome),
             Reached::Paused(paused) => panic!("paused unasked: {paused:?}"),
         }
+    }
+    /// Deploys `release` of portal, keeping every step it reports.
+    pub(super) async fn release_reporting(
+        &self,
+        release: &str,
+        options: &RolloutOptions,
+    ) -> (Result<Reached, RolloutError>, Vec<Step>) {
+        let steps = Mutex::new(Vec::new());
+        let record = |step: Step| steps.lock().expect("lock").push(step);
+        let reached = deploy(self, "portal", &release.to_owned(), options, &record).await;
+        (reached, steps.into_inner().expect("lock"))
+    }
+    /// This platform with the calls starting with one of `failing` failing from now on.
+    pub(super) fn then_failing(self, failing: Vec<&'static str>) -> Self {
+        FakePlatform { failing, ..self }
+    }
+    pub(super) fn live(&self) -> Option<Color> {
+        *self.live.lock().expect("lock")
     }
     pub(super) fn journal(&self) -> Option<Journal<Option<String>>> {
         self.journal.lock().expect("lock").clone()

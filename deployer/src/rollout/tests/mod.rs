@@ -9,6 +9,43 @@ use std::sync::Mutex;
 use super::*;
 use fake::*;
 
+/// The calls of a first release, v1, going live on blue.
+const FIRST_RELEASE: [&str; 3] = ["start blue v1", "shift blue", "scale-on blue"];
+
+/// The calls rolling portal back from green to blue makes.
+const BACK_TO_BLUE: [&str; 4] = [
+    "restore blue",
+    "shift blue",
+    "scale-on blue",
+    "retire green",
+];
+
+/// `error` says `part` somewhere; a failure shows the whole text.
+#[track_caller]
+fn assert_mentions(error: &impl std::fmt::Display, part: &str) {
+    let text = error.to_string();
+    assert!(text.contains(part), "{part:?} not in {text:?}");
+}
+
+/// After a failed release over v1, blue still serves, and the calls since v1's are `calls`.
+#[track_caller]
+fn assert_blue_still_live(fake: &FakePlatform, calls: &[&str]) {
+    assert_eq!(fake.live(), Some(Color::Blue));
+    assert_eq!(fake.calls()[FIRST_RELEASE.len()..], *calls);
+}
+
+/// Releases v1 on `fake` (live on blue afterwards), then `release` with `options`, which must
+/// fail. The health checks count afresh for `release`, so a flaky one passes its first two.
+async fn failed_release_over_v1(
+    fake: &FakePlatform,
+    release: &str,
+    options: &RolloutOptions,
+) -> RolloutError {
+    fake.release("v1", &fake::options()).await.expect("v1");
+    *fake.checks.lock().expect("lock") = 0;
+    fake.release(release, options).await.expect_err(release)
+}
+
 #[tokio::test]
 async fn first_deploy_goes_live_on_blue() {
     let fake = FakePlatform::default();
@@ -21,22 +58,15 @@ async fn first_deploy_goes_live_on_blue() {
             to: Color::Blue
         }
     );
-    assert_eq!(
-        fake.calls(),
-        ["start blue v1", "shift blue", "scale-on blue"]
-    );
+    assert_eq!(fake.calls(), FIRST_RELEASE);
 }
 
 #[tokio::test]
 async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
     let fake = FakePlatform::default();
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
-    let Reached::Live(outcome) = deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
-        .await
-        .expect("v2")
-    else {
+    let (reached, steps) = fake.release_reporting("v2", &options()).await;
+    let Reached::Live(outcome) = reached.expect("v2") else {
         panic!("paused unasked");
     };
     assert_eq!(outcome.from, Some(Color::Blue));
@@ -51,7 +81,7 @@ async fn deploy_switches_to_the_idle_color_then_retires_the_old_one() {
         ]
     );
     assert_eq!(
-        steps.into_inner().expect("lock"),
+        steps.iter().map(Step::to_string).collect::<Vec<_>>(),
         [
             "starting green",
             "waiting for green to be healthy",
@@ -83,15 +113,7 @@ async fn keep_previous_leaves_the_old_color_up_and_rollback_only_moves_traffic()
         ]
     );
     fake.roll_back().await.expect("rollback");
-    assert_eq!(
-        fake.calls()[7..],
-        [
-            "restore blue",
-            "shift blue",
-            "scale-on blue",
-            "retire green"
-        ]
-    );
+    assert_eq!(fake.calls()[7..], BACK_TO_BLUE);
 }
 
 #[tokio::test]
@@ -101,12 +123,8 @@ async fn nothing_is_retired_before_the_router_reports_the_switch() {
         ..FakePlatform::default()
     };
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step);
-    deploy(&fake, "portal", &"v2".to_owned(), &options(), &record)
-        .await
-        .expect("v2");
-    let steps = steps.into_inner().expect("lock");
+    let (reached, steps) = fake.release_reporting("v2", &options()).await;
+    reached.expect("v2");
     let confirmed = steps
         .iter()
         .position(|step| {
@@ -133,11 +151,9 @@ async fn a_router_that_never_reports_the_switch_abandons_the_release() {
         .release("v1", &options())
         .await
         .expect_err("never confirmed");
-    assert!(
-        error
-            .to_string()
-            .contains("traffic was set to blue 100% / green 0%, but after 50ms the router still reports no traffic"),
-        "{error}"
+    assert_mentions(
+        &error,
+        "traffic was set to blue 100% / green 0%, but after 50ms the router still reports no traffic",
     );
     assert!(!fake.calls().iter().any(|call| call.starts_with("scale-on")));
 }
@@ -161,15 +177,8 @@ fn traffic_from_weights_rounds_to_percent() {
 
 #[tokio::test]
 async fn an_unhealthy_release_never_receives_traffic() {
-    let fake = FakePlatform {
-        broken: vec!["bad".into()],
-        ..Default::default()
-    };
-    fake.release("v1", &options()).await.expect("v1");
-    let error = fake
-        .release("bad", &options())
-        .await
-        .expect_err("must fail");
+    let fake = FakePlatform::never_healthy("bad");
+    let error = failed_release_over_v1(&fake, "bad", &options()).await;
     assert!(
         matches!(
             error,
@@ -180,29 +189,14 @@ async fn an_unhealthy_release_never_receives_traffic() {
         ),
         "{error}"
     );
-    assert!(
-        error.to_string().contains("blue still serves all traffic"),
-        "{error}"
-    );
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
-    assert_eq!(
-        fake.calls()[3..],
-        ["start green bad", "retire green", "revert green"]
-    );
+    assert_mentions(&error, "blue still serves all traffic");
+    assert_blue_still_live(&fake, &["start green bad", "retire green", "revert green"]);
 }
 
 #[tokio::test]
 async fn a_release_that_fails_while_baking_is_rolled_back() {
-    let fake = FakePlatform {
-        flaky: vec!["flaky".into()],
-        ..Default::default()
-    };
-    fake.release("v1", &options()).await.expect("v1");
-    *fake.checks.lock().expect("lock") = 0;
-    let error = fake
-        .release("flaky", &options())
-        .await
-        .expect_err("rolled back");
+    let fake = FakePlatform::turning_unhealthy("flaky");
+    let error = failed_release_over_v1(&fake, "flaky", &options()).await;
     assert!(
         matches!(
             error,
@@ -213,18 +207,17 @@ async fn a_release_that_fails_while_baking_is_rolled_back() {
         ),
         "{error}"
     );
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
-    assert_eq!(
-        fake.calls()[3..],
-        [
+    assert_blue_still_live(
+        &fake,
+        &[
             "start green flaky",
             "shift green",
             "scale-on green",
             "shift blue",
             "scale-on blue",
             "retire green",
-            "revert green"
-        ]
+            "revert green",
+        ],
     );
 }
 
@@ -235,15 +228,7 @@ async fn rollback_restores_the_previous_color_first() {
     fake.release("v2", &options()).await.expect("v2");
     let outcome = fake.roll_back().await.expect("rollback");
     assert_eq!(outcome.to, Color::Blue);
-    assert_eq!(
-        fake.calls()[7..],
-        [
-            "restore blue",
-            "shift blue",
-            "scale-on blue",
-            "retire green"
-        ]
-    );
+    assert_eq!(fake.calls()[7..], BACK_TO_BLUE);
     assert_eq!(fake.releases.lock().expect("lock")[&Color::Blue], "v1");
 }
 
@@ -256,10 +241,7 @@ async fn rollback_before_any_deploy_is_an_error() {
 
 #[tokio::test]
 async fn a_failed_deploy_does_not_replace_the_release_rollback_returns_to() {
-    let fake = FakePlatform {
-        broken: vec!["bad".into()],
-        ..Default::default()
-    };
+    let fake = FakePlatform::never_healthy("bad");
     fake.release("v1", &options()).await.expect("v1 on blue");
     fake.release("v2", &options()).await.expect("v2 on green");
     fake.release("bad", &options())
@@ -290,42 +272,25 @@ async fn canary_steps_shift_weights_before_the_full_switch() {
 
 #[tokio::test]
 async fn a_canary_that_turns_unhealthy_sends_everything_back() {
-    let fake = FakePlatform {
-        flaky: vec!["flaky".into()],
-        ..Default::default()
-    };
-    fake.release("v1", &canary()).await.expect("v1");
-    *fake.checks.lock().expect("lock") = 0;
-    let error = fake
-        .release("flaky", &canary())
-        .await
-        .expect_err("abandoned");
+    let fake = FakePlatform::turning_unhealthy("flaky");
+    let error = failed_release_over_v1(&fake, "flaky", &canary()).await;
     assert!(matches!(error, RolloutError::Abandoned { .. }), "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("canary at 10%: it turned unhealthy"),
-        "{error}"
-    );
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
-    assert_eq!(
-        fake.calls()[3..],
-        [
+    assert_mentions(&error, "canary at 10%: it turned unhealthy");
+    assert_blue_still_live(
+        &fake,
+        &[
             "start green flaky",
             "shift 10% green",
             "shift blue",
             "retire green",
-            "revert green"
-        ]
+            "revert green",
+        ],
     );
 }
 
 #[tokio::test]
 async fn an_interrupted_rollout_leaves_the_live_color() {
-    let fake = FakePlatform {
-        broken: vec!["slow".into()],
-        ..Default::default()
-    };
+    let fake = FakePlatform::never_healthy("slow");
     fake.release("v1", &options()).await.expect("v1");
     let interrupted = RolloutOptions {
         health_timeout: Duration::from_secs(60),
@@ -336,16 +301,11 @@ async fn an_interrupted_rollout_leaves_the_live_color() {
         .release("slow", &interrupted)
         .await
         .expect_err("interrupted");
-    assert!(
-        error
-            .to_string()
-            .contains("abandoned (interrupted); blue still serves all traffic"),
-        "{error}"
+    assert_mentions(
+        &error,
+        "abandoned (interrupted); blue still serves all traffic",
     );
-    assert_eq!(
-        fake.calls()[3..],
-        ["start green slow", "retire green", "revert green"]
-    );
+    assert_blue_still_live(&fake, &["start green slow", "retire green", "revert green"]);
 }
 
 /// A failure at each step before the final switch leaves blue live; after it, the error is
@@ -362,16 +322,9 @@ async fn failure_at_every_step() {
     ] {
         let fake = FakePlatform::default();
         fake.release("v1", &canary()).await.expect("v1");
-        let fake = FakePlatform {
-            failing: vec![failing],
-            ..fake
-        };
+        let fake = fake.then_failing(vec![failing]);
         let error = fake.release("v2", &canary()).await.expect_err(failing);
-        assert_eq!(
-            *fake.live.lock().expect("lock"),
-            Some(live_after),
-            "failing {failing}: {error}"
-        );
+        assert_eq!(fake.live(), Some(live_after), "failing {failing}: {error}");
         if live_after == Color::Blue {
             assert!(
                 error.to_string().contains("blue still serves all traffic"),
@@ -393,11 +346,7 @@ async fn rollback_after_a_single_deploy_has_nothing_to_return_to() {
     fake.release("v1", &options()).await.expect("v1");
     let error = fake.roll_back().await.expect_err("nothing on green");
     assert!(error.is_nothing_to_roll_back(), "{error}");
-    assert_eq!(
-        fake.calls(),
-        ["start blue v1", "shift blue", "scale-on blue"],
-        "nothing was touched"
-    );
+    assert_eq!(fake.calls(), FIRST_RELEASE, "nothing was touched");
 }
 
 #[tokio::test]
@@ -453,21 +402,20 @@ async fn a_release_that_cannot_start_reports_why_even_when_cleaning_up_fails() {
     // its error must come after the real one, never instead of it.
     let fake = FakePlatform::default();
     fake.release("v1", &options()).await.expect("v1");
-    let fake = FakePlatform {
-        failing: vec!["start green", "revert green"],
-        ..fake
-    };
+    let fake = fake.then_failing(vec!["start green", "revert green"]);
     let error = fake
         .release("v2", &options())
         .await
         .expect_err("cannot start");
-    let text = error.to_string();
-    assert!(
-        text.contains("abandoned (start green v2 failed; while undoing it: could not restore green's previous release: revert green failed)"),
-        "{text}"
+    assert_mentions(
+        &error,
+        "abandoned (start green v2 failed; while undoing it: could not restore green's previous release: revert green failed)",
     );
-    assert!(text.ends_with("blue still serves all traffic"), "{text}");
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert!(
+        error.to_string().ends_with("blue still serves all traffic"),
+        "{error}"
+    );
+    assert_eq!(fake.live(), Some(Color::Blue));
 }
 
 #[test]
@@ -521,12 +469,7 @@ async fn a_failed_health_call_is_the_reason_with_its_causes() {
         .release("v1", &options())
         .await
         .expect_err("health API fails");
-    assert!(
-        error
-            .to_string()
-            .contains("abandoned (health check API failed: throttled)"),
-        "{error}"
-    );
+    assert_mentions(&error, "abandoned (health check API failed: throttled)");
 }
 
 /// A smoke test of `script` (bash) in `dir`.
@@ -546,15 +489,12 @@ async fn the_test_route_is_open_from_healthy_until_the_switch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fake = FakePlatform::default();
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
     let smoke = smoke_test(
         r#"echo "$DASHCTL_TEST_URL|$DASHCTL_TEST_HEADER|$DASHCTL_SERVICE|$DASHCTL_COLOR" > told"#,
         dir.path(),
     );
-    deploy(&fake, "portal", &"v2".to_owned(), &smoke, &record)
-        .await
-        .expect("v2");
+    let (reached, steps) = fake.release_reporting("v2", &smoke).await;
+    reached.expect("v2");
     assert_eq!(
         fake.timeline()[5..],
         [
@@ -575,9 +515,8 @@ async fn the_test_route_is_open_from_healthy_until_the_switch() {
             .expect("the smoke test ran in its workdir"),
         "http://portal.test|X-Dashctl-Color: green|portal|green\n"
     );
-    let steps = steps.into_inner().expect("lock");
     assert_eq!(
-        steps[1..4],
+        steps[1..4].iter().map(Step::to_string).collect::<Vec<_>>(),
         [
             "waiting for green to be healthy",
             "test route open: http://portal.test with `X-Dashctl-Color: green` reaches green",
@@ -590,17 +529,13 @@ async fn the_test_route_is_open_from_healthy_until_the_switch() {
 async fn a_failing_smoke_test_abandons_before_any_traffic_moves() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fake = FakePlatform::default();
-    fake.release("v1", &options()).await.expect("v1");
-    let error = fake
-        .release("v2", &smoke_test("echo 'GET / -> 500'; exit 4", dir.path()))
-        .await
-        .expect_err("smoke test fails");
-    let text = error.to_string();
-    assert!(
-        text.contains("abandoned (smoke test `bash -c echo 'GET / -> 500'; exit 4` exited with status 4; its output ended: GET / -> 500); blue still serves all traffic"),
-        "{text}"
+    let smoke = smoke_test("echo 'GET / -> 500'; exit 4", dir.path());
+    let error = failed_release_over_v1(&fake, "v2", &smoke).await;
+    assert_mentions(
+        &error,
+        "abandoned (smoke test `bash -c echo 'GET / -> 500'; exit 4` exited with status 4; its output ended: GET / -> 500); blue still serves all traffic",
     );
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(fake.live(), Some(Color::Blue));
     assert_eq!(fake.route(), None);
     assert_eq!(
         fake.timeline()[5..],
@@ -631,14 +566,12 @@ async fn ctrl_c_during_the_smoke_test_abandons() {
     };
     let (error, ()) = tokio::join!(release, interrupt);
     let error = error.expect_err("interrupted");
-    assert!(
-        error
-            .to_string()
-            .contains("abandoned (interrupted during the smoke test; it printed nothing)"),
-        "{error}"
+    assert_mentions(
+        &error,
+        "abandoned (interrupted during the smoke test; it printed nothing)",
     );
     assert_eq!(fake.route(), None);
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(fake.live(), Some(Color::Blue));
 }
 
 /// Whatever stops a rollout before the switch, the test route is gone afterwards, also one an
@@ -656,26 +589,19 @@ async fn every_abandon_closes_the_test_route() {
         let fake = FakePlatform::default();
         fake.release("v1", &canary()).await.expect("v1");
         *fake.route.lock().expect("lock") = Some(Color::Green);
-        let fake = FakePlatform {
-            failing: vec![failing],
-            ..fake
-        };
+        let fake = fake.then_failing(vec![failing]);
         let error = fake.release("v2", &canary()).await.expect_err(failing);
         let text = error.to_string();
         assert!(
             text.contains("blue still serves all traffic"),
             "{failing}: {text}"
         );
-        assert_eq!(
-            *fake.live.lock().expect("lock"),
-            Some(Color::Blue),
-            "{failing}"
-        );
+        assert_eq!(fake.live(), Some(Color::Blue), "{failing}");
         let timeline = fake.timeline();
         if failing == "close-route" {
-            assert!(
-                text.contains("abandoned (close-route failed; while undoing it: could not remove the test route: close-route failed)"),
-                "{text}"
+            assert_mentions(
+                &text,
+                "abandoned (close-route failed; while undoing it: could not remove the test route: close-route failed)",
             );
             assert!(
                 !timeline.contains(&"shift green".to_owned()),
@@ -691,9 +617,9 @@ async fn every_abandon_closes_the_test_route() {
             );
         }
         if failing == "open-route" {
-            assert!(
-                text.contains("abandoned (could not open the test route: open-route green failed)"),
-                "{text}"
+            assert_mentions(
+                &text,
+                "abandoned (could not open the test route: open-route green failed)",
             );
         }
     }
@@ -717,11 +643,9 @@ async fn a_canary_whose_traffic_cannot_be_moved_back_needs_attention() {
     let error = fake.release("flaky", &canary()).await.expect_err("stuck");
     assert!(matches!(error, RolloutError::UndoFailed { .. }), "{error}");
     assert_eq!(error.aftermath(), Aftermath::NeedsAttention);
-    assert!(
-        error.to_string().contains(
-            "rollout to green failed (canary at 10%: it turned unhealthy) and traffic could not be moved back to blue"
-        ),
-        "{error}"
+    assert_mentions(
+        &error,
+        "rollout to green failed (canary at 10%: it turned unhealthy) and traffic could not be moved back to blue",
     );
     // Green keeps its share and its capacity: scaling it down would drop those requests.
     assert!(!fake.calls().iter().any(|call| call == "retire green"));
@@ -791,25 +715,15 @@ fn measured() -> FakePlatform {
 async fn a_canary_that_breaks_a_judge_limit_is_abandoned_naming_the_metric() {
     let fake = measured();
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step);
-    let error = deploy(
-        &fake,
-        "portal",
-        &"v2-errors".to_owned(),
-        &judged(canary()),
-        &record,
-    )
-    .await
-    .expect_err("abandoned");
+    let (reached, steps) = fake.release_reporting("v2-errors", &judged(canary())).await;
+    let error = reached.expect_err("abandoned");
     assert_eq!(
         error.to_string(),
         "portal: rollout to green abandoned (canary at 10%: 5xx rate of green is 30% (30 of 100 \
          requests), above max_5xx_rate 1% (blue: 0.1%)); blue still serves all traffic"
     );
     assert_eq!(error.aftermath(), Aftermath::Reverted);
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
-    let steps = steps.into_inner().expect("lock");
+    assert_eq!(fake.live(), Some(Color::Blue));
     let judgement = steps
         .iter()
         .find(|step| matches!(step, Step::Judged { .. }))
@@ -851,11 +765,7 @@ async fn a_canary_that_breaks_a_judge_limit_is_abandoned_naming_the_metric() {
 #[tokio::test]
 async fn a_bake_that_breaks_a_judge_limit_is_rolled_back_saying_why() {
     let fake = measured();
-    fake.release("v1", &options()).await.expect("v1");
-    let error = fake
-        .release("v2-errors", &judged(options()))
-        .await
-        .expect_err("rolled back");
+    let error = failed_release_over_v1(&fake, "v2-errors", &judged(options())).await;
     assert!(matches!(error, RolloutError::RolledBack { .. }), "{error}");
     assert!(
         error.to_string().starts_with(
@@ -867,7 +777,7 @@ async fn a_bake_that_breaks_a_judge_limit_is_rolled_back_saying_why() {
         error.to_string().ends_with("; traffic is back on blue"),
         "{error}"
     );
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Blue));
+    assert_eq!(fake.live(), Some(Color::Blue));
 }
 
 #[tokio::test]
@@ -875,20 +785,9 @@ async fn a_release_within_the_limits_or_too_quiet_to_judge_goes_through() {
     for release in ["v2-good", "v2-quiet"] {
         let fake = measured();
         fake.release("v1", &options()).await.expect("v1");
-        let steps = Mutex::new(Vec::new());
-        let record = |step: Step| steps.lock().expect("lock").push(step);
-        deploy(
-            &fake,
-            "portal",
-            &release.to_owned(),
-            &judged(canary()),
-            &record,
-        )
-        .await
-        .expect(release);
+        let (reached, steps) = fake.release_reporting(release, &judged(canary())).await;
+        reached.expect(release);
         let verdicts: Vec<Verdict> = steps
-            .into_inner()
-            .expect("lock")
             .into_iter()
             .filter_map(|step| match step {
                 Step::Judged { verdict, .. } => Some(verdict),
@@ -911,25 +810,15 @@ async fn a_release_within_the_limits_or_too_quiet_to_judge_goes_through() {
 
 #[tokio::test]
 async fn metrics_that_cannot_be_read_give_no_verdict_and_the_release_goes_on() {
-    let fake = FakePlatform {
-        failing: vec!["readings"],
-        ..measured()
-    };
+    let fake = measured().then_failing(vec!["readings"]);
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step.to_string());
-    deploy(
-        &fake,
-        "portal",
-        &"v2-errors".to_owned(),
-        &judged(options()),
-        &record,
-    )
-    .await
-    .expect("not judged, not stopped");
-    let steps = steps.into_inner().expect("lock");
+    let (reached, steps) = fake
+        .release_reporting("v2-errors", &judged(options()))
+        .await;
+    reached.expect("not judged, not stopped");
     assert!(
         steps.iter().any(|step| step
+            .to_string()
             .ends_with("no verdict (could not read the metrics: GetMetricData: throttled)")),
         "{steps:?}"
     );
@@ -937,21 +826,12 @@ async fn metrics_that_cannot_be_read_give_no_verdict_and_the_release_goes_on() {
 
 #[tokio::test]
 async fn without_judge_limits_no_metrics_are_read() {
-    let fake = FakePlatform {
-        failing: vec!["readings"],
-        ..measured()
-    };
+    let fake = measured().then_failing(vec!["readings"]);
     fake.release("v1", &options()).await.expect("v1");
-    let steps = Mutex::new(Vec::new());
-    let record = |step: Step| steps.lock().expect("lock").push(step);
-    deploy(&fake, "portal", &"v2-errors".to_owned(), &canary(), &record)
-        .await
-        .expect("released");
+    let (reached, steps) = fake.release_reporting("v2-errors", &canary()).await;
+    reached.expect("released");
     assert!(
-        !steps
-            .into_inner()
-            .expect("lock")
-            .iter()
-            .any(|step| matches!(step, Step::Judged { .. }))
+        !steps.iter().any(|step| matches!(step, Step::Judged { .. })),
+        "{steps:?}"
     );
 }

@@ -109,11 +109,7 @@ async fn a_rollout_killed_at_any_stage_is_undone_by_abort() {
             .await
             .unwrap_or_else(|error| panic!("abort from {stage}: {error}"));
         assert_eq!(aborted.live, Some(Color::Blue));
-        assert_eq!(
-            *fake.live.lock().expect("lock"),
-            Some(Color::Blue),
-            "{stage}"
-        );
+        assert_eq!(fake.live(), Some(Color::Blue), "{stage}");
         // Traffic moved back only where it had moved: not before the first canary step's
         // weights were set (they are set after that stage is journaled).
         let moved = STAGES.iter().position(|s| *s == stage) >= Some(5);
@@ -158,25 +154,18 @@ async fn wait_until_pauses_at_its_stage_with_the_old_color_up() {
             wait_until: Some(wait_until),
             ..canary()
         };
-        let steps = Mutex::new(Vec::new());
-        let record = |step: Step| steps.lock().expect("lock").push(step);
-        let reached = deploy(&fake, "portal", &"v2".to_owned(), &paused, &record)
-            .await
-            .expect("paused");
+        let (reached, steps) = fake.release_reporting("v2", &paused).await;
+        let reached = reached.expect("paused");
         let Reached::Paused(view) = reached else {
             panic!("{wait_until:?}: not paused: {reached:?}");
         };
         assert_eq!(view.stage, wait_until.stage());
         assert!(view.paused);
         assert_eq!(fake.journal().map(|journal| journal.paused), Some(true));
-        assert_eq!(
-            *fake.live.lock().expect("lock"),
-            Some(live),
-            "{wait_until:?}"
-        );
+        assert_eq!(fake.live(), Some(live), "{wait_until:?}");
         assert!(!fake.calls().contains(&"retire blue".to_owned()));
         assert_eq!(
-            steps.into_inner().expect("lock").last(),
+            steps.last(),
             Some(&Step::Paused {
                 stage: wait_until.stage()
             })
@@ -218,7 +207,7 @@ async fn resume_can_pause_again_further_on() {
         .await
         .expect("paused switched");
     assert!(matches!(&reached, Reached::Paused(view) if view.stage == Stage::Switched));
-    assert_eq!(*fake.live.lock().expect("lock"), Some(Color::Green));
+    assert_eq!(fake.live(), Some(Color::Green));
 }
 
 #[tokio::test]
