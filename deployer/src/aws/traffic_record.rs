@@ -91,10 +91,25 @@ pub async fn check(
     verb: &'static str,
     accept_live: bool,
 ) -> anyhow::Result<()> {
+    check_resuming(aws, spec, resources, verb, accept_live, None).await
+}
+
+/// [`check`] for a verb that takes over an unfinished rollout: `in_flight` is the split its
+/// journaled stage was setting on that service's listener. A dashctl killed after the listener
+/// took it but before the record did leaves exactly that split, which the rollout itself
+/// explains and is about to set again (or undo).
+pub async fn check_resuming(
+    aws: &Aws,
+    spec: &Spec,
+    resources: &[Resource],
+    verb: &'static str,
+    accept_live: bool,
+    in_flight: Option<(&str, Traffic)>,
+) -> anyhow::Result<()> {
     if accept_live {
         return Ok(());
     }
-    let drift = drift(spec, resources, &recorded(aws, spec).await?);
+    let drift = drift(spec, resources, &recorded(aws, spec).await?, in_flight);
     if drift.is_empty() {
         Ok(())
     } else {
@@ -103,15 +118,22 @@ pub async fn check(
 }
 
 /// Services whose listener (as `resources` has it) differs from the record.
-fn drift(spec: &Spec, resources: &[Resource], recorded: &BTreeMap<String, Traffic>) -> Vec<Drift> {
+fn drift(
+    spec: &Spec,
+    resources: &[Resource],
+    recorded: &BTreeMap<String, Traffic>,
+    in_flight: Option<(&str, Traffic)>,
+) -> Vec<Drift> {
     of(spec, resources)
         .into_iter()
         .filter_map(|(service, live)| {
             let expected = recorded.get(&service).copied();
-            let fine = match expected {
-                Some(expected) => expected == live,
-                None => live.blue == 100 || live.green == 100,
-            };
+            let explained = in_flight == Some((service.as_str(), live));
+            let fine = explained
+                || match expected {
+                    Some(expected) => expected == live,
+                    None => live.blue == 100 || live.green == 100,
+                };
             (!fine).then_some(Drift {
                 service,
                 live,

@@ -42,7 +42,19 @@ async fn resume_locked(
     lock: &Lock,
 ) -> anyhow::Result<()> {
     let journal = adopted(lock).await?;
-    let state = checked_state(aws, spec, "resume", options.overrides.accept_live_traffic).await?;
+    let state = State::read(aws, spec).await?;
+    // Traffic must be where dashctl left it, or where the journaled stage was putting it.
+    traffic_record::check_resuming(
+        aws,
+        spec,
+        &state.inventory.resources,
+        "resume",
+        options.overrides.accept_live_traffic,
+        journal
+            .traffic_being_set()
+            .map(|traffic| (journal.service.as_str(), traffic)),
+    )
+    .await?;
     let family = Names::new(spec).family(&journal.service);
     let release = state
         .wanted
@@ -116,23 +128,4 @@ async fn adopted(lock: &Lock) -> anyhow::Result<Journal<KeptTaskDefinition>> {
         .and_then(serde_json::from_value)
         .map_err(|error| anyhow::anyhow!("the rollout journal cannot be read: {error}"))?;
     Ok(journal)
-}
-
-/// What exists, once it is clear that traffic is where dashctl left it.
-async fn checked_state(
-    aws: &Aws,
-    spec: &Spec,
-    verb: &'static str,
-    accept_live_traffic: bool,
-) -> anyhow::Result<State> {
-    let state = State::read(aws, spec).await?;
-    traffic_record::check(
-        aws,
-        spec,
-        &state.inventory.resources,
-        verb,
-        accept_live_traffic,
-    )
-    .await?;
-    Ok(state)
 }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Color;
+use super::{Color, Traffic};
 
 /// A stage a rollout has reached. Each is written before the work that follows it, so a
 /// rollout resumed from a stage redoes at most that work, which is safe to repeat.
@@ -101,6 +101,18 @@ pub struct Journal<K> {
     pub paused: bool,
 }
 
+impl<K> Journal<K> {
+    /// The split this stage sets on the router: a canary step's share, or the switch. A
+    /// process killed after the router took it, before anything recorded it, leaves it there.
+    pub fn traffic_being_set(&self) -> Option<Traffic> {
+        match self.stage {
+            Stage::Canary { percent, .. } => Some(Traffic::to(self.target, percent)),
+            Stage::Switching => Some(Traffic::to(self.target, 100)),
+            _ => None,
+        }
+    }
+}
+
 /// The journal as status reports show it: everything but the platform's memo of the old
 /// release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,5 +172,48 @@ impl JournalView {
             if self.paused { "paused" } else { "stopped" },
             self.stage,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(stage: Stage) -> Journal<()> {
+        Journal {
+            service: "portal".into(),
+            target: Color::Green,
+            live: Some(Color::Blue),
+            stage,
+            release: "v2".into(),
+            kept: None,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn only_a_canary_step_and_the_switch_set_traffic() {
+        assert_eq!(
+            at(Stage::Canary {
+                step: 1,
+                percent: 50
+            })
+            .traffic_being_set(),
+            Some(Traffic::to(Color::Green, 50))
+        );
+        assert_eq!(
+            at(Stage::Switching).traffic_being_set(),
+            Some(Traffic::to(Color::Green, 100))
+        );
+        for quiet in [
+            Stage::Starting,
+            Stage::Started,
+            Stage::Checking,
+            Stage::Healthy,
+            Stage::Switched,
+            Stage::Baked,
+        ] {
+            assert_eq!(at(quiet).traffic_being_set(), None, "{quiet}");
+        }
     }
 }

@@ -142,6 +142,28 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
     let status = rollout_status(&deployed);
     assert_eq!(status["rollout"]["stage"], "canary", "{status}");
     assert_eq!(status["rollout"]["percent"], 10, "{status}");
+    // The kill may land before the step's weights, between the listener taking them and the
+    // traffic record, or after both. The middle case is set up here for certain: the listener
+    // at the step's 90/10 while the record still says what came before. That split is the
+    // journaled stage's own doing, so resume goes on; a split the stage never sets is someone
+    // else's, and resume refuses it.
+    let listener = aws.listeners("dashboard-prod-public").await.remove(0);
+    let set_weights = |blue: i32, green: i32| {
+        let (aws, listener) = (&aws, &listener);
+        async move {
+            let weights = [
+                ("dashboard-prod-portal-blue", blue),
+                ("dashboard-prod-portal-green", green),
+            ];
+            aws.set_forward_weights(listener, &weights).await;
+        }
+    };
+    set_weights(70, 30).await;
+    deployed
+        .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
+        .exits(2)
+        .contains("refusing to resume: portal sends blue 70% / green 30%, but dashctl last set");
+    set_weights(90, 10).await;
     finish_killed_rollout(&deployed, "resume")
         .contains("resuming from canary 10%")
         .contains("portal: live on green (was blue)");
