@@ -448,145 +448,6 @@ impl Stop {
 /// balancer metrics come in periods of a minute, and each read costs a CloudWatch request.
 const JUDGE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Reads both colors' metrics since `since`, judges `color` and reports it. A failed read is
-/// no verdict, not a breach: the alarms still stand guard, and a metrics API having a bad
-/// minute must not undo a good release.
-async fn judge_once<P: Platform>(
-    platform_: &P,
-    service: &str,
-    color: Color,
-    live: Option<Color>,
-    since: SystemTime,
-    thresholds: &Thresholds,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), Stop> {
-    let read = async |color: Color| platform_.readings(service, color, since).await;
-    let (readings, live_readings) = match read(color).await {
-        Ok(readings) => match live {
-            Some(live) => (readings, read(live).await),
-            None => (readings, Ok(None)),
-        },
-        Err(error) => (None, Err(error)),
-    };
-    let verdict = match &live_readings {
-        Err(error) => Verdict::NoVerdict {
-            reason: format!("could not read the metrics: {}", with_causes(error)),
-        },
-        Ok(live_readings) => judge::judge(thresholds, color, readings, live, *live_readings),
-    };
-    progress(Step::Judged {
-        color,
-        readings,
-        live,
-        live_readings: live_readings.ok().flatten(),
-        verdict: verdict.clone(),
-    });
-    match verdict {
-        Verdict::Breach { reason, .. } => Err(Stop::Breach(reason)),
-        Verdict::Pass | Verdict::NoVerdict { .. } => Ok(()),
-    }
-}
-
-/// Polls until every instance of `color` is healthy.
-async fn wait_healthy<P: Platform>(
-    platform_: &P,
-    service: &str,
-    color: Color,
-    options: &RolloutOptions,
-) -> Result<(), Stop> {
-    let deadline = Instant::now() + options.health_timeout;
-    loop {
-        match platform_.is_healthy(service, color).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(error) => return Err(Stop::Failed(error)),
-        }
-        if Instant::now() >= deadline {
-            return Err(Stop::TimedOut);
-        }
-        tokio::select! {
-            () = tokio::time::sleep(options.poll_interval) => {}
-            () = options.cancel.cancelled() => return Err(Stop::Cancelled),
-        }
-    }
-}
-
-/// Watches `color` for `duration`; stops as soon as it is unhealthy, or its metrics break a
-/// `deploy.judge` limit (judged against `live`'s, every [`JUDGE_INTERVAL`] and at the end), or
-/// on cancel, when `cancellable`.
-#[allow(clippy::too_many_arguments)]
-async fn watch<P: Platform>(
-    platform_: &P,
-    service: &str,
-    color: Color,
-    live: Option<Color>,
-    duration: Duration,
-    options: &RolloutOptions,
-    cancellable: bool,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), Stop> {
-    let deadline = Instant::now() + duration;
-    let since = SystemTime::now();
-    let mut judged = Instant::now();
-    loop {
-        match platform_.is_healthy(service, color).await {
-            Ok(true) => {}
-            Ok(false) => return Err(Stop::Unhealthy),
-            Err(error) => return Err(Stop::Failed(error)),
-        }
-        let now = Instant::now();
-        if let Some(thresholds) = &options.judge
-            && (now >= deadline || now.duration_since(judged) >= JUDGE_INTERVAL)
-        {
-            judge_once(platform_, service, color, live, since, thresholds, progress).await?;
-            judged = now;
-        }
-        if now >= deadline {
-            return Ok(());
-        }
-        let pause = options.poll_interval.min(deadline - now);
-        if cancellable {
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = options.cancel.cancelled() => return Err(Stop::Cancelled),
-            }
-        } else {
-            tokio::time::sleep(pause).await;
-        }
-    }
-}
-
-/// Moves traffic, then waits until the router reports exactly that split: nothing is scaled
-/// down or declared done on weights the router has not applied (or that someone changed
-/// meanwhile).
-async fn shift<P: Platform>(
-    platform_: &P,
-    service: &str,
-    to: Color,
-    percent: u8,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> PlatformResult {
-    platform_.shift_traffic(service, to, percent).await?;
-    let wanted = Traffic::to(to, percent);
-    let deadline = Instant::now() + options.traffic_timeout;
-    loop {
-        let reported = platform_.traffic(service).await?;
-        if reported == Some(wanted) {
-            progress(Step::TrafficConfirmed { traffic: wanted });
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let reported = reported.map_or_else(|| "no traffic".to_owned(), |t| t.to_string());
-            return Err(PlatformError::Failed(format!(
-                "traffic was set to {wanted}, but after {} the router still reports {reported}",
-                humantime::format_duration(options.traffic_timeout)
-            )));
-        }
-        tokio::time::sleep(options.poll_interval).await;
-    }
-}
-
 /// What undoing a rollout came to.
 enum Undone {
     /// Traffic is back on the live color (or never left it); what else went wrong, if anything.
@@ -594,59 +455,6 @@ enum Undone {
     /// Traffic could not be moved back to `live`; nothing else was touched, since scaling the
     /// new color down would take capacity from a color still serving traffic.
     TrafficStuck { live: Color, error: PlatformError },
-}
-
-/// Undoes a rollout that has not fully switched: all traffic back to the live color, the
-/// test route removed, the new color scaled down and given back its previous release, the
-/// journal cleared.
-async fn abandon<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    shifted: bool,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Undone {
-    let service = journal.service.as_str();
-    let target = journal.target;
-    progress(Step::Abandon { color: target });
-    let mut problems = Vec::new();
-    if shifted
-        && let Some(live) = journal.live
-        && let Err(error) = shift(platform_, service, live, 100, options, progress).await
-    {
-        // The journal stays: `rollout abort` tries again.
-        return Undone::TrafficStuck { live, error };
-    }
-    // On every path, also before the route was opened: one left by a rollout that was killed
-    // goes too.
-    if let Err(error) = platform_.close_test_route(service).await {
-        problems.push(format!(
-            "could not remove the test route: {}",
-            with_causes(&error)
-        ));
-    }
-    if let Err(error) = platform_.retire(service, target).await {
-        problems.push(format!(
-            "could not scale {target} down: {}",
-            with_causes(&error)
-        ));
-    }
-    if let Some(kept) = &journal.kept
-        && let Err(error) = platform_.revert_release(service, target, kept).await
-    {
-        problems.push(format!(
-            "could not restore {target}'s previous release: {}",
-            with_causes(&error)
-        ));
-    }
-    // Traffic is on the live color: what is left over is said in the error, not resumable.
-    if let Err(error) = platform_.clear_journal(service).await {
-        problems.push(format!(
-            "could not clear the rollout journal: {}",
-            with_causes(&error)
-        ));
-    }
-    Undone::Done((!problems.is_empty()).then(|| problems.join("; ")))
 }
 
 /// The error for a rollout that stopped for `reason` and was undone as `undone` says: the live
@@ -675,35 +483,506 @@ fn abandoned(
     }
 }
 
-/// Opens the test route to `color` and runs the smoke test, if any, against it. Err: why the
-/// release must not go on.
-async fn check_through_test_route<P: Platform>(
-    platform_: &P,
-    service: &str,
-    color: Color,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), String> {
-    let url = platform_
-        .open_test_route(service, color)
-        .await
-        .map_err(|error| format!("could not open the test route: {}", with_causes(&error)))?;
-    progress(Step::TestRoute {
-        color,
-        url: url.clone(),
-    });
-    if let Some(smoke) = &options.smoke_test {
-        progress(Step::SmokeTest { color });
-        smoke.run(service, color, &url, &options.cancel).await?;
-    }
-    Ok(())
-}
-
 /// The reason a rollout stopped, with any trouble cleaning up after it.
 fn with_cleanup(reason: String, cleanup: Option<String>) -> String {
     match cleanup {
         Some(cleanup) => format!("{reason}; while undoing it: {cleanup}"),
         None => reason,
+    }
+}
+
+/// One rollout at work: the platform it runs on, its options, and where its progress goes;
+/// every step below is a method, so each says only what is its own.
+struct Engine<'a, P: Platform> {
+    platform: &'a P,
+    options: &'a RolloutOptions,
+    progress: &'a (dyn Fn(Step) + Send + Sync),
+}
+
+impl<'a, P: Platform> Engine<'a, P> {
+    fn new(
+        platform: &'a P,
+        options: &'a RolloutOptions,
+        progress: &'a (dyn Fn(Step) + Send + Sync),
+    ) -> Self {
+        Self {
+            platform,
+            options,
+            progress,
+        }
+    }
+
+    /// Reads both colors' metrics since `since`, judges `color` and reports it. A failed read is
+    /// no verdict, not a breach: the alarms still stand guard, and a metrics API having a bad
+    /// minute must not undo a good release.
+    async fn judge_once(
+        &self,
+        service: &str,
+        color: Color,
+        live: Option<Color>,
+        since: SystemTime,
+        thresholds: &Thresholds,
+    ) -> Result<(), Stop> {
+        let read = async |color: Color| self.platform.readings(service, color, since).await;
+        let (readings, live_readings) = match read(color).await {
+            Ok(readings) => match live {
+                Some(live) => (readings, read(live).await),
+                None => (readings, Ok(None)),
+            },
+            Err(error) => (None, Err(error)),
+        };
+        let verdict = match &live_readings {
+            Err(error) => Verdict::NoVerdict {
+                reason: format!("could not read the metrics: {}", with_causes(error)),
+            },
+            Ok(live_readings) => judge::judge(thresholds, color, readings, live, *live_readings),
+        };
+        (self.progress)(Step::Judged {
+            color,
+            readings,
+            live,
+            live_readings: live_readings.ok().flatten(),
+            verdict: verdict.clone(),
+        });
+        match verdict {
+            Verdict::Breach { reason, .. } => Err(Stop::Breach(reason)),
+            Verdict::Pass | Verdict::NoVerdict { .. } => Ok(()),
+        }
+    }
+
+    /// Polls until every instance of `color` is healthy.
+    async fn wait_healthy(&self, service: &str, color: Color) -> Result<(), Stop> {
+        let deadline = Instant::now() + self.options.health_timeout;
+        loop {
+            match self.platform.is_healthy(service, color).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) => return Err(Stop::Failed(error)),
+            }
+            if Instant::now() >= deadline {
+                return Err(Stop::TimedOut);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.options.poll_interval) => {}
+                () = self.options.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+        }
+    }
+
+    /// Watches `color` for `duration`; stops as soon as it is unhealthy, or its metrics break a
+    /// `deploy.judge` limit (judged against `live`'s, every [`JUDGE_INTERVAL`] and at the end), or
+    /// on cancel, when `cancellable`.
+    async fn watch(
+        &self,
+        service: &str,
+        color: Color,
+        live: Option<Color>,
+        duration: Duration,
+        cancellable: bool,
+    ) -> Result<(), Stop> {
+        let deadline = Instant::now() + duration;
+        let since = SystemTime::now();
+        let mut judged = Instant::now();
+        loop {
+            match self.platform.is_healthy(service, color).await {
+                Ok(true) => {}
+                Ok(false) => return Err(Stop::Unhealthy),
+                Err(error) => return Err(Stop::Failed(error)),
+            }
+            let now = Instant::now();
+            if let Some(thresholds) = &self.options.judge
+                && (now >= deadline || now.duration_since(judged) >= JUDGE_INTERVAL)
+            {
+                self.judge_once(service, color, live, since, thresholds)
+                    .await?;
+                judged = now;
+            }
+            if now >= deadline {
+                return Ok(());
+            }
+            let pause = self.options.poll_interval.min(deadline - now);
+            if cancellable {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = self.options.cancel.cancelled() => return Err(Stop::Cancelled),
+                }
+            } else {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+
+    /// Moves traffic, then waits until the router reports exactly that split: nothing is scaled
+    /// down or declared done on weights the router has not applied (or that someone changed
+    /// meanwhile).
+    async fn shift(&self, service: &str, to: Color, percent: u8) -> PlatformResult {
+        self.platform.shift_traffic(service, to, percent).await?;
+        let wanted = Traffic::to(to, percent);
+        let deadline = Instant::now() + self.options.traffic_timeout;
+        loop {
+            let reported = self.platform.traffic(service).await?;
+            if reported == Some(wanted) {
+                (self.progress)(Step::TrafficConfirmed { traffic: wanted });
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let reported = reported.map_or_else(|| "no traffic".to_owned(), |t| t.to_string());
+                return Err(PlatformError::Failed(format!(
+                    "traffic was set to {wanted}, but after {} the router still reports {reported}",
+                    humantime::format_duration(self.options.traffic_timeout)
+                )));
+            }
+            tokio::time::sleep(self.options.poll_interval).await;
+        }
+    }
+
+    /// Undoes a rollout that has not fully switched: all traffic back to the live color, the
+    /// test route removed, the new color scaled down and given back its previous release, the
+    /// journal cleared.
+    async fn abandon(&self, journal: &JournalOf<P>, shifted: bool) -> Undone {
+        let service = journal.service.as_str();
+        let target = journal.target;
+        (self.progress)(Step::Abandon { color: target });
+        let mut problems = Vec::new();
+        if shifted
+            && let Some(live) = journal.live
+            && let Err(error) = self.shift(service, live, 100).await
+        {
+            // The journal stays: `rollout abort` tries again.
+            return Undone::TrafficStuck { live, error };
+        }
+        // On every path, also before the route was opened: one left by a rollout that was killed
+        // goes too.
+        if let Err(error) = self.platform.close_test_route(service).await {
+            problems.push(format!(
+                "could not remove the test route: {}",
+                with_causes(&error)
+            ));
+        }
+        if let Err(error) = self.platform.retire(service, target).await {
+            problems.push(format!(
+                "could not scale {target} down: {}",
+                with_causes(&error)
+            ));
+        }
+        if let Some(kept) = &journal.kept
+            && let Err(error) = self.platform.revert_release(service, target, kept).await
+        {
+            problems.push(format!(
+                "could not restore {target}'s previous release: {}",
+                with_causes(&error)
+            ));
+        }
+        // Traffic is on the live color: what is left over is said in the error, not resumable.
+        if let Err(error) = self.platform.clear_journal(service).await {
+            problems.push(format!(
+                "could not clear the rollout journal: {}",
+                with_causes(&error)
+            ));
+        }
+        Undone::Done((!problems.is_empty()).then(|| problems.join("; ")))
+    }
+
+    /// Opens the test route to `color` and runs the smoke test, if any, against it. Err: why the
+    /// release must not go on.
+    async fn check_through_test_route(&self, service: &str, color: Color) -> Result<(), String> {
+        let url = self
+            .platform
+            .open_test_route(service, color)
+            .await
+            .map_err(|error| format!("could not open the test route: {}", with_causes(&error)))?;
+        (self.progress)(Step::TestRoute {
+            color,
+            url: url.clone(),
+        });
+        if let Some(smoke) = &self.options.smoke_test {
+            (self.progress)(Step::SmokeTest { color });
+            smoke
+                .run(service, color, &url, &self.options.cancel)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// All traffic back on `old` after the new color went live, autoscaling with it, and the new
+    /// color scaled down with its earlier release back. Traffic that cannot be moved back is
+    /// `UndoFailed` (with `reason`); any later step failing is a plain platform failure.
+    async fn switch_back(
+        &self,
+        journal: &JournalOf<P>,
+        old: Color,
+        reason: String,
+    ) -> Result<(), RolloutError> {
+        let service = journal.service.as_str();
+        let fail = platform(service);
+        (self.progress)(Step::RollBack { to: old });
+        if let Err(error) = self.shift(service, old, 100).await {
+            return Err(RolloutError::UndoFailed {
+                service: service.to_owned(),
+                color: journal.target,
+                live: old,
+                reason,
+                error,
+            });
+        }
+        // Traffic is back: what fails from here is a plain failure, and the journal stays for a
+        // second `rollout abort`.
+        self.platform
+            .retarget_scaling(service, old)
+            .await
+            .map_err(&fail)?;
+        self.platform
+            .retire(service, journal.target)
+            .await
+            .map_err(&fail)?;
+        if let Some(kept) = &journal.kept {
+            self.platform
+                .revert_release(service, journal.target, kept)
+                .await
+                .map_err(&fail)?;
+        }
+        Ok(())
+    }
+
+    /// The rollout's state machine: does the work after `journal.stage`, journals the next stage,
+    /// and goes on until the old color is retired, the rollout is undone, or `wait_until`.
+    async fn run(
+        &self,
+        journal: &mut JournalOf<P>,
+        release: Option<&P::Release>,
+    ) -> Result<Reached, RolloutError> {
+        loop {
+            let next = match journal.stage {
+                Stage::Starting => self.start(journal, release).await?,
+                Stage::Started => self.become_healthy(journal).await?,
+                Stage::Checking => {
+                    let checked = self
+                        .check_through_test_route(&journal.service, journal.target)
+                        .await;
+                    if let Err(reason) = checked {
+                        return Err(self.give_up(journal, false, reason).await);
+                    }
+                    Stage::Healthy
+                }
+                Stage::Healthy => match (journal.live, self.options.canary.first()) {
+                    (Some(_), Some(&(percent, _))) => Stage::Canary { step: 0, percent },
+                    _ => Stage::Switching,
+                },
+                Stage::Canary { step, percent } => {
+                    // Journaled before its weights are set: a resumed rollout sets them again.
+                    let duration = self
+                        .options
+                        .canary
+                        .get(step)
+                        .map_or(Duration::ZERO, |(_, duration)| *duration);
+                    self.canary_step(journal, percent, duration).await?;
+                    match self.options.canary.get(step + 1) {
+                        Some(&(percent, _)) => Stage::Canary {
+                            step: step + 1,
+                            percent,
+                        },
+                        None => Stage::Switching,
+                    }
+                }
+                Stage::Switching => self.switch(journal).await?,
+                Stage::Switched => self.bake(journal).await?,
+                Stage::Baked => return self.finish(journal).await,
+            };
+            journal.stage = next;
+            let paused = self.options.wait_until.map(WaitUntil::stage) == Some(next);
+            journal.paused = paused;
+            if let Err(error) = self.platform.save_journal(journal).await {
+                let reason = format!(
+                    "could not record the rollout's stage: {}",
+                    with_causes(&error)
+                );
+                if next.switched() {
+                    return Err(platform(&journal.service)(error));
+                }
+                let shifted = matches!(next, Stage::Canary { .. });
+                return Err(self.give_up(journal, shifted, reason).await);
+            }
+            if paused {
+                let view = JournalView::from(&*journal);
+                (self.progress)(Step::Paused { stage: next });
+                return Ok(Reached::Paused(view));
+            }
+        }
+    }
+
+    /// `starting`: journals what the new color runs now (once: a resumed start keeps the first
+    /// reading), then starts the release on it.
+    async fn start(
+        &self,
+        journal: &mut JournalOf<P>,
+        release: Option<&P::Release>,
+    ) -> Result<Stage, RolloutError> {
+        let service = journal.service.clone();
+        let fail = platform(&service);
+        let target = journal.target;
+        if journal.kept.is_none() {
+            let kept = self
+                .platform
+                .current_release(&service, target)
+                .await
+                .map_err(&fail)?;
+            journal.kept = Some(kept);
+            self.platform.save_journal(journal).await.map_err(&fail)?;
+        }
+        (self.progress)(Step::Start { color: target });
+        let started = match release {
+            Some(release) => self.platform.start_release(&service, target, release).await,
+            None => Err(PlatformError::Failed(
+                "the release to start is not known".to_owned(),
+            )),
+        };
+        match started {
+            Ok(()) => Ok(Stage::Started),
+            Err(error) => Err(self.give_up(journal, false, with_causes(&error)).await),
+        }
+    }
+
+    /// `started`: waits for the new color's health; a color that never gets there is abandoned.
+    async fn become_healthy(&self, journal: &JournalOf<P>) -> Result<Stage, RolloutError> {
+        let service = journal.service.as_str();
+        let target = journal.target;
+        (self.progress)(Step::WaitHealthy { color: target });
+        let Err(stop) = self.wait_healthy(service, target).await else {
+            return Ok(Stage::Checking);
+        };
+        let live = journal
+            .live
+            .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+        let undone = self.abandon(journal, false).await;
+        Err(match (stop, undone) {
+            (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
+                service: service.to_owned(),
+                color: target,
+                live,
+                timeout: self.options.health_timeout,
+            },
+            (stop, undone) => abandoned(service, target, &live, stop.reason(), undone),
+        })
+    }
+
+    /// `switched`: the new color serves alone while it bakes; one that fails is rolled back to
+    /// the old color, which is still up.
+    async fn bake(&self, journal: &JournalOf<P>) -> Result<Stage, RolloutError> {
+        let Some(old) = journal.live else {
+            return Ok(Stage::Baked);
+        };
+        let service = journal.service.as_str();
+        let target = journal.target;
+        (self.progress)(Step::Bake {
+            color: target,
+            duration: self.options.bake,
+        });
+        let baked = self
+            .watch(service, target, Some(old), self.options.bake, false)
+            .await;
+        match baked {
+            Err(stop) if self.options.auto_rollback => {
+                let reason = stop.while_baking();
+                self.switch_back(journal, old, format!("it {reason}"))
+                    .await?;
+                self.platform
+                    .clear_journal(service)
+                    .await
+                    .map_err(platform(service))?;
+                Err(RolloutError::RolledBack {
+                    service: service.to_owned(),
+                    color: target,
+                    live: old,
+                    reason,
+                })
+            }
+            _ => Ok(Stage::Baked),
+        }
+    }
+
+    /// `baked`: the old color is retired or kept warm, and the rollout's journal is cleared.
+    async fn finish(&self, journal: &JournalOf<P>) -> Result<Reached, RolloutError> {
+        let service = journal.service.as_str();
+        let fail = platform(service);
+        if let Some(old) = journal.live {
+            if self.options.keep_previous.is_zero() {
+                (self.progress)(Step::Retire { color: old });
+                self.platform.retire(service, old).await.map_err(&fail)?;
+            } else {
+                (self.progress)(Step::KeepWarm {
+                    color: old,
+                    duration: self.options.keep_previous,
+                });
+                self.platform
+                    .keep_warm(service, old, self.options.keep_previous)
+                    .await
+                    .map_err(&fail)?;
+            }
+        }
+        self.platform.clear_journal(service).await.map_err(&fail)?;
+        Ok(Reached::Live(Outcome {
+            service: service.to_owned(),
+            from: journal.live,
+            to: journal.target,
+        }))
+    }
+
+    /// Sends a canary step's share of traffic to the new color and watches it for `duration`;
+    /// Err: the rollout was given up.
+    async fn canary_step(
+        &self,
+        journal: &JournalOf<P>,
+        percent: u8,
+        duration: Duration,
+    ) -> Result<(), RolloutError> {
+        let service = journal.service.as_str();
+        let target = journal.target;
+        (self.progress)(Step::Canary {
+            to: target,
+            percent,
+            duration,
+        });
+        let watched = match self.shift(service, target, percent).await {
+            Ok(()) => {
+                self.watch(service, target, journal.live, duration, true)
+                    .await
+            }
+            Err(error) => Err(Stop::Failed(error)),
+        };
+        if let Err(stop) = watched {
+            let reason = format!("canary at {percent}%: {}", stop.reason());
+            return Err(self.give_up(journal, true, reason).await);
+        }
+        Ok(())
+    }
+
+    /// Closes the test route (a live color is reached without it), sends all traffic to the new
+    /// color and points autoscaling at it.
+    async fn switch(&self, journal: &JournalOf<P>) -> Result<Stage, RolloutError> {
+        let service = journal.service.as_str();
+        (self.progress)(Step::Switch { to: journal.target });
+        let switched = match self.platform.close_test_route(service).await {
+            Ok(()) => self.shift(service, journal.target, 100).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = switched {
+            return Err(self.give_up(journal, true, with_causes(&error)).await);
+        }
+        self.platform
+            .retarget_scaling(service, journal.target)
+            .await
+            .map_err(platform(service))?;
+        Ok(Stage::Switched)
+    }
+
+    /// Stops the rollout for `reason` after `shifted` moved traffic (or not), and says how it
+    /// ended; the journal goes once traffic is back on the live color.
+    async fn give_up(&self, journal: &JournalOf<P>, shifted: bool, reason: String) -> RolloutError {
+        let undone = self.abandon(journal, shifted).await;
+        let live = journal
+            .live
+            .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
+        abandoned(&journal.service, journal.target, &live, reason, undone)
     }
 }
 
@@ -738,6 +1017,7 @@ pub async fn deploy<P: Platform>(
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Reached, RolloutError> {
+    let engine = Engine::new(platform_, options, progress);
     let live = platform_
         .live_color(service)
         .await
@@ -751,7 +1031,7 @@ pub async fn deploy<P: Platform>(
         kept: None,
         paused: false,
     };
-    run(platform_, &mut journal, Some(release), options, progress).await
+    engine.run(&mut journal, Some(release)).await
 }
 
 /// Continues a journaled rollout from its stage. `release` is the spec's release for the
@@ -764,6 +1044,7 @@ pub async fn resume<P: Platform>(
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Reached, RolloutError> {
+    let engine = Engine::new(platform_, options, progress);
     let release = match (journal.stage, release) {
         (Stage::Starting, Some(release))
             if platform_.describe_release(release) == journal.release =>
@@ -787,7 +1068,7 @@ pub async fn resume<P: Platform>(
         .save_journal(&journal)
         .await
         .map_err(platform(&journal.service))?;
-    run(platform_, &mut journal, release, options, progress).await
+    engine.run(&mut journal, release).await
 }
 
 /// What aborting a journaled rollout came to: traffic is on `live` again (nothing, for a
@@ -807,6 +1088,7 @@ pub async fn abort<P: Platform>(
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Aborted, RolloutError> {
+    let engine = Engine::new(platform_, options, progress);
     let service = journal.service.as_str();
     let fail = platform(service);
     let aborted = Aborted {
@@ -816,15 +1098,9 @@ pub async fn abort<P: Platform>(
     };
     match journal.live {
         Some(old) if journal.stage.switched() => {
-            switch_back(
-                platform_,
-                &journal,
-                old,
-                "aborted".to_owned(),
-                options,
-                progress,
-            )
-            .await?;
+            engine
+                .switch_back(&journal, old, "aborted".to_owned())
+                .await?;
             platform_.clear_journal(service).await.map_err(&fail)?;
         }
         live => {
@@ -835,7 +1111,7 @@ pub async fn abort<P: Platform>(
                 }
                 None => true,
             };
-            match abandon(platform_, &journal, !all_on_live, options, progress).await {
+            match engine.abandon(&journal, !all_on_live).await {
                 Undone::Done(None) => {}
                 Undone::Done(Some(problems)) => {
                     return Err(RolloutError::Platform {
@@ -858,367 +1134,6 @@ pub async fn abort<P: Platform>(
     Ok(aborted)
 }
 
-/// All traffic back on `old` after the new color went live, autoscaling with it, and the new
-/// color scaled down with its earlier release back. Traffic that cannot be moved back is
-/// `UndoFailed` (with `reason`); any later step failing is a plain platform failure.
-async fn switch_back<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    old: Color,
-    reason: String,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), RolloutError> {
-    let service = journal.service.as_str();
-    let fail = platform(service);
-    progress(Step::RollBack { to: old });
-    if let Err(error) = shift(platform_, service, old, 100, options, progress).await {
-        return Err(RolloutError::UndoFailed {
-            service: service.to_owned(),
-            color: journal.target,
-            live: old,
-            reason,
-            error,
-        });
-    }
-    // Traffic is back: what fails from here is a plain failure, and the journal stays for a
-    // second `rollout abort`.
-    platform_
-        .retarget_scaling(service, old)
-        .await
-        .map_err(&fail)?;
-    platform_
-        .retire(service, journal.target)
-        .await
-        .map_err(&fail)?;
-    if let Some(kept) = &journal.kept {
-        platform_
-            .revert_release(service, journal.target, kept)
-            .await
-            .map_err(&fail)?;
-    }
-    Ok(())
-}
-
-/// The rollout's state machine: does the work after `journal.stage`, journals the next stage,
-/// and goes on until the old color is retired, the rollout is undone, or `wait_until`.
-async fn run<P: Platform>(
-    platform_: &P,
-    journal: &mut JournalOf<P>,
-    release: Option<&P::Release>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Reached, RolloutError> {
-    loop {
-        let next = match journal.stage {
-            Stage::Starting => start(platform_, journal, release, options, progress).await?,
-            Stage::Started => become_healthy(platform_, journal, options, progress).await?,
-            Stage::Checking => {
-                let checked = check_through_test_route(
-                    platform_,
-                    &journal.service,
-                    journal.target,
-                    options,
-                    progress,
-                )
-                .await;
-                if let Err(reason) = checked {
-                    return Err(
-                        give_up(platform_, journal, false, reason, options, progress).await,
-                    );
-                }
-                Stage::Healthy
-            }
-            Stage::Healthy => match (journal.live, options.canary.first()) {
-                (Some(_), Some(&(percent, _))) => Stage::Canary { step: 0, percent },
-                _ => Stage::Switching,
-            },
-            Stage::Canary { step, percent } => {
-                // Journaled before its weights are set: a resumed rollout sets them again.
-                let duration = options
-                    .canary
-                    .get(step)
-                    .map_or(Duration::ZERO, |(_, duration)| *duration);
-                canary_step(platform_, journal, percent, duration, options, progress).await?;
-                match options.canary.get(step + 1) {
-                    Some(&(percent, _)) => Stage::Canary {
-                        step: step + 1,
-                        percent,
-                    },
-                    None => Stage::Switching,
-                }
-            }
-            Stage::Switching => switch(platform_, journal, options, progress).await?,
-            Stage::Switched => bake(platform_, journal, options, progress).await?,
-            Stage::Baked => return finish(platform_, journal, options, progress).await,
-        };
-        journal.stage = next;
-        let paused = options.wait_until.map(WaitUntil::stage) == Some(next);
-        journal.paused = paused;
-        if let Err(error) = platform_.save_journal(journal).await {
-            let reason = format!(
-                "could not record the rollout's stage: {}",
-                with_causes(&error)
-            );
-            if next.switched() {
-                return Err(platform(&journal.service)(error));
-            }
-            let shifted = matches!(next, Stage::Canary { .. });
-            return Err(give_up(platform_, journal, shifted, reason, options, progress).await);
-        }
-        if paused {
-            let view = JournalView::from(&*journal);
-            progress(Step::Paused { stage: next });
-            return Ok(Reached::Paused(view));
-        }
-    }
-}
-
-/// `starting`: journals what the new color runs now (once: a resumed start keeps the first
-/// reading), then starts the release on it.
-async fn start<P: Platform>(
-    platform_: &P,
-    journal: &mut JournalOf<P>,
-    release: Option<&P::Release>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Stage, RolloutError> {
-    let service = journal.service.clone();
-    let fail = platform(&service);
-    let target = journal.target;
-    if journal.kept.is_none() {
-        let kept = platform_
-            .current_release(&service, target)
-            .await
-            .map_err(&fail)?;
-        journal.kept = Some(kept);
-        platform_.save_journal(journal).await.map_err(&fail)?;
-    }
-    progress(Step::Start { color: target });
-    let started = match release {
-        Some(release) => platform_.start_release(&service, target, release).await,
-        None => Err(PlatformError::Failed(
-            "the release to start is not known".to_owned(),
-        )),
-    };
-    match started {
-        Ok(()) => Ok(Stage::Started),
-        Err(error) => Err(give_up(
-            platform_,
-            journal,
-            false,
-            with_causes(&error),
-            options,
-            progress,
-        )
-        .await),
-    }
-}
-
-/// `started`: waits for the new color's health; a color that never gets there is abandoned.
-async fn become_healthy<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Stage, RolloutError> {
-    let service = journal.service.as_str();
-    let target = journal.target;
-    progress(Step::WaitHealthy { color: target });
-    let Err(stop) = wait_healthy(platform_, service, target, options).await else {
-        return Ok(Stage::Checking);
-    };
-    let live = journal
-        .live
-        .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
-    let undone = abandon(platform_, journal, false, options, progress).await;
-    Err(match (stop, undone) {
-        (Stop::TimedOut, Undone::Done(None)) => RolloutError::NeverHealthy {
-            service: service.to_owned(),
-            color: target,
-            live,
-            timeout: options.health_timeout,
-        },
-        (stop, undone) => abandoned(service, target, &live, stop.reason(), undone),
-    })
-}
-
-/// `switched`: the new color serves alone while it bakes; one that fails is rolled back to
-/// the old color, which is still up.
-async fn bake<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Stage, RolloutError> {
-    let Some(old) = journal.live else {
-        return Ok(Stage::Baked);
-    };
-    let service = journal.service.as_str();
-    let target = journal.target;
-    progress(Step::Bake {
-        color: target,
-        duration: options.bake,
-    });
-    let baked = watch(
-        platform_,
-        service,
-        target,
-        Some(old),
-        options.bake,
-        options,
-        false,
-        progress,
-    )
-    .await;
-    match baked {
-        Err(stop) if options.auto_rollback => {
-            let reason = stop.while_baking();
-            switch_back(
-                platform_,
-                journal,
-                old,
-                format!("it {reason}"),
-                options,
-                progress,
-            )
-            .await?;
-            platform_
-                .clear_journal(service)
-                .await
-                .map_err(platform(service))?;
-            Err(RolloutError::RolledBack {
-                service: service.to_owned(),
-                color: target,
-                live: old,
-                reason,
-            })
-        }
-        _ => Ok(Stage::Baked),
-    }
-}
-
-/// `baked`: the old color is retired or kept warm, and the rollout's journal is cleared.
-async fn finish<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Reached, RolloutError> {
-    let service = journal.service.as_str();
-    let fail = platform(service);
-    if let Some(old) = journal.live {
-        if options.keep_previous.is_zero() {
-            progress(Step::Retire { color: old });
-            platform_.retire(service, old).await.map_err(&fail)?;
-        } else {
-            progress(Step::KeepWarm {
-                color: old,
-                duration: options.keep_previous,
-            });
-            platform_
-                .keep_warm(service, old, options.keep_previous)
-                .await
-                .map_err(&fail)?;
-        }
-    }
-    platform_.clear_journal(service).await.map_err(&fail)?;
-    Ok(Reached::Live(Outcome {
-        service: service.to_owned(),
-        from: journal.live,
-        to: journal.target,
-    }))
-}
-
-/// Sends a canary step's share of traffic to the new color and watches it for `duration`;
-/// Err: the rollout was given up.
-async fn canary_step<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    percent: u8,
-    duration: Duration,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<(), RolloutError> {
-    let service = journal.service.as_str();
-    let target = journal.target;
-    progress(Step::Canary {
-        to: target,
-        percent,
-        duration,
-    });
-    let watched = match shift(platform_, service, target, percent, options, progress).await {
-        Ok(()) => {
-            watch(
-                platform_,
-                service,
-                target,
-                journal.live,
-                duration,
-                options,
-                true,
-                progress,
-            )
-            .await
-        }
-        Err(error) => Err(Stop::Failed(error)),
-    };
-    if let Err(stop) = watched {
-        let reason = format!("canary at {percent}%: {}", stop.reason());
-        return Err(give_up(platform_, journal, true, reason, options, progress).await);
-    }
-    Ok(())
-}
-
-/// Closes the test route (a live color is reached without it), sends all traffic to the new
-/// color and points autoscaling at it.
-async fn switch<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> Result<Stage, RolloutError> {
-    let service = journal.service.as_str();
-    progress(Step::Switch { to: journal.target });
-    let switched = match platform_.close_test_route(service).await {
-        Ok(()) => shift(platform_, service, journal.target, 100, options, progress).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = switched {
-        return Err(give_up(
-            platform_,
-            journal,
-            true,
-            with_causes(&error),
-            options,
-            progress,
-        )
-        .await);
-    }
-    platform_
-        .retarget_scaling(service, journal.target)
-        .await
-        .map_err(platform(service))?;
-    Ok(Stage::Switched)
-}
-
-/// Stops the rollout for `reason` after `shifted` moved traffic (or not), and says how it
-/// ended; the journal goes once traffic is back on the live color.
-async fn give_up<P: Platform>(
-    platform_: &P,
-    journal: &JournalOf<P>,
-    shifted: bool,
-    reason: String,
-    options: &RolloutOptions,
-    progress: &(dyn Fn(Step) + Send + Sync),
-) -> RolloutError {
-    let undone = abandon(platform_, journal, shifted, options, progress).await;
-    let live = journal
-        .live
-        .map_or_else(|| "nothing".to_owned(), |color| color.to_string());
-    abandoned(&journal.service, journal.target, &live, reason, undone)
-}
-
 /// Switches traffic back to the previous color, bringing it back up first if it was retired.
 pub async fn rollback<P: Platform>(
     platform_: &P,
@@ -1226,6 +1141,7 @@ pub async fn rollback<P: Platform>(
     options: &RolloutOptions,
     progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Outcome, RolloutError> {
+    let engine = Engine::new(platform_, options, progress);
     let fail = platform(service);
     let live = platform_
         .live_color(service)
@@ -1251,7 +1167,7 @@ pub async fn rollback<P: Platform>(
     platform_.close_test_route(service).await.map_err(&fail)?;
     platform_.restore(service, previous).await.map_err(&fail)?;
     progress(Step::WaitHealthy { color: previous });
-    if let Err(stop) = wait_healthy(platform_, service, previous, options).await {
+    if let Err(stop) = engine.wait_healthy(service, previous).await {
         progress(Step::Abandon { color: previous });
         platform_.retire(service, previous).await.map_err(&fail)?;
         return Err(match stop {
@@ -1270,9 +1186,7 @@ pub async fn rollback<P: Platform>(
         });
     }
     progress(Step::RollBack { to: previous });
-    shift(platform_, service, previous, 100, options, progress)
-        .await
-        .map_err(&fail)?;
+    engine.shift(service, previous, 100).await.map_err(&fail)?;
     platform_
         .retarget_scaling(service, previous)
         .await
