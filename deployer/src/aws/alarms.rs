@@ -73,15 +73,7 @@ pub async fn put(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyh
     } else {
         (Statistic::Maximum, 0.0, 2)
     };
-    let tags = tags::for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_cloudwatch::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect();
+    let tags = tags::sdk(spec, resource);
     pace_alarm_writes().await;
     aws.cloudwatch
         .put_metric_alarm()

@@ -78,7 +78,7 @@ pub async fn create_load_balancer(
             Kind::SecurityGroup,
             resource.get("security_group"),
         )?)
-        .set_tags(Some(tags::elb(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateLoadBalancer", e))?;
@@ -124,7 +124,7 @@ pub async fn create_target_group(
         .healthy_threshold_count(i32::from(check.healthy_threshold))
         .unhealthy_threshold_count(i32::from(check.unhealthy_threshold))
         .matcher(Matcher::builder().http_code("200").build())
-        .set_tags(Some(tags::elb(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateTargetGroup", e))?;

@@ -44,7 +44,7 @@ pub async fn create_cluster(aws: &Aws, spec: &Spec, resource: &Resource) -> anyh
         .ecs
         .create_cluster()
         .cluster_name(&resource.name)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateCluster", e))?;
@@ -104,7 +104,7 @@ pub async fn register_task_definition(
         .execution_role_arn(id_of(ids, Kind::Role, resource.get("execution_role"))?)
         .task_role_arn(id_of(ids, Kind::Role, resource.get("task_role"))?)
         .container_definitions(container)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("RegisterTaskDefinition", e))?;
@@ -267,7 +267,7 @@ pub async fn create_service(
         .deployment_configuration(deployment_configuration())
         .health_check_grace_period_seconds(60)
         .propagate_tags(PropagateTags::Service)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateService", e))?;

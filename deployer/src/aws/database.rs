@@ -101,7 +101,7 @@ pub async fn create_subnet_group(
             spec.app, spec.environment
         ))
         .set_subnet_ids(Some(subnets))
-        .set_tags(Some(super::tags::rds(spec, resource)))
+        .set_tags(Some(super::tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBSubnetGroup", e))?;
@@ -137,7 +137,7 @@ pub async fn create_instance(
         .multi_az(resource.get("multi_az") == "true")
         .copy_tags_to_snapshot(true)
         .auto_minor_version_upgrade(true)
-        .set_tags(Some(super::tags::rds(spec, resource)))
+        .set_tags(Some(super::tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBInstance", e))?;

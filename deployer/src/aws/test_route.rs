@@ -45,7 +45,7 @@ pub async fn open(
     let Some(group_arn) = ids.get(Kind::TargetGroup, &group) else {
         anyhow::bail!("target group {group} does not exist; run `dashctl deploy` to create it");
     };
-    let mut rule_tags = tags::elb(
+    let mut rule_tags: Vec<Tag> = tags::sdk(
         spec,
         &Resource::new(Kind::Listener, format!("{listener}-test-route")).service(service),
     );
