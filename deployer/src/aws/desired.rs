@@ -193,16 +193,7 @@ fn load_balancers(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
         if spec.aws.certificate_arn.is_some() {
             rules.push("tcp/443 from 0.0.0.0/0".to_owned());
         }
-        out.push(
-            Resource::new(Kind::SecurityGroup, names.load_balancer_group(true))
-                .attr("rules", joined(rules)),
-        );
-        out.push(
-            Resource::new(Kind::LoadBalancer, names.load_balancer(true))
-                .attr("scheme", "internet-facing")
-                .attr("subnets", "public")
-                .attr("security_group", names.load_balancer_group(true)),
-        );
+        out.extend(load_balancer(names, true, rules));
     }
     if has_internal {
         // Only the tasks of services that reference an internal service may reach it.
@@ -219,18 +210,30 @@ fn load_balancers(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
                         format!("tcp/{} from sg:{}", service.port, names.tasks_group(caller))
                     })
             });
-        out.push(
-            Resource::new(Kind::SecurityGroup, names.load_balancer_group(false))
-                .attr("rules", joined(rules)),
-        );
-        out.push(
-            Resource::new(Kind::LoadBalancer, names.load_balancer(false))
-                .attr("scheme", "internal")
-                .attr("subnets", "private")
-                .attr("security_group", names.load_balancer_group(false)),
-        );
+        out.extend(load_balancer(names, false, rules));
     }
     out
+}
+
+/// The public or the internal load balancer, and its security group admitting `rules`.
+fn load_balancer(
+    names: &Names<'_>,
+    public: bool,
+    rules: impl IntoIterator<Item = String>,
+) -> [Resource; 2] {
+    let (scheme, subnets) = if public {
+        ("internet-facing", "public")
+    } else {
+        ("internal", "private")
+    };
+    [
+        Resource::new(Kind::SecurityGroup, names.load_balancer_group(public))
+            .attr("rules", joined(rules)),
+        Resource::new(Kind::LoadBalancer, names.load_balancer(public))
+            .attr("scheme", scheme)
+            .attr("subnets", subnets)
+            .attr("security_group", names.load_balancer_group(public)),
+    ]
 }
 
 /// Who calls which internal service: from `${services.X.url}` references in env.
