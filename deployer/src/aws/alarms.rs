@@ -27,22 +27,8 @@ async fn pace_alarm_writes() {
 
 /// `app/NAME/ID` and `targetgroup/NAME/ID`, the dimensions ALB metrics use.
 fn dimensions(resource: &Resource, ids: &Ids) -> anyhow::Result<Vec<Dimension>> {
-    let lb = ids
-        .get(Kind::LoadBalancer, resource.get("load_balancer"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "load balancer {} does not exist (yet)",
-                resource.get("load_balancer")
-            )
-        })?;
-    let group = ids
-        .get(Kind::TargetGroup, resource.get("target_group"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "target group {} does not exist (yet)",
-                resource.get("target_group")
-            )
-        })?;
+    let lb = ids.require(Kind::LoadBalancer, resource.get("load_balancer"))?;
+    let group = ids.require(Kind::TargetGroup, resource.get("target_group"))?;
     let lb = lb
         .split_once(":loadbalancer/")
         .map_or(lb, |(_, suffix)| suffix);

@@ -48,11 +48,6 @@ async fn set_deregistration_delay(
     Ok(())
 }
 
-fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
-    ids.get(kind, name)
-        .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
-}
-
 /// Returns the ARN and DNS name.
 pub async fn create_load_balancer(
     aws: &Aws,
@@ -73,11 +68,7 @@ pub async fn create_load_balancer(
         .r#type(LoadBalancerTypeEnum::Application)
         .scheme(scheme)
         .set_subnets(Some(subnets))
-        .security_groups(id_of(
-            ids,
-            Kind::SecurityGroup,
-            resource.get("security_group"),
-        )?)
+        .security_groups(ids.require(Kind::SecurityGroup, resource.get("security_group"))?)
         .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
@@ -109,7 +100,7 @@ pub async fn create_target_group(
 ) -> anyhow::Result<String> {
     let service = target_group_service(spec, resource)?;
     let check = &service.health;
-    let vpc = id_of(ids, Kind::Vpc, &Names::new(spec).base())?;
+    let vpc = ids.require(Kind::Vpc, &Names::new(spec).base())?;
     let created = aws
         .elb
         .create_target_group()
@@ -155,7 +146,7 @@ pub async fn update_target_group(
     let check = &service.health;
     aws.elb
         .modify_target_group()
-        .target_group_arn(id_of(ids, Kind::TargetGroup, &resource.name)?)
+        .target_group_arn(ids.require(Kind::TargetGroup, &resource.name)?)
         .health_check_path(&check.path)
         .health_check_interval_seconds(check.interval.0.as_secs() as i32)
         .health_check_timeout_seconds(check.timeout.0.as_secs() as i32)
@@ -169,7 +160,7 @@ pub async fn update_target_group(
             aws,
             spec,
             resource,
-            id_of(ids, Kind::TargetGroup, &resource.name)?,
+            ids.require(Kind::TargetGroup, &resource.name)?,
         )
         .await?;
     }
@@ -200,7 +191,7 @@ pub async fn create_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
     let mut request = aws
         .elb
         .create_listener()
-        .load_balancer_arn(id_of(ids, Kind::LoadBalancer, lb)?)
+        .load_balancer_arn(ids.require(Kind::LoadBalancer, lb)?)
         .port(port)
         .protocol(protocol)
         .default_actions(default_action(resource, ids)?);
@@ -226,7 +217,7 @@ pub async fn update_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
     let mut request = aws
         .elb
         .modify_listener()
-        .listener_arn(id_of(ids, Kind::Listener, &resource.name)?)
+        .listener_arn(ids.require(Kind::Listener, &resource.name)?)
         .default_actions(default_action(resource, ids)?);
     if let Some(certificate) = resource.attrs.get("certificate") {
         request = request
@@ -241,7 +232,7 @@ pub async fn update_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
 }
 
 pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Result<()> {
-    let arn = id_of(ids, kind, name)?;
+    let arn = ids.require(kind, name)?;
     match kind {
         Kind::LoadBalancer => {
             aws.elb

@@ -153,6 +153,12 @@ impl Ids {
         self.ids.get(&(kind, name.to_owned())).map(String::as_str)
     }
 
+    /// The id of something an earlier step made; an error names what is missing.
+    pub fn require(&self, kind: Kind, name: &str) -> anyhow::Result<&str> {
+        self.get(kind, name)
+            .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
+    }
+
     pub fn insert(&mut self, kind: Kind, name: &str, id: impl Into<String>) {
         self.ids.insert((kind, name.to_owned()), id.into());
     }
