@@ -126,30 +126,24 @@ impl<'a> AwsLogs<'a> {
         start: i64,
     ) -> anyhow::Result<Option<Vec<aws_sdk_cloudwatchlogs::types::FilteredLogEvent>>> {
         let mut events = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .aws
-                .logs
-                .filter_log_events()
-                .log_group_name(&self.group)
-                .start_time(start)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let page = match page {
-                Ok(page) => page,
+        let mut pages = self
+            .aws
+            .logs
+            .filter_log_events()
+            .log_group_name(&self.group)
+            .start_time(start)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => events.extend(page.events.unwrap_or_default()),
                 Err(error) if error.code() == Some("ResourceNotFoundException") => {
                     return Ok(None);
                 }
                 Err(error) => return Err(explain("FilterLogEvents", error)),
-            };
-            events.extend(page.events.unwrap_or_default());
-            match page.next_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(Some(events)),
             }
         }
+        Ok(Some(events))
     }
 
     /// Which color ran each task ECS still lists: running ones and those stopped recently.
@@ -157,18 +151,16 @@ impl<'a> AwsLogs<'a> {
         let mut colors = HashMap::new();
         for (color, ecs_service) in &self.ecs_services {
             for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
-                let mut token: Option<String> = None;
-                loop {
-                    let page = self
-                        .aws
-                        .ecs
-                        .list_tasks()
-                        .cluster(&self.cluster)
-                        .service_name(ecs_service)
-                        .desired_status(status.clone())
-                        .set_next_token(token.take())
-                        .send()
-                        .await;
+                let mut pages = self
+                    .aws
+                    .ecs
+                    .list_tasks()
+                    .cluster(&self.cluster)
+                    .service_name(ecs_service)
+                    .desired_status(status)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
                     let page = match page {
                         Ok(page) => page,
                         // Nothing deployed (any more): no task has a known color.
@@ -185,10 +177,6 @@ impl<'a> AwsLogs<'a> {
                     for arn in page.task_arns() {
                         let id = arn.rsplit('/').next().unwrap_or(arn);
                         colors.insert(id.to_owned(), *color);
-                    }
-                    match page.next_token {
-                        Some(next) if !next.is_empty() => token = Some(next),
-                        _ => break,
                     }
                 }
             }
