@@ -7,7 +7,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::{explain, none_on};
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
@@ -246,23 +246,16 @@ pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Res
                 &format!("load balancer {name} being deleted"),
                 super::retry::SETTLE,
                 || async {
-                    match aws
+                    let found = aws
                         .elb
                         .describe_load_balancers()
                         .load_balancer_arns(arn)
                         .send()
-                        .await
-                    {
-                        Ok(found) => Ok(found.load_balancers().is_empty()),
-                        Err(error)
-                            if error
-                                .as_service_error()
-                                .is_some_and(|e| e.is_load_balancer_not_found_exception()) =>
-                        {
-                            Ok(true)
-                        }
-                        Err(error) => Err(explain("DescribeLoadBalancers", error)),
-                    }
+                        .await;
+                    Ok(
+                        none_on(&["LoadBalancerNotFound"], "DescribeLoadBalancers", found)?
+                            .is_none_or(|found| found.load_balancers().is_empty()),
+                    )
                 },
             )
             .await?;

@@ -6,11 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::DesiredStatus;
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::none_on;
 use super::names::Names;
 use crate::log_line::{self, LogLine};
 use crate::rollout::Color;
@@ -135,13 +134,11 @@ impl<'a> AwsLogs<'a> {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            match page {
-                Ok(page) => events.extend(page.events.unwrap_or_default()),
-                Err(error) if error.code() == Some("ResourceNotFoundException") => {
-                    return Ok(None);
-                }
-                Err(error) => return Err(explain("FilterLogEvents", error)),
-            }
+            let Some(page) = none_on(&["ResourceNotFoundException"], "FilterLogEvents", page)?
+            else {
+                return Ok(None);
+            };
+            events.extend(page.events.unwrap_or_default());
         }
         Ok(Some(events))
     }
@@ -161,18 +158,10 @@ impl<'a> AwsLogs<'a> {
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
-                    let page = match page {
-                        Ok(page) => page,
-                        // Nothing deployed (any more): no task has a known color.
-                        Err(error)
-                            if matches!(
-                                error.code(),
-                                Some("ClusterNotFoundException" | "ServiceNotFoundException")
-                            ) =>
-                        {
-                            break;
-                        }
-                        Err(error) => return Err(explain("ListTasks", error)),
+                    let missing = ["ClusterNotFoundException", "ServiceNotFoundException"];
+                    // Nothing deployed (any more): no task has a known color.
+                    let Some(page) = none_on(&missing, "ListTasks", page)? else {
+                        break;
                     };
                     for arn in page.task_arns() {
                         let id = arn.rsplit('/').next().unwrap_or(arn);

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::Aws;
 use super::colors::listener_name;
-use super::errors::explain;
+use super::errors::{explain, none_on};
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::tags;
@@ -100,12 +100,9 @@ pub async fn close(aws: &Aws, spec: &Spec, ids: &Ids, service: &str) -> anyhow::
 
 async fn delete_ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<()> {
     for rule in ours(aws, listener_arn).await? {
-        match aws.elb.delete_rule().rule_arn(&rule).send().await {
-            // Gone already (another run removed it): what was wanted.
-            Err(error) if error.code() == Some("RuleNotFound") => {}
-            Err(error) => return Err(explain("DeleteRule", error)),
-            Ok(_) => {}
-        }
+        let deleted = aws.elb.delete_rule().rule_arn(&rule).send().await;
+        // Gone already (another run removed it): what was wanted.
+        none_on(&["RuleNotFound"], "DeleteRule", deleted)?;
     }
     Ok(())
 }
@@ -113,19 +110,15 @@ async fn delete_ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<()> {
 /// ARNs of the rules on the listener tagged as dashctl's test route.
 async fn ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<Vec<String>> {
     let mut rules = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = match aws
-            .elb
-            .describe_rules()
-            .listener_arn(listener_arn)
-            .set_marker(marker)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(error) if error.code() == Some("ListenerNotFound") => return Ok(Vec::new()),
-            Err(error) => return Err(explain("DescribeRules", error)),
+    let mut pages = aws
+        .elb
+        .describe_rules()
+        .listener_arn(listener_arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Some(page) = none_on(&["ListenerNotFound"], "DescribeRules", page)? else {
+            return Ok(Vec::new());
         };
         rules.extend(
             page.rules()
@@ -133,10 +126,6 @@ async fn ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<Vec<String>> {
                 .filter(|rule| rule.is_default() != Some(true))
                 .filter_map(|rule| rule.rule_arn().map(str::to_owned)),
         );
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
     }
     let mut found = Vec::new();
     for batch in rules.chunks(TAGS_PER_CALL) {
