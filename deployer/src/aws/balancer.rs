@@ -1,6 +1,8 @@
 //! Load balancers (one internet-facing, one internal), target groups (blue and green per
 //! service) and listeners.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
     TargetGroupAttribute, TargetTypeEnum,
@@ -46,6 +48,37 @@ async fn set_deregistration_delay(
         .await
         .map_err(|e| explain("ModifyTargetGroupAttributes", e))?;
     Ok(())
+}
+
+/// DescribeTags takes at most this many ARNs a call.
+const TAGS_PER_CALL: usize = 20;
+
+/// The tags of each of `arns` (load balancers, target groups, listener rules), by key, in the
+/// order ELB answers.
+pub async fn tags_of(
+    aws: &Aws,
+    arns: &[String],
+) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
+    let mut found = Vec::new();
+    for batch in arns.chunks(TAGS_PER_CALL) {
+        let described = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| explain("DescribeTags", e))?;
+        found.extend(
+            described
+                .tag_descriptions()
+                .iter()
+                .filter_map(|description| {
+                    let arn = description.resource_arn()?;
+                    Some((arn.to_owned(), tags::elb_map(description.tags())))
+                }),
+        );
+    }
+    Ok(found)
 }
 
 /// Returns the ARN and DNS name.

@@ -144,7 +144,11 @@ async fn elb_ours<T>(
         .iter()
         .filter_map(|item| arn(item).map(str::to_owned))
         .collect();
-    let mut tagged = elb_tagged(aws, names, arns).await?;
+    let mut tagged: BTreeMap<_, _> = super::balancer::tags_of(aws, &arns)
+        .await?
+        .into_iter()
+        .filter(|(_, tags)| names.own(|key| tags.get(key).map(String::as_str)))
+        .collect();
     Ok(all
         .into_iter()
         .filter_map(|item| {
@@ -326,33 +330,6 @@ fn security_group(group: &SecurityGroup, resource: Resource, ids: &Ids) -> Resou
     let mut resource = resource.attr("rules", joined(rules));
     resource.service = ec2_tag(group.tags(), TAG_SERVICE);
     resource
-}
-
-/// ELBv2 has no tag filter on Describe: list, then keep what DescribeTags says is ours.
-async fn elb_tagged(
-    aws: &Aws,
-    names: &Names<'_>,
-    arns: Vec<String>,
-) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
-    let mut ours = BTreeMap::new();
-    for chunk in arns.chunks(20) {
-        let described = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| explain("DescribeTags", e))?;
-        for description in described.tag_descriptions() {
-            let tags = super::tags::elb_map(description.tags());
-            if names.own(|key| tags.get(key).map(String::as_str)) {
-                if let Some(arn) = description.resource_arn() {
-                    ours.insert(arn.to_owned(), tags);
-                }
-            }
-        }
-    }
-    Ok(ours)
 }
 
 async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {

@@ -25,9 +25,6 @@ pub const TAG_TEST_ROUTE: &str = "dashctl:test-route";
 /// A listener evaluates its rules lowest priority first: the test route comes before any other.
 pub const PRIORITY: i32 = 1;
 
-/// DescribeTags takes at most this many ARNs per call.
-const TAGS_PER_CALL: usize = 20;
-
 /// Replaces any test route on `service`'s listener with one to `color`.
 pub async fn open(
     aws: &Aws,
@@ -127,27 +124,10 @@ async fn ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<Vec<String>> {
                 .filter_map(|rule| rule.rule_arn().map(str::to_owned)),
         );
     }
-    let mut found = Vec::new();
-    for batch in rules.chunks(TAGS_PER_CALL) {
-        let described = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|e| explain("DescribeTags", e))?;
-        found.extend(
-            described
-                .tag_descriptions()
-                .iter()
-                .filter(|description| {
-                    description
-                        .tags()
-                        .iter()
-                        .any(|tag| tag.key() == Some(TAG_TEST_ROUTE))
-                })
-                .filter_map(|description| description.resource_arn().map(str::to_owned)),
-        );
-    }
-    Ok(found)
+    Ok(super::balancer::tags_of(aws, &rules)
+        .await?
+        .into_iter()
+        .filter(|(_, tags)| tags.contains_key(TAG_TEST_ROUTE))
+        .map(|(arn, _)| arn)
+        .collect())
 }
