@@ -228,10 +228,8 @@ fn internet_gateway(gateway: &InternetGateway, resource: Resource, ids: &Ids) ->
     let vpc = gateway
         .attachments()
         .first()
-        .and_then(|attachment| attachment.vpc_id())
-        .and_then(|vpc| ids.name_of(Kind::Vpc, vpc))
-        .unwrap_or_default();
-    resource.attr("vpc", vpc)
+        .and_then(|attachment| attachment.vpc_id());
+    resource.attr("vpc", ids.named(Kind::Vpc, vpc))
 }
 
 fn subnet(subnet: &Subnet, resource: Resource, _: &Ids) -> Resource {
@@ -247,17 +245,13 @@ fn elastic_ip(_: &Address, resource: Resource, _: &Ids) -> Resource {
 }
 
 fn nat_gateway(nat: &NatGateway, resource: Resource, ids: &Ids) -> Resource {
-    let subnet = nat
-        .subnet_id()
-        .and_then(|subnet| ids.name_of(Kind::Subnet, subnet))
-        .unwrap_or_default();
     let eip = nat
         .nat_gateway_addresses()
         .first()
-        .and_then(|address| address.allocation_id())
-        .and_then(|allocation| ids.name_of(Kind::ElasticIp, allocation))
-        .unwrap_or_default();
-    resource.attr("subnet", subnet).attr("eip", eip)
+        .and_then(|address| address.allocation_id());
+    resource
+        .attr("subnet", ids.named(Kind::Subnet, nat.subnet_id()))
+        .attr("eip", ids.named(Kind::ElasticIp, eip))
 }
 
 fn route_table(table: &RouteTable, resource: Resource, ids: &Ids) -> Resource {
@@ -269,19 +263,13 @@ fn route_table(table: &RouteTable, resource: Resource, ids: &Ids) -> Resource {
         Some(route) if route.nat_gateway_id().is_some() => {
             format!(
                 "nat:{}",
-                route
-                    .nat_gateway_id()
-                    .and_then(|nat| ids.name_of(Kind::NatGateway, nat))
-                    .unwrap_or_default()
+                ids.named(Kind::NatGateway, route.nat_gateway_id())
             )
         }
         Some(route) if route.gateway_id().is_some() => {
             format!(
                 "igw:{}",
-                route
-                    .gateway_id()
-                    .and_then(|gateway| ids.name_of(Kind::InternetGateway, gateway))
-                    .unwrap_or_default()
+                ids.named(Kind::InternetGateway, route.gateway_id())
             )
         }
         _ => String::new(),
@@ -351,11 +339,10 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
             name.to_owned(),
             lb.dns_name().unwrap_or_default().to_owned(),
         );
-        let group = lb
-            .security_groups()
-            .first()
-            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-            .unwrap_or_default();
+        let group = inventory.ids.named(
+            Kind::SecurityGroup,
+            lb.security_groups().first().map(String::as_str),
+        );
         let scheme = lb
             .scheme()
             .map(|scheme| scheme.as_str().to_owned())
@@ -665,15 +652,14 @@ async fn cluster(
         let group = service
             .load_balancers()
             .first()
-            .and_then(|lb| lb.target_group_arn())
-            .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
-            .unwrap_or_default();
+            .and_then(|lb| lb.target_group_arn());
+        let group = inventory.ids.named(Kind::TargetGroup, group);
         let security_group = service
             .network_configuration()
             .and_then(|network| network.awsvpc_configuration())
             .and_then(|vpc| vpc.security_groups().first())
-            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-            .unwrap_or_default();
+            .map(String::as_str);
+        let security_group = inventory.ids.named(Kind::SecurityGroup, security_group);
         let task_definition = service.task_definition().unwrap_or_default().to_owned();
         let family =
             super::cluster::describe_task_definition(aws, &task_definition, inventory).await?;

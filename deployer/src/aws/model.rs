@@ -163,6 +163,11 @@ impl Ids {
         self.ids.insert((kind, name.to_owned()), id.into());
     }
 
+    /// The dashctl name of what `id` refers to; empty when there is no id or it is not ours.
+    pub fn named(&self, kind: Kind, id: Option<&str>) -> String {
+        id.and_then(|id| self.name_of(kind, id)).unwrap_or_default()
+    }
+
     /// The dashctl name of the resource with this AWS id.
     pub fn name_of(&self, kind: Kind, id: &str) -> Option<String> {
         self.ids
