@@ -27,22 +27,8 @@ async fn pace_alarm_writes() {
 
 /// `app/NAME/ID` and `targetgroup/NAME/ID`, the dimensions ALB metrics use.
 fn dimensions(resource: &Resource, ids: &Ids) -> anyhow::Result<Vec<Dimension>> {
-    let lb = ids
-        .get(Kind::LoadBalancer, resource.get("load_balancer"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "load balancer {} does not exist (yet)",
-                resource.get("load_balancer")
-            )
-        })?;
-    let group = ids
-        .get(Kind::TargetGroup, resource.get("target_group"))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "target group {} does not exist (yet)",
-                resource.get("target_group")
-            )
-        })?;
+    let lb = ids.require(Kind::LoadBalancer, resource.get("load_balancer"))?;
+    let group = ids.require(Kind::TargetGroup, resource.get("target_group"))?;
     let lb = lb
         .split_once(":loadbalancer/")
         .map_or(lb, |(_, suffix)| suffix);
@@ -73,15 +59,7 @@ pub async fn put(aws: &Aws, spec: &Spec, resource: &Resource, ids: &Ids) -> anyh
     } else {
         (Statistic::Maximum, 0.0, 2)
     };
-    let tags = tags::for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_cloudwatch::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect();
+    let tags = tags::sdk(spec, resource);
     pace_alarm_writes().await;
     aws.cloudwatch
         .put_metric_alarm()

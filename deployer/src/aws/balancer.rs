@@ -1,13 +1,15 @@
 //! Load balancers (one internet-facing, one internal), target groups (blue and green per
 //! service) and listeners.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, Certificate, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
     TargetGroupAttribute, TargetTypeEnum,
 };
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::{explain, none_on};
 use super::listener_action::ListenerAction;
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
@@ -48,9 +50,35 @@ async fn set_deregistration_delay(
     Ok(())
 }
 
-fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
-    ids.get(kind, name)
-        .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
+/// DescribeTags takes at most this many ARNs a call.
+const TAGS_PER_CALL: usize = 20;
+
+/// The tags of each of `arns` (load balancers, target groups, listener rules), by key, in the
+/// order ELB answers.
+pub async fn tags_of(
+    aws: &Aws,
+    arns: &[String],
+) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
+    let mut found = Vec::new();
+    for batch in arns.chunks(TAGS_PER_CALL) {
+        let described = aws
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| explain("DescribeTags", e))?;
+        found.extend(
+            described
+                .tag_descriptions()
+                .iter()
+                .filter_map(|description| {
+                    let arn = description.resource_arn()?;
+                    Some((arn.to_owned(), tags::elb_map(description.tags())))
+                }),
+        );
+    }
+    Ok(found)
 }
 
 /// Returns the ARN and DNS name.
@@ -73,12 +101,8 @@ pub async fn create_load_balancer(
         .r#type(LoadBalancerTypeEnum::Application)
         .scheme(scheme)
         .set_subnets(Some(subnets))
-        .security_groups(id_of(
-            ids,
-            Kind::SecurityGroup,
-            resource.get("security_group"),
-        )?)
-        .set_tags(Some(tags::elb(spec, resource)))
+        .security_groups(ids.require(Kind::SecurityGroup, resource.get("security_group"))?)
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateLoadBalancer", e))?;
@@ -109,7 +133,7 @@ pub async fn create_target_group(
 ) -> anyhow::Result<String> {
     let service = target_group_service(spec, resource)?;
     let check = &service.health;
-    let vpc = id_of(ids, Kind::Vpc, &Names::new(spec).base())?;
+    let vpc = ids.require(Kind::Vpc, &Names::new(spec).base())?;
     let created = aws
         .elb
         .create_target_group()
@@ -124,7 +148,7 @@ pub async fn create_target_group(
         .healthy_threshold_count(i32::from(check.healthy_threshold))
         .unhealthy_threshold_count(i32::from(check.unhealthy_threshold))
         .matcher(Matcher::builder().http_code("200").build())
-        .set_tags(Some(tags::elb(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateTargetGroup", e))?;
@@ -155,7 +179,7 @@ pub async fn update_target_group(
     let check = &service.health;
     aws.elb
         .modify_target_group()
-        .target_group_arn(id_of(ids, Kind::TargetGroup, &resource.name)?)
+        .target_group_arn(ids.require(Kind::TargetGroup, &resource.name)?)
         .health_check_path(&check.path)
         .health_check_interval_seconds(check.interval.0.as_secs() as i32)
         .health_check_timeout_seconds(check.timeout.0.as_secs() as i32)
@@ -169,7 +193,7 @@ pub async fn update_target_group(
             aws,
             spec,
             resource,
-            id_of(ids, Kind::TargetGroup, &resource.name)?,
+            ids.require(Kind::TargetGroup, &resource.name)?,
         )
         .await?;
     }
@@ -200,7 +224,7 @@ pub async fn create_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
     let mut request = aws
         .elb
         .create_listener()
-        .load_balancer_arn(id_of(ids, Kind::LoadBalancer, lb)?)
+        .load_balancer_arn(ids.require(Kind::LoadBalancer, lb)?)
         .port(port)
         .protocol(protocol)
         .default_actions(default_action(resource, ids)?);
@@ -226,7 +250,7 @@ pub async fn update_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
     let mut request = aws
         .elb
         .modify_listener()
-        .listener_arn(id_of(ids, Kind::Listener, &resource.name)?)
+        .listener_arn(ids.require(Kind::Listener, &resource.name)?)
         .default_actions(default_action(resource, ids)?);
     if let Some(certificate) = resource.attrs.get("certificate") {
         request = request
@@ -241,7 +265,7 @@ pub async fn update_listener(aws: &Aws, resource: &Resource, ids: &Ids) -> anyho
 }
 
 pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Result<()> {
-    let arn = id_of(ids, kind, name)?;
+    let arn = ids.require(kind, name)?;
     match kind {
         Kind::LoadBalancer => {
             aws.elb
@@ -255,23 +279,16 @@ pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Res
                 &format!("load balancer {name} being deleted"),
                 super::retry::SETTLE,
                 || async {
-                    match aws
+                    let found = aws
                         .elb
                         .describe_load_balancers()
                         .load_balancer_arns(arn)
                         .send()
-                        .await
-                    {
-                        Ok(found) => Ok(found.load_balancers().is_empty()),
-                        Err(error)
-                            if error
-                                .as_service_error()
-                                .is_some_and(|e| e.is_load_balancer_not_found_exception()) =>
-                        {
-                            Ok(true)
-                        }
-                        Err(error) => Err(explain("DescribeLoadBalancers", error)),
-                    }
+                        .await;
+                    Ok(
+                        none_on(&["LoadBalancerNotFound"], "DescribeLoadBalancers", found)?
+                            .is_none_or(|found| found.load_balancers().is_empty()),
+                    )
                 },
             )
             .await?;

@@ -18,11 +18,6 @@ use super::tags;
 use crate::events::Event;
 use crate::spec::Spec;
 
-fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
-    ids.get(kind, name)
-        .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
-}
-
 fn pairs(text: &str) -> Vec<(String, String)> {
     text.split("; ")
         .filter_map(|pair| pair.split_once('='))
@@ -44,7 +39,7 @@ pub async fn create_cluster(aws: &Aws, spec: &Spec, resource: &Resource) -> anyh
         .ecs
         .create_cluster()
         .cluster_name(&resource.name)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateCluster", e))?;
@@ -101,10 +96,10 @@ pub async fn register_task_definition(
         .requires_compatibilities(Compatibility::Fargate)
         .cpu(resource.get("cpu"))
         .memory(resource.get("memory"))
-        .execution_role_arn(id_of(ids, Kind::Role, resource.get("execution_role"))?)
-        .task_role_arn(id_of(ids, Kind::Role, resource.get("task_role"))?)
+        .execution_role_arn(ids.require(Kind::Role, resource.get("execution_role"))?)
+        .task_role_arn(ids.require(Kind::Role, resource.get("task_role"))?)
         .container_definitions(container)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("RegisterTaskDefinition", e))?;
@@ -206,11 +201,7 @@ fn private_subnets(spec: &Spec, ids: &Ids) -> Vec<String> {
 fn network(spec: &Spec, resource: &Resource, ids: &Ids) -> anyhow::Result<NetworkConfiguration> {
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(private_subnets(spec, ids)))
-        .security_groups(id_of(
-            ids,
-            Kind::SecurityGroup,
-            resource.get("security_group"),
-        )?)
+        .security_groups(ids.require(Kind::SecurityGroup, resource.get("security_group"))?)
         .assign_public_ip(AssignPublicIp::Disabled)
         .build()?;
     Ok(NetworkConfiguration::builder()
@@ -247,7 +238,7 @@ pub async fn create_service(
         .services
         .get(service)
         .ok_or_else(|| anyhow::anyhow!("ECS service {} has no spec service", resource.name))?;
-    let task_definition = id_of(ids, Kind::TaskDefinition, resource.get("task_definition"))?;
+    let task_definition = ids.require(Kind::TaskDefinition, resource.get("task_definition"))?;
     let created = aws
         .ecs
         .create_service()
@@ -259,7 +250,7 @@ pub async fn create_service(
         .network_configuration(network(spec, resource, ids)?)
         .load_balancers(
             LoadBalancer::builder()
-                .target_group_arn(id_of(ids, Kind::TargetGroup, resource.get("target_group"))?)
+                .target_group_arn(ids.require(Kind::TargetGroup, resource.get("target_group"))?)
                 .container_name(service)
                 .container_port(i32::from(definition.port))
                 .build(),
@@ -267,7 +258,7 @@ pub async fn create_service(
         .deployment_configuration(deployment_configuration())
         .health_check_grace_period_seconds(60)
         .propagate_tags(PropagateTags::Service)
-        .set_tags(Some(tags::ecs(spec, resource)))
+        .set_tags(Some(tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateService", e))?;
@@ -289,11 +280,7 @@ pub async fn update_service(
         .update_service()
         .cluster(Names::new(spec).base())
         .service(&resource.name)
-        .task_definition(id_of(
-            ids,
-            Kind::TaskDefinition,
-            resource.get("task_definition"),
-        )?)
+        .task_definition(ids.require(Kind::TaskDefinition, resource.get("task_definition"))?)
         .network_configuration(network(spec, resource, ids)?)
         .send()
         .await
@@ -421,7 +408,7 @@ pub async fn delete(
         Kind::Cluster => {
             aws.ecs
                 .delete_cluster()
-                .cluster(id_of(ids, Kind::Cluster, name)?)
+                .cluster(ids.require(Kind::Cluster, name)?)
                 .send()
                 .await
                 .map_err(|e| explain("DeleteCluster", e))?;

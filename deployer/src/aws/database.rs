@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::Aws;
 use super::desired::UNKNOWN_DNS;
-use super::errors::{code_of, explain};
+use super::errors::{explain, none_on};
 use super::model::{DatabaseAddress, Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use crate::spec::{Database, Spec};
@@ -101,7 +101,7 @@ pub async fn create_subnet_group(
             spec.app, spec.environment
         ))
         .set_subnet_ids(Some(subnets))
-        .set_tags(Some(super::tags::rds(spec, resource)))
+        .set_tags(Some(super::tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBSubnetGroup", e))?;
@@ -137,7 +137,7 @@ pub async fn create_instance(
         .multi_az(resource.get("multi_az") == "true")
         .copy_tags_to_snapshot(true)
         .auto_minor_version_upgrade(true)
-        .set_tags(Some(super::tags::rds(spec, resource)))
+        .set_tags(Some(super::tags::sdk(spec, resource)))
         .send()
         .await
         .map_err(|e| explain("CreateDBInstance", e))?;
@@ -206,18 +206,16 @@ pub async fn modify_instance(
 }
 
 async fn describe(aws: &Aws, identifier: &str) -> anyhow::Result<Option<DbInstance>> {
-    match aws
+    let found = aws
         .rds
         .describe_db_instances()
         .db_instance_identifier(identifier)
         .send()
-        .await
-        .map_err(|e| explain("DescribeDBInstances", e))
-    {
-        Ok(found) => Ok(found.db_instances().first().cloned()),
-        Err(error) if code_of(&error).is_some_and(|e| e.code == "DBInstanceNotFound") => Ok(None),
-        Err(error) => Err(error),
-    }
+        .await;
+    Ok(
+        none_on(&["DBInstanceNotFound"], "DescribeDBInstances", found)?
+            .and_then(|found| found.db_instances().first().cloned()),
+    )
 }
 
 fn status(instance: &DbInstance) -> &str {
@@ -337,19 +335,18 @@ pub async fn delete_instance(
 }
 
 pub async fn delete_subnet_group(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    match aws
+    let deleted = aws
         .rds
         .delete_db_subnet_group()
         .db_subnet_group_name(name)
         .send()
-        .await
-        .map_err(|e| explain("DeleteDBSubnetGroup", e))
-    {
-        Err(error) if code_of(&error).is_some_and(|e| e.code == "DBSubnetGroupNotFoundFault") => {
-            Ok(())
-        }
-        other => other.map(|_| ()),
-    }
+        .await;
+    none_on(
+        &["DBSubnetGroupNotFoundFault"],
+        "DeleteDBSubnetGroup",
+        deleted,
+    )?;
+    Ok(())
 }
 
 /// The databases and DB subnet groups that carry our tags, in the desired state's shape, and

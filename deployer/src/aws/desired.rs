@@ -193,16 +193,7 @@ fn load_balancers(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
         if spec.aws.certificate_arn.is_some() {
             rules.push("tcp/443 from 0.0.0.0/0".to_owned());
         }
-        out.push(
-            Resource::new(Kind::SecurityGroup, names.load_balancer_group(true))
-                .attr("rules", joined(rules)),
-        );
-        out.push(
-            Resource::new(Kind::LoadBalancer, names.load_balancer(true))
-                .attr("scheme", "internet-facing")
-                .attr("subnets", "public")
-                .attr("security_group", names.load_balancer_group(true)),
-        );
+        out.extend(load_balancer(names, true, rules));
     }
     if has_internal {
         // Only the tasks of services that reference an internal service may reach it.
@@ -219,18 +210,30 @@ fn load_balancers(spec: &Spec, names: &Names<'_>) -> Vec<Resource> {
                         format!("tcp/{} from sg:{}", service.port, names.tasks_group(caller))
                     })
             });
-        out.push(
-            Resource::new(Kind::SecurityGroup, names.load_balancer_group(false))
-                .attr("rules", joined(rules)),
-        );
-        out.push(
-            Resource::new(Kind::LoadBalancer, names.load_balancer(false))
-                .attr("scheme", "internal")
-                .attr("subnets", "private")
-                .attr("security_group", names.load_balancer_group(false)),
-        );
+        out.extend(load_balancer(names, false, rules));
     }
     out
+}
+
+/// The public or the internal load balancer, and its security group admitting `rules`.
+fn load_balancer(
+    names: &Names<'_>,
+    public: bool,
+    rules: impl IntoIterator<Item = String>,
+) -> [Resource; 2] {
+    let (scheme, subnets) = if public {
+        ("internet-facing", "public")
+    } else {
+        ("internal", "private")
+    };
+    [
+        Resource::new(Kind::SecurityGroup, names.load_balancer_group(public))
+            .attr("rules", joined(rules)),
+        Resource::new(Kind::LoadBalancer, names.load_balancer(public))
+            .attr("scheme", scheme)
+            .attr("subnets", subnets)
+            .attr("security_group", names.load_balancer_group(public)),
+    ]
 }
 
 /// Who calls which internal service: from `${services.X.url}` references in env.
@@ -611,18 +614,21 @@ mod tests {
         resources(spec, &place, &Ids::default(), &BTreeMap::new())
     }
 
+    /// The wanted resource of `kind` named `name`.
+    fn find<'a>(resources: &'a [Resource], kind: Kind, name: &str) -> &'a Resource {
+        resources
+            .iter()
+            .find(|r| r.kind == kind && r.name == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
     #[test]
     fn https_gets_a_443_listener_and_port_80_redirects() {
         let spec = spec(
             "app: shop\nenvironment: prod\naws: { certificate_arn: 'arn:aws:acm:eu-west-1:1:certificate/x' }\nservices:\n  web: { port: 3000, public: true }\n",
         );
         let resources = first_deploy(&spec, &["eu-west-1a", "eu-west-1b"], "aws");
-        let listener = |name: &str| {
-            resources
-                .iter()
-                .find(|r| r.kind == Kind::Listener && r.name == name)
-                .expect(name)
-        };
+        let listener = |name: &str| find(&resources, Kind::Listener, name);
         let https = listener("shop-prod-public:443");
         assert_eq!(https.get("protocol"), "HTTPS");
         assert_eq!(
@@ -642,10 +648,7 @@ mod tests {
             listener("shop-prod-public:80").get("action"),
             "redirect: https"
         );
-        let group = resources
-            .iter()
-            .find(|r| r.kind == Kind::SecurityGroup && r.name == "shop-prod-public-alb")
-            .expect("alb group");
+        let group = find(&resources, Kind::SecurityGroup, "shop-prod-public-alb");
         assert_eq!(
             group.get("rules"),
             "tcp/443 from 0.0.0.0/0; tcp/80 from 0.0.0.0/0"
@@ -662,10 +665,7 @@ mod tests {
             "app: a\nenvironment: b\nservices:\n  web:\n    port: 80\n    public: true\n    secrets: { DB: /prod/db-password, KEY: 'arn:aws:secretsmanager:eu-west-1:1:secret:k' }\n",
         );
         let resources = first_deploy(&spec, &["x", "y"], "aws-cn");
-        let role = resources
-            .iter()
-            .find(|r| r.kind == Kind::Role && r.name == "a-b-execution")
-            .expect("role");
+        let role = find(&resources, Kind::Role, "a-b-execution");
         assert_eq!(
             role.get("secrets"),
             "arn:aws-cn:ssm:*:*:parameter/prod/db-password; arn:aws:secretsmanager:eu-west-1:1:secret:k-??????"
@@ -674,10 +674,7 @@ mod tests {
             role.get("managed"),
             "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
         );
-        let task = resources
-            .iter()
-            .find(|r| r.kind == Kind::Role && r.name == "a-b-web-task")
-            .expect("task role");
+        let task = find(&resources, Kind::Role, "a-b-web-task");
         assert_eq!((task.get("managed"), task.get("secrets")), ("", ""));
     }
 
@@ -712,20 +709,10 @@ mod tests {
         let count = |kind| resources.iter().filter(|r| r.kind == kind).count();
         assert_eq!(count(Kind::NatGateway), 3);
         assert_eq!(count(Kind::Subnet), 6);
-        let subnet = |name: &str| {
-            resources
-                .iter()
-                .find(|r| r.name == name)
-                .expect(name)
-                .get("cidr")
-                .to_owned()
-        };
+        let subnet = |name: &str| find(&resources, Kind::Subnet, name).get("cidr").to_owned();
         assert_eq!(subnet("a-b-public-a"), "10.9.0.0/20");
         assert_eq!(subnet("a-b-private-c"), "10.9.160.0/20");
-        let private_c = resources
-            .iter()
-            .find(|r| r.kind == Kind::RouteTable && r.name == "a-b-private-c")
-            .expect("table");
+        let private_c = find(&resources, Kind::RouteTable, "a-b-private-c");
         assert_eq!(private_c.get("route"), "nat:a-b-nat-c");
     }
 }

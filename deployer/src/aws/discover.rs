@@ -15,7 +15,7 @@ use super::Aws;
 use super::balancer::DEREGISTRATION_DELAY;
 use super::errors::explain;
 use super::listener_action::ListenerAction;
-use super::model::{Inventory, Kind, Resource};
+use super::model::{Ids, Inventory, Kind, Resource};
 use super::names::{Names, TAG_APP, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
 use super::tags::ec2_filters;
 use crate::spec::Spec;
@@ -49,8 +49,11 @@ fn joined(mut items: Vec<String>) -> String {
     items.join("; ")
 }
 
-/// An EC2 resource kind discovery lists: its tags, its id and the name dashctl gave it.
+/// An EC2 resource kind discovery lists: its kind, the Describe call that lists it, its tags,
+/// its id and the name dashctl gave it.
 trait Ec2Resource {
+    const KIND: Kind;
+    const OPERATION: &'static str;
     fn tags(&self) -> &[Tag];
     fn id(&self) -> Option<&str>;
     /// The `Name` tag (a security group has a name of its own).
@@ -60,10 +63,12 @@ trait Ec2Resource {
 }
 
 macro_rules! ec2_resource {
-    ($($kind:ty => $id:ident),* $(,)?) => {$(
-        impl Ec2Resource for $kind {
+    ($($type:ty => $id:ident, $kind:expr, $operation:literal;)*) => {$(
+        impl Ec2Resource for $type {
+            const KIND: Kind = $kind;
+            const OPERATION: &'static str = $operation;
             fn tags(&self) -> &[Tag] {
-                <$kind>::tags(self)
+                <$type>::tags(self)
             }
             fn id(&self) -> Option<&str> {
                 self.$id()
@@ -73,15 +78,17 @@ macro_rules! ec2_resource {
 }
 
 ec2_resource!(
-    Vpc => vpc_id,
-    InternetGateway => internet_gateway_id,
-    Subnet => subnet_id,
-    Address => allocation_id,
-    NatGateway => nat_gateway_id,
-    RouteTable => route_table_id,
+    Vpc => vpc_id, Kind::Vpc, "DescribeVpcs";
+    InternetGateway => internet_gateway_id, Kind::InternetGateway, "DescribeInternetGateways";
+    Subnet => subnet_id, Kind::Subnet, "DescribeSubnets";
+    Address => allocation_id, Kind::ElasticIp, "DescribeAddresses";
+    NatGateway => nat_gateway_id, Kind::NatGateway, "DescribeNatGateways";
+    RouteTable => route_table_id, Kind::RouteTable, "DescribeRouteTables";
 );
 
 impl Ec2Resource for SecurityGroup {
+    const KIND: Kind = Kind::SecurityGroup;
+    const OPERATION: &'static str = "DescribeSecurityGroups";
     fn tags(&self) -> &[Tag] {
         SecurityGroup::tags(self)
     }
@@ -93,33 +100,37 @@ impl Ec2Resource for SecurityGroup {
     }
 }
 
-/// The resources of one EC2 kind that carry our tags, by name, their ids recorded in the
-/// inventory; `listed` is the Describe call `operation` (filtered with `ec2_filters`). One
-/// without an id or a name is skipped.
-async fn ec2_ours<T, E, R>(
-    kind: Kind,
-    operation: &str,
+/// Records the resources of one EC2 kind that carry our tags, ids and all; `listed` is its
+/// Describe call (filtered with `ec2_filters`), `read` gives the named resource the attributes
+/// the desired state has. Every id is recorded before any resource is read: one may refer to
+/// another of its kind (a security group's rules do). One without an id or a name is skipped.
+async fn record_ec2<T, E, R>(
     listed: impl Future<Output = Result<Vec<T>, SdkError<E, R>>>,
     names: &Names<'_>,
     inventory: &mut Inventory,
-) -> anyhow::Result<Vec<(String, T)>>
+    read: impl Fn(&T, Resource, &Ids) -> Resource,
+) -> anyhow::Result<()>
 where
     T: Ec2Resource,
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
 {
     let mut found = Vec::new();
-    for item in listed.await.map_err(|e| explain(operation, e))? {
+    for item in listed.await.map_err(|e| explain(T::OPERATION, e))? {
         if !ours(item.tags(), names) {
             continue;
         }
         let (Some(id), Some(name)) = (item.id(), item.name()) else {
             continue;
         };
-        inventory.ids.insert(kind, &name, id);
+        inventory.ids.insert(T::KIND, &name, id);
         found.push((name, item));
     }
-    Ok(found)
+    for (name, item) in found {
+        let resource = read(&item, Resource::new(T::KIND, name), &inventory.ids);
+        inventory.resources.push(resource);
+    }
+    Ok(())
 }
 
 /// ELBv2 has no tag filter on Describe: of `all`, what DescribeTags says is ours, with its tags.
@@ -133,7 +144,11 @@ async fn elb_ours<T>(
         .iter()
         .filter_map(|item| arn(item).map(str::to_owned))
         .collect();
-    let mut tagged = elb_tagged(aws, names, arns).await?;
+    let mut tagged: BTreeMap<_, _> = super::balancer::tags_of(aws, &arns)
+        .await?
+        .into_iter()
+        .filter(|(_, tags)| names.own(|key| tags.get(key).map(String::as_str)))
+        .collect();
     Ok(all
         .into_iter()
         .filter_map(|item| {
@@ -157,89 +172,39 @@ pub async fn inventory(aws: &Aws, spec: &Spec) -> anyhow::Result<Inventory> {
     Ok(inventory)
 }
 
+/// Every page of the EC2 Describe call `$describe`, filtered to what carries our tags
+/// (`$set_filters` is the request's filter setter: NAT gateways' is `set_filter`).
+macro_rules! every_ours {
+    ($aws:expr, $names:expr, $describe:ident, $set_filters:ident) => {
+        $aws.ec2
+            .$describe()
+            .$set_filters(Some(ec2_filters($names.app, $names.environment)))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+    };
+}
+
 async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
-    // Every EC2 Describe pages; the paginators follow the token.
-    let filters = || Some(ec2_filters(names.app, names.environment));
-    let ec2 = &aws.ec2;
-    let vpcs = ec2.describe_vpcs().set_filters(filters()).into_paginator();
-    for (name, vpc) in ec2_ours(
-        Kind::Vpc,
-        "DescribeVpcs",
-        vpcs.items().send().try_collect(),
-        names,
-        inventory,
-    )
-    .await?
-    {
-        inventory.resources.push(
-            Resource::new(Kind::Vpc, name).attr("cidr", vpc.cidr_block().unwrap_or_default()),
-        );
-    }
-    let gateways = ec2
-        .describe_internet_gateways()
-        .set_filters(filters())
-        .into_paginator();
-    for (name, gateway) in ec2_ours(
-        Kind::InternetGateway,
-        "DescribeInternetGateways",
-        gateways.items().send().try_collect(),
-        names,
-        inventory,
-    )
-    .await?
-    {
-        let vpc = gateway
-            .attachments()
-            .first()
-            .and_then(|attachment| attachment.vpc_id())
-            .and_then(|vpc| inventory.ids.name_of(Kind::Vpc, vpc))
-            .unwrap_or_default();
-        inventory
-            .resources
-            .push(Resource::new(Kind::InternetGateway, name).attr("vpc", vpc));
-    }
-    let subnets = ec2
-        .describe_subnets()
-        .set_filters(filters())
-        .into_paginator();
-    for (name, subnet) in ec2_ours(
-        Kind::Subnet,
-        "DescribeSubnets",
-        subnets.items().send().try_collect(),
-        names,
-        inventory,
-    )
-    .await?
-    {
-        inventory.resources.push(
-            Resource::new(Kind::Subnet, name)
-                .attr("cidr", subnet.cidr_block().unwrap_or_default())
-                .attr("az", subnet.availability_zone().unwrap_or_default())
-                .attr("tier", ec2_tag(subnet.tags(), TAG_TIER).unwrap_or_default()),
-        );
-    }
+    let vpcs = every_ours!(aws, names, describe_vpcs, set_filters);
+    record_ec2(vpcs, names, inventory, vpc).await?;
+    let gateways = every_ours!(aws, names, describe_internet_gateways, set_filters);
+    record_ec2(gateways, names, inventory, internet_gateway).await?;
+    let subnets = every_ours!(aws, names, describe_subnets, set_filters);
+    record_ec2(subnets, names, inventory, subnet).await?;
     // DescribeAddresses does not page.
-    let addresses = ec2.describe_addresses().set_filters(filters()).send();
-    for (name, _) in ec2_ours(
-        Kind::ElasticIp,
-        "DescribeAddresses",
-        async { addresses.await.map(|out| out.addresses().to_vec()) },
-        names,
-        inventory,
-    )
-    .await?
-    {
-        inventory
-            .resources
-            .push(Resource::new(Kind::ElasticIp, name));
-    }
+    let addresses = aws
+        .ec2
+        .describe_addresses()
+        .set_filters(Some(ec2_filters(names.app, names.environment)))
+        .send();
+    let addresses = async { addresses.await.map(|out| out.addresses().to_vec()) };
+    record_ec2(addresses, names, inventory, elastic_ip).await?;
     // A deleted NAT gateway stays listed for an hour.
-    let nats = ec2
-        .describe_nat_gateways()
-        .set_filter(filters())
-        .into_paginator();
+    let nats = every_ours!(aws, names, describe_nat_gateways, set_filter);
     let nats = async {
-        let nats: Vec<NatGateway> = nats.items().send().try_collect().await?;
+        let nats: Vec<NatGateway> = nats.await?;
         Ok(nats
             .into_iter()
             .filter(|nat| {
@@ -250,82 +215,74 @@ async fn network(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> any
             })
             .collect())
     };
-    for (name, nat) in ec2_ours(
-        Kind::NatGateway,
-        "DescribeNatGateways",
-        nats,
-        names,
-        inventory,
-    )
-    .await?
-    {
-        let subnet = nat
-            .subnet_id()
-            .and_then(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
-            .unwrap_or_default();
-        let eip = nat
-            .nat_gateway_addresses()
-            .first()
-            .and_then(|address| address.allocation_id())
-            .and_then(|allocation| inventory.ids.name_of(Kind::ElasticIp, allocation))
-            .unwrap_or_default();
-        inventory.resources.push(
-            Resource::new(Kind::NatGateway, name)
-                .attr("subnet", subnet)
-                .attr("eip", eip),
-        );
-    }
-    let tables = ec2
-        .describe_route_tables()
-        .set_filters(filters())
-        .into_paginator();
-    for (name, table) in ec2_ours(
-        Kind::RouteTable,
-        "DescribeRouteTables",
-        tables.items().send().try_collect(),
-        names,
-        inventory,
-    )
-    .await?
-    {
-        let default_route = table
-            .routes()
-            .iter()
-            .find(|route| route.destination_cidr_block() == Some("0.0.0.0/0"));
-        let route = match default_route {
-            Some(route) if route.nat_gateway_id().is_some() => {
-                format!(
-                    "nat:{}",
-                    route
-                        .nat_gateway_id()
-                        .and_then(|nat| inventory.ids.name_of(Kind::NatGateway, nat))
-                        .unwrap_or_default()
-                )
-            }
-            Some(route) if route.gateway_id().is_some() => {
-                format!(
-                    "igw:{}",
-                    route
-                        .gateway_id()
-                        .and_then(|gateway| inventory.ids.name_of(Kind::InternetGateway, gateway))
-                        .unwrap_or_default()
-                )
-            }
-            _ => String::new(),
-        };
-        let subnets = table
-            .associations()
-            .iter()
-            .filter_map(|association| association.subnet_id())
-            .filter_map(|subnet| inventory.ids.name_of(Kind::Subnet, subnet))
-            .collect();
-        inventory.resources.push(
-            Resource::new(Kind::RouteTable, name)
-                .attr("route", route)
-                .attr("subnets", joined(subnets)),
-        );
-    }
-    Ok(())
+    record_ec2(nats, names, inventory, nat_gateway).await?;
+    let tables = every_ours!(aws, names, describe_route_tables, set_filters);
+    record_ec2(tables, names, inventory, route_table).await
+}
+
+fn vpc(vpc: &Vpc, resource: Resource, _: &Ids) -> Resource {
+    resource.attr("cidr", vpc.cidr_block().unwrap_or_default())
+}
+
+fn internet_gateway(gateway: &InternetGateway, resource: Resource, ids: &Ids) -> Resource {
+    let vpc = gateway
+        .attachments()
+        .first()
+        .and_then(|attachment| attachment.vpc_id());
+    resource.attr("vpc", ids.named(Kind::Vpc, vpc))
+}
+
+fn subnet(subnet: &Subnet, resource: Resource, _: &Ids) -> Resource {
+    resource
+        .attr("cidr", subnet.cidr_block().unwrap_or_default())
+        .attr("az", subnet.availability_zone().unwrap_or_default())
+        .attr("tier", ec2_tag(subnet.tags(), TAG_TIER).unwrap_or_default())
+}
+
+/// An elastic IP is all name: nothing else about it is compared.
+fn elastic_ip(_: &Address, resource: Resource, _: &Ids) -> Resource {
+    resource
+}
+
+fn nat_gateway(nat: &NatGateway, resource: Resource, ids: &Ids) -> Resource {
+    let eip = nat
+        .nat_gateway_addresses()
+        .first()
+        .and_then(|address| address.allocation_id());
+    resource
+        .attr("subnet", ids.named(Kind::Subnet, nat.subnet_id()))
+        .attr("eip", ids.named(Kind::ElasticIp, eip))
+}
+
+fn route_table(table: &RouteTable, resource: Resource, ids: &Ids) -> Resource {
+    let default_route = table
+        .routes()
+        .iter()
+        .find(|route| route.destination_cidr_block() == Some("0.0.0.0/0"));
+    let route = match default_route {
+        Some(route) if route.nat_gateway_id().is_some() => {
+            format!(
+                "nat:{}",
+                ids.named(Kind::NatGateway, route.nat_gateway_id())
+            )
+        }
+        Some(route) if route.gateway_id().is_some() => {
+            format!(
+                "igw:{}",
+                ids.named(Kind::InternetGateway, route.gateway_id())
+            )
+        }
+        _ => String::new(),
+    };
+    let subnets = table
+        .associations()
+        .iter()
+        .filter_map(|association| association.subnet_id())
+        .filter_map(|subnet| ids.name_of(Kind::Subnet, subnet))
+        .collect();
+    resource
+        .attr("route", route)
+        .attr("subnets", joined(subnets))
 }
 
 async fn security_groups(
@@ -333,74 +290,34 @@ async fn security_groups(
     names: &Names<'_>,
     inventory: &mut Inventory,
 ) -> anyhow::Result<()> {
-    let groups = aws
-        .ec2
-        .describe_security_groups()
-        .set_filters(Some(ec2_filters(names.app, names.environment)))
-        .into_paginator();
-    // Every group's name is recorded first: rules refer to other groups by id.
-    let groups = ec2_ours(
-        Kind::SecurityGroup,
-        "DescribeSecurityGroups",
-        groups.items().send().try_collect(),
-        names,
-        inventory,
-    )
-    .await?;
-    for (name, group) in &groups {
-        let mut rules = Vec::new();
-        for permission in group.ip_permissions() {
-            let protocol = permission.ip_protocol().unwrap_or("-1");
-            let port = permission
-                .from_port()
-                .map_or_else(|| "all".to_owned(), |port| port.to_string());
-            for range in permission.ip_ranges() {
-                rules.push(format!(
-                    "{protocol}/{port} from {}",
-                    range.cidr_ip().unwrap_or_default()
-                ));
-            }
-            for pair in permission.user_id_group_pairs() {
-                let source = pair
-                    .group_id()
-                    .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-                    .unwrap_or_else(|| pair.group_id().unwrap_or_default().to_owned());
-                rules.push(format!("{protocol}/{port} from sg:{source}"));
-            }
-        }
-        let service = ec2_tag(group.tags(), TAG_SERVICE);
-        let mut resource = Resource::new(Kind::SecurityGroup, name).attr("rules", joined(rules));
-        resource.service = service;
-        inventory.resources.push(resource);
-    }
-    Ok(())
+    let groups = every_ours!(aws, names, describe_security_groups, set_filters);
+    record_ec2(groups, names, inventory, security_group).await
 }
 
-/// ELBv2 has no tag filter on Describe: list, then keep what DescribeTags says is ours.
-async fn elb_tagged(
-    aws: &Aws,
-    names: &Names<'_>,
-    arns: Vec<String>,
-) -> anyhow::Result<BTreeMap<String, BTreeMap<String, String>>> {
-    let mut ours = BTreeMap::new();
-    for chunk in arns.chunks(20) {
-        let described = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| explain("DescribeTags", e))?;
-        for description in described.tag_descriptions() {
-            let tags = super::tags::elb_map(description.tags());
-            if names.own(|key| tags.get(key).map(String::as_str)) {
-                if let Some(arn) = description.resource_arn() {
-                    ours.insert(arn.to_owned(), tags);
-                }
-            }
+fn security_group(group: &SecurityGroup, resource: Resource, ids: &Ids) -> Resource {
+    let mut rules = Vec::new();
+    for permission in group.ip_permissions() {
+        let protocol = permission.ip_protocol().unwrap_or("-1");
+        let port = permission
+            .from_port()
+            .map_or_else(|| "all".to_owned(), |port| port.to_string());
+        for range in permission.ip_ranges() {
+            rules.push(format!(
+                "{protocol}/{port} from {}",
+                range.cidr_ip().unwrap_or_default()
+            ));
+        }
+        for pair in permission.user_id_group_pairs() {
+            let source = pair
+                .group_id()
+                .and_then(|id| ids.name_of(Kind::SecurityGroup, id))
+                .unwrap_or_else(|| pair.group_id().unwrap_or_default().to_owned());
+            rules.push(format!("{protocol}/{port} from sg:{source}"));
         }
     }
-    Ok(ours)
+    let mut resource = resource.attr("rules", joined(rules));
+    resource.service = ec2_tag(group.tags(), TAG_SERVICE);
+    resource
 }
 
 async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> anyhow::Result<()> {
@@ -422,11 +339,10 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
             name.to_owned(),
             lb.dns_name().unwrap_or_default().to_owned(),
         );
-        let group = lb
-            .security_groups()
-            .first()
-            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-            .unwrap_or_default();
+        let group = inventory.ids.named(
+            Kind::SecurityGroup,
+            lb.security_groups().first().map(String::as_str),
+        );
         let scheme = lb
             .scheme()
             .map(|scheme| scheme.as_str().to_owned())
@@ -736,15 +652,14 @@ async fn cluster(
         let group = service
             .load_balancers()
             .first()
-            .and_then(|lb| lb.target_group_arn())
-            .and_then(|arn| inventory.ids.name_of(Kind::TargetGroup, arn))
-            .unwrap_or_default();
+            .and_then(|lb| lb.target_group_arn());
+        let group = inventory.ids.named(Kind::TargetGroup, group);
         let security_group = service
             .network_configuration()
             .and_then(|network| network.awsvpc_configuration())
             .and_then(|vpc| vpc.security_groups().first())
-            .and_then(|id| inventory.ids.name_of(Kind::SecurityGroup, id))
-            .unwrap_or_default();
+            .map(String::as_str);
+        let security_group = inventory.ids.named(Kind::SecurityGroup, security_group);
         let task_definition = service.task_definition().unwrap_or_default().to_owned();
         let family =
             super::cluster::describe_task_definition(aws, &task_definition, inventory).await?;

@@ -33,6 +33,24 @@ pub fn code_of(error: &anyhow::Error) -> Option<&AwsError> {
         .find_map(|cause| cause.downcast_ref::<AwsError>())
 }
 
+/// The call's answer, or None when AWS refused it with one of `codes` (a refusal the caller
+/// expects, such as "not found"); any other error explained.
+pub fn none_on<T, E, R>(
+    codes: &[&str],
+    operation: &str,
+    answer: Result<T, SdkError<E, R>>,
+) -> anyhow::Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match answer {
+        Ok(answer) => Ok(Some(answer)),
+        Err(error) if error.code().is_some_and(|code| codes.contains(&code)) => Ok(None),
+        Err(error) => Err(explain(operation, error)),
+    }
+}
+
 /// `operation: what went wrong (what to do)`.
 pub fn explain<E, R>(operation: &str, error: SdkError<E, R>) -> anyhow::Error
 where
@@ -76,4 +94,41 @@ where
         message,
         line,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+
+    use super::*;
+
+    type Answer = Result<i32, SdkError<DescribeVpcsError, ()>>;
+
+    fn refused(code: &str) -> Answer {
+        let metadata = ErrorMetadata::builder().code(code).message("no").build();
+        Err(SdkError::service_error(
+            DescribeVpcsError::generic(metadata),
+            (),
+        ))
+    }
+
+    #[test]
+    fn an_expected_refusal_is_none_and_any_other_is_explained() {
+        let expected = ["InvalidVpcID.NotFound", "Gone"];
+        assert_eq!(
+            none_on(&expected, "DescribeVpcs", Answer::Ok(7)).expect("answer"),
+            Some(7)
+        );
+        assert!(
+            none_on(&expected, "DescribeVpcs", refused("Gone"))
+                .expect("expected")
+                .is_none()
+        );
+        let error =
+            none_on(&expected, "DescribeVpcs", refused("AccessDenied")).expect_err("not expected");
+        let explained = code_of(&error).expect("an AWS error");
+        assert_eq!(explained.operation, "DescribeVpcs");
+        assert_eq!(explained.code, "AccessDenied");
+    }
 }

@@ -4,7 +4,7 @@
 use aws_sdk_iam::types::Tag;
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::{explain, none_on};
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::tags;
@@ -176,13 +176,9 @@ const SERVICE_LINKED_ROLES: [(&str, &str); 2] = [
 pub async fn ensure_service_linked_roles(aws: &Aws) -> anyhow::Result<Vec<&'static str>> {
     let mut created = Vec::new();
     for (service, role) in SERVICE_LINKED_ROLES {
-        match aws.iam.get_role().role_name(role).send().await {
-            Ok(_) => continue,
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) => {}
-            Err(error) => return Err(explain("GetRole", error)),
+        let found = aws.iam.get_role().role_name(role).send().await;
+        if none_on(&["NoSuchEntity"], "GetRole", found)?.is_some() {
+            continue;
         }
         match aws
             .iam

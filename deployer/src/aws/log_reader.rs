@@ -6,11 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::DesiredStatus;
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::none_on;
 use super::names::Names;
 use crate::log_line::{self, LogLine};
 use crate::rollout::Color;
@@ -126,30 +125,22 @@ impl<'a> AwsLogs<'a> {
         start: i64,
     ) -> anyhow::Result<Option<Vec<aws_sdk_cloudwatchlogs::types::FilteredLogEvent>>> {
         let mut events = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .aws
-                .logs
-                .filter_log_events()
-                .log_group_name(&self.group)
-                .start_time(start)
-                .set_next_token(token.take())
-                .send()
-                .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(error) if error.code() == Some("ResourceNotFoundException") => {
-                    return Ok(None);
-                }
-                Err(error) => return Err(explain("FilterLogEvents", error)),
+        let mut pages = self
+            .aws
+            .logs
+            .filter_log_events()
+            .log_group_name(&self.group)
+            .start_time(start)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let Some(page) = none_on(&["ResourceNotFoundException"], "FilterLogEvents", page)?
+            else {
+                return Ok(None);
             };
             events.extend(page.events.unwrap_or_default());
-            match page.next_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(Some(events)),
-            }
         }
+        Ok(Some(events))
     }
 
     /// Which color ran each task ECS still lists: running ones and those stopped recently.
@@ -157,38 +148,24 @@ impl<'a> AwsLogs<'a> {
         let mut colors = HashMap::new();
         for (color, ecs_service) in &self.ecs_services {
             for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
-                let mut token: Option<String> = None;
-                loop {
-                    let page = self
-                        .aws
-                        .ecs
-                        .list_tasks()
-                        .cluster(&self.cluster)
-                        .service_name(ecs_service)
-                        .desired_status(status.clone())
-                        .set_next_token(token.take())
-                        .send()
-                        .await;
-                    let page = match page {
-                        Ok(page) => page,
-                        // Nothing deployed (any more): no task has a known color.
-                        Err(error)
-                            if matches!(
-                                error.code(),
-                                Some("ClusterNotFoundException" | "ServiceNotFoundException")
-                            ) =>
-                        {
-                            break;
-                        }
-                        Err(error) => return Err(explain("ListTasks", error)),
+                let mut pages = self
+                    .aws
+                    .ecs
+                    .list_tasks()
+                    .cluster(&self.cluster)
+                    .service_name(ecs_service)
+                    .desired_status(status)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let missing = ["ClusterNotFoundException", "ServiceNotFoundException"];
+                    // Nothing deployed (any more): no task has a known color.
+                    let Some(page) = none_on(&missing, "ListTasks", page)? else {
+                        break;
                     };
                     for arn in page.task_arns() {
                         let id = arn.rsplit('/').next().unwrap_or(arn);
                         colors.insert(id.to_owned(), *color);
-                    }
-                    match page.next_token {
-                        Some(next) if !next.is_empty() => token = Some(next),
-                        _ => break,
                     }
                 }
             }

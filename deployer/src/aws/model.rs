@@ -153,8 +153,19 @@ impl Ids {
         self.ids.get(&(kind, name.to_owned())).map(String::as_str)
     }
 
+    /// The id of something an earlier step made; an error names what is missing.
+    pub fn require(&self, kind: Kind, name: &str) -> anyhow::Result<&str> {
+        self.get(kind, name)
+            .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
+    }
+
     pub fn insert(&mut self, kind: Kind, name: &str, id: impl Into<String>) {
         self.ids.insert((kind, name.to_owned()), id.into());
+    }
+
+    /// The dashctl name of what `id` refers to; empty when there is no id or it is not ours.
+    pub fn named(&self, kind: Kind, id: Option<&str>) -> String {
+        id.and_then(|id| self.name_of(kind, id)).unwrap_or_default()
     }
 
     /// The dashctl name of the resource with this AWS id.

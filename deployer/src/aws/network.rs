@@ -9,11 +9,6 @@ use super::retry;
 use super::tags;
 use crate::spec::Spec;
 
-fn id_of<'a>(ids: &'a Ids, kind: Kind, name: &str) -> anyhow::Result<&'a str> {
-    ids.get(kind, name)
-        .ok_or_else(|| anyhow::anyhow!("{kind} {name} does not exist (yet)"))
-}
-
 pub async fn create_vpc(aws: &Aws, spec: &Spec, resource: &Resource) -> anyhow::Result<String> {
     let vpc = aws
         .ec2
@@ -64,7 +59,7 @@ pub async fn create_internet_gateway(
         aws.ec2
             .attach_internet_gateway()
             .internet_gateway_id(&id)
-            .vpc_id(id_of(ids, Kind::Vpc, resource.get("vpc"))?)
+            .vpc_id(ids.require(Kind::Vpc, resource.get("vpc"))?)
             .send()
             .await
             .map_err(|e| explain("AttachInternetGateway", e))
@@ -79,7 +74,7 @@ pub async fn create_subnet(
     resource: &Resource,
     ids: &Ids,
 ) -> anyhow::Result<String> {
-    let vpc = id_of(ids, Kind::Vpc, &super::names::Names::new(spec).base())?;
+    let vpc = ids.require(Kind::Vpc, &super::names::Names::new(spec).base())?;
     let subnet = aws
         .ec2
         .create_subnet()
@@ -122,8 +117,8 @@ pub async fn create_nat_gateway(
     let nat = aws
         .ec2
         .create_nat_gateway()
-        .subnet_id(id_of(ids, Kind::Subnet, resource.get("subnet"))?)
-        .allocation_id(id_of(ids, Kind::ElasticIp, resource.get("eip"))?)
+        .subnet_id(ids.require(Kind::Subnet, resource.get("subnet"))?)
+        .allocation_id(ids.require(Kind::ElasticIp, resource.get("eip"))?)
         .tag_specifications(tags::ec2(spec, resource, ResourceType::Natgateway))
         .send()
         .await
@@ -159,7 +154,7 @@ pub async fn ensure_route_table(
     let id = match ids.get(Kind::RouteTable, &resource.name) {
         Some(id) => id.to_owned(),
         None => {
-            let vpc = id_of(ids, Kind::Vpc, &super::names::Names::new(spec).base())?;
+            let vpc = ids.require(Kind::Vpc, &super::names::Names::new(spec).base())?;
             let table = aws
                 .ec2
                 .create_route_table()
@@ -193,8 +188,8 @@ pub async fn ensure_route_table(
             .route_table_id(&id)
             .destination_cidr_block("0.0.0.0/0");
         request = match route.split_once(':') {
-            Some(("igw", name)) => request.gateway_id(id_of(ids, Kind::InternetGateway, name)?),
-            Some(("nat", name)) => request.nat_gateway_id(id_of(ids, Kind::NatGateway, name)?),
+            Some(("igw", name)) => request.gateway_id(ids.require(Kind::InternetGateway, name)?),
+            Some(("nat", name)) => request.nat_gateway_id(ids.require(Kind::NatGateway, name)?),
             _ => anyhow::bail!("route table {}: unknown route `{route}`", resource.name),
         };
         retry::after_create(
@@ -231,7 +226,7 @@ pub async fn ensure_route_table(
                 aws.ec2
                     .associate_route_table()
                     .route_table_id(&id)
-                    .subnet_id(id_of(ids, Kind::Subnet, subnet)?)
+                    .subnet_id(ids.require(Kind::Subnet, subnet)?)
                     .send()
                     .await
                     .map_err(|e| explain("AssociateRouteTable", e))
@@ -259,7 +254,7 @@ async fn nat_state(aws: &Aws, id: &str) -> anyhow::Result<Option<String>> {
 }
 
 pub async fn delete(aws: &Aws, kind: Kind, name: &str, ids: &Ids) -> anyhow::Result<()> {
-    let id = id_of(ids, kind, name)?;
+    let id = ids.require(kind, name)?;
     match kind {
         Kind::Vpc => {
             aws.ec2

@@ -5,22 +5,14 @@ use aws_sdk_ssm::types::ParameterType;
 use serde::Serialize;
 
 use super::Aws;
-use super::errors::explain;
+use super::errors::none_on;
 
 pub async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
-    match aws.ssm.get_parameter().name(name).send().await {
-        Ok(found) => Ok(found
-            .parameter()
-            .and_then(|parameter| parameter.value().map(str::to_owned))),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            Ok(None)
-        }
-        Err(error) => Err(explain("GetParameter", error)),
-    }
+    let found = aws.ssm.get_parameter().name(name).send().await;
+    Ok(none_on(&["ParameterNotFound"], "GetParameter", found)?
+        .as_ref()
+        .and_then(|found| found.parameter())
+        .and_then(|parameter| parameter.value().map(str::to_owned)))
 }
 
 /// Writes `value` as JSON; false when it exists and `overwrite` is off.
@@ -31,7 +23,7 @@ pub async fn put(
     overwrite: bool,
 ) -> anyhow::Result<bool> {
     let value = serde_json::to_string(value)?;
-    match aws
+    let put = aws
         .ssm
         .put_parameter()
         .name(name)
@@ -39,30 +31,12 @@ pub async fn put(
         .r#type(ParameterType::String)
         .overwrite(overwrite)
         .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_already_exists()) =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(explain("PutParameter", error)),
-    }
+        .await;
+    Ok(none_on(&["ParameterAlreadyExists"], "PutParameter", put)?.is_some())
 }
 
 pub async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    match aws.ssm.delete_parameter().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(explain("DeleteParameter", error)),
-    }
+    let deleted = aws.ssm.delete_parameter().name(name).send().await;
+    none_on(&["ParameterNotFound"], "DeleteParameter", deleted)?;
+    Ok(())
 }

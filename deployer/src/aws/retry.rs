@@ -204,6 +204,16 @@ mod tests {
         anyhow::Error::new(AwsError::new("DeleteSubnet", code, message))
     }
 
+    /// A delete that meets a dependency on its first three calls and returns `value` on the
+    /// fourth; `calls` counts them.
+    async fn settles_on_the_fourth_call<T>(calls: &AtomicUsize, value: T) -> anyhow::Result<T> {
+        if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+            Err(aws_error("DependencyViolation", "has dependencies"))
+        } else {
+            Ok(value)
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn waits_out_a_dependency_then_succeeds() {
         let calls = AtomicUsize::new(0);
@@ -211,13 +221,7 @@ mod tests {
             &Events::ignored(),
             "delete subnet",
             Transient::Settling,
-            || async {
-                if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                    Err(aws_error("DependencyViolation", "has dependencies"))
-                } else {
-                    Ok(7)
-                }
-            },
+            || settles_on_the_fourth_call(&calls, 7),
         )
         .await;
         assert_eq!(result.expect("settled"), 7);
@@ -234,12 +238,8 @@ mod tests {
             }
         });
         let calls = AtomicUsize::new(0);
-        until_ok(&events, "delete subnet", Transient::Settling, || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
-                Err(aws_error("DependencyViolation", "has dependencies"))
-            } else {
-                Ok(())
-            }
+        until_ok(&events, "delete subnet", Transient::Settling, || {
+            settles_on_the_fourth_call(&calls, ())
         })
         .await
         .expect("settled");

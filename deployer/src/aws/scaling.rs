@@ -124,12 +124,8 @@ pub async fn put_policy(
     load_balancer: &str,
 ) -> anyhow::Result<String> {
     let group = resource.get("target_group");
-    let tg_arn = ids
-        .get(Kind::TargetGroup, group)
-        .ok_or_else(|| anyhow::anyhow!("target group {group} does not exist (yet)"))?;
-    let lb_arn = ids
-        .get(Kind::LoadBalancer, load_balancer)
-        .ok_or_else(|| anyhow::anyhow!("load balancer {load_balancer} does not exist (yet)"))?;
+    let tg_arn = ids.require(Kind::TargetGroup, group)?;
+    let lb_arn = ids.require(Kind::LoadBalancer, load_balancer)?;
     let label = resource_label(lb_arn, tg_arn).ok_or_else(|| {
         anyhow::anyhow!("cannot build the metric's resource label from {lb_arn} and {tg_arn}")
     })?;

@@ -29,23 +29,46 @@ pub fn for_resource(spec: &Spec, resource: &Resource) -> Vec<(String, String)> {
     tags
 }
 
+/// A service's own tag type, built from a key and a value.
+pub trait SdkTag {
+    fn new(key: String, value: String) -> Self;
+}
+
+macro_rules! sdk_tag {
+    ($($tag:ty),* $(,)?) => {$(
+        impl SdkTag for $tag {
+            fn new(key: String, value: String) -> Self {
+                <$tag>::builder().key(key).value(value).build()
+            }
+        }
+    )*};
+}
+
+sdk_tag!(
+    aws_sdk_ec2::types::Tag,
+    aws_sdk_elasticloadbalancingv2::types::Tag,
+    aws_sdk_ecs::types::Tag,
+    aws_sdk_rds::types::Tag,
+    aws_sdk_cloudwatch::types::Tag,
+);
+
+/// The resource's tags (`for_resource`) as the SDK type of the service they are sent to.
+pub fn sdk<T: SdkTag>(spec: &Spec, resource: &Resource) -> Vec<T> {
+    for_resource(spec, resource)
+        .into_iter()
+        .map(|(key, value)| T::new(key, value))
+        .collect()
+}
+
+/// The resource's tags for an EC2 Create call, which takes them by resource type.
 pub fn ec2(
     spec: &Spec,
     resource: &Resource,
     resource_type: aws_sdk_ec2::types::ResourceType,
 ) -> aws_sdk_ec2::types::TagSpecification {
-    let tags = for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_ec2::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect();
     aws_sdk_ec2::types::TagSpecification::builder()
         .resource_type(resource_type)
-        .set_tags(Some(tags))
+        .set_tags(Some(sdk(spec, resource)))
         .build()
 }
 
@@ -62,18 +85,6 @@ pub fn ec2_filters(app: &str, environment: &str) -> Vec<aws_sdk_ec2::types::Filt
         .collect()
 }
 
-pub fn elb(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_elasticloadbalancingv2::types::Tag> {
-    for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect()
-}
-
 /// Tags as ELB reports them (DescribeTags), by key.
 pub fn elb_map(
     tags: &[aws_sdk_elasticloadbalancingv2::types::Tag],
@@ -84,30 +95,6 @@ pub fn elb_map(
                 tag.key().unwrap_or_default().to_owned(),
                 tag.value().unwrap_or_default().to_owned(),
             )
-        })
-        .collect()
-}
-
-pub fn ecs(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_ecs::types::Tag> {
-    for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_ecs::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-        })
-        .collect()
-}
-
-pub fn rds(spec: &Spec, resource: &Resource) -> Vec<aws_sdk_rds::types::Tag> {
-    for_resource(spec, resource)
-        .into_iter()
-        .map(|(key, value)| {
-            aws_sdk_rds::types::Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
         })
         .collect()
 }

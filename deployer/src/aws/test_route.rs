@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::Aws;
 use super::colors::listener_name;
-use super::errors::explain;
+use super::errors::{explain, none_on};
 use super::model::{Ids, Kind, Resource};
 use super::names::Names;
 use super::tags;
@@ -24,9 +24,6 @@ pub const TAG_TEST_ROUTE: &str = "dashctl:test-route";
 
 /// A listener evaluates its rules lowest priority first: the test route comes before any other.
 pub const PRIORITY: i32 = 1;
-
-/// DescribeTags takes at most this many ARNs per call.
-const TAGS_PER_CALL: usize = 20;
 
 /// Replaces any test route on `service`'s listener with one to `color`.
 pub async fn open(
@@ -45,7 +42,7 @@ pub async fn open(
     let Some(group_arn) = ids.get(Kind::TargetGroup, &group) else {
         anyhow::bail!("target group {group} does not exist; run `dashctl deploy` to create it");
     };
-    let mut rule_tags = tags::elb(
+    let mut rule_tags: Vec<Tag> = tags::sdk(
         spec,
         &Resource::new(Kind::Listener, format!("{listener}-test-route")).service(service),
     );
@@ -100,12 +97,9 @@ pub async fn close(aws: &Aws, spec: &Spec, ids: &Ids, service: &str) -> anyhow::
 
 async fn delete_ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<()> {
     for rule in ours(aws, listener_arn).await? {
-        match aws.elb.delete_rule().rule_arn(&rule).send().await {
-            // Gone already (another run removed it): what was wanted.
-            Err(error) if error.code() == Some("RuleNotFound") => {}
-            Err(error) => return Err(explain("DeleteRule", error)),
-            Ok(_) => {}
-        }
+        let deleted = aws.elb.delete_rule().rule_arn(&rule).send().await;
+        // Gone already (another run removed it): what was wanted.
+        none_on(&["RuleNotFound"], "DeleteRule", deleted)?;
     }
     Ok(())
 }
@@ -113,19 +107,15 @@ async fn delete_ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<()> {
 /// ARNs of the rules on the listener tagged as dashctl's test route.
 async fn ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<Vec<String>> {
     let mut rules = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = match aws
-            .elb
-            .describe_rules()
-            .listener_arn(listener_arn)
-            .set_marker(marker)
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(error) if error.code() == Some("ListenerNotFound") => return Ok(Vec::new()),
-            Err(error) => return Err(explain("DescribeRules", error)),
+    let mut pages = aws
+        .elb
+        .describe_rules()
+        .listener_arn(listener_arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Some(page) = none_on(&["ListenerNotFound"], "DescribeRules", page)? else {
+            return Ok(Vec::new());
         };
         rules.extend(
             page.rules()
@@ -133,32 +123,11 @@ async fn ours(aws: &Aws, listener_arn: &str) -> anyhow::Result<Vec<String>> {
                 .filter(|rule| rule.is_default() != Some(true))
                 .filter_map(|rule| rule.rule_arn().map(str::to_owned)),
         );
-        marker = page.next_marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
     }
-    let mut found = Vec::new();
-    for batch in rules.chunks(TAGS_PER_CALL) {
-        let described = aws
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|e| explain("DescribeTags", e))?;
-        found.extend(
-            described
-                .tag_descriptions()
-                .iter()
-                .filter(|description| {
-                    description
-                        .tags()
-                        .iter()
-                        .any(|tag| tag.key() == Some(TAG_TEST_ROUTE))
-                })
-                .filter_map(|description| description.resource_arn().map(str::to_owned)),
-        );
-    }
-    Ok(found)
+    Ok(super::balancer::tags_of(aws, &rules)
+        .await?
+        .into_iter()
+        .filter(|(_, tags)| tags.contains_key(TAG_TEST_ROUTE))
+        .map(|(arn, _)| arn)
+        .collect())
 }
