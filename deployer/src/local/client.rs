@@ -38,11 +38,16 @@ impl Connection {
         Ok(Self { file, up, http })
     }
 
+    /// A request to `dashctl up`'s control API, with its token.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.file.url))
+            .bearer_auth(&self.file.token)
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> anyhow::Result<T> {
         let response = self
-            .http
-            .get(format!("{}{path}", self.file.url))
-            .bearer_auth(&self.file.token)
+            .request(reqwest::Method::GET, path)
             .timeout(timeout)
             .send()
             .await
@@ -74,9 +79,7 @@ impl Connection {
         events: &Events,
     ) -> anyhow::Result<ActionReport> {
         let mut response = self
-            .http
-            .post(format!("{}/rollout", self.file.url))
-            .bearer_auth(&self.file.token)
+            .request(reqwest::Method::POST, "/rollout")
             .json(request)
             .send()
             .await
@@ -123,9 +126,7 @@ impl Connection {
     /// Asks `up` to stop and waits until its process has exited.
     pub async fn down(&self, wait: Duration) -> anyhow::Result<()> {
         let response = self
-            .http
-            .post(format!("{}/down", self.file.url))
-            .bearer_auth(&self.file.token)
+            .request(reqwest::Method::POST, "/down")
             .timeout(Duration::from_secs(10))
             .send()
             .await

@@ -20,7 +20,9 @@ use super::api::{ActionError, ActionReport, RolloutLine, RolloutRequest, StatusR
 use super::platform::LocalPlatform;
 use super::release::LocalRelease;
 use crate::events::{self, Event, Events};
-use crate::rollout::{self, Aftermath, JournalView, RolloutError, RolloutOptions, WaitUntil};
+use crate::rollout::{
+    self, Aftermath, JournalOf, JournalView, RolloutError, RolloutOptions, WaitUntil,
+};
 use crate::spec::{self, LoadedSpec};
 
 pub struct ControlState {
@@ -258,9 +260,7 @@ async fn deploy_services(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), ActionError> {
-    let loaded = spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
-        message: error.lines().join("\n"),
-    })?;
+    let loaded = reload(state)?;
     let names: Vec<String> = match &service {
         Some(name) if !loaded.spec.services.contains_key(name) => {
             return Err(ActionError::Invalid {
@@ -381,19 +381,35 @@ fn nothing_unfinished(verb: &str) -> ActionError {
     }
 }
 
+/// The one unfinished rollout, taken with the guard that keeps every other rollout out;
+/// none is a refusal to `verb`.
+async fn unfinished<'a>(
+    state: &'a ControlState,
+    cancel: &CancellationToken,
+    verb: &str,
+) -> Result<(tokio::sync::MutexGuard<'a, ()>, JournalOf<LocalPlatform>), ActionError> {
+    let guard = one_at_a_time(state, cancel).await?;
+    match state.platform.journals().into_iter().next() {
+        Some(journal) => Ok((guard, journal)),
+        None => Err(nothing_unfinished(verb)),
+    }
+}
+
+/// The spec as it reads now (a deploy or resume starts what it says).
+fn reload(state: &ControlState) -> Result<LoadedSpec, ActionError> {
+    spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
+        message: error.lines().join("\n"),
+    })
+}
+
 async fn resume_rollout(
     state: &ControlState,
     wait_until: Option<WaitUntil>,
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), ActionError> {
-    let _one_at_a_time = one_at_a_time(state, cancel).await?;
-    let Some(journal) = state.platform.journals().into_iter().next() else {
-        return Err(nothing_unfinished("resume"));
-    };
-    let loaded = spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
-        message: error.lines().join("\n"),
-    })?;
+    let (_one_at_a_time, journal) = unfinished(state, cancel, "resume").await?;
+    let loaded = reload(state)?;
     let name = journal.service.clone();
     let release = loaded.spec.services.get(&name).and_then(|service| {
         LocalRelease::from_spec(
@@ -422,10 +438,7 @@ async fn abort_rollout(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), ActionError> {
-    let _one_at_a_time = one_at_a_time(state, cancel).await?;
-    let Some(journal) = state.platform.journals().into_iter().next() else {
-        return Err(nothing_unfinished("abort"));
-    };
+    let (_one_at_a_time, journal) = unfinished(state, cancel, "abort").await?;
     let name = journal.service.clone();
     let progress = events.rollout_steps(&name);
     let aborted = rollout::abort(
