@@ -18,11 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{ActionError, ActionReport, RolloutLine, RolloutRequest, StatusReport};
 use super::platform::LocalPlatform;
-use super::release::LocalRelease;
-use crate::events::{self, Event, Events};
-use crate::rollout::{
-    self, Aftermath, JournalOf, JournalView, RolloutError, RolloutOptions, WaitUntil,
-};
+use crate::events::{Event, Events};
+use crate::rollout::{self, Aftermath, JournalView, RolloutError, RolloutOptions, WaitUntil};
 use crate::spec::{self, LoadedSpec};
 
 pub struct ControlState {
@@ -112,7 +109,7 @@ async fn down(State(state): State<Arc<ControlState>>) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-fn options(
+pub(super) fn options(
     loaded: &LoadedSpec,
     service: &str,
     cancel: &CancellationToken,
@@ -139,14 +136,19 @@ async fn roll_out(
             RolloutRequest::Deploy {
                 service,
                 wait_until,
-            } => deploy_services(&state, service, wait_until, &events, &cancel).await,
+            } => {
+                super::deploy::deploy_services(&state, service, wait_until, &events, &cancel).await
+            }
             RolloutRequest::Rollback { services } => {
-                roll_back_services(&state, &services, &events, &cancel).await
+                super::rollback::roll_back_services(&state, &services, &events, &cancel).await
             }
             RolloutRequest::Resume { wait_until } => {
-                resume_rollout(&state, wait_until, &events, &cancel).await
+                super::unfinished_rollout::resume_rollout(&state, wait_until, &events, &cancel)
+                    .await
             }
-            RolloutRequest::Abort => abort_rollout(&state, &events, &cancel).await,
+            RolloutRequest::Abort => {
+                super::unfinished_rollout::abort_rollout(&state, &events, &cancel).await
+            }
         };
         report(done)
     })
@@ -227,7 +229,7 @@ fn log(event: &Event) {
     }
 }
 
-fn failed(error: &RolloutError) -> ActionError {
+pub(super) fn failed(error: &RolloutError) -> ActionError {
     ActionError::Failed {
         message: rollout::with_causes(error),
         aftermath: error.aftermath(),
@@ -236,7 +238,7 @@ fn failed(error: &RolloutError) -> ActionError {
 
 /// One rollout at a time: a second deploy waits for the first; one whose client left while
 /// waiting never starts.
-async fn one_at_a_time<'a>(
+pub(super) async fn one_at_a_time<'a>(
     state: &'a ControlState,
     cancel: &CancellationToken,
 ) -> Result<tokio::sync::MutexGuard<'a, ()>, ActionError> {
@@ -246,127 +248,16 @@ async fn one_at_a_time<'a>(
     }
 }
 
-fn interrupted(when: &str) -> ActionError {
+pub(super) fn interrupted(when: &str) -> ActionError {
     ActionError::Failed {
         message: format!("interrupted {when}; nothing more was changed"),
         aftermath: Aftermath::Failed,
     }
 }
 
-async fn deploy_services(
-    state: &ControlState,
-    service: Option<String>,
-    wait_until: Option<WaitUntil>,
-    events: &Events,
-    cancel: &CancellationToken,
-) -> Result<(), ActionError> {
-    let loaded = reload(state)?;
-    let names: Vec<String> = match &service {
-        Some(name) if !loaded.spec.services.contains_key(name) => {
-            return Err(ActionError::Invalid {
-                message: format!("the spec has no service `{name}`"),
-            });
-        }
-        Some(name) => vec![name.clone()],
-        None => loaded.spec.services.keys().cloned().collect(),
-    };
-    let _one_at_a_time = one_at_a_time(state, cancel).await?;
-    refuse_while_unfinished(state)?;
-    let mut releases = Vec::new();
-    for name in names {
-        let Some(runtime) = state.platform.services.get(&name) else {
-            return Err(ActionError::Failed {
-                message: format!(
-                    "service `{name}` was added to the spec after `dashctl up` started; restart it to add services"
-                ),
-                aftermath: Aftermath::Failed,
-            });
-        };
-        let Some(release) = LocalRelease::from_spec(
-            &loaded.spec.services[&name],
-            &state.urls,
-            &state.database_env,
-            &loaded.state_dir_absolute(),
-        ) else {
-            return Err(ActionError::Invalid {
-                message: format!("service `{name}` has no `local` section"),
-            });
-        };
-        // Deploying everything skips what already runs; naming a service redeploys it.
-        if service.is_none() && runtime.live_release().as_deref() == Some(&release) {
-            events.emit(Event::Unchanged { service: name });
-            continue;
-        }
-        releases.push((name, release));
-    }
-    if wait_until.is_some() && releases.len() > 1 {
-        let names: Vec<&str> = releases.iter().map(|(name, _)| name.as_str()).collect();
-        return Err(ActionError::Invalid {
-            message: format!(
-                "--wait-until stops one service's rollout, but this deploy rolls out {}; pick one with --service",
-                names.join(", ")
-            ),
-        });
-    }
-    let deployed = releases.len();
-    for (name, release) in releases {
-        if cancel.is_cancelled() {
-            return Err(interrupted(&format!("before deploying {name}")));
-        }
-        let progress = events.rollout_steps(&name);
-        let reached = rollout::deploy(
-            state.platform.as_ref(),
-            &name,
-            &release,
-            &options(&loaded, &name, cancel, wait_until),
-            &progress,
-        )
-        .await
-        .map_err(|error| failed(&error))?;
-        events.reached(reached);
-    }
-    if deployed == 0 {
-        events.emit(Event::NothingToDeploy);
-    }
-    Ok(())
-}
-
-async fn roll_back_services(
-    state: &ControlState,
-    services: &[String],
-    events: &Events,
-    cancel: &CancellationToken,
-) -> Result<(), ActionError> {
-    if let Some(unknown) = services
-        .iter()
-        .find(|service| !state.platform.services.contains_key(*service))
-    {
-        return Err(ActionError::Invalid {
-            message: format!("no service `{unknown}` is running"),
-        });
-    }
-    let _one_at_a_time = one_at_a_time(state, cancel).await?;
-    refuse_while_unfinished(state)?;
-    let rolled = rollout::rollback_all(
-        state.platform.as_ref(),
-        services,
-        |service| options(&state.loaded, service, cancel, None),
-        &|service, step| {
-            events.emit(Event::Rollout {
-                service: service.to_owned(),
-                step,
-            });
-        },
-    )
-    .await
-    .map_err(|error| failed(&error))?;
-    events::rolled_back(events, rolled);
-    Ok(())
-}
-
 /// A paused rollout (or one whose undo failed) must be resumed or aborted before another
 /// deploy or rollback changes the same colors.
-fn refuse_while_unfinished(state: &ControlState) -> Result<(), ActionError> {
+pub(super) fn refuse_while_unfinished(state: &ControlState) -> Result<(), ActionError> {
     match state.platform.journals().first() {
         Some(journal) => Err(ActionError::Invalid {
             message: JournalView::from(journal).what_next(),
@@ -375,82 +266,11 @@ fn refuse_while_unfinished(state: &ControlState) -> Result<(), ActionError> {
     }
 }
 
-fn nothing_unfinished(verb: &str) -> ActionError {
-    ActionError::Invalid {
-        message: format!("no rollout is unfinished: there is nothing to {verb}"),
-    }
-}
-
-/// The one unfinished rollout, taken with the guard that keeps every other rollout out;
-/// none is a refusal to `verb`.
-async fn unfinished<'a>(
-    state: &'a ControlState,
-    cancel: &CancellationToken,
-    verb: &str,
-) -> Result<(tokio::sync::MutexGuard<'a, ()>, JournalOf<LocalPlatform>), ActionError> {
-    let guard = one_at_a_time(state, cancel).await?;
-    match state.platform.journals().into_iter().next() {
-        Some(journal) => Ok((guard, journal)),
-        None => Err(nothing_unfinished(verb)),
-    }
-}
-
 /// The spec as it reads now (a deploy or resume starts what it says).
-fn reload(state: &ControlState) -> Result<LoadedSpec, ActionError> {
+pub(super) fn reload(state: &ControlState) -> Result<LoadedSpec, ActionError> {
     spec::load(&state.loaded.path).map_err(|error| ActionError::Invalid {
         message: error.lines().join("\n"),
     })
-}
-
-async fn resume_rollout(
-    state: &ControlState,
-    wait_until: Option<WaitUntil>,
-    events: &Events,
-    cancel: &CancellationToken,
-) -> Result<(), ActionError> {
-    let (_one_at_a_time, journal) = unfinished(state, cancel, "resume").await?;
-    let loaded = reload(state)?;
-    let name = journal.service.clone();
-    let release = loaded.spec.services.get(&name).and_then(|service| {
-        LocalRelease::from_spec(
-            service,
-            &state.urls,
-            &state.database_env,
-            &loaded.state_dir_absolute(),
-        )
-    });
-    let progress = events.rollout_steps(&name);
-    let reached = rollout::resume(
-        state.platform.as_ref(),
-        journal,
-        release.as_ref(),
-        &options(&loaded, &name, cancel, wait_until),
-        &progress,
-    )
-    .await
-    .map_err(|error| failed(&error))?;
-    events.reached(reached);
-    Ok(())
-}
-
-async fn abort_rollout(
-    state: &ControlState,
-    events: &Events,
-    cancel: &CancellationToken,
-) -> Result<(), ActionError> {
-    let (_one_at_a_time, journal) = unfinished(state, cancel, "abort").await?;
-    let name = journal.service.clone();
-    let progress = events.rollout_steps(&name);
-    let aborted = rollout::abort(
-        state.platform.as_ref(),
-        journal,
-        &options(&state.loaded, &name, cancel, None),
-        &progress,
-    )
-    .await
-    .map_err(|error| failed(&error))?;
-    events.aborted(aborted);
-    Ok(())
 }
 
 #[cfg(test)]

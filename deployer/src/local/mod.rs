@@ -10,6 +10,7 @@ mod color_metrics;
 mod control;
 mod control_file;
 mod database;
+mod deploy;
 mod instance;
 mod leftovers;
 pub mod log_reader;
@@ -20,7 +21,9 @@ mod process;
 mod proxy;
 mod relayed_body;
 mod release;
+mod rollback;
 mod service;
+mod unfinished_rollout;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
