@@ -214,14 +214,17 @@ impl Events {
         (self.0)(event);
     }
 
+    /// One step of `service`'s rollout, as a rollout event.
+    pub fn rollout_step(&self, service: &str, step: Step) {
+        self.emit(Event::Rollout {
+            service: service.to_owned(),
+            step,
+        });
+    }
+
     /// The engine's `progress` for `service`: each step as a rollout event.
     pub fn rollout_steps<'a>(&'a self, service: &'a str) -> impl Fn(Step) + Send + Sync + 'a {
-        move |step| {
-            self.emit(Event::Rollout {
-                service: service.to_owned(),
-                step,
-            });
-        }
+        move |step| self.rollout_step(service, step)
     }
 
     /// Where a deploy or resumed rollout got to; true when it paused.

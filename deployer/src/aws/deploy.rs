@@ -350,35 +350,41 @@ async fn apply_and_roll_out(
     // What apply left on the listeners is now what dashctl last set.
     traffic_record::record(aws, spec, traffic_record::of(spec, &releases)).await?;
     let platform_ = platform::AwsPlatform::new(aws, spec, ids.clone()).journaling(lock);
+    let task_definitions = rollouts
+        .iter()
+        .map(|service| {
+            releases
+                .iter()
+                .find(|resource| {
+                    resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
+                })
+                .map(|release| (service.clone(), release))
+                .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut rolled = RolledOut {
         live: 0,
         paused: false,
     };
-    for service in rollouts {
-        let release = releases
-            .iter()
-            .find(|resource| {
-                resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
-            })
-            .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))?;
-        let report = aws.events.rollout_steps(service);
-        let reached = rollout::deploy(
-            &platform_,
-            service,
-            release,
-            &rollout_options(
+    rollout::deploy_all(
+        &platform_,
+        task_definitions,
+        |service| {
+            rollout_options(
                 spec,
                 service,
                 options.bake,
                 &options.cancel,
                 options.wait_until,
-            ),
-            &report,
-        )
-        .await?;
-        rolled.paused = aws.events.reached(reached);
-        rolled.live += usize::from(!rolled.paused);
-    }
+            )
+        },
+        &|service, step| aws.events.rollout_step(service, step),
+        |reached| {
+            rolled.paused = aws.events.reached(reached);
+            rolled.live += usize::from(!rolled.paused);
+        },
+    )
+    .await?;
     Ok((applied, ids, rolled))
 }
 

@@ -1,6 +1,5 @@
 //! `dashctl rollback` on AWS: services back to their other color, under the rollout lock.
 
-use crate::events::Event;
 use crate::rollout;
 use crate::spec::Spec;
 
@@ -42,12 +41,7 @@ pub async fn rollback(
         &platform_,
         services,
         |service| rollout_options(spec, service, None, &options.cancel, None),
-        &|service, step| {
-            aws.events.emit(Event::Rollout {
-                service: service.to_owned(),
-                step,
-            });
-        },
+        &|service, step| aws.events.rollout_step(service, step),
     )
     .await;
     lock.release(aws).await?;

@@ -9,7 +9,7 @@ use crate::events::{Event, Events};
 use crate::rollout::{self, Aftermath, WaitUntil};
 
 use super::control::{
-    ControlState, failed, interrupted, one_at_a_time, options, refuse_while_unfinished, reload,
+    ControlState, failed, one_at_a_time, options, refuse_while_unfinished, reload,
 };
 
 pub(super) async fn deploy_services(
@@ -68,22 +68,17 @@ pub(super) async fn deploy_services(
         });
     }
     let deployed = releases.len();
-    for (name, release) in releases {
-        if cancel.is_cancelled() {
-            return Err(interrupted(&format!("before deploying {name}")));
-        }
-        let progress = events.rollout_steps(&name);
-        let reached = rollout::deploy(
-            state.platform.as_ref(),
-            &name,
-            &release,
-            &options(&loaded, &name, cancel, wait_until),
-            &progress,
-        )
-        .await
-        .map_err(|error| failed(&error))?;
-        events.reached(reached);
-    }
+    rollout::deploy_all(
+        state.platform.as_ref(),
+        releases,
+        |name| options(&loaded, name, cancel, wait_until),
+        &|name, step| events.rollout_step(name, step),
+        |reached| {
+            events.reached(reached);
+        },
+    )
+    .await
+    .map_err(|error| failed(&error))?;
     if deployed == 0 {
         events.emit(Event::NothingToDeploy);
     }

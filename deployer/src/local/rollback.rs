@@ -3,7 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::api::ActionError;
-use crate::events::{self, Event, Events};
+use crate::events::{self, Events};
 use crate::rollout::{self};
 
 use super::control::{ControlState, failed, one_at_a_time, options, refuse_while_unfinished};
@@ -28,12 +28,7 @@ pub(super) async fn roll_back_services(
         state.platform.as_ref(),
         services,
         |service| options(&state.loaded, service, cancel, None),
-        &|service, step| {
-            events.emit(Event::Rollout {
-                service: service.to_owned(),
-                step,
-            });
-        },
+        &|service, step| events.rollout_step(service, step),
     )
     .await
     .map_err(|error| failed(&error))?;

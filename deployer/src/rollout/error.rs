@@ -89,6 +89,9 @@ pub enum RolloutError {
         started: String,
         spec: Option<String>,
     },
+    /// Cancelled (Ctrl-C, a client gone) before this service's rollout started.
+    #[error("interrupted before deploying {service}; nothing more was changed")]
+    Interrupted { service: String },
     #[error("{service}: nothing to roll back to (it has never been deployed)")]
     NeverDeployed { service: String },
     #[error("{service}: nothing to roll back to ({color} has no earlier release)")]
@@ -138,6 +141,7 @@ impl RolloutError {
             Self::NeverDeployed { .. }
             | Self::NothingToRollBack { .. }
             | Self::ReleaseChanged { .. }
+            | Self::Interrupted { .. }
             | Self::Platform { .. } => Aftermath::Failed,
             Self::UndoFailed { .. } => Aftermath::NeedsAttention,
         }

@@ -1202,6 +1202,32 @@ pub async fn rollback<P: Platform>(
 
 /// Rolls `services` back one after another. When several are asked for, one with nothing to
 /// roll back to is skipped (and said why); any other failure stops there.
+/// Deploys each release in turn, as [`deploy`] does, each with its own options and its steps
+/// reported with its service; `reached` hears where each one ended as it ends. Stops at the
+/// first that fails, and starts none once cancelled (Ctrl-C while an earlier one finished
+/// after its switch).
+pub async fn deploy_all<P, R>(
+    platform_: &P,
+    releases: impl IntoIterator<Item = (String, R)>,
+    options: impl Fn(&str) -> RolloutOptions,
+    progress: &(dyn Fn(&str, Step) + Send + Sync),
+    mut reached: impl FnMut(Reached),
+) -> Result<(), RolloutError>
+where
+    P: Platform,
+    R: std::borrow::Borrow<P::Release>,
+{
+    for (service, release) in releases {
+        let options = options(&service);
+        if options.cancel.is_cancelled() {
+            return Err(RolloutError::Interrupted { service });
+        }
+        let report = |step: Step| progress(&service, step);
+        reached(deploy(platform_, &service, release.borrow(), &options, &report).await?);
+    }
+    Ok(())
+}
+
 pub async fn rollback_all<P: Platform>(
     platform_: &P,
     services: &[String],

@@ -835,3 +835,49 @@ async fn without_judge_limits_no_metrics_are_read() {
         "{steps:?}"
     );
 }
+
+#[tokio::test]
+async fn deploying_several_goes_one_after_another_and_starts_none_once_cancelled() {
+    let fake = FakePlatform::default();
+    let reported = Mutex::new(Vec::new());
+    let record = |service: &str, step: Step| {
+        if matches!(step, Step::Start { .. }) {
+            reported.lock().expect("lock").push(service.to_owned());
+        }
+    };
+    let mut live = Vec::new();
+    let releases = [("portal", "v1"), ("hardware", "v1")]
+        .map(|(service, release)| (service.to_owned(), release.to_owned()));
+    deploy_all(
+        &fake,
+        releases,
+        |_| options(),
+        &record,
+        |reached| {
+            live.push(reached.service().to_owned());
+        },
+    )
+    .await
+    .expect("both deploy");
+    assert_eq!(live, ["portal", "hardware"]);
+    assert_eq!(*reported.lock().expect("lock"), ["portal", "hardware"]);
+
+    let calls_before = fake.calls().len();
+    let cancelled = options();
+    cancelled.cancel.cancel();
+    let error = deploy_all(
+        &fake,
+        [("portal".to_owned(), "v2".to_owned())],
+        |_| cancelled.clone(),
+        &record,
+        |_| panic!("nothing is reached"),
+    )
+    .await
+    .expect_err("cancelled");
+    assert!(
+        matches!(&error, RolloutError::Interrupted { service } if service == "portal"),
+        "{error}"
+    );
+    assert_eq!(error.aftermath(), Aftermath::Failed);
+    assert_eq!(fake.calls().len(), calls_before, "nothing was started");
+}
