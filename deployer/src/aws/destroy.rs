@@ -23,11 +23,11 @@ pub async fn destroy(
         return Ok(plan::diff(&[], &inventory.resources));
     };
     // A destroy during a rollout would pull resources from under it.
-    let lock =
-        lock::Lock::acquire(aws, spec, "destroy", break_lock, lock::Journaled::Discard).await?;
-    let result = destroy_locked(aws, spec, deletion).await;
-    lock.release(aws).await?;
-    result
+    let journaled = lock::Journaled::Discard;
+    lock::Lock::hold(aws, spec, "destroy", break_lock, journaled, async |_| {
+        destroy_locked(aws, spec, deletion).await
+    })
+    .await
 }
 
 async fn destroy_locked(

@@ -163,6 +163,22 @@ pub struct Lock {
 }
 
 impl Lock {
+    /// Runs `work` holding the lock (taken as [`Lock::acquire`] takes it) and releases it
+    /// afterwards, whatever `work` came to.
+    pub async fn hold<T>(
+        aws: &Aws,
+        spec: &Spec,
+        purpose: &str,
+        break_lock: bool,
+        journaled: Journaled,
+        work: impl AsyncFnOnce(&Lock) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let lock = Self::acquire(aws, spec, purpose, break_lock, journaled).await?;
+        let result = work(&lock).await;
+        lock.release(aws).await?;
+        result
+    }
+
     /// Takes the lock, or says who holds it. An expired lease is taken over; `break_lock`
     /// ends a live one first (for a holder known to be gone), keeping its journal.
     pub async fn acquire(

@@ -21,31 +21,27 @@ pub async fn rollback(
     services: &[String],
     options: &RollbackOptions,
 ) -> anyhow::Result<rollout::Rollbacks> {
-    let lock = lock::Lock::acquire(
+    let break_lock = options.overrides.break_lock;
+    lock::Lock::hold(
         aws,
         spec,
         "rollback",
-        options.overrides.break_lock,
+        break_lock,
         lock::Journaled::Refuse,
+        async |_| {
+            let inventory = rollback_inventory(aws, spec, options).await?;
+            let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
+            let rolled = rollout::rollback_all(
+                &platform_,
+                services,
+                |service| rollout_options(spec, service, None, &options.cancel, None),
+                &|service, step| aws.events.rollout_step(service, step),
+            )
+            .await?;
+            Ok(rolled)
+        },
     )
-    .await?;
-    let inventory = match rollback_inventory(aws, spec, options).await {
-        Ok(inventory) => inventory,
-        Err(error) => {
-            lock.release(aws).await?;
-            return Err(error);
-        }
-    };
-    let platform_ = platform::AwsPlatform::new(aws, spec, inventory.ids.clone());
-    let rolled = rollout::rollback_all(
-        &platform_,
-        services,
-        |service| rollout_options(spec, service, None, &options.cancel, None),
-        &|service, step| aws.events.rollout_step(service, step),
-    )
-    .await;
-    lock.release(aws).await?;
-    Ok(rolled?)
+    .await
 }
 
 /// What exists, once it is clear that traffic is where dashctl left it.

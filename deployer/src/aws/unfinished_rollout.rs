@@ -22,17 +22,16 @@ pub struct ResumeOptions {
 
 /// Continues the journaled rollout from its stage.
 pub async fn resume(aws: &Aws, spec: &Spec, options: &ResumeOptions) -> anyhow::Result<()> {
-    let lock = Lock::acquire(
+    let break_lock = options.overrides.break_lock;
+    Lock::hold(
         aws,
         spec,
         "resume",
-        options.overrides.break_lock,
+        break_lock,
         lock::Journaled::Adopt,
+        async |lock| resume_locked(aws, spec, options, lock).await,
     )
-    .await?;
-    let result = resume_locked(aws, spec, options, &lock).await;
-    lock.release(aws).await?;
-    result
+    .await
 }
 
 async fn resume_locked(
@@ -88,10 +87,15 @@ pub async fn abort(
     break_lock: bool,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    let lock = Lock::acquire(aws, spec, "abort", break_lock, lock::Journaled::Adopt).await?;
-    let result = abort_locked(aws, spec, &lock, cancel).await;
-    lock.release(aws).await?;
-    result
+    Lock::hold(
+        aws,
+        spec,
+        "abort",
+        break_lock,
+        lock::Journaled::Adopt,
+        async |lock| abort_locked(aws, spec, lock, cancel).await,
+    )
+    .await
 }
 
 async fn abort_locked(
