@@ -85,6 +85,12 @@ impl Connection {
             .await
             .with_context(|| self.unreachable())?;
         let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            bail!(
+                "dashctl up (pid {}) is older than this dashctl and does not know its rollout requests; restart it (`dashctl down`, then `dashctl up`)",
+                self.file.pid
+            );
+        }
         let mut pending: Vec<u8> = Vec::new();
         loop {
             while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
@@ -146,5 +152,55 @@ impl Connection {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client of an `up` at `url`: this test process stands in for it.
+    fn client_of(url: String) -> Connection {
+        let pid = std::process::id();
+        Connection {
+            file: ControlFile {
+                pid,
+                start_ticks: None,
+                url,
+                token: "token".into(),
+                app: "dashboard".into(),
+                environment: "test".into(),
+                spec: "dashboard.yaml".into(),
+                children: Vec::new(),
+            },
+            up: ProcessIdentity::current(pid).expect("this process"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_up_that_does_not_know_the_request_is_told_to_restart() {
+        // An `up` from before `POST /rollout` answers 404 with no body.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move {
+            axum::serve(listener, axum::Router::new())
+                .await
+                .expect("serve")
+        });
+        let error = client_of(url)
+            .roll_out(&RolloutRequest::Abort, &Events::new(|_| {}))
+            .await
+            .expect_err("404");
+        assert!(
+            error.to_string().contains("is older than this dashctl")
+                && error
+                    .to_string()
+                    .contains("`dashctl down`, then `dashctl up`"),
+            "{error}"
+        );
+        server.abort();
     }
 }
