@@ -17,9 +17,12 @@ use crate::rollout::{Aborted, Color, Outcome, Reached, Rollbacks, Step};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// `--break-lock` removed the rollout lock before taking it.
+    /// `--break-lock` ended the rollout lock's lease before taking it: the lock is gone, or,
+    /// when it carries an unfinished rollout's journal (`journal_kept`), only its lease.
     LockBroken {
         lock: String,
+        #[serde(default)]
+        journal_kept: bool,
     },
     /// The lock's holder stopped renewing it; this run takes it over.
     LockTakenOver {

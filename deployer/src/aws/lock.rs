@@ -190,8 +190,11 @@ impl Lock {
     ) -> anyhow::Result<Self> {
         let name = parameter(spec);
         if break_lock {
-            end_lease(aws, &name).await?;
-            aws.events.emit(Event::LockBroken { lock: name.clone() });
+            let journal_kept = end_lease(aws, &name).await?;
+            aws.events.emit(Event::LockBroken {
+                lock: name.clone(),
+                journal_kept,
+            });
         }
         let mut holder = Holder {
             holder: format!(
@@ -343,8 +346,9 @@ impl Lock {
     }
 }
 
-/// `--break-lock`: the lease ends now; a journaled rollout stays for resume or abort.
-async fn end_lease(aws: &Aws, name: &str) -> anyhow::Result<()> {
+/// `--break-lock`: the lease ends now; a journaled rollout stays for resume or abort (true:
+/// there was one, and only the lease ended).
+async fn end_lease(aws: &Aws, name: &str) -> anyhow::Result<bool> {
     match read(aws, name).await?.as_deref().and_then(Holder::parse) {
         Some(holder) if holder.journal.is_some() => {
             let ended = Holder {
@@ -352,9 +356,9 @@ async fn end_lease(aws: &Aws, name: &str) -> anyhow::Result<()> {
                 ..holder
             };
             put(aws, name, &ended, true).await?;
-            Ok(())
+            Ok(true)
         }
-        _ => delete(aws, name).await,
+        _ => delete(aws, name).await.map(|()| false),
     }
 }
 

@@ -34,9 +34,16 @@ impl Human {
 
     pub fn show(&self, event: &Event) {
         match event {
-            Event::LockBroken { lock } => {
-                eprintln!("removed the rollout lock {lock} (--break-lock)")
-            }
+            Event::LockBroken {
+                lock,
+                journal_kept: false,
+            } => eprintln!("removed the rollout lock {lock} (--break-lock)"),
+            Event::LockBroken {
+                lock,
+                journal_kept: true,
+            } => eprintln!(
+                "ended the lease on the rollout lock {lock} (--break-lock); the unfinished rollout it journals stays"
+            ),
             Event::LockTakenOver { holder } => {
                 eprintln!("taking over the rollout lock: {holder} (its holder stopped renewing it)")
             }

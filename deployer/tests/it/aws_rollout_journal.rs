@@ -162,6 +162,7 @@ async fn a_dashctl_killed_at_each_stage_leaves_a_rollout_that_resume_or_abort_fi
     deployed
         .run(&["rollout", "resume", "--env", "aws", "--break-lock"])
         .exits(2)
+        .contains("ended the lease on the rollout lock /dashctl/dashboard/prod/rollout-lock (--break-lock); the unfinished rollout it journals stays")
         .contains("refusing to resume: portal sends blue 70% / green 30%, but dashctl last set");
     set_weights(90, 10).await;
     finish_killed_rollout(&deployed, "resume")
