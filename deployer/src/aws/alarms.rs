@@ -6,7 +6,7 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Stati
 
 use super::Aws;
 use super::errors::explain;
-use super::model::{Ids, Inventory, Kind, Resource};
+use super::model::{self, Ids, Inventory, Kind, Resource};
 use super::names::Names;
 use super::tags;
 use crate::spec::Spec;
@@ -136,10 +136,7 @@ pub async fn discover(aws: &Aws, spec: &Spec, inventory: &mut Inventory) -> anyh
             .unwrap_or_default()
             .to_owned();
         // Only ours: the target group must be one of this app's.
-        let Some(owner) = inventory
-            .resources
-            .iter()
-            .find(|resource| resource.kind == Kind::TargetGroup && resource.name == group)
+        let Some(owner) = model::find(&inventory.resources, Kind::TargetGroup, &group)
             .map(|group| group.service.clone())
         else {
             continue;

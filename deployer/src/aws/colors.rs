@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::listener_action::ListenerAction;
-use super::model::{Inventory, Kind, Resource};
+use super::model::{self, Inventory, Kind, Resource};
 use super::names::Names;
 use crate::rollout::Color;
 use crate::spec::Spec;
@@ -32,9 +32,7 @@ pub fn listener_action(
     service: &str,
 ) -> Option<ListenerAction> {
     let listener = listener_name(spec, service);
-    resources
-        .iter()
-        .find(|resource| resource.kind == Kind::Listener && resource.name == listener)
+    model::find(resources, Kind::Listener, &listener)
         .and_then(|resource| resource.get("action").parse().ok())
 }
 

@@ -61,6 +61,7 @@ pub struct UnconfirmedDatabaseDeletion {
 fn rollout_services(
     changes: &[plan::Change],
     inventory: &Inventory,
+    live: &BTreeMap<String, Color>,
     spec: &Spec,
 ) -> BTreeSet<String> {
     changes
@@ -75,7 +76,6 @@ fn rollout_services(
                 .cloned()
         })
         .filter(|service| {
-            let live = colors::live_colors(spec, inventory);
             let color = live.get(service).copied().unwrap_or(Color::Blue);
             inventory
                 .ids
@@ -214,7 +214,7 @@ async fn plan_and_deploy(
         let owners = apply::owners(&wanted, &inventory.resources);
         changes.retain(|change| apply::belongs(&owners, change, only));
     }
-    let rollouts = rollout_services(&changes, &inventory, spec);
+    let rollouts = rollout_services(&changes, &inventory, &live, spec);
     if options.wait_until.is_some() && rollouts.len() > 1 {
         return Err(WaitUntilNeedsOneService {
             services: rollouts.into_iter().collect(),
@@ -235,11 +235,7 @@ async fn plan_and_deploy(
     let names = Names::new(spec);
     for service in &rollouts {
         let color = live.get(service).copied().unwrap_or(Color::Blue);
-        let image = wanted
-            .iter()
-            .find(|resource| {
-                resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
-            })
+        let image = model::find(&wanted, Kind::TaskDefinition, &names.family(service))
             .map_or("", |resource| resource.get("image"));
         aws.events.emit(Event::RolloutPlan {
             service: service.clone(),
@@ -353,11 +349,7 @@ async fn apply_and_roll_out(
     let task_definitions = rollouts
         .iter()
         .map(|service| {
-            releases
-                .iter()
-                .find(|resource| {
-                    resource.kind == Kind::TaskDefinition && resource.name == names.family(service)
-                })
+            model::find(&releases, Kind::TaskDefinition, &names.family(service))
                 .map(|release| (service.clone(), release))
                 .ok_or_else(|| anyhow::anyhow!("no task definition for {service}"))
         })

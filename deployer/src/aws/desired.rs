@@ -599,6 +599,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::aws::model;
 
     fn spec(yaml: &str) -> Spec {
         crate::spec::parse(Path::new("spec.yaml"), yaml).expect("valid spec")
@@ -616,10 +617,7 @@ mod tests {
 
     /// The wanted resource of `kind` named `name`.
     fn find<'a>(resources: &'a [Resource], kind: Kind, name: &str) -> &'a Resource {
-        resources
-            .iter()
-            .find(|r| r.kind == kind && r.name == name)
-            .unwrap_or_else(|| panic!("no {kind} {name}"))
+        model::find(resources, kind, name).unwrap_or_else(|| panic!("no {kind} {name}"))
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::Aws;
 use super::balancer::DEREGISTRATION_DELAY;
 use super::errors::explain;
 use super::listener_action::ListenerAction;
-use super::model::{Ids, Inventory, Kind, Resource};
+use super::model::{self, Ids, Inventory, Kind, Resource};
 use super::names::{Names, TAG_APP, TAG_ENVIRONMENT, TAG_SERVICE, TAG_TIER};
 use super::tags::ec2_filters;
 use crate::spec::Spec;
@@ -439,11 +439,7 @@ async fn balancers(aws: &Aws, names: &Names<'_>, inventory: &mut Inventory) -> a
                 .as_ref()
                 .and_then(|action| action.as_ref().ok())
                 .and_then(|action| action.groups().first().map(|group| (*group).to_owned()))
-                .and_then(|group| {
-                    inventory.resources.iter().find(|resource| {
-                        resource.kind == Kind::TargetGroup && resource.name == group
-                    })
-                })
+                .and_then(|group| model::find(&inventory.resources, Kind::TargetGroup, &group))
                 .and_then(|group| group.service.clone());
             inventory.ids.insert(Kind::Listener, &name, arn);
             let mut resource = Resource::new(Kind::Listener, name)
@@ -682,9 +678,7 @@ async fn cluster(
             .is_some_and(|color| name.ends_with(&format!("-{color}")));
         if let Some(mut family) = family
             && is_live
-            && !inventory.resources.iter().any(|existing| {
-                existing.kind == Kind::TaskDefinition && existing.name == family.name
-            })
+            && model::find(&inventory.resources, Kind::TaskDefinition, &family.name).is_none()
         {
             family.service = owner.clone();
             inventory

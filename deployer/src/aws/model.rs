@@ -128,6 +128,13 @@ impl Resource {
     }
 }
 
+/// The resource of `kind` named `name` among `resources`, if there is one.
+pub fn find<'a>(resources: &'a [Resource], kind: Kind, name: &str) -> Option<&'a Resource> {
+    resources
+        .iter()
+        .find(|resource| resource.kind == kind && resource.name == name)
+}
+
 /// Where things are, by (kind, name): AWS ids and ARNs, plus what AWS assigns that tasks are
 /// configured with: load balancer DNS names and database endpoints.
 #[derive(Debug, Clone, Default)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::colors::{listener_name, live_colors, weights};
 use super::health::TargetHealth;
-use super::model::{Inventory, Kind};
+use super::model::{self, Inventory, Kind};
 use super::names::Names;
 use super::{Aws, cluster, desired, keep_warm, lock};
 use crate::rollout::Color;
@@ -223,12 +223,7 @@ async fn color_report(
 pub async fn collect(aws: &Aws, spec: &Spec, inventory: &Inventory) -> anyhow::Result<AwsStatus> {
     let names = Names::new(spec);
     let live = live_colors(spec, inventory);
-    let find = |kind: Kind, name: &str| {
-        inventory
-            .resources
-            .iter()
-            .find(|resource| resource.kind == kind && resource.name == name)
-    };
+    let find = |kind: Kind, name: &str| model::find(&inventory.resources, kind, name);
     let mut services = Vec::new();
     for (name, definition) in &spec.services {
         let lb = names.load_balancer(definition.public);

@@ -2,7 +2,7 @@
 //! by a run that paused (`--wait-until`), could not undo itself, or died.
 
 use super::lock::{self, Lock};
-use super::model::Kind;
+use super::model::{self, Kind};
 use super::names::Names;
 use super::platform::{AwsPlatform, KeptTaskDefinition};
 use super::{Aws, State, discover, rollout_options, traffic_record};
@@ -55,10 +55,7 @@ async fn resume_locked(
     )
     .await?;
     let family = Names::new(spec).family(&journal.service);
-    let release = state
-        .wanted
-        .iter()
-        .find(|resource| resource.kind == Kind::TaskDefinition && resource.name == family);
+    let release = model::find(&state.wanted, Kind::TaskDefinition, &family);
     let platform_ = AwsPlatform::new(aws, spec, state.inventory.ids).journaling(lock);
     let service = journal.service.clone();
     let report = aws.events.rollout_steps(&service);
