@@ -1,14 +1,13 @@
 //! `dashctl deploy`: roll the spec out blue/green, locally (through `dashctl up`) or on AWS.
 
 use super::{
-    Failure, change_on_aws, finish, known_service, load, progress, reported, resolve_for_change,
-    runtime, service_lacking,
+    Failure, change_on_aws, known_service, load, progress, reported, resolve_for_change,
+    roll_out_locally, service_lacking,
 };
 use crate::aws;
 use crate::cli::{DeployArgs, Environment};
 use crate::events::Events;
 use crate::local::RolloutRequest;
-use crate::local::client::Connection;
 
 pub fn exec(args: DeployArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let format = args.progress.output;
@@ -36,14 +35,11 @@ fn deploy(args: DeployArgs, aws_args: &aws::Connection, events: Events) -> Resul
                 "--image, --dry-run, --bake, --break-lock, --accept-live-traffic and --yes apply to AWS deploys; locally, change the spec and run `dashctl deploy`".to_owned(),
             ));
         }
-        let report = runtime()?.block_on(async {
-            let request = RolloutRequest::Deploy {
-                service: args.service,
-                wait_until: args.wait_until,
-            };
-            Connection::open(&loaded)?.roll_out(&request, &events).await
-        })?;
-        return finish(report);
+        let request = RolloutRequest::Deploy {
+            service: args.service,
+            wait_until: args.wait_until,
+        };
+        return roll_out_locally(&loaded, request, &events);
     }
     for (name, image) in args.images {
         if let Some(definition) = loaded.spec.services.get_mut(&name) {

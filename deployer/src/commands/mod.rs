@@ -18,7 +18,7 @@ use crate::aws::{self, Aws};
 use crate::cli::{Cli, Command, Environment, ProgressFormat, SpecArg};
 use crate::events::Events;
 use crate::local::client::Connection;
-use crate::local::{ActionError, ActionReport};
+use crate::local::{ActionError, ActionReport, RolloutRequest};
 use crate::rollout::{Aftermath, RolloutError};
 use crate::spec::{self, LoadedSpec, SpecError};
 
@@ -249,6 +249,18 @@ fn service_lacking(loaded: &LoadedSpec, lacks: impl Fn(&spec::Service) -> bool) 
 
 /// A local deploy's or rollback's report (its events were shown as they came) as the
 /// command's result.
+/// Asks the `dashctl up` running this spec to do `request`, its events going to `events` as
+/// they happen; what it came to decides the exit code.
+fn roll_out_locally(
+    loaded: &LoadedSpec,
+    request: RolloutRequest,
+    events: &Events,
+) -> Result<(), Failure> {
+    let report = runtime()?
+        .block_on(async { Connection::open(loaded)?.roll_out(&request, events).await })?;
+    finish(report)
+}
+
 fn finish(report: ActionReport) -> Result<(), Failure> {
     match report.error {
         None => Ok(()),

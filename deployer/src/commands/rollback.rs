@@ -2,14 +2,13 @@
 //! earlier release.
 
 use super::{
-    Failure, change_on_aws, finish, known_service, load, progress, reported, resolve_for_change,
-    runtime,
+    Failure, change_on_aws, known_service, load, progress, reported, resolve_for_change,
+    roll_out_locally,
 };
 use crate::aws;
 use crate::cli::{Environment, RollbackArgs};
 use crate::events::{self, Events};
 use crate::local::RolloutRequest;
-use crate::local::client::Connection;
 
 pub fn exec(args: RollbackArgs, aws_args: &aws::Connection) -> Result<(), Failure> {
     let format = args.progress.output;
@@ -38,11 +37,7 @@ fn roll_back(
                 "--break-lock and --accept-live-traffic apply to AWS rollbacks; `dashctl up` runs one rollout at a time and owns its proxy's weights".to_owned(),
             ));
         }
-        let report = runtime()?.block_on(async {
-            let request = RolloutRequest::Rollback { services };
-            Connection::open(&loaded)?.roll_out(&request, &events).await
-        })?;
-        return finish(report);
+        return roll_out_locally(&loaded, RolloutRequest::Rollback { services }, &events);
     }
     let spec = &loaded.spec;
     let on_aws = |aws, cancel| async move {

@@ -2,8 +2,8 @@
 //! `--wait-until`, killed, or unable to undo itself), locally or on AWS.
 
 use super::{
-    Failure, change_on_aws, connect, finish, implicit_aws, load, progress, reported, resolve,
-    resolve_for_change, runtime,
+    Failure, change_on_aws, connect, implicit_aws, load, progress, reported, resolve,
+    resolve_for_change, roll_out_locally, runtime,
 };
 use crate::aws;
 use crate::cli::{
@@ -80,13 +80,10 @@ fn resume(args: ResumeArgs, aws_args: &aws::Connection, events: Events) -> Resul
                 "--bake, --break-lock and --accept-live-traffic apply to AWS; locally the rollout runs inside `dashctl up`".to_owned(),
             ));
         }
-        let report = runtime()?.block_on(async {
-            let request = RolloutRequest::Resume {
-                wait_until: args.wait_until,
-            };
-            Connection::open(&loaded)?.roll_out(&request, &events).await
-        })?;
-        return finish(report);
+        let request = RolloutRequest::Resume {
+            wait_until: args.wait_until,
+        };
+        return roll_out_locally(&loaded, request, &events);
     }
     let spec = &loaded.spec;
     let env = args.target.env;
@@ -110,12 +107,7 @@ fn abort(args: &AbortArgs, aws_args: &aws::Connection, events: Events) -> Result
                     .to_owned(),
             ));
         }
-        let report = runtime()?.block_on(async {
-            Connection::open(&loaded)?
-                .roll_out(&RolloutRequest::Abort, &events)
-                .await
-        })?;
-        return finish(report);
+        return roll_out_locally(&loaded, RolloutRequest::Abort, &events);
     }
     let spec = &loaded.spec;
     change_on_aws(
